@@ -1,0 +1,235 @@
+//! X11 capture through MIT-SHM: one SysV segment sized for the region, attached once and
+//! reused every frame; `ShmGetImage` writes the region's BGRX pixels straight into it.
+
+use std::ptr::NonNull;
+
+use x11rb::connection::Connection;
+use x11rb::protocol::shm::{self, ConnectionExt as _};
+use x11rb::protocol::xfixes::ConnectionExt as _;
+use x11rb::protocol::xproto::{ImageFormat, Window};
+use x11rb::rust_connection::RustConnection;
+
+use super::{CaptureError, CursorImage};
+use crate::settings::Region;
+
+/// A SysV shared-memory segment attached both here and in the X server.
+struct ShmSegment {
+    seg: shm::Seg,
+    addr: NonNull<u8>,
+    size: usize,
+}
+
+/// An open display with a capture buffer for one region.
+pub struct X11Capture {
+    conn: RustConnection,
+    display: String,
+    root: Window,
+    screen_width: u32,
+    screen_height: u32,
+    xfixes: bool,
+    region: Region,
+    segment: Option<ShmSegment>,
+}
+
+// SAFETY: the segment pointer is owned by this struct alone and only touched through `&mut self`
+// (or `&self` for reads); the connection is Send.
+unsafe impl Send for X11Capture {}
+
+fn lost(e: impl std::fmt::Display) -> CaptureError {
+    CaptureError::Lost(e.to_string())
+}
+
+impl X11Capture {
+    /// Connects to `display` (default: `$DISPLAY`) and checks for MIT-SHM and a 32-bit
+    /// TrueColor root (the BGRX layout every encoder expects).
+    pub fn open(display: Option<&str>) -> Result<Self, CaptureError> {
+        let name = display
+            .map(str::to_string)
+            .or_else(|| std::env::var("DISPLAY").ok())
+            .unwrap_or_default();
+        if name.is_empty() {
+            return Err(CaptureError::Open {
+                display: "(none)".into(),
+                reason: "no display given and $DISPLAY is not set".into(),
+            });
+        }
+        let (conn, screen_num) = x11rb::connect(Some(&name))
+            .map_err(|e| CaptureError::Open { display: name.clone(), reason: e.to_string() })?;
+        let screen = &conn.setup().roots[screen_num];
+        let (root, screen_width, screen_height, depth) =
+            (screen.root, u32::from(screen.width_in_pixels), u32::from(screen.height_in_pixels), screen.root_depth);
+        let bpp = conn
+            .setup()
+            .pixmap_formats
+            .iter()
+            .find(|f| f.depth == depth)
+            .map(|f| f.bits_per_pixel)
+            .unwrap_or(0);
+        if !(depth == 24 || depth == 32) || bpp != 32 {
+            return Err(CaptureError::Format(format!(
+                "root depth {depth} at {bpp} bits per pixel; need depth 24 or 32 at 32 bits per pixel"
+            )));
+        }
+        if conn.setup().image_byte_order != x11rb::protocol::xproto::ImageOrder::LSB_FIRST {
+            return Err(CaptureError::Format("big-endian image byte order".into()));
+        }
+        let has_shm = conn
+            .shm_query_version()
+            .ok()
+            .and_then(|c| c.reply().ok())
+            .is_some();
+        if !has_shm {
+            return Err(CaptureError::NoShm(name));
+        }
+        let xfixes = conn
+            .xfixes_query_version(4, 0)
+            .ok()
+            .and_then(|c| c.reply().ok())
+            .is_some();
+        Ok(Self {
+            conn,
+            display: name,
+            root,
+            screen_width,
+            screen_height,
+            xfixes,
+            region: Region { x: 0, y: 0, width: 0, height: 0 },
+            segment: None,
+        })
+    }
+
+    pub fn display(&self) -> &str {
+        &self.display
+    }
+
+    pub fn screen_size(&self) -> (u32, u32) {
+        (self.screen_width, self.screen_height)
+    }
+
+    pub fn region(&self) -> Region {
+        self.region
+    }
+
+    pub fn has_cursor_support(&self) -> bool {
+        self.xfixes
+    }
+
+    /// Bytes between rows of the captured image.
+    pub fn stride(&self) -> usize {
+        self.region.width as usize * 4
+    }
+
+    /// Sets the region to capture and (re)allocates the shared segment to fit it.
+    pub fn set_region(&mut self, region: Region) -> Result<(), CaptureError> {
+        if region.width == 0
+            || region.height == 0
+            || region.x + region.width > self.screen_width
+            || region.y + region.height > self.screen_height
+        {
+            return Err(CaptureError::Format(format!(
+                "region {}x{}+{}+{} does not fit the {}x{} screen",
+                region.width, region.height, region.x, region.y, self.screen_width, self.screen_height
+            )));
+        }
+        let size = region.width as usize * region.height as usize * 4;
+        if self.segment.as_ref().map(|s| s.size) != Some(size) {
+            self.release_segment();
+            self.segment = Some(self.attach_segment(size)?);
+        }
+        self.region = region;
+        Ok(())
+    }
+
+    fn attach_segment(&self, size: usize) -> Result<ShmSegment, CaptureError> {
+        // SAFETY: plain SysV calls; every failure path below undoes what was done before it.
+        unsafe {
+            let id = libc::shmget(libc::IPC_PRIVATE, size, libc::IPC_CREAT | 0o600);
+            if id < 0 {
+                return Err(CaptureError::Shm(format!("shmget({size}): {}", std::io::Error::last_os_error())));
+            }
+            let addr = libc::shmat(id, std::ptr::null(), 0);
+            if addr as isize == -1 {
+                let e = std::io::Error::last_os_error();
+                libc::shmctl(id, libc::IPC_RMID, std::ptr::null_mut());
+                return Err(CaptureError::Shm(format!("shmat: {e}")));
+            }
+            let seg = self.conn.generate_id().map_err(lost);
+            let attached = seg.and_then(|seg| {
+                self.conn
+                    .shm_attach(seg, id as u32, false)
+                    .map_err(lost)?
+                    .check()
+                    .map_err(lost)
+                    .map(|_| seg)
+            });
+            // Marked for removal now that both sides are attached (or attaching failed): the
+            // kernel frees it when the last user detaches, even if this process crashes.
+            libc::shmctl(id, libc::IPC_RMID, std::ptr::null_mut());
+            match attached {
+                Ok(seg) => Ok(ShmSegment { seg, addr: NonNull::new_unchecked(addr.cast()), size }),
+                Err(e) => {
+                    libc::shmdt(addr);
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    fn release_segment(&mut self) {
+        if let Some(s) = self.segment.take() {
+            // The server may already be gone; detaching locally is what matters.
+            let _ = self.conn.shm_detach(s.seg).map(|c| c.ignore_error());
+            let _ = self.conn.flush();
+            // SAFETY: `addr` came from shmat and is detached exactly once.
+            unsafe { libc::shmdt(s.addr.as_ptr().cast()) };
+        }
+    }
+
+    /// Reads the region into the shared segment and returns its pixels (BGRX, `stride()` bytes
+    /// per row). The slice is writable so overlays can be drawn into the captured image.
+    pub fn grab(&mut self) -> Result<&mut [u8], CaptureError> {
+        let r = self.region;
+        let seg = self.segment.as_ref().ok_or_else(|| CaptureError::Shm("no region set".into()))?;
+        self.conn
+            .shm_get_image(
+                self.root,
+                r.x as i16,
+                r.y as i16,
+                r.width as u16,
+                r.height as u16,
+                !0,
+                ImageFormat::Z_PIXMAP.into(),
+                seg.seg,
+                0,
+            )
+            .map_err(lost)?
+            .reply()
+            .map_err(lost)?;
+        // SAFETY: the segment is `size` bytes, mapped for as long as `self.segment` lives, and the
+        // server finished writing before it replied.
+        Ok(unsafe { std::slice::from_raw_parts_mut(seg.addr.as_ptr(), seg.size) })
+    }
+
+    /// The current cursor image and position, or `None` when XFixes is missing.
+    pub fn cursor(&self) -> Result<Option<CursorImage>, CaptureError> {
+        if !self.xfixes {
+            return Ok(None);
+        }
+        let c = self.conn.xfixes_get_cursor_image().map_err(lost)?.reply().map_err(lost)?;
+        Ok(Some(CursorImage {
+            x: i32::from(c.x) - i32::from(c.xhot),
+            y: i32::from(c.y) - i32::from(c.yhot),
+            width: u32::from(c.width),
+            height: u32::from(c.height),
+            serial: c.cursor_serial,
+            pixels: c.cursor_image,
+        }))
+    }
+}
+
+impl Drop for X11Capture {
+    fn drop(&mut self) {
+        self.release_segment();
+    }
+}
+

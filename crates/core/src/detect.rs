@@ -1,0 +1,154 @@
+//! Stripe geometry and hash-based change detection. Pure: no I/O, no X.
+//!
+//! A frame is cut into horizontal stripes of a fixed height (the last one may be shorter).
+//! Each stripe's bytes are hashed with XXH3-64; a stripe whose hash differs from the one last
+//! *sent* is reported as changed. The hash is the final word on change: anything that only
+//! hints at change (XDamage, a moving cursor) can widen what is hashed, never what is sent.
+
+use xxhash_rust::xxh3::xxh3_64;
+
+/// One horizontal band of the captured region.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stripe {
+    pub index: usize,
+    pub y: u32,
+    pub height: u32,
+}
+
+/// Cuts `height` rows into stripes of `stripe_height` rows; every row is covered exactly once.
+pub fn stripes(height: u32, stripe_height: u32) -> Vec<Stripe> {
+    assert!(stripe_height > 0, "stripe height must be positive");
+    (0..height)
+        .step_by(stripe_height as usize)
+        .enumerate()
+        .map(|(index, y)| Stripe { index, y, height: stripe_height.min(height - y) })
+        .collect()
+}
+
+/// The bytes of `stripe` in a frame of rows `stride` bytes apart.
+pub fn stripe_bytes<'a>(frame: &'a [u8], stride: usize, stripe: &Stripe) -> &'a [u8] {
+    let start = stripe.y as usize * stride;
+    &frame[start..start + stripe.height as usize * stride]
+}
+
+/// XXH3-64 of a stripe's rows.
+pub fn stripe_hash(frame: &[u8], stride: usize, stripe: &Stripe) -> u64 {
+    xxh3_64(stripe_bytes(frame, stride, stripe))
+}
+
+/// Remembers, per stripe, the hash of the content last sent.
+#[derive(Debug, Clone)]
+pub struct ChangeDetector {
+    sent: Vec<Option<u64>>,
+}
+
+impl ChangeDetector {
+    pub fn new(stripe_count: usize) -> Self {
+        Self { sent: vec![None; stripe_count] }
+    }
+
+    /// Hashes every stripe and returns `(stripe index, hash)` for those that differ from what was
+    /// last sent. Nothing is recorded as sent until [`ChangeDetector::mark_sent`].
+    pub fn changed(&self, frame: &[u8], stride: usize, layout: &[Stripe]) -> Vec<(usize, u64)> {
+        layout
+            .iter()
+            .filter_map(|s| {
+                let h = stripe_hash(frame, stride, s);
+                (self.sent[s.index] != Some(h)).then_some((s.index, h))
+            })
+            .collect()
+    }
+
+    /// Records that the content with hash `hash` of stripe `index` reached the consumer.
+    pub fn mark_sent(&mut self, index: usize, hash: u64) {
+        self.sent[index] = Some(hash);
+    }
+
+    /// Forgets what was sent for a stripe, so its current content goes out again next frame
+    /// (a dropped delivery, a new viewer).
+    pub fn invalidate(&mut self, index: usize) {
+        self.sent[index] = None;
+    }
+
+    pub fn invalidate_all(&mut self) {
+        self.sent.iter_mut().for_each(|h| *h = None);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_row_is_covered_exactly_once() {
+        for height in [1u32, 7, 63, 64, 65, 128, 1080, 1081, 2160] {
+            for sh in [8u32, 16, 64, 100, 540] {
+                let layout = stripes(height, sh);
+                let mut covered = vec![0u8; height as usize];
+                for (i, s) in layout.iter().enumerate() {
+                    assert_eq!(s.index, i);
+                    assert!(s.height > 0 && s.height <= sh);
+                    for y in s.y..s.y + s.height {
+                        covered[y as usize] += 1;
+                    }
+                }
+                assert!(covered.iter().all(|&c| c == 1), "height {height} stripe {sh}");
+                assert_eq!(layout.len() as u32, height.div_ceil(sh));
+            }
+        }
+    }
+
+    #[test]
+    fn last_stripe_is_the_remainder() {
+        let l = stripes(1080, 64);
+        assert_eq!(l.len(), 17);
+        assert_eq!(l[16], Stripe { index: 16, y: 1024, height: 56 });
+    }
+
+    fn frame(w: usize, h: usize, seed: u8) -> Vec<u8> {
+        (0..w * h * 4).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()
+    }
+
+    #[test]
+    fn first_frame_reports_everything_then_nothing_until_bytes_change() {
+        let (w, h) = (40usize, 100usize);
+        let stride = w * 4;
+        let layout = stripes(h as u32, 16);
+        let mut det = ChangeDetector::new(layout.len());
+        let mut f = frame(w, h, 1);
+
+        let first = det.changed(&f, stride, &layout);
+        assert_eq!(first.len(), layout.len());
+        for (i, hsh) in first {
+            det.mark_sent(i, hsh);
+        }
+        assert!(det.changed(&f, stride, &layout).is_empty(), "static frame reports nothing");
+
+        // One byte in row 37 (stripe 2) and one in the last row (stripe 6).
+        f[37 * stride + 5] ^= 0xff;
+        f[99 * stride + stride - 1] ^= 0x01;
+        let changed: Vec<usize> = det.changed(&f, stride, &layout).into_iter().map(|c| c.0).collect();
+        assert_eq!(changed, vec![2, 6]);
+    }
+
+    #[test]
+    fn unsent_changes_are_reported_again_and_invalidate_forces_resend() {
+        let (w, h) = (8usize, 32usize);
+        let stride = w * 4;
+        let layout = stripes(h as u32, 8);
+        let mut det = ChangeDetector::new(layout.len());
+        let f = frame(w, h, 9);
+        for (i, hsh) in det.changed(&f, stride, &layout) {
+            if i != 1 {
+                det.mark_sent(i, hsh);
+            }
+        }
+        let again: Vec<usize> = det.changed(&f, stride, &layout).into_iter().map(|c| c.0).collect();
+        assert_eq!(again, vec![1], "a stripe never marked sent stays changed");
+        det.invalidate(3);
+        let again: Vec<usize> = det.changed(&f, stride, &layout).into_iter().map(|c| c.0).collect();
+        assert_eq!(again, vec![1, 3]);
+        det.invalidate_all();
+        assert_eq!(det.changed(&f, stride, &layout).len(), 4);
+    }
+}

@@ -1,0 +1,410 @@
+//! The capture thread: pacing, grab, overlays, change detection, parallel encode, delivery.
+//!
+//! One thread per capture owns the X connection. Each frame it grabs the region into shared
+//! memory, draws overlays, hashes stripes, and fans the changed ones out to rayon, whose workers
+//! encode and hand each result straight to the [`Sink`]. The sink (the JavaScript side) reports
+//! how many deliveries are still unconsumed; above `max_queued_stripes` whole frames are
+//! skipped, so pending changes simply stay pending (JPEG stripes then carry their latest content,
+//! H.264 streams never lose a delta) and memory stays bounded whatever the consumer does.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
+use thiserror::Error;
+
+use crate::capture::x11::X11Capture;
+use crate::capture::CaptureError;
+use crate::detect::{stripes, ChangeDetector, Stripe};
+use crate::encode::jpeg::JpegEncoder;
+use crate::encode::{BgrxImage, EncodeError, EncodeRequest, Encoder};
+use crate::overlay::cursor::blend_cursor;
+use crate::settings::{Config, OutputMode, Region};
+use crate::wire;
+
+/// Payload type, numbered as pixelflux numbers it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayloadKind {
+    Jpeg = 1,
+    H264 = 2,
+}
+
+/// One encoded stripe (or full frame), ready for the consumer.
+#[derive(Debug)]
+pub struct Delivery {
+    pub kind: PayloadKind,
+    /// Wire header (unless omitted) followed by the encoded bytes.
+    pub data: Vec<u8>,
+    pub stripe_index: usize,
+    pub stripe_y: u32,
+    pub stripe_height: u32,
+    pub width: u32,
+    pub frame_id: u32,
+    pub key: bool,
+    pub paint_over: bool,
+    /// CLOCK_MONOTONIC nanoseconds when the frame was grabbed (the clock of `process.hrtime`).
+    pub capture_time_ns: u64,
+}
+
+#[derive(Debug, Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Capture(#[from] CaptureError),
+    #[error("encoder failed on stripe at y={stripe_y}: {source}")]
+    Encode { stripe_y: u32, source: EncodeError },
+}
+
+/// Where deliveries go. Called from rayon workers and the capture thread.
+pub trait Sink: Send + Sync + 'static {
+    /// Hands one delivery over; `false` means it was not accepted (the consumer is gone or full)
+    /// and its content must be sent again later.
+    fn deliver(&self, delivery: Delivery) -> bool;
+    /// Deliveries accepted but not yet consumed.
+    fn in_flight(&self) -> usize;
+    /// A failure on the capture thread; the capture ends after a capture error.
+    fn error(&self, error: PipelineError);
+}
+
+/// Cumulative counters since start. Cheap to read at any time.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub frames_captured: AtomicU64,
+    pub frames_with_changes: AtomicU64,
+    pub stripes_delivered: AtomicU64,
+    pub bytes_delivered: AtomicU64,
+    /// Deliveries the consumer refused (their content is re-sent later).
+    pub stripes_dropped: AtomicU64,
+    /// Frames not encoded because too many deliveries were waiting for the consumer.
+    pub frames_skipped: AtomicU64,
+    pub encode_ns: AtomicU64,
+    pub capture_ns: AtomicU64,
+}
+
+/// Shared between the capture thread and whoever controls it.
+#[derive(Default)]
+pub struct Controls {
+    stop: AtomicBool,
+    keyframe: AtomicBool,
+    wake: Mutex<()>,
+    wake_cv: Condvar,
+    pub stats: Stats,
+}
+
+impl Controls {
+    /// Asks for a key frame (H.264 IDR; a full refresh for JPEG) on every stripe.
+    pub fn request_keyframe(&self) {
+        self.keyframe.store(true, Ordering::SeqCst);
+    }
+
+    fn stopping(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+
+    /// Sleeps until `deadline` or until stop is requested; returns false when stopping.
+    fn sleep_until(&self, deadline: Instant) -> bool {
+        let mut guard = self.wake.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if self.stopping() {
+                return false;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return true;
+            }
+            guard = self.wake_cv.wait_timeout(guard, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
+        }
+    }
+}
+
+/// A running capture. Dropping it stops and joins the thread.
+pub struct CaptureHandle {
+    controls: Arc<Controls>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl CaptureHandle {
+    pub fn controls(&self) -> &Arc<Controls> {
+        &self.controls
+    }
+
+    /// True until the thread has ended (after `stop()` or a fatal error).
+    pub fn is_running(&self) -> bool {
+        self.thread.as_ref().is_some_and(|t| !t.is_finished())
+    }
+
+    /// Stops the capture and waits for its thread; safe to call repeatedly.
+    pub fn stop(&mut self) {
+        self.controls.stop.store(true, Ordering::SeqCst);
+        {
+            let _g = self.controls.wake.lock().unwrap_or_else(|e| e.into_inner());
+            self.controls.wake_cv.notify_all();
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for CaptureHandle {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Monotonic clock in nanoseconds, the same clock as Node's `process.hrtime`.
+pub fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: valid pointer to a timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// Makes the encoder for one stream (a stripe, or the whole region in full-frame mode).
+pub type EncoderFactory = Box<dyn Fn(&Stripe, u32) -> Result<Box<dyn Encoder>, EncodeError> + Send + Sync>;
+
+/// Per-stream state kept across frames.
+struct Stream {
+    encoder: Option<Box<dyn Encoder>>,
+    /// The next frame of this stream must be a key frame.
+    force_key: bool,
+}
+
+struct Job<'a> {
+    stripe: Stripe,
+    hash: u64,
+    stream: &'a mut Stream,
+}
+
+/// Everything the capture loop needs; built on the caller's thread so that every error that can
+/// be known before starting is raised there.
+pub struct Pipeline {
+    config: Config,
+    capture: X11Capture,
+    layout: Vec<Stripe>,
+    factory: EncoderFactory,
+    kind: PayloadKind,
+}
+
+impl Pipeline {
+    /// Prepares a capture of `region` (already clamped to the screen) with `config`.
+    pub fn new(config: Config, mut capture: X11Capture, region: Region) -> Result<Self, PipelineError> {
+        capture.set_region(region)?;
+        let (layout, factory, kind): (Vec<Stripe>, EncoderFactory, PayloadKind) = match config.output_mode {
+            OutputMode::Jpeg => {
+                let jpeg = JpegEncoder {
+                    quality: config.jpeg_quality,
+                    paint_over_quality: config.paint_over_jpeg_quality,
+                    subsampling: config.jpeg_subsampling,
+                };
+                (
+                    stripes(region.height, config.stripe_height),
+                    Box::new(move |_, _| Ok(Box::new(jpeg) as Box<dyn Encoder>)),
+                    PayloadKind::Jpeg,
+                )
+            }
+            OutputMode::H264 => {
+                return Err(PipelineError::Encode {
+                    stripe_y: 0,
+                    source: EncodeError::H264("H.264 output is not available in this build yet".into()),
+                })
+            }
+        };
+        Ok(Self { config, capture, layout, factory, kind })
+    }
+
+    pub fn region(&self) -> Region {
+        self.capture.region()
+    }
+
+    pub fn stripe_layout(&self) -> &[Stripe] {
+        &self.layout
+    }
+
+    /// Starts the capture thread.
+    pub fn start(self, sink: Arc<dyn Sink>) -> std::io::Result<CaptureHandle> {
+        let controls = Arc::new(Controls::default());
+        let c = controls.clone();
+        let thread = std::thread::Builder::new()
+            .name("stripecast-capture".into())
+            .spawn(move || self.run(&c, sink.as_ref()))?;
+        Ok(CaptureHandle { controls, thread: Some(thread) })
+    }
+
+    fn run(mut self, controls: &Controls, sink: &dyn Sink) {
+        let interval = Duration::from_secs_f64(1.0 / self.config.target_fps);
+        let region = self.capture.region();
+        let stride = self.capture.stride();
+        let mut detector = ChangeDetector::new(self.layout.len());
+        let mut streams: Vec<Stream> = self.layout.iter().map(|_| Stream { encoder: None, force_key: true }).collect();
+        let stats = &controls.stats;
+        let mut frame_id: u32 = 0;
+        let mut deadline = Instant::now();
+        let capture_cursor = self.config.capture_cursor && self.capture.has_cursor_support();
+
+        while controls.sleep_until(deadline) {
+            // Pace from the previous deadline; when late by more than a frame, re-anchor on now
+            // instead of bursting to catch up.
+            deadline += interval;
+            let now = Instant::now();
+            if now > deadline {
+                deadline = now;
+            }
+
+            let t0 = Instant::now();
+            let capture_time_ns = monotonic_ns();
+            let cursor = if capture_cursor {
+                match self.capture.cursor() {
+                    Ok(c) => c,
+                    Err(e) => {
+                        sink.error(e.into());
+                        return;
+                    }
+                }
+            } else {
+                None
+            };
+            let frame = match self.capture.grab() {
+                Ok(f) => f,
+                Err(e) => {
+                    sink.error(e.into());
+                    return;
+                }
+            };
+            if let Some(c) = &cursor {
+                blend_cursor(frame, stride, region, c);
+            }
+            frame_id = frame_id.wrapping_add(1);
+            stats.frames_captured.fetch_add(1, Ordering::Relaxed);
+            stats.capture_ns.fetch_add(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
+
+            if controls.keyframe.swap(false, Ordering::SeqCst) {
+                detector.invalidate_all();
+                streams.iter_mut().for_each(|s| s.force_key = true);
+            }
+            if sink.in_flight() >= self.config.max_queued_stripes as usize {
+                stats.frames_skipped.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+
+            let changed = detector.changed(frame, stride, &self.layout);
+            if changed.is_empty() {
+                continue;
+            }
+            stats.frames_with_changes.fetch_add(1, Ordering::Relaxed);
+
+            let t1 = Instant::now();
+            let image = BgrxImage { data: frame, stride, width: region.width, height: region.height };
+            let mut changed_iter = changed.into_iter().peekable();
+            let mut jobs = Vec::new();
+            for (stripe, stream) in self.layout.iter().zip(streams.iter_mut()) {
+                if let Some(&(i, hash)) = changed_iter.peek() {
+                    if i == stripe.index {
+                        jobs.push(Job { stripe: *stripe, hash, stream });
+                        changed_iter.next();
+                    }
+                }
+            }
+            let omit = self.config.omit_stripe_headers;
+            let kind = self.kind;
+            let factory = &self.factory;
+            let results: Vec<(usize, u64, Result<Handed, EncodeError>)> = jobs
+                .into_par_iter()
+                .map(|job| {
+                    let r = encode_and_deliver(job.stream, factory, &job.stripe, image, kind, omit, frame_id, capture_time_ns, sink);
+                    (job.stripe.index, job.hash, r)
+                })
+                .collect();
+            stats.encode_ns.fetch_add(t1.elapsed().as_nanos() as u64, Ordering::Relaxed);
+
+            for (index, hash, r) in results {
+                match r {
+                    Ok(Handed::Nothing) => detector.mark_sent(index, hash),
+                    Ok(Handed::Accepted(bytes)) => {
+                        detector.mark_sent(index, hash);
+                        stats.stripes_delivered.fetch_add(1, Ordering::Relaxed);
+                        stats.bytes_delivered.fetch_add(bytes, Ordering::Relaxed);
+                    }
+                    Ok(Handed::Refused) => {
+                        stats.stripes_dropped.fetch_add(1, Ordering::Relaxed);
+                        // The content goes out again next frame; a lost H.264 delta means the
+                        // decoder needs a fresh start.
+                        streams[index].force_key = true;
+                    }
+                    Err(source) => {
+                        streams[index].encoder = None;
+                        streams[index].force_key = true;
+                        sink.error(PipelineError::Encode { stripe_y: self.layout[index].y, source });
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// What became of one stripe's encode.
+enum Handed {
+    /// Delivered; this many bytes.
+    Accepted(u64),
+    /// The consumer refused it.
+    Refused,
+    /// The encoder buffered the input and produced nothing to send.
+    Nothing,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn encode_and_deliver(
+    stream: &mut Stream,
+    factory: &EncoderFactory,
+    stripe: &Stripe,
+    image: BgrxImage<'_>,
+    kind: PayloadKind,
+    omit_header: bool,
+    frame_id: u32,
+    capture_time_ns: u64,
+    sink: &dyn Sink,
+) -> Result<Handed, EncodeError> {
+    if stream.encoder.is_none() {
+        stream.encoder = Some(factory(stripe, image.width)?);
+        stream.force_key = true;
+    }
+    let encoder = stream.encoder.as_mut().expect("created above");
+    let header_len = match (omit_header, kind) {
+        (true, _) => 0,
+        (false, PayloadKind::Jpeg) => wire::JPEG_HEADER_LEN,
+        (false, PayloadKind::H264) => wire::H264_HEADER_LEN,
+    };
+    let mut data = vec![0u8; header_len];
+    let request = EncodeRequest { force_key: stream.force_key, paint_over: false };
+    let outcome = encoder.encode(image.rows(stripe.y, stripe.height), request, &mut data)?;
+    if !outcome.produced {
+        return Ok(Handed::Nothing);
+    }
+    stream.force_key = false;
+    match (omit_header, kind) {
+        (true, _) => {}
+        (false, PayloadKind::Jpeg) => data[..header_len].copy_from_slice(&wire::jpeg_header(frame_id, stripe.y)),
+        (false, PayloadKind::H264) => data[..header_len].copy_from_slice(&wire::h264_header(
+            outcome.key,
+            frame_id,
+            stripe.y,
+            image.width,
+            stripe.height,
+        )),
+    }
+    let bytes = data.len() as u64;
+    let accepted = sink.deliver(Delivery {
+        kind,
+        data,
+        stripe_index: stripe.index,
+        stripe_y: stripe.y,
+        stripe_height: stripe.height,
+        width: image.width,
+        frame_id,
+        key: outcome.key,
+        paint_over: request.paint_over,
+        capture_time_ns,
+    });
+    Ok(if accepted { Handed::Accepted(bytes) } else { Handed::Refused })
+}
