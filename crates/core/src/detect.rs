@@ -21,7 +21,11 @@ pub fn stripes(height: u32, stripe_height: u32) -> Vec<Stripe> {
     (0..height)
         .step_by(stripe_height as usize)
         .enumerate()
-        .map(|(index, y)| Stripe { index, y, height: stripe_height.min(height - y) })
+        .map(|(index, y)| Stripe {
+            index,
+            y,
+            height: stripe_height.min(height - y),
+        })
         .collect()
 }
 
@@ -44,7 +48,9 @@ pub struct ChangeDetector {
 
 impl ChangeDetector {
     pub fn new(stripe_count: usize) -> Self {
-        Self { sent: vec![None; stripe_count] }
+        Self {
+            sent: vec![None; stripe_count],
+        }
     }
 
     /// Hashes every stripe and returns `(stripe index, hash)` for those that differ from what was
@@ -92,7 +98,10 @@ mod tests {
                         covered[y as usize] += 1;
                     }
                 }
-                assert!(covered.iter().all(|&c| c == 1), "height {height} stripe {sh}");
+                assert!(
+                    covered.iter().all(|&c| c == 1),
+                    "height {height} stripe {sh}"
+                );
                 assert_eq!(layout.len() as u32, height.div_ceil(sh));
             }
         }
@@ -102,11 +111,20 @@ mod tests {
     fn last_stripe_is_the_remainder() {
         let l = stripes(1080, 64);
         assert_eq!(l.len(), 17);
-        assert_eq!(l[16], Stripe { index: 16, y: 1024, height: 56 });
+        assert_eq!(
+            l[16],
+            Stripe {
+                index: 16,
+                y: 1024,
+                height: 56
+            }
+        );
     }
 
     fn frame(w: usize, h: usize, seed: u8) -> Vec<u8> {
-        (0..w * h * 4).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()
+        (0..w * h * 4)
+            .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+            .collect()
     }
 
     #[test]
@@ -122,12 +140,19 @@ mod tests {
         for (i, hsh) in first {
             det.mark_sent(i, hsh);
         }
-        assert!(det.changed(&f, stride, &layout).is_empty(), "static frame reports nothing");
+        assert!(
+            det.changed(&f, stride, &layout).is_empty(),
+            "static frame reports nothing"
+        );
 
         // One byte in row 37 (stripe 2) and one in the last row (stripe 6).
         f[37 * stride + 5] ^= 0xff;
         f[99 * stride + stride - 1] ^= 0x01;
-        let changed: Vec<usize> = det.changed(&f, stride, &layout).into_iter().map(|c| c.0).collect();
+        let changed: Vec<usize> = det
+            .changed(&f, stride, &layout)
+            .into_iter()
+            .map(|c| c.0)
+            .collect();
         assert_eq!(changed, vec![2, 6]);
     }
 
@@ -143,10 +168,18 @@ mod tests {
                 det.mark_sent(i, hsh);
             }
         }
-        let again: Vec<usize> = det.changed(&f, stride, &layout).into_iter().map(|c| c.0).collect();
+        let again: Vec<usize> = det
+            .changed(&f, stride, &layout)
+            .into_iter()
+            .map(|c| c.0)
+            .collect();
         assert_eq!(again, vec![1], "a stripe never marked sent stays changed");
         det.invalidate(3);
-        let again: Vec<usize> = det.changed(&f, stride, &layout).into_iter().map(|c| c.0).collect();
+        let again: Vec<usize> = det
+            .changed(&f, stride, &layout)
+            .into_iter()
+            .map(|c| c.0)
+            .collect();
         assert_eq!(again, vec![1, 3]);
         det.invalidate_all();
         assert_eq!(det.changed(&f, stride, &layout).len(), 4);

@@ -65,6 +65,8 @@ pub trait Sink: Send + Sync + 'static {
     fn in_flight(&self) -> usize;
     /// A failure on the capture thread; the capture ends after a capture error.
     fn error(&self, error: PipelineError);
+    /// The capture thread has ended (stopped or failed); nothing more will be delivered.
+    fn finished(&self) {}
 }
 
 /// Cumulative counters since start. Cheap to read at any time.
@@ -113,7 +115,11 @@ impl Controls {
             if now >= deadline {
                 return true;
             }
-            guard = self.wake_cv.wait_timeout(guard, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
+            guard = self
+                .wake_cv
+                .wait_timeout(guard, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
         }
     }
 }
@@ -155,14 +161,18 @@ impl Drop for CaptureHandle {
 
 /// Monotonic clock in nanoseconds, the same clock as Node's `process.hrtime`.
 pub fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: valid pointer to a timespec.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 /// Makes the encoder for one stream (a stripe, or the whole region in full-frame mode).
-pub type EncoderFactory = Box<dyn Fn(&Stripe, u32) -> Result<Box<dyn Encoder>, EncodeError> + Send + Sync>;
+pub type EncoderFactory =
+    Box<dyn Fn(&Stripe, u32) -> Result<Box<dyn Encoder>, EncodeError> + Send + Sync>;
 
 /// Per-stream state kept across frames.
 struct Stream {
@@ -189,29 +199,42 @@ pub struct Pipeline {
 
 impl Pipeline {
     /// Prepares a capture of `region` (already clamped to the screen) with `config`.
-    pub fn new(config: Config, mut capture: X11Capture, region: Region) -> Result<Self, PipelineError> {
+    pub fn new(
+        config: Config,
+        mut capture: X11Capture,
+        region: Region,
+    ) -> Result<Self, PipelineError> {
         capture.set_region(region)?;
-        let (layout, factory, kind): (Vec<Stripe>, EncoderFactory, PayloadKind) = match config.output_mode {
-            OutputMode::Jpeg => {
-                let jpeg = JpegEncoder {
-                    quality: config.jpeg_quality,
-                    paint_over_quality: config.paint_over_jpeg_quality,
-                    subsampling: config.jpeg_subsampling,
-                };
-                (
-                    stripes(region.height, config.stripe_height),
-                    Box::new(move |_, _| Ok(Box::new(jpeg) as Box<dyn Encoder>)),
-                    PayloadKind::Jpeg,
-                )
-            }
-            OutputMode::H264 => {
-                return Err(PipelineError::Encode {
-                    stripe_y: 0,
-                    source: EncodeError::H264("H.264 output is not available in this build yet".into()),
-                })
-            }
-        };
-        Ok(Self { config, capture, layout, factory, kind })
+        let (layout, factory, kind): (Vec<Stripe>, EncoderFactory, PayloadKind) =
+            match config.output_mode {
+                OutputMode::Jpeg => {
+                    let jpeg = JpegEncoder {
+                        quality: config.jpeg_quality,
+                        paint_over_quality: config.paint_over_jpeg_quality,
+                        subsampling: config.jpeg_subsampling,
+                    };
+                    (
+                        stripes(region.height, config.stripe_height),
+                        Box::new(move |_, _| Ok(Box::new(jpeg) as Box<dyn Encoder>)),
+                        PayloadKind::Jpeg,
+                    )
+                }
+                OutputMode::H264 => {
+                    return Err(PipelineError::Encode {
+                        stripe_y: 0,
+                        source: EncodeError::H264(
+                            "H.264 output is not available in this build yet".into(),
+                        ),
+                    })
+                }
+            };
+        Ok(Self {
+            config,
+            capture,
+            layout,
+            factory,
+            kind,
+        })
     }
 
     pub fn region(&self) -> Region {
@@ -222,14 +245,28 @@ impl Pipeline {
         &self.layout
     }
 
+    /// Name of the encoder this pipeline uses (`jpeg`, `x264`).
+    pub fn encoder_name(&self) -> &'static str {
+        match self.kind {
+            PayloadKind::Jpeg => "jpeg",
+            PayloadKind::H264 => "x264",
+        }
+    }
+
     /// Starts the capture thread.
     pub fn start(self, sink: Arc<dyn Sink>) -> std::io::Result<CaptureHandle> {
         let controls = Arc::new(Controls::default());
         let c = controls.clone();
         let thread = std::thread::Builder::new()
             .name("stripecast-capture".into())
-            .spawn(move || self.run(&c, sink.as_ref()))?;
-        Ok(CaptureHandle { controls, thread: Some(thread) })
+            .spawn(move || {
+                self.run(&c, sink.as_ref());
+                sink.finished();
+            })?;
+        Ok(CaptureHandle {
+            controls,
+            thread: Some(thread),
+        })
     }
 
     fn run(mut self, controls: &Controls, sink: &dyn Sink) {
@@ -237,7 +274,14 @@ impl Pipeline {
         let region = self.capture.region();
         let stride = self.capture.stride();
         let mut detector = ChangeDetector::new(self.layout.len());
-        let mut streams: Vec<Stream> = self.layout.iter().map(|_| Stream { encoder: None, force_key: true }).collect();
+        let mut streams: Vec<Stream> = self
+            .layout
+            .iter()
+            .map(|_| Stream {
+                encoder: None,
+                force_key: true,
+            })
+            .collect();
         let stats = &controls.stats;
         let mut frame_id: u32 = 0;
         let mut deadline = Instant::now();
@@ -277,7 +321,9 @@ impl Pipeline {
             }
             frame_id = frame_id.wrapping_add(1);
             stats.frames_captured.fetch_add(1, Ordering::Relaxed);
-            stats.capture_ns.fetch_add(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
+            stats
+                .capture_ns
+                .fetch_add(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
 
             if controls.keyframe.swap(false, Ordering::SeqCst) {
                 detector.invalidate_all();
@@ -295,13 +341,22 @@ impl Pipeline {
             stats.frames_with_changes.fetch_add(1, Ordering::Relaxed);
 
             let t1 = Instant::now();
-            let image = BgrxImage { data: frame, stride, width: region.width, height: region.height };
+            let image = BgrxImage {
+                data: frame,
+                stride,
+                width: region.width,
+                height: region.height,
+            };
             let mut changed_iter = changed.into_iter().peekable();
             let mut jobs = Vec::new();
             for (stripe, stream) in self.layout.iter().zip(streams.iter_mut()) {
                 if let Some(&(i, hash)) = changed_iter.peek() {
                     if i == stripe.index {
-                        jobs.push(Job { stripe: *stripe, hash, stream });
+                        jobs.push(Job {
+                            stripe: *stripe,
+                            hash,
+                            stream,
+                        });
                         changed_iter.next();
                     }
                 }
@@ -312,11 +367,23 @@ impl Pipeline {
             let results: Vec<(usize, u64, Result<Handed, EncodeError>)> = jobs
                 .into_par_iter()
                 .map(|job| {
-                    let r = encode_and_deliver(job.stream, factory, &job.stripe, image, kind, omit, frame_id, capture_time_ns, sink);
+                    let r = encode_and_deliver(
+                        job.stream,
+                        factory,
+                        &job.stripe,
+                        image,
+                        kind,
+                        omit,
+                        frame_id,
+                        capture_time_ns,
+                        sink,
+                    );
                     (job.stripe.index, job.hash, r)
                 })
                 .collect();
-            stats.encode_ns.fetch_add(t1.elapsed().as_nanos() as u64, Ordering::Relaxed);
+            stats
+                .encode_ns
+                .fetch_add(t1.elapsed().as_nanos() as u64, Ordering::Relaxed);
 
             for (index, hash, r) in results {
                 match r {
@@ -335,7 +402,10 @@ impl Pipeline {
                     Err(source) => {
                         streams[index].encoder = None;
                         streams[index].force_key = true;
-                        sink.error(PipelineError::Encode { stripe_y: self.layout[index].y, source });
+                        sink.error(PipelineError::Encode {
+                            stripe_y: self.layout[index].y,
+                            source,
+                        });
                     }
                 }
             }
@@ -376,7 +446,10 @@ fn encode_and_deliver(
         (false, PayloadKind::H264) => wire::H264_HEADER_LEN,
     };
     let mut data = vec![0u8; header_len];
-    let request = EncodeRequest { force_key: stream.force_key, paint_over: false };
+    let request = EncodeRequest {
+        force_key: stream.force_key,
+        paint_over: false,
+    };
     let outcome = encoder.encode(image.rows(stripe.y, stripe.height), request, &mut data)?;
     if !outcome.produced {
         return Ok(Handed::Nothing);
@@ -384,7 +457,9 @@ fn encode_and_deliver(
     stream.force_key = false;
     match (omit_header, kind) {
         (true, _) => {}
-        (false, PayloadKind::Jpeg) => data[..header_len].copy_from_slice(&wire::jpeg_header(frame_id, stripe.y)),
+        (false, PayloadKind::Jpeg) => {
+            data[..header_len].copy_from_slice(&wire::jpeg_header(frame_id, stripe.y))
+        }
         (false, PayloadKind::H264) => data[..header_len].copy_from_slice(&wire::h264_header(
             outcome.key,
             frame_id,
@@ -406,5 +481,9 @@ fn encode_and_deliver(
         paint_over: request.paint_over,
         capture_time_ns,
     });
-    Ok(if accepted { Handed::Accepted(bytes) } else { Handed::Refused })
+    Ok(if accepted {
+        Handed::Accepted(bytes)
+    } else {
+        Handed::Refused
+    })
 }

@@ -82,7 +82,13 @@ fn range_err(field: &'static str, allowed: &str, got: impl fmt::Display) -> Sett
     }
 }
 
-fn int_in(field: &'static str, v: Option<i64>, default: i64, lo: i64, hi: i64) -> Result<i64, SettingsError> {
+fn int_in(
+    field: &'static str,
+    v: Option<i64>,
+    default: i64,
+    lo: i64,
+    hi: i64,
+) -> Result<i64, SettingsError> {
     let v = v.unwrap_or(default);
     if v < lo || v > hi {
         return Err(range_err(field, &format!("{lo}..={hi}"), v));
@@ -160,15 +166,32 @@ impl RegionRequest {
     /// Fits the request onto a `screen_w` x `screen_h` screen: a region running past the right or
     /// bottom edge is shrunk to fit; when `even` (H.264 needs even sizes) odd sizes round down.
     /// A region that starts off screen cannot be fitted and is an error.
-    pub fn clamp(&self, screen_w: u32, screen_h: u32, even: bool) -> Result<ClampedRegion, SettingsError> {
+    pub fn clamp(
+        &self,
+        screen_w: u32,
+        screen_h: u32,
+        even: bool,
+    ) -> Result<ClampedRegion, SettingsError> {
         if self.x >= screen_w {
-            return Err(range_err("captureX", &format!("0..{screen_w} (screen width)"), self.x));
+            return Err(range_err(
+                "captureX",
+                &format!("0..{screen_w} (screen width)"),
+                self.x,
+            ));
         }
         if self.y >= screen_h {
-            return Err(range_err("captureY", &format!("0..{screen_h} (screen height)"), self.y));
+            return Err(range_err(
+                "captureY",
+                &format!("0..{screen_h} (screen height)"),
+                self.y,
+            ));
         }
         let mut notes = Vec::new();
-        let fit = |name: &str, want: Option<u32>, origin: u32, screen: u32, notes: &mut Vec<String>| {
+        let fit = |name: &str,
+                   want: Option<u32>,
+                   origin: u32,
+                   screen: u32,
+                   notes: &mut Vec<String>| {
             let room = screen - origin;
             match want {
                 None => room,
@@ -189,12 +212,24 @@ impl RegionRequest {
                     if *v == 1 {
                         return Err(range_err(name, "at least 2 for H.264", 1));
                     }
-                    notes.push(format!("{name} {} rounded down to {} (H.264 needs even sizes)", *v, *v - 1));
+                    notes.push(format!(
+                        "{name} {} rounded down to {} (H.264 needs even sizes)",
+                        *v,
+                        *v - 1
+                    ));
                     *v -= 1;
                 }
             }
         }
-        Ok(ClampedRegion { region: Region { x: self.x, y: self.y, width, height }, notes })
+        Ok(ClampedRegion {
+            region: Region {
+                x: self.x,
+                y: self.y,
+                width,
+                height,
+            },
+            notes,
+        })
     }
 }
 
@@ -242,7 +277,9 @@ impl CaptureOptions {
                 Some(v) => Err(range_err(field, &format!("1..={MAX_DIMENSION}"), v)),
             }
         };
-        let origin = |field: &'static str, v: Option<i64>| int_in(field, v, 0, 0, MAX_DIMENSION - 1).map(|v| v as u32);
+        let origin = |field: &'static str, v: Option<i64>| {
+            int_in(field, v, 0, 0, MAX_DIMENSION - 1).map(|v| v as u32)
+        };
         let region = RegionRequest {
             x: origin("captureX", self.capture_x)?,
             y: origin("captureY", self.capture_y)?,
@@ -252,7 +289,11 @@ impl CaptureOptions {
 
         let target_fps = self.target_fps.unwrap_or(60.0);
         if !target_fps.is_finite() || target_fps <= 0.0 || target_fps > MAX_FPS {
-            return Err(range_err("targetFps", &format!("a finite number in (0, {MAX_FPS}]"), target_fps));
+            return Err(range_err(
+                "targetFps",
+                &format!("a finite number in (0, {MAX_FPS}]"),
+                target_fps,
+            ));
         }
 
         let output_mode = match self.output_mode.unwrap_or(1) {
@@ -261,7 +302,13 @@ impl CaptureOptions {
             v => return Err(range_err("outputMode", "0 (JPEG) or 1 (H.264)", v)),
         };
         let jpeg_quality = int_in("jpegQuality", self.jpeg_quality, 75, 0, 100)? as u8;
-        let paint_over_jpeg_quality = int_in("paintOverJpegQuality", self.paint_over_jpeg_quality, 90, 0, 100)? as u8;
+        let paint_over_jpeg_quality = int_in(
+            "paintOverJpegQuality",
+            self.paint_over_jpeg_quality,
+            90,
+            0,
+            100,
+        )? as u8;
         let jpeg_subsampling = match self.jpeg_subsampling.as_deref().unwrap_or("420") {
             "420" => Subsampling::S420,
             "444" => Subsampling::S444,
@@ -275,15 +322,49 @@ impl CaptureOptions {
         };
         let h264_crf = int_in("h264Crf", self.h264_crf, 23, 0, 51)? as u8;
         let default_po_crf = (h264_crf as i64 - 5).max(0);
-        let h264_paint_over_crf = int_in("h264PaintOverCrf", self.h264_paint_over_crf, default_po_crf, 0, 51)? as u8;
+        let h264_paint_over_crf = int_in(
+            "h264PaintOverCrf",
+            self.h264_paint_over_crf,
+            default_po_crf,
+            0,
+            51,
+        )? as u8;
         let keyframe_interval_s = self.keyframe_interval_s.unwrap_or(0.0);
         if !keyframe_interval_s.is_finite() || !(0.0..=3600.0).contains(&keyframe_interval_s) {
-            return Err(range_err("keyframeIntervalS", "0 (never) or a number of seconds up to 3600", keyframe_interval_s));
+            return Err(range_err(
+                "keyframeIntervalS",
+                "0 (never) or a number of seconds up to 3600",
+                keyframe_interval_s,
+            ));
         }
-        let vaapi_render_node_index = int_in("vaapiRenderNodeIndex", self.vaapi_render_node_index, -1, -1, 63)? as i32;
-        let paint_over_trigger_frames = int_in("paintOverTriggerFrames", self.paint_over_trigger_frames, 15, 1, 100_000)? as u32;
-        let damage_block_threshold = int_in("damageBlockThreshold", self.damage_block_threshold, 10, 1, 100_000)? as u32;
-        let damage_block_duration = int_in("damageBlockDuration", self.damage_block_duration, 30, 1, 100_000)? as u32;
+        let vaapi_render_node_index = int_in(
+            "vaapiRenderNodeIndex",
+            self.vaapi_render_node_index,
+            -1,
+            -1,
+            63,
+        )? as i32;
+        let paint_over_trigger_frames = int_in(
+            "paintOverTriggerFrames",
+            self.paint_over_trigger_frames,
+            15,
+            1,
+            100_000,
+        )? as u32;
+        let damage_block_threshold = int_in(
+            "damageBlockThreshold",
+            self.damage_block_threshold,
+            10,
+            1,
+            100_000,
+        )? as u32;
+        let damage_block_duration = int_in(
+            "damageBlockDuration",
+            self.damage_block_duration,
+            30,
+            1,
+            100_000,
+        )? as u32;
         let watermark_location = WatermarkLocation::from_index(int_in(
             "watermarkLocationEnum",
             self.watermark_location_enum,
@@ -302,11 +383,27 @@ impl CaptureOptions {
             }
             other => other.clone(),
         };
-        let stripe_height = int_in("stripeHeight", self.stripe_height, DEFAULT_STRIPE_HEIGHT as i64, 8, 4096)?;
+        let stripe_height = int_in(
+            "stripeHeight",
+            self.stripe_height,
+            DEFAULT_STRIPE_HEIGHT as i64,
+            8,
+            4096,
+        )?;
         if stripe_height % 8 != 0 {
-            return Err(range_err("stripeHeight", "a multiple of 8 in 8..=4096", stripe_height));
+            return Err(range_err(
+                "stripeHeight",
+                "a multiple of 8 in 8..=4096",
+                stripe_height,
+            ));
         }
-        let max_queued_stripes = int_in("maxQueuedStripes", self.max_queued_stripes, 256, 1, 1_000_000)? as u32;
+        let max_queued_stripes = int_in(
+            "maxQueuedStripes",
+            self.max_queued_stripes,
+            256,
+            1,
+            1_000_000,
+        )? as u32;
 
         Ok(Config {
             display,
@@ -350,7 +447,9 @@ fn validate_display(d: &str) -> Result<String, SettingsError> {
         None => (rest, None),
     };
     let digits = |s: &str| !s.is_empty() && s.len() <= 5 && s.bytes().all(|b| b.is_ascii_digit());
-    let host_ok = host.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._/".contains(&b));
+    let host_ok = host
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-._/".contains(&b));
     if !host_ok || !digits(num) || screen.is_some_and(|s| !digits(s)) {
         return Err(bad());
     }
@@ -374,11 +473,31 @@ mod tests {
         let c = opts().validate().unwrap();
         assert_eq!(c.target_fps, 60.0);
         assert_eq!(c.output_mode, OutputMode::H264);
-        assert_eq!((c.jpeg_quality, c.paint_over_jpeg_quality, c.h264_crf), (75, 90, 23));
-        assert!(c.h264_fullframe && !c.h264_fullcolor && c.capture_cursor && c.use_paint_over_quality);
-        assert_eq!((c.paint_over_trigger_frames, c.damage_block_threshold, c.damage_block_duration), (15, 10, 30));
+        assert_eq!(
+            (c.jpeg_quality, c.paint_over_jpeg_quality, c.h264_crf),
+            (75, 90, 23)
+        );
+        assert!(
+            c.h264_fullframe && !c.h264_fullcolor && c.capture_cursor && c.use_paint_over_quality
+        );
+        assert_eq!(
+            (
+                c.paint_over_trigger_frames,
+                c.damage_block_threshold,
+                c.damage_block_duration
+            ),
+            (15, 10, 30)
+        );
         assert_eq!(c.vaapi_render_node_index, -1);
-        assert_eq!(c.region, RegionRequest { x: 0, y: 0, width: None, height: None });
+        assert_eq!(
+            c.region,
+            RegionRequest {
+                x: 0,
+                y: 0,
+                width: None,
+                height: None
+            }
+        );
         assert_eq!(c.stripe_height, DEFAULT_STRIPE_HEIGHT);
         assert_eq!(c.jpeg_subsampling, Subsampling::S420);
     }
@@ -386,83 +505,363 @@ mod tests {
     #[test]
     fn each_bad_value_names_field_value_and_range() {
         let cases: Vec<(CaptureOptions, &str, &str)> = vec![
-            (CaptureOptions { jpeg_quality: Some(140), ..opts() }, "jpegQuality", "jpegQuality must be 0..=100, got 140"),
-            (CaptureOptions { jpeg_quality: Some(-1), ..opts() }, "jpegQuality", "got -1"),
-            (CaptureOptions { paint_over_jpeg_quality: Some(101), ..opts() }, "paintOverJpegQuality", "0..=100"),
-            (CaptureOptions { h264_crf: Some(52), ..opts() }, "h264Crf", "h264Crf must be 0..=51, got 52"),
-            (CaptureOptions { h264_crf: Some(-1), ..opts() }, "h264Crf", "got -1"),
-            (CaptureOptions { capture_width: Some(0), ..opts() }, "captureWidth", "1..=16384, got 0"),
-            (CaptureOptions { capture_height: Some(-5), ..opts() }, "captureHeight", "got -5"),
-            (CaptureOptions { capture_width: Some(16385), ..opts() }, "captureWidth", "got 16385"),
-            (CaptureOptions { capture_x: Some(-1), ..opts() }, "captureX", "got -1"),
-            (CaptureOptions { capture_y: Some(-1), ..opts() }, "captureY", "got -1"),
-            (CaptureOptions { target_fps: Some(0.0), ..opts() }, "targetFps", "got 0"),
-            (CaptureOptions { target_fps: Some(-3.0), ..opts() }, "targetFps", "got -3"),
-            (CaptureOptions { target_fps: Some(f64::NAN), ..opts() }, "targetFps", "got NaN"),
-            (CaptureOptions { target_fps: Some(f64::INFINITY), ..opts() }, "targetFps", "got inf"),
-            (CaptureOptions { target_fps: Some(241.0), ..opts() }, "targetFps", "got 241"),
-            (CaptureOptions { output_mode: Some(2), ..opts() }, "outputMode", "0 (JPEG) or 1 (H.264), got 2"),
-            (CaptureOptions { watermark_location_enum: Some(7), ..opts() }, "watermarkLocationEnum", "0..=6, got 7"),
-            (CaptureOptions { vaapi_render_node_index: Some(99), ..opts() }, "vaapiRenderNodeIndex", "-1..=63, got 99"),
-            (CaptureOptions { paint_over_trigger_frames: Some(0), ..opts() }, "paintOverTriggerFrames", "got 0"),
-            (CaptureOptions { damage_block_threshold: Some(0), ..opts() }, "damageBlockThreshold", "got 0"),
-            (CaptureOptions { damage_block_duration: Some(0), ..opts() }, "damageBlockDuration", "got 0"),
-            (CaptureOptions { stripe_height: Some(60), ..opts() }, "stripeHeight", "multiple of 8"),
-            (CaptureOptions { stripe_height: Some(4), ..opts() }, "stripeHeight", "8..=4096"),
-            (CaptureOptions { keyframe_interval_s: Some(-1.0), ..opts() }, "keyframeIntervalS", "got -1"),
-            (CaptureOptions { jpeg_subsampling: Some("422".into()), ..opts() }, "jpegSubsampling", "'420' or '444'"),
-            (CaptureOptions { display: Some("garbage".into()), ..opts() }, "display", "display must look like"),
-            (CaptureOptions { display: Some(":0; rm -rf".into()), ..opts() }, "display", "display must look like"),
-            (CaptureOptions { max_queued_stripes: Some(0), ..opts() }, "maxQueuedStripes", "got 0"),
+            (
+                CaptureOptions {
+                    jpeg_quality: Some(140),
+                    ..opts()
+                },
+                "jpegQuality",
+                "jpegQuality must be 0..=100, got 140",
+            ),
+            (
+                CaptureOptions {
+                    jpeg_quality: Some(-1),
+                    ..opts()
+                },
+                "jpegQuality",
+                "got -1",
+            ),
+            (
+                CaptureOptions {
+                    paint_over_jpeg_quality: Some(101),
+                    ..opts()
+                },
+                "paintOverJpegQuality",
+                "0..=100",
+            ),
+            (
+                CaptureOptions {
+                    h264_crf: Some(52),
+                    ..opts()
+                },
+                "h264Crf",
+                "h264Crf must be 0..=51, got 52",
+            ),
+            (
+                CaptureOptions {
+                    h264_crf: Some(-1),
+                    ..opts()
+                },
+                "h264Crf",
+                "got -1",
+            ),
+            (
+                CaptureOptions {
+                    capture_width: Some(0),
+                    ..opts()
+                },
+                "captureWidth",
+                "1..=16384, got 0",
+            ),
+            (
+                CaptureOptions {
+                    capture_height: Some(-5),
+                    ..opts()
+                },
+                "captureHeight",
+                "got -5",
+            ),
+            (
+                CaptureOptions {
+                    capture_width: Some(16385),
+                    ..opts()
+                },
+                "captureWidth",
+                "got 16385",
+            ),
+            (
+                CaptureOptions {
+                    capture_x: Some(-1),
+                    ..opts()
+                },
+                "captureX",
+                "got -1",
+            ),
+            (
+                CaptureOptions {
+                    capture_y: Some(-1),
+                    ..opts()
+                },
+                "captureY",
+                "got -1",
+            ),
+            (
+                CaptureOptions {
+                    target_fps: Some(0.0),
+                    ..opts()
+                },
+                "targetFps",
+                "got 0",
+            ),
+            (
+                CaptureOptions {
+                    target_fps: Some(-3.0),
+                    ..opts()
+                },
+                "targetFps",
+                "got -3",
+            ),
+            (
+                CaptureOptions {
+                    target_fps: Some(f64::NAN),
+                    ..opts()
+                },
+                "targetFps",
+                "got NaN",
+            ),
+            (
+                CaptureOptions {
+                    target_fps: Some(f64::INFINITY),
+                    ..opts()
+                },
+                "targetFps",
+                "got inf",
+            ),
+            (
+                CaptureOptions {
+                    target_fps: Some(241.0),
+                    ..opts()
+                },
+                "targetFps",
+                "got 241",
+            ),
+            (
+                CaptureOptions {
+                    output_mode: Some(2),
+                    ..opts()
+                },
+                "outputMode",
+                "0 (JPEG) or 1 (H.264), got 2",
+            ),
+            (
+                CaptureOptions {
+                    watermark_location_enum: Some(7),
+                    ..opts()
+                },
+                "watermarkLocationEnum",
+                "0..=6, got 7",
+            ),
+            (
+                CaptureOptions {
+                    vaapi_render_node_index: Some(99),
+                    ..opts()
+                },
+                "vaapiRenderNodeIndex",
+                "-1..=63, got 99",
+            ),
+            (
+                CaptureOptions {
+                    paint_over_trigger_frames: Some(0),
+                    ..opts()
+                },
+                "paintOverTriggerFrames",
+                "got 0",
+            ),
+            (
+                CaptureOptions {
+                    damage_block_threshold: Some(0),
+                    ..opts()
+                },
+                "damageBlockThreshold",
+                "got 0",
+            ),
+            (
+                CaptureOptions {
+                    damage_block_duration: Some(0),
+                    ..opts()
+                },
+                "damageBlockDuration",
+                "got 0",
+            ),
+            (
+                CaptureOptions {
+                    stripe_height: Some(60),
+                    ..opts()
+                },
+                "stripeHeight",
+                "multiple of 8",
+            ),
+            (
+                CaptureOptions {
+                    stripe_height: Some(4),
+                    ..opts()
+                },
+                "stripeHeight",
+                "8..=4096",
+            ),
+            (
+                CaptureOptions {
+                    keyframe_interval_s: Some(-1.0),
+                    ..opts()
+                },
+                "keyframeIntervalS",
+                "got -1",
+            ),
+            (
+                CaptureOptions {
+                    jpeg_subsampling: Some("422".into()),
+                    ..opts()
+                },
+                "jpegSubsampling",
+                "'420' or '444'",
+            ),
+            (
+                CaptureOptions {
+                    display: Some("garbage".into()),
+                    ..opts()
+                },
+                "display",
+                "display must look like",
+            ),
+            (
+                CaptureOptions {
+                    display: Some(":0; rm -rf".into()),
+                    ..opts()
+                },
+                "display",
+                "display must look like",
+            ),
+            (
+                CaptureOptions {
+                    max_queued_stripes: Some(0),
+                    ..opts()
+                },
+                "maxQueuedStripes",
+                "got 0",
+            ),
         ];
         for (o, field, needle) in cases {
             let e = err(o);
             assert_eq!(e.field, field, "{e}");
-            assert!(e.message.contains(needle), "{:?} does not contain {:?}", e.message, needle);
+            assert!(
+                e.message.contains(needle),
+                "{:?} does not contain {:?}",
+                e.message,
+                needle
+            );
             assert!(e.message.starts_with(field), "{}", e.message);
         }
     }
 
     #[test]
     fn enum_names_are_type_errors_and_numbers_range_errors() {
-        assert_eq!(err(CaptureOptions { jpeg_subsampling: Some("x".into()), ..opts() }).kind, SettingsErrorKind::Type);
-        assert_eq!(err(CaptureOptions { jpeg_quality: Some(500), ..opts() }).kind, SettingsErrorKind::Range);
+        assert_eq!(
+            err(CaptureOptions {
+                jpeg_subsampling: Some("x".into()),
+                ..opts()
+            })
+            .kind,
+            SettingsErrorKind::Type
+        );
+        assert_eq!(
+            err(CaptureOptions {
+                jpeg_quality: Some(500),
+                ..opts()
+            })
+            .kind,
+            SettingsErrorKind::Range
+        );
     }
 
     #[test]
     fn good_displays_pass() {
         for d in [":0", ":99", ":1.0", "unix:3", "localhost:10.0"] {
-            let c = CaptureOptions { display: Some(d.into()), ..opts() }.validate().unwrap();
+            let c = CaptureOptions {
+                display: Some(d.into()),
+                ..opts()
+            }
+            .validate()
+            .unwrap();
             assert_eq!(c.display.as_deref(), Some(d));
         }
     }
 
     #[test]
     fn region_is_clamped_and_reported() {
-        let r = RegionRequest { x: 100, y: 50, width: Some(2000), height: Some(100) };
+        let r = RegionRequest {
+            x: 100,
+            y: 50,
+            width: Some(2000),
+            height: Some(100),
+        };
         let c = r.clamp(1920, 1080, false).unwrap();
-        assert_eq!(c.region, Region { x: 100, y: 50, width: 1820, height: 100 });
+        assert_eq!(
+            c.region,
+            Region {
+                x: 100,
+                y: 50,
+                width: 1820,
+                height: 100
+            }
+        );
         assert_eq!(c.notes.len(), 1);
-        assert!(c.notes[0].contains("captureWidth 2000 clamped to 1820"), "{:?}", c.notes);
+        assert!(
+            c.notes[0].contains("captureWidth 2000 clamped to 1820"),
+            "{:?}",
+            c.notes
+        );
 
-        let full = RegionRequest { x: 0, y: 0, width: None, height: None }.clamp(1920, 1080, false).unwrap();
-        assert_eq!(full.region, Region { x: 0, y: 0, width: 1920, height: 1080 });
+        let full = RegionRequest {
+            x: 0,
+            y: 0,
+            width: None,
+            height: None,
+        }
+        .clamp(1920, 1080, false)
+        .unwrap();
+        assert_eq!(
+            full.region,
+            Region {
+                x: 0,
+                y: 0,
+                width: 1920,
+                height: 1080
+            }
+        );
         assert!(full.notes.is_empty());
     }
 
     #[test]
     fn region_off_screen_is_an_error() {
-        let e = RegionRequest { x: 5000, y: 0, width: Some(10), height: Some(10) }.clamp(1920, 1080, false).unwrap_err();
+        let e = RegionRequest {
+            x: 5000,
+            y: 0,
+            width: Some(10),
+            height: Some(10),
+        }
+        .clamp(1920, 1080, false)
+        .unwrap_err();
         assert_eq!(e.field, "captureX");
-        let e = RegionRequest { x: 0, y: 1080, width: None, height: None }.clamp(1920, 1080, false).unwrap_err();
+        let e = RegionRequest {
+            x: 0,
+            y: 1080,
+            width: None,
+            height: None,
+        }
+        .clamp(1920, 1080, false)
+        .unwrap_err();
         assert_eq!(e.field, "captureY");
     }
 
     #[test]
     fn h264_rounds_odd_sizes_down_and_says_so() {
-        let c = RegionRequest { x: 0, y: 0, width: Some(641), height: Some(481) }.clamp(1920, 1080, true).unwrap();
+        let c = RegionRequest {
+            x: 0,
+            y: 0,
+            width: Some(641),
+            height: Some(481),
+        }
+        .clamp(1920, 1080, true)
+        .unwrap();
         assert_eq!((c.region.width, c.region.height), (640, 480));
         assert_eq!(c.notes.len(), 2);
-        assert!(RegionRequest { x: 0, y: 0, width: Some(1), height: Some(4) }.clamp(1920, 1080, true).is_err());
+        assert!(RegionRequest {
+            x: 0,
+            y: 0,
+            width: Some(1),
+            height: Some(4)
+        }
+        .clamp(1920, 1080, true)
+        .is_err());
     }
 }

@@ -16,7 +16,13 @@ pub fn jpeg_header(frame_id: u32, stripe_y: u32) -> [u8; JPEG_HEADER_LEN] {
 }
 
 /// Writes the H.264 stripe (or full frame) header.
-pub fn h264_header(key: bool, frame_id: u32, stripe_y: u32, width: u32, height: u32) -> [u8; H264_HEADER_LEN] {
+pub fn h264_header(
+    key: bool,
+    frame_id: u32,
+    stripe_y: u32,
+    width: u32,
+    height: u32,
+) -> [u8; H264_HEADER_LEN] {
     let mut out = [0u8; H264_HEADER_LEN];
     out[0] = 0x04;
     out[1] = u8::from(key);
@@ -29,19 +35,38 @@ pub fn h264_header(key: bool, frame_id: u32, stripe_y: u32, width: u32, height: 
 /// A parsed header, for tests and tools.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Header {
-    Jpeg { frame_id: u16, stripe_y: u16 },
-    H264 { key: bool, frame_id: u16, stripe_y: u16, width: u16, height: u16 },
+    Jpeg {
+        frame_id: u16,
+        stripe_y: u16,
+    },
+    H264 {
+        key: bool,
+        frame_id: u16,
+        stripe_y: u16,
+        width: u16,
+        height: u16,
+    },
 }
 
 /// Parses a header; returns it and the payload offset.
 pub fn parse_header(buf: &[u8]) -> Option<(Header, usize)> {
     let u16_at = |i: usize| u16::from_be_bytes([buf[i], buf[i + 1]]);
     match buf.first()? {
-        0x03 if buf.len() >= JPEG_HEADER_LEN && buf[1] == 0 => {
-            Some((Header::Jpeg { frame_id: u16_at(2), stripe_y: u16_at(4) }, JPEG_HEADER_LEN))
-        }
+        0x03 if buf.len() >= JPEG_HEADER_LEN && buf[1] == 0 => Some((
+            Header::Jpeg {
+                frame_id: u16_at(2),
+                stripe_y: u16_at(4),
+            },
+            JPEG_HEADER_LEN,
+        )),
         0x04 if buf.len() >= H264_HEADER_LEN && buf[1] <= 1 => Some((
-            Header::H264 { key: buf[1] == 1, frame_id: u16_at(2), stripe_y: u16_at(4), width: u16_at(6), height: u16_at(8) },
+            Header::H264 {
+                key: buf[1] == 1,
+                frame_id: u16_at(2),
+                stripe_y: u16_at(4),
+                width: u16_at(6),
+                height: u16_at(8),
+            },
             H264_HEADER_LEN,
         )),
         _ => None,
@@ -54,9 +79,15 @@ mod tests {
 
     #[test]
     fn jpeg_header_bytes() {
-        assert_eq!(jpeg_header(0x1234, 0x0040), [0x03, 0x00, 0x12, 0x34, 0x00, 0x40]);
+        assert_eq!(
+            jpeg_header(0x1234, 0x0040),
+            [0x03, 0x00, 0x12, 0x34, 0x00, 0x40]
+        );
         // Frame ids wrap at 16 bits.
-        assert_eq!(jpeg_header(65536 + 7, 1000), [0x03, 0x00, 0x00, 0x07, 0x03, 0xe8]);
+        assert_eq!(
+            jpeg_header(65536 + 7, 1000),
+            [0x03, 0x00, 0x00, 0x07, 0x03, 0xe8]
+        );
     }
 
     #[test]
@@ -72,11 +103,29 @@ mod tests {
     fn headers_round_trip() {
         let mut b = jpeg_header(9, 128).to_vec();
         b.extend_from_slice(&[0xff, 0xd8]);
-        assert_eq!(parse_header(&b), Some((Header::Jpeg { frame_id: 9, stripe_y: 128 }, 6)));
+        assert_eq!(
+            parse_header(&b),
+            Some((
+                Header::Jpeg {
+                    frame_id: 9,
+                    stripe_y: 128
+                },
+                6
+            ))
+        );
         let h = h264_header(false, 3, 32, 640, 64);
         assert_eq!(
             parse_header(&h),
-            Some((Header::H264 { key: false, frame_id: 3, stripe_y: 32, width: 640, height: 64 }, 10))
+            Some((
+                Header::H264 {
+                    key: false,
+                    frame_id: 3,
+                    stripe_y: 32,
+                    width: 640,
+                    height: 64
+                },
+                10
+            ))
         );
         assert_eq!(parse_header(&[0xff, 0xd8, 0, 0, 0, 0]), None);
         assert_eq!(parse_header(&[0x03]), None);

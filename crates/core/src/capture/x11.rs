@@ -53,11 +53,17 @@ impl X11Capture {
                 reason: "no display given and $DISPLAY is not set".into(),
             });
         }
-        let (conn, screen_num) = x11rb::connect(Some(&name))
-            .map_err(|e| CaptureError::Open { display: name.clone(), reason: e.to_string() })?;
+        let (conn, screen_num) = x11rb::connect(Some(&name)).map_err(|e| CaptureError::Open {
+            display: name.clone(),
+            reason: e.to_string(),
+        })?;
         let screen = &conn.setup().roots[screen_num];
-        let (root, screen_width, screen_height, depth) =
-            (screen.root, u32::from(screen.width_in_pixels), u32::from(screen.height_in_pixels), screen.root_depth);
+        let (root, screen_width, screen_height, depth) = (
+            screen.root,
+            u32::from(screen.width_in_pixels),
+            u32::from(screen.height_in_pixels),
+            screen.root_depth,
+        );
         let bpp = conn
             .setup()
             .pixmap_formats
@@ -93,7 +99,12 @@ impl X11Capture {
             screen_width,
             screen_height,
             xfixes,
-            region: Region { x: 0, y: 0, width: 0, height: 0 },
+            region: Region {
+                x: 0,
+                y: 0,
+                width: 0,
+                height: 0,
+            },
             segment: None,
         })
     }
@@ -128,7 +139,12 @@ impl X11Capture {
         {
             return Err(CaptureError::Format(format!(
                 "region {}x{}+{}+{} does not fit the {}x{} screen",
-                region.width, region.height, region.x, region.y, self.screen_width, self.screen_height
+                region.width,
+                region.height,
+                region.x,
+                region.y,
+                self.screen_width,
+                self.screen_height
             )));
         }
         let size = region.width as usize * region.height as usize * 4;
@@ -145,7 +161,10 @@ impl X11Capture {
         unsafe {
             let id = libc::shmget(libc::IPC_PRIVATE, size, libc::IPC_CREAT | 0o600);
             if id < 0 {
-                return Err(CaptureError::Shm(format!("shmget({size}): {}", std::io::Error::last_os_error())));
+                return Err(CaptureError::Shm(format!(
+                    "shmget({size}): {}",
+                    std::io::Error::last_os_error()
+                )));
             }
             let addr = libc::shmat(id, std::ptr::null(), 0);
             if addr as isize == -1 {
@@ -166,7 +185,11 @@ impl X11Capture {
             // kernel frees it when the last user detaches, even if this process crashes.
             libc::shmctl(id, libc::IPC_RMID, std::ptr::null_mut());
             match attached {
-                Ok(seg) => Ok(ShmSegment { seg, addr: NonNull::new_unchecked(addr.cast()), size }),
+                Ok(seg) => Ok(ShmSegment {
+                    seg,
+                    addr: NonNull::new_unchecked(addr.cast()),
+                    size,
+                }),
                 Err(e) => {
                     libc::shmdt(addr);
                     Err(e)
@@ -189,7 +212,10 @@ impl X11Capture {
     /// per row). The slice is writable so overlays can be drawn into the captured image.
     pub fn grab(&mut self) -> Result<&mut [u8], CaptureError> {
         let r = self.region;
-        let seg = self.segment.as_ref().ok_or_else(|| CaptureError::Shm("no region set".into()))?;
+        let seg = self
+            .segment
+            .as_ref()
+            .ok_or_else(|| CaptureError::Shm("no region set".into()))?;
         self.conn
             .shm_get_image(
                 self.root,
@@ -215,7 +241,12 @@ impl X11Capture {
         if !self.xfixes {
             return Ok(None);
         }
-        let c = self.conn.xfixes_get_cursor_image().map_err(lost)?.reply().map_err(lost)?;
+        let c = self
+            .conn
+            .xfixes_get_cursor_image()
+            .map_err(lost)?
+            .reply()
+            .map_err(lost)?;
         Ok(Some(CursorImage {
             x: i32::from(c.x) - i32::from(c.xhot),
             y: i32::from(c.y) - i32::from(c.yhot),
@@ -232,4 +263,3 @@ impl Drop for X11Capture {
         self.release_segment();
     }
 }
-

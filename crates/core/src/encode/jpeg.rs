@@ -25,8 +25,17 @@ fn jerr(e: turbojpeg::Error) -> EncodeError {
 }
 
 impl Encoder for JpegEncoder {
-    fn encode(&mut self, image: BgrxImage<'_>, request: EncodeRequest, out: &mut Vec<u8>) -> Result<EncodeOutcome, EncodeError> {
-        let quality = if request.paint_over { self.paint_over_quality } else { self.quality };
+    fn encode(
+        &mut self,
+        image: BgrxImage<'_>,
+        request: EncodeRequest,
+        out: &mut Vec<u8>,
+    ) -> Result<EncodeOutcome, EncodeError> {
+        let quality = if request.paint_over {
+            self.paint_over_quality
+        } else {
+            self.quality
+        };
         let subsamp = match self.subsampling {
             Subsampling::S420 => Subsamp::Sub2x2,
             Subsampling::S444 => Subsamp::None,
@@ -40,7 +49,9 @@ impl Encoder for JpegEncoder {
             // libjpeg-turbo treats quality 0 as 1.
             tj.set_quality(i32::from(quality.max(1))).map_err(jerr)?;
             tj.set_subsamp(subsamp).map_err(jerr)?;
-            let need = tj.buf_len(image.width as usize, image.height as usize).map_err(jerr)?;
+            let need = tj
+                .buf_len(image.width as usize, image.height as usize)
+                .map_err(jerr)?;
             if scratch.len() < need {
                 scratch.resize(need, 0);
             }
@@ -53,7 +64,10 @@ impl Encoder for JpegEncoder {
             };
             let n = tj.compress_to_slice(img, scratch).map_err(jerr)?;
             out.extend_from_slice(&scratch[..n]);
-            Ok(EncodeOutcome { key: true, produced: true })
+            Ok(EncodeOutcome {
+                key: true,
+                produced: true,
+            })
         })
     }
 
@@ -95,10 +109,21 @@ mod tests {
     fn encodes_a_sub_rectangle_of_rows_after_the_header() {
         let (w, h) = (96u32, 80u32);
         let px = gradient(w, h);
-        let full = BgrxImage { data: &px, stride: (w * 4) as usize, width: w, height: h };
-        let mut enc = JpegEncoder { quality: 95, paint_over_quality: 95, subsampling: Subsampling::S444 };
+        let full = BgrxImage {
+            data: &px,
+            stride: (w * 4) as usize,
+            width: w,
+            height: h,
+        };
+        let mut enc = JpegEncoder {
+            quality: 95,
+            paint_over_quality: 95,
+            subsampling: Subsampling::S444,
+        };
         let mut out = vec![0xAA; 6];
-        let r = enc.encode(full.rows(32, 40), EncodeRequest::default(), &mut out).unwrap();
+        let r = enc
+            .encode(full.rows(32, 40), EncodeRequest::default(), &mut out)
+            .unwrap();
         assert!(r.key && r.produced);
         assert_eq!(&out[..6], &[0xAA; 6], "the header room is left alone");
         let (dec, dw, dh) = decode(&out[6..]);
@@ -121,12 +146,31 @@ mod tests {
     #[test]
     fn paint_over_uses_the_higher_quality() {
         let (w, h) = (128u32, 64u32);
-        let px: Vec<u8> = (0..w * h * 4).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
-        let img = BgrxImage { data: &px, stride: (w * 4) as usize, width: w, height: h };
-        let mut enc = JpegEncoder { quality: 30, paint_over_quality: 95, subsampling: Subsampling::S420 };
+        let px: Vec<u8> = (0..w * h * 4)
+            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+            .collect();
+        let img = BgrxImage {
+            data: &px,
+            stride: (w * 4) as usize,
+            width: w,
+            height: h,
+        };
+        let mut enc = JpegEncoder {
+            quality: 30,
+            paint_over_quality: 95,
+            subsampling: Subsampling::S420,
+        };
         let (mut lo, mut hi) = (Vec::new(), Vec::new());
         enc.encode(img, EncodeRequest::default(), &mut lo).unwrap();
-        enc.encode(img, EncodeRequest { paint_over: true, force_key: false }, &mut hi).unwrap();
+        enc.encode(
+            img,
+            EncodeRequest {
+                paint_over: true,
+                force_key: false,
+            },
+            &mut hi,
+        )
+        .unwrap();
         assert!(hi.len() > lo.len() * 2, "{} vs {}", hi.len(), lo.len());
     }
 }

@@ -22,7 +22,12 @@ impl<'a> BgrxImage<'a> {
     pub fn rows(&self, y: u32, height: u32) -> BgrxImage<'a> {
         let start = y as usize * self.stride;
         let len = (height as usize - 1) * self.stride + self.width as usize * 4;
-        BgrxImage { data: &self.data[start..start + len], stride: self.stride, width: self.width, height }
+        BgrxImage {
+            data: &self.data[start..start + len],
+            stride: self.stride,
+            width: self.width,
+            height,
+        }
     }
 }
 
@@ -55,7 +60,12 @@ pub enum EncodeError {
 /// Turns BGRX pixels into encoded bytes.
 pub trait Encoder: Send {
     /// Encodes `image`, appending the payload to `out` (which may already hold a header).
-    fn encode(&mut self, image: BgrxImage<'_>, request: EncodeRequest, out: &mut Vec<u8>) -> Result<EncodeOutcome, EncodeError>;
+    fn encode(
+        &mut self,
+        image: BgrxImage<'_>,
+        request: EncodeRequest,
+        out: &mut Vec<u8>,
+    ) -> Result<EncodeOutcome, EncodeError>;
 
     /// Short name for diagnostics (`jpeg`, `x264`, ...).
     fn name(&self) -> &'static str;

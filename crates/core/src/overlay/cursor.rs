@@ -13,7 +13,12 @@ fn over_premultiplied(src: u8, dst: u8, alpha: u8) -> u8 {
 
 /// Draws `cursor` (screen coordinates) into `frame`, the BGRX pixels of `region`, clipped to the
 /// region. Returns the rows of the frame that were touched (`start..end`), if any.
-pub fn blend_cursor(frame: &mut [u8], stride: usize, region: Region, cursor: &CursorImage) -> Option<(u32, u32)> {
+pub fn blend_cursor(
+    frame: &mut [u8],
+    stride: usize,
+    region: Region,
+    cursor: &CursorImage,
+) -> Option<(u32, u32)> {
     let left = cursor.x.max(region.x as i32);
     let top = cursor.y.max(region.y as i32);
     let right = (cursor.x + cursor.width as i32).min((region.x + region.width) as i32);
@@ -38,7 +43,10 @@ pub fn blend_cursor(frame: &mut [u8], stride: usize, region: Region, cursor: &Cu
             px[2] = over_premultiplied(r, px[2], a);
         }
     }
-    Some(((top - region.y as i32) as u32, (bottom - region.y as i32) as u32))
+    Some((
+        (top - region.y as i32) as u32,
+        (bottom - region.y as i32) as u32,
+    ))
 }
 
 #[cfg(test)]
@@ -46,7 +54,14 @@ mod tests {
     use super::*;
 
     fn cursor(x: i32, y: i32, w: u32, h: u32, argb: u32) -> CursorImage {
-        CursorImage { x, y, width: w, height: h, serial: 1, pixels: vec![argb; (w * h) as usize] }
+        CursorImage {
+            x,
+            y,
+            width: w,
+            height: h,
+            serial: 1,
+            pixels: vec![argb; (w * h) as usize],
+        }
     }
 
     #[test]
@@ -62,7 +77,12 @@ mod tests {
 
     #[test]
     fn draws_at_position_clipped_to_region() {
-        let region = Region { x: 10, y: 20, width: 8, height: 8 };
+        let region = Region {
+            x: 10,
+            y: 20,
+            width: 8,
+            height: 8,
+        };
         let stride = 8 * 4;
         let mut f = vec![0u8; stride * 8];
         // 4x4 opaque red cursor straddling the top-left corner of the region.
@@ -72,16 +92,28 @@ mod tests {
             for x in 0..8 {
                 let px = &f[y * stride + x * 4..][..4];
                 let inside = x < 2 && y < 2;
-                assert_eq!(px, if inside { [0, 0, 255, 0] } else { [0, 0, 0, 0] }, "({x},{y})");
+                assert_eq!(
+                    px,
+                    if inside { [0, 0, 255, 0] } else { [0, 0, 0, 0] },
+                    "({x},{y})"
+                );
             }
         }
     }
 
     #[test]
     fn outside_the_region_touches_nothing() {
-        let region = Region { x: 0, y: 0, width: 4, height: 4 };
+        let region = Region {
+            x: 0,
+            y: 0,
+            width: 4,
+            height: 4,
+        };
         let mut f = vec![7u8; 64];
-        assert_eq!(blend_cursor(&mut f, 16, region, &cursor(10, 10, 4, 4, 0xFFFF_FFFF)), None);
+        assert_eq!(
+            blend_cursor(&mut f, 16, region, &cursor(10, 10, 4, 4, 0xFFFF_FFFF)),
+            None
+        );
         assert!(f.iter().all(|&b| b == 7));
     }
 }

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Brings a fresh Debian/Ubuntu machine with Rust and Node up to what stripecast needs, then
+# builds the addon. Idempotent: each step only does what is missing (cargo is incremental).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Build: libx264 (H.264), libva/libdrm (VA-API), libclang (bindgen), cmake + nasm (the vendored
+# libjpeg-turbo). Tests and demo: Xvfb, xdpyinfo, xdotool, ffmpeg (decoding H.264 in tests).
+APT_PACKAGES="libx264-dev libva-dev libdrm-dev libclang-dev cmake nasm pkg-config xvfb x11-utils x11-xserver-utils xdotool ffmpeg"
+
+missing=()
+for p in $APT_PACKAGES; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [ "$(id -u)" = 0 ]; then
+    sudo=""
+  elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+    sudo="sudo"
+  else
+    echo "stripecast setup: missing Debian packages: ${missing[*]}" >&2
+    echo "install them with: sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "stripecast setup: installing ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ ! -x node_modules/.bin/napi ]; then
+  echo "stripecast setup: installing npm dependencies"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+echo "stripecast setup: building the native addon (release)"
+npx napi build --platform --release
+cargo build --release -p xpaint --quiet

@@ -1,0 +1,261 @@
+//! The JavaScript-facing objects and their conversions to and from the core's types.
+
+use napi::bindgen_prelude::Buffer;
+use napi_derive::napi;
+
+use std::sync::atomic::Ordering;
+use stripecast_core::pipeline::{Controls, Delivery, Pipeline};
+use stripecast_core::settings::{CaptureOptions, SettingsError, SettingsErrorKind};
+
+/// Capture settings. Every field is optional; names and defaults follow pixelflux's
+/// `CaptureSettings`. Invalid values make `start()` throw a `RangeError`/`TypeError` whose
+/// message names the field, the value and the allowed range.
+#[napi(object)]
+#[derive(Default)]
+pub struct CaptureSettings {
+    /// X display to capture, e.g. `':0'`. Default: `$DISPLAY`.
+    pub display: Option<String>,
+    /// Width of the captured region in pixels, 1..=16384. Default: to the right edge of the
+    /// screen. A region running past the screen edge is clamped (reported in `CaptureInfo.notes`);
+    /// H.264 rounds odd sizes down to even.
+    pub capture_width: Option<f64>,
+    /// Height of the captured region in pixels, 1..=16384. Default: to the bottom of the screen.
+    pub capture_height: Option<f64>,
+    /// Left edge of the region, 0..16384 and on screen. Default 0.
+    pub capture_x: Option<f64>,
+    /// Top edge of the region, 0..16384 and on screen. Default 0.
+    pub capture_y: Option<f64>,
+    /// Frames per second to capture at, in (0, 240]. Default 60.
+    pub target_fps: Option<f64>,
+    /// Draw the mouse cursor into the captured image (needs XFixes). Default true.
+    pub capture_cursor: Option<bool>,
+    /// 0 = JPEG stripes, 1 = H.264. Default 1.
+    pub output_mode: Option<f64>,
+    /// JPEG quality for changed stripes, 0..=100. Default 75.
+    pub jpeg_quality: Option<f64>,
+    /// JPEG quality for paint-over of still stripes, 0..=100. Default 90.
+    pub paint_over_jpeg_quality: Option<f64>,
+    /// JPEG chroma subsampling: `'420'` (default: about half the CPU of 4:4:4) or `'444'`
+    /// (sharper coloured text).
+    #[napi(ts_type = "'420' | '444'")]
+    pub jpeg_subsampling: Option<String>,
+    /// H.264 constant rate factor, 0..=51 (lower = better quality, more bytes). Default 23.
+    pub h264_crf: Option<f64>,
+    /// H.264 CRF for paint-over refreshes of still content, 0..=51. Default `h264Crf - 5`.
+    pub h264_paint_over_crf: Option<f64>,
+    /// Encode H.264 as 4:4:4 (High 4:4:4 Predictive) instead of 4:2:0. Default false.
+    pub h264_fullcolor: Option<bool>,
+    /// One H.264 stream for the whole region (true, default) or one per stripe (false).
+    pub h264_fullframe: Option<bool>,
+    /// Seconds between forced H.264 key frames, 0..=3600; 0 (default) = only on demand.
+    pub keyframe_interval_s: Option<f64>,
+    /// VA-API render node `/dev/dri/renderD(128+n)` for hardware H.264, -1..=63; -1 (default)
+    /// disables VA-API and lets NVENC be tried.
+    pub vaapi_render_node_index: Option<f64>,
+    /// Never use a hardware encoder. Default false.
+    pub use_cpu: Option<bool>,
+    /// Re-send stripes that stopped changing at higher quality. Default true.
+    pub use_paint_over_quality: Option<bool>,
+    /// Still frames before a paint-over, 1..=100000. Default 15.
+    pub paint_over_trigger_frames: Option<f64>,
+    /// Consecutive changed frames that mark a stripe as damaged, 1..=100000. Default 10.
+    pub damage_block_threshold: Option<f64>,
+    /// Frames a damaged stripe stays damaged, 1..=100000. Default 30.
+    pub damage_block_duration: Option<f64>,
+    /// PNG file drawn over the capture. Default: none.
+    pub watermark_path: Option<String>,
+    /// Watermark position: 0 none, 1 top-left, 2 top-right, 3 bottom-left, 4 bottom-right
+    /// (default), 5 middle, 6 animated (bounces around the region).
+    pub watermark_location_enum: Option<f64>,
+    /// Rows per stripe, a multiple of 8 in 8..=4096. Default 64. Only changed stripes are
+    /// encoded, so finer stripes send less for small changes.
+    pub stripe_height: Option<f64>,
+    /// Deliver bare JFIF / Annex-B payloads without the 6- or 10-byte stripe header. Default false.
+    pub omit_stripe_headers: Option<bool>,
+    /// Stripes delivered to JavaScript but not yet consumed, 1..=1000000, above which new
+    /// frames are skipped until the callback catches up (counted in `stats().framesSkipped`).
+    /// Default 256.
+    pub max_queued_stripes: Option<f64>,
+}
+
+fn integer(field: &'static str, v: Option<f64>) -> Result<Option<i64>, SettingsError> {
+    match v {
+        None => Ok(None),
+        Some(v) if v.is_finite() && v.fract() == 0.0 => Ok(Some(v as i64)),
+        Some(v) => Err(SettingsError {
+            kind: SettingsErrorKind::Range,
+            field,
+            message: format!("{field} must be an integer, got {v}"),
+        }),
+    }
+}
+
+impl CaptureSettings {
+    /// Converts to the core's options; only integer-ness is checked here, ranges by the core.
+    pub fn into_options(self) -> Result<CaptureOptions, SettingsError> {
+        Ok(CaptureOptions {
+            display: self.display,
+            capture_width: integer("captureWidth", self.capture_width)?,
+            capture_height: integer("captureHeight", self.capture_height)?,
+            capture_x: integer("captureX", self.capture_x)?,
+            capture_y: integer("captureY", self.capture_y)?,
+            target_fps: self.target_fps,
+            capture_cursor: self.capture_cursor,
+            output_mode: integer("outputMode", self.output_mode)?,
+            jpeg_quality: integer("jpegQuality", self.jpeg_quality)?,
+            paint_over_jpeg_quality: integer("paintOverJpegQuality", self.paint_over_jpeg_quality)?,
+            jpeg_subsampling: self.jpeg_subsampling,
+            h264_crf: integer("h264Crf", self.h264_crf)?,
+            h264_paint_over_crf: integer("h264PaintOverCrf", self.h264_paint_over_crf)?,
+            h264_fullcolor: self.h264_fullcolor,
+            h264_fullframe: self.h264_fullframe,
+            keyframe_interval_s: self.keyframe_interval_s,
+            vaapi_render_node_index: integer("vaapiRenderNodeIndex", self.vaapi_render_node_index)?,
+            use_cpu: self.use_cpu,
+            use_paint_over_quality: self.use_paint_over_quality,
+            paint_over_trigger_frames: integer(
+                "paintOverTriggerFrames",
+                self.paint_over_trigger_frames,
+            )?,
+            damage_block_threshold: integer("damageBlockThreshold", self.damage_block_threshold)?,
+            damage_block_duration: integer("damageBlockDuration", self.damage_block_duration)?,
+            watermark_path: self.watermark_path,
+            watermark_location_enum: integer(
+                "watermarkLocationEnum",
+                self.watermark_location_enum,
+            )?,
+            stripe_height: integer("stripeHeight", self.stripe_height)?,
+            omit_stripe_headers: self.omit_stripe_headers,
+            max_queued_stripes: integer("maxQueuedStripes", self.max_queued_stripes)?,
+        })
+    }
+}
+
+/// One encoded stripe (or a whole frame in full-frame H.264).
+#[napi(object)]
+pub struct StripeEncodeResult {
+    /// 1 = JPEG, 2 = H.264.
+    #[napi(js_name = "type")]
+    pub kind: u32,
+    /// First row of the stripe within the captured region.
+    pub stripe_y_start: u32,
+    /// Rows in the stripe.
+    pub stripe_height: u32,
+    /// Width of the stripe in pixels (the region's width).
+    pub width: u32,
+    /// Bytes in `data`.
+    pub size: u32,
+    /// Wire header (unless `omitStripeHeaders`) followed by JFIF or Annex-B bytes. The Buffer is
+    /// yours: it stays valid after the callback returns.
+    pub data: Buffer,
+    /// Number of the captured frame this stripe belongs to (counts every captured frame).
+    pub frame_id: u32,
+    /// Decodable on its own (always true for JPEG; an IDR for H.264).
+    pub is_key_frame: bool,
+    /// A paint-over: still content re-sent at higher quality.
+    pub is_paint_over: bool,
+    /// When the frame was grabbed, in milliseconds on the `process.hrtime` clock:
+    /// `Number(process.hrtime.bigint()) / 1e6 - captureTimeMs` is the latency so far.
+    pub capture_time_ms: f64,
+}
+
+impl From<Delivery> for StripeEncodeResult {
+    fn from(d: Delivery) -> Self {
+        Self {
+            kind: d.kind as u32,
+            stripe_y_start: d.stripe_y,
+            stripe_height: d.stripe_height,
+            width: d.width,
+            size: d.data.len() as u32,
+            data: d.data.into(),
+            frame_id: d.frame_id,
+            is_key_frame: d.key,
+            is_paint_over: d.paint_over,
+            capture_time_ms: d.capture_time_ns as f64 / 1e6,
+        }
+    }
+}
+
+/// What `start()` actually set up.
+#[napi(object)]
+pub struct CaptureInfo {
+    /// The X display captured.
+    pub display: String,
+    pub x: u32,
+    pub y: u32,
+    pub width: u32,
+    pub height: u32,
+    pub screen_width: u32,
+    pub screen_height: u32,
+    /// Rows per stripe (the whole height for full-frame H.264).
+    pub stripe_height: u32,
+    pub stripe_count: u32,
+    /// The encoder in use: `jpeg` or `x264`.
+    pub encoder: String,
+    /// Adjustments made to the request (region clamped to the screen, odd sizes rounded down).
+    pub notes: Vec<String>,
+}
+
+impl CaptureInfo {
+    pub fn new(
+        p: &Pipeline,
+        display: &str,
+        (screen_width, screen_height): (u32, u32),
+        notes: Vec<String>,
+    ) -> Self {
+        let r = p.region();
+        let layout = p.stripe_layout();
+        Self {
+            display: display.to_string(),
+            x: r.x,
+            y: r.y,
+            width: r.width,
+            height: r.height,
+            screen_width,
+            screen_height,
+            stripe_height: layout.first().map_or(0, |s| s.height),
+            stripe_count: layout.len() as u32,
+            encoder: p.encoder_name().to_string(),
+            notes,
+        }
+    }
+}
+
+/// Counters since `start()`.
+#[napi(object)]
+#[derive(Default)]
+pub struct CaptureStats {
+    pub frames_captured: f64,
+    /// Captured frames in which at least one stripe changed.
+    pub frames_with_changes: f64,
+    pub stripes_delivered: f64,
+    pub bytes_delivered: f64,
+    /// Deliveries JavaScript could not take (their content was re-sent later).
+    pub stripes_dropped: f64,
+    /// Frames not encoded because `maxQueuedStripes` deliveries were waiting for the callback.
+    pub frames_skipped: f64,
+    /// Stripes handed to JavaScript whose callback has not run yet.
+    pub queued_stripes: f64,
+    /// Total milliseconds spent grabbing frames.
+    pub capture_ms: f64,
+    /// Total wall-clock milliseconds spent encoding frames (parallel stripes overlap).
+    pub encode_ms: f64,
+}
+
+impl CaptureStats {
+    pub fn from_controls(c: &Controls, queued: usize) -> Self {
+        let s = &c.stats;
+        let n = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed) as f64;
+        Self {
+            frames_captured: n(&s.frames_captured),
+            frames_with_changes: n(&s.frames_with_changes),
+            stripes_delivered: n(&s.stripes_delivered),
+            bytes_delivered: n(&s.bytes_delivered),
+            stripes_dropped: n(&s.stripes_dropped),
+            frames_skipped: n(&s.frames_skipped),
+            queued_stripes: queued as f64,
+            capture_ms: n(&s.capture_ns) / 1e6,
+            encode_ms: n(&s.encode_ns) / 1e6,
+        }
+    }
+}

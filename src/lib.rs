@@ -1,0 +1,394 @@
+//! The napi binding: a thin layer that turns JavaScript settings into a checked core config,
+//! starts the core pipeline, and carries its deliveries and errors back to JavaScript.
+
+#![deny(clippy::all)]
+
+mod convert;
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use napi::bindgen_prelude::*;
+use napi::threadsafe_function::{
+    ThreadsafeCallContext, ThreadsafeFunction, ThreadsafeFunctionCallMode, UnknownReturnValue,
+};
+use napi::{JsError, JsRangeError, JsTypeError};
+use napi_derive::napi;
+
+use stripecast_core::capture::x11::X11Capture;
+use stripecast_core::pipeline::{CaptureHandle, Controls, Delivery, Pipeline, PipelineError, Sink};
+use stripecast_core::settings::{OutputMode, SettingsError, SettingsErrorKind};
+
+pub use convert::{CaptureInfo, CaptureSettings, CaptureStats, StripeEncodeResult};
+
+/// Calls the user's stripe callback; runs on the JS thread.
+type StripeTsfn = ThreadsafeFunction<Delivery, (), StripeEncodeResult, Status, false, false, 0>;
+/// Reports native-thread errors; weak, so it never keeps the process alive by itself.
+type ErrorTsfn =
+    ThreadsafeFunction<NativeError, UnknownReturnValue, JsErrorArg, Status, false, true, 0>;
+
+/// An error raised on a native thread, with a stable `code` for programs to branch on.
+struct NativeError {
+    code: &'static str,
+    message: String,
+    /// The capture ended because of it.
+    fatal: bool,
+}
+
+/// A JavaScript `Error` built on the JS thread from a [`NativeError`].
+struct JsErrorArg(napi::Error<String>);
+
+impl ToNapiValue for JsErrorArg {
+    unsafe fn to_napi_value(env: napi::sys::napi_env, val: Self) -> Result<napi::sys::napi_value> {
+        Ok(JsError::from(val.0).into_value(env))
+    }
+}
+
+/// Which JavaScript error class a thrown error gets.
+enum ErrorClass {
+    Error,
+    Range,
+    Type,
+}
+
+/// Throws a JavaScript error with `code` and `message` and returns the marker error that tells
+/// napi the exception is already pending.
+fn throw(env: &Env, class: ErrorClass, code: &str, message: String) -> napi::Error {
+    let err = napi::Error::new(code.to_string(), message.clone());
+    // SAFETY: called on the JS thread with the env of the current call.
+    unsafe {
+        match class {
+            ErrorClass::Error => JsError::from(err).throw_into(env.raw()),
+            ErrorClass::Range => JsRangeError::from(err).throw_into(env.raw()),
+            ErrorClass::Type => JsTypeError::from(err).throw_into(env.raw()),
+        }
+    }
+    napi::Error::new(Status::PendingException, message)
+}
+
+fn throw_settings_error(env: &Env, e: &SettingsError) -> napi::Error {
+    let class = match e.kind {
+        SettingsErrorKind::Range => ErrorClass::Range,
+        SettingsErrorKind::Type => ErrorClass::Type,
+    };
+    throw(env, class, "ERR_INVALID_SETTING", e.message.clone())
+}
+
+/// The bridge from the pipeline's threads to JavaScript.
+struct JsSink {
+    stripes: Mutex<Option<StripeTsfn>>,
+    errors: Mutex<Option<ErrorTsfn>>,
+    /// Deliveries queued towards JS and not yet returned from the callback.
+    in_flight: Arc<AtomicUsize>,
+    /// Cleared by `stop()`: queued deliveries that arrive later are discarded, not delivered.
+    active: Arc<AtomicBool>,
+}
+
+impl Sink for JsSink {
+    fn deliver(&self, delivery: Delivery) -> bool {
+        let guard = self.stripes.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(tsfn) = guard.as_ref() else {
+            return false;
+        };
+        let in_flight = self.in_flight.clone();
+        in_flight.fetch_add(1, Ordering::SeqCst);
+        let counter = in_flight.clone();
+        let status = tsfn.call_with_return_value(
+            delivery,
+            ThreadsafeFunctionCallMode::NonBlocking,
+            move |_, _| {
+                counter.fetch_sub(1, Ordering::SeqCst);
+                Ok(())
+            },
+        );
+        if status != Status::Ok {
+            in_flight.fetch_sub(1, Ordering::SeqCst);
+            return false;
+        }
+        true
+    }
+
+    fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::SeqCst)
+    }
+
+    fn error(&self, error: PipelineError) {
+        let (code, fatal) = match &error {
+            PipelineError::Capture(_) => ("ERR_CAPTURE", true),
+            PipelineError::Encode { .. } => ("ERR_ENCODE", false),
+        };
+        self.report(NativeError {
+            code,
+            message: error.to_string(),
+            fatal,
+        });
+    }
+
+    fn finished(&self) {
+        // Releasing the threadsafe function lets the event loop end once queued calls drain.
+        drop(
+            self.stripes
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take(),
+        );
+    }
+}
+
+impl JsSink {
+    fn report(&self, e: NativeError) {
+        let guard = self.errors.lock().unwrap_or_else(|p| p.into_inner());
+        match guard.as_ref() {
+            Some(tsfn) => {
+                tsfn.call(e, ThreadsafeFunctionCallMode::NonBlocking);
+            }
+            None => eprintln!("stripecast: {} ({})", e.message, e.code),
+        }
+    }
+}
+
+struct Running {
+    handle: CaptureHandle,
+    sink: Arc<JsSink>,
+    /// Keeps the JavaScript object alive while it captures, like a listening server.
+    this_ref: Option<ObjectRef<false>>,
+}
+
+/// Captures an X11 screen region and delivers changed stripes, encoded, to a callback.
+///
+/// A running capture keeps the Node.js event loop alive (like a listening server) until
+/// `stop()`; call `unref()` to let the process exit while it runs.
+#[napi]
+pub struct ScreenCapture {
+    running: Option<Running>,
+    refed: bool,
+    /// Counters of the latest capture, kept readable after it stops.
+    last_controls: Option<Arc<Controls>>,
+}
+
+impl Default for ScreenCapture {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[napi]
+impl ScreenCapture {
+    #[napi(constructor)]
+    pub fn new() -> Self {
+        Self {
+            running: None,
+            refed: true,
+            last_controls: None,
+        }
+    }
+
+    /// Starts capturing. Settings are validated and the display opened before anything starts:
+    /// a bad value throws a `RangeError`/`TypeError` naming the field, a display that cannot be
+    /// opened throws an `Error`. `onStripe` receives every encoded stripe; `onError` receives
+    /// errors raised on native threads (capture lost, encoder failure, a throwing `onStripe`).
+    /// Returns the geometry actually captured.
+    #[napi(
+        ts_args_type = "settings: CaptureSettings, onStripe: (stripe: StripeEncodeResult) => void, onError?: (error: Error) => void"
+    )]
+    pub fn start(
+        &mut self,
+        env: &Env,
+        this: This<'_>,
+        settings: CaptureSettings,
+        on_stripe: Function<'_, Unknown<'static>, Unknown<'static>>,
+        on_error: Option<Function<'_, Unknown<'static>, UnknownReturnValue>>,
+    ) -> Result<CaptureInfo> {
+        if self.running.as_ref().is_some_and(|r| r.handle.is_running()) {
+            return Err(throw(
+                env,
+                ErrorClass::Error,
+                "ERR_ALREADY_STARTED",
+                "capture is already running; call stop() first".into(),
+            ));
+        }
+        self.stop_inner(env);
+
+        let options = settings
+            .into_options()
+            .map_err(|e| throw_settings_error(env, &e))?;
+        let config = options
+            .validate()
+            .map_err(|e| throw_settings_error(env, &e))?;
+        let capture = X11Capture::open(config.display.as_deref())
+            .map_err(|e| throw(env, ErrorClass::Error, "ERR_DISPLAY", e.to_string()))?;
+        let (sw, sh) = capture.screen_size();
+        let clamped = config
+            .region
+            .clamp(sw, sh, config.output_mode == OutputMode::H264)
+            .map_err(|e| throw_settings_error(env, &e))?;
+        let display = capture.display().to_string();
+        let pipeline = Pipeline::new(config, capture, clamped.region)
+            .map_err(|e| throw(env, ErrorClass::Error, "ERR_START", e.to_string()))?;
+        let info = CaptureInfo::new(&pipeline, &display, (sw, sh), clamped.notes);
+
+        let active = Arc::new(AtomicBool::new(true));
+        let user_cb = on_stripe.create_ref()?;
+        let on_error_ref = on_error.as_ref().map(|f| f.create_ref()).transpose()?;
+        let gate_active = active.clone();
+        // The threadsafe function calls this gate, which forwards to the user's callback only
+        // while the capture is active: nothing arrives after stop() returns.
+        let gate = env.create_function_from_closure::<StripeEncodeResult, (), _>(
+            "stripecastDeliver",
+            move |ctx| {
+                if !gate_active.load(Ordering::SeqCst) {
+                    return Ok(());
+                }
+                let stripe: Unknown<'static> = ctx.get(0)?;
+                let cb = user_cb.borrow_back(ctx.env)?;
+                if let Err(thrown) = cb.call(stripe) {
+                    // A throwing callback must not end the capture: report and go on.
+                    match &on_error_ref {
+                        Some(handler) => {
+                            let value =
+                                JsError::from(thrown).into_unknown(Env::from_raw(ctx.env.raw()));
+                            handler.borrow_back(ctx.env)?.call(value)?;
+                        }
+                        None => {
+                            eprintln!("stripecast: the onStripe callback threw: {}", thrown.reason)
+                        }
+                    }
+                }
+                Ok(())
+            },
+        )?;
+        let stripes: StripeTsfn = gate
+            .build_threadsafe_function::<Delivery>()
+            .callee_handled::<false>()
+            .weak::<false>()
+            .build_callback(|ctx: ThreadsafeCallContext<Delivery>| {
+                Ok(StripeEncodeResult::from(ctx.value))
+            })?;
+        let errors: Option<ErrorTsfn> = match &on_error {
+            Some(f) => Some(
+                f.build_threadsafe_function::<NativeError>()
+                    .callee_handled::<false>()
+                    .weak::<true>()
+                    .build_callback(|ctx: ThreadsafeCallContext<NativeError>| {
+                        let e = ctx.value;
+                        let _ = e.fatal;
+                        Ok(JsErrorArg(napi::Error::new(e.code.to_string(), e.message)))
+                    })?,
+            ),
+            None => None,
+        };
+        let sink = Arc::new(JsSink {
+            stripes: Mutex::new(Some(stripes)),
+            errors: Mutex::new(errors),
+            in_flight: Arc::new(AtomicUsize::new(0)),
+            active,
+        });
+        if !self.refed {
+            sink.set_ref(env, false);
+        }
+        let handle = pipeline.start(sink.clone()).map_err(|e| {
+            throw(
+                env,
+                ErrorClass::Error,
+                "ERR_START",
+                format!("cannot start the capture thread: {e}"),
+            )
+        })?;
+        let this_ref = Some(this.object.create_ref::<false>()?);
+        self.last_controls = Some(handle.controls().clone());
+        self.running = Some(Running {
+            handle,
+            sink,
+            this_ref,
+        });
+        Ok(info)
+    }
+
+    /// Stops capturing and joins the native threads. Idempotent; safe to call from inside the
+    /// stripe callback. No callback runs after it returns.
+    #[napi]
+    pub fn stop(&mut self, env: &Env) {
+        self.stop_inner(env);
+    }
+
+    fn stop_inner(&mut self, env: &Env) {
+        if let Some(mut r) = self.running.take() {
+            r.sink.active.store(false, Ordering::SeqCst);
+            r.handle.stop();
+            r.sink.finished();
+            drop(
+                r.sink
+                    .errors
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .take(),
+            );
+            if let Some(this_ref) = r.this_ref.take() {
+                let _ = this_ref.unref(env);
+            }
+        }
+    }
+
+    /// True while the capture thread runs (false after `stop()` or a fatal capture error).
+    #[napi(getter)]
+    pub fn is_capturing(&self) -> bool {
+        self.running.as_ref().is_some_and(|r| r.handle.is_running())
+    }
+
+    /// The next frame of every stripe is a key frame (H.264 IDR; a full refresh for JPEG), even
+    /// on a static screen: call it when a viewer joins.
+    #[napi]
+    pub fn request_keyframe(&self) {
+        if let Some(r) = &self.running {
+            r.handle.controls().request_keyframe();
+        }
+    }
+
+    /// Lets the process exit while this capture runs (Node's `unref()` idiom).
+    #[napi]
+    pub fn unref(&mut self, env: &Env) -> &Self {
+        self.refed = false;
+        if let Some(r) = &self.running {
+            r.sink.set_ref(env, false);
+        }
+        self
+    }
+
+    /// Undoes `unref()`: a running capture keeps the event loop alive again.
+    #[napi(js_name = "ref")]
+    pub fn refer(&mut self, env: &Env) -> &Self {
+        self.refed = true;
+        if let Some(r) = &self.running {
+            r.sink.set_ref(env, true);
+        }
+        self
+    }
+
+    /// Counters since `start()`.
+    #[napi]
+    pub fn stats(&self) -> CaptureStats {
+        let queued = self.running.as_ref().map_or(0, |r| r.sink.in_flight());
+        match &self.last_controls {
+            Some(c) => CaptureStats::from_controls(c, queued),
+            None => CaptureStats::default(),
+        }
+    }
+}
+
+impl JsSink {
+    #[allow(deprecated)]
+    fn set_ref(&self, env: &Env, refed: bool) {
+        if let Some(tsfn) = self
+            .stripes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_mut()
+        {
+            let _ = if refed {
+                tsfn.refer(env)
+            } else {
+                tsfn.unref(env)
+            };
+        }
+    }
+}
