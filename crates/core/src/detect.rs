@@ -65,6 +65,11 @@ impl ChangeDetector {
             .collect()
     }
 
+    /// Whether `hash` differs from what was last sent for stripe `index`.
+    pub fn differs(&self, index: usize, hash: u64) -> bool {
+        self.sent[index] != Some(hash)
+    }
+
     /// Records that the content with hash `hash` of stripe `index` reached the consumer.
     pub fn mark_sent(&mut self, index: usize, hash: u64) {
         self.sent[index] = Some(hash);
@@ -78,6 +83,104 @@ impl ChangeDetector {
 
     pub fn invalidate_all(&mut self) {
         self.sent.iter_mut().for_each(|h| *h = None);
+    }
+}
+
+/// The dynamic-quality rules applied per stripe (see [`StripeState`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Policy {
+    /// Still frames after a change before the stripe is re-sent at paint-over quality.
+    pub paint_over_after: Option<u32>,
+    /// `(threshold, duration)`: after `threshold` consecutive changed frames a stripe is damaged
+    /// for `duration` frames.
+    pub damage: Option<(u32, u32)>,
+}
+
+/// What to do with a stripe this frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Nothing to send.
+    Idle,
+    /// Its content changed: send it at the normal quality.
+    Send,
+    /// It has been still for the trigger period since its last change: send it once more at the
+    /// paint-over quality (an IDR at the paint-over CRF for H.264).
+    PaintOver,
+}
+
+/// Per-stripe paint-over and damage-throttling state machine.
+///
+/// - A stripe that changes is sent. When it then stays still for `paint_over_after` frames it is
+///   painted over once; a stripe that did not change since its last paint-over is never painted
+///   over again.
+/// - A stripe that changes in `threshold` consecutive frames becomes *damaged* for `duration`
+///   frames. While damaged it is neither hashed nor sent; on the last frame of the block it is
+///   hashed once: if it differs from what was last sent, its current content is sent and it stays
+///   damaged for another block, otherwise it returns to normal. A continuously changing region
+///   is thus refreshed once per block instead of every frame, which saves both the hashing and
+///   the encoding of those stripes. Paint-over never fires while damaged.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StripeState {
+    consecutive_changes: u32,
+    still_frames: u32,
+    /// Frames left in the damaged state, counting the final (hashed) one; 0 = not damaged.
+    damaged_left: u32,
+    paint_over_due: bool,
+}
+
+impl StripeState {
+    /// Whether the stripe must be hashed this frame (false in the middle of a damaged block).
+    pub fn wants_hash(&self) -> bool {
+        self.damaged_left <= 1
+    }
+
+    pub fn is_damaged(&self) -> bool {
+        self.damaged_left > 0
+    }
+
+    /// Advances one captured frame. `changed` is whether the hash differed from what was last
+    /// sent; it is ignored when [`StripeState::wants_hash`] was false.
+    pub fn step(&mut self, changed: bool, policy: &Policy) -> Decision {
+        if self.damaged_left > 1 {
+            self.damaged_left -= 1;
+            return Decision::Idle;
+        }
+        if self.damaged_left == 1 {
+            self.damaged_left = 0;
+            self.consecutive_changes = 0;
+            if changed {
+                self.damaged_left = policy.damage.map_or(0, |(_, duration)| duration);
+                self.still_frames = 0;
+                self.paint_over_due = policy.paint_over_after.is_some();
+                return Decision::Send;
+            }
+        }
+        if changed {
+            self.still_frames = 0;
+            self.paint_over_due = policy.paint_over_after.is_some();
+            self.consecutive_changes += 1;
+            if let Some((threshold, duration)) = policy.damage {
+                if self.consecutive_changes >= threshold {
+                    self.damaged_left = duration;
+                    self.consecutive_changes = 0;
+                }
+            }
+            return Decision::Send;
+        }
+        self.consecutive_changes = 0;
+        self.still_frames = self.still_frames.saturating_add(1);
+        match policy.paint_over_after {
+            Some(n) if self.paint_over_due && self.still_frames >= n => {
+                self.paint_over_due = false;
+                Decision::PaintOver
+            }
+            _ => Decision::Idle,
+        }
+    }
+
+    /// Forgets paint-over and damage history (after a key frame request or a resize).
+    pub fn reset(&mut self) {
+        *self = Self::default();
     }
 }
 
@@ -183,5 +286,72 @@ mod tests {
         assert_eq!(again, vec![1, 3]);
         det.invalidate_all();
         assert_eq!(det.changed(&f, stride, &layout).len(), 4);
+    }
+
+    fn run(policy: &Policy, script: &str) -> String {
+        // Script: 'c' = the content changed this frame, '.' = still. Output per frame:
+        // 'S' send, 'P' paint-over, '-' idle, 'x' idle because damaged and not hashed.
+        let mut st = StripeState::default();
+        script
+            .chars()
+            .map(|c| {
+                let hashed = st.wants_hash();
+                match st.step(c == 'c', policy) {
+                    Decision::Send => 'S',
+                    Decision::PaintOver => 'P',
+                    Decision::Idle if !hashed => 'x',
+                    Decision::Idle => '-',
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn paint_over_fires_once_after_n_still_frames() {
+        let p = Policy {
+            paint_over_after: Some(3),
+            damage: None,
+        };
+        assert_eq!(run(&p, "c......."), "S--P----");
+        // A change during the still period restarts the count.
+        assert_eq!(run(&p, "c..c....."), "S--S--P--");
+        // Never again without a new change.
+        assert_eq!(run(&p, "c...........c...."), "S--P--------S--P-");
+        // Disabled: never.
+        assert_eq!(run(&Policy::default(), "c......"), "S------");
+    }
+
+    #[test]
+    fn damage_after_exactly_threshold_changes_and_left_when_still() {
+        let p = Policy {
+            paint_over_after: None,
+            damage: Some((3, 4)),
+        };
+        // Three changes enter the state; 3 unhashed frames, then one hashed check.
+        assert_eq!(run(&p, "ccc...."), "SSSxxx-");
+        // Two changes then still: not damaged.
+        assert_eq!(run(&p, "cc.c....."), "SS-S-----");
+        // Still changing at the end of the block: sent once and blocked again.
+        assert_eq!(run(&p, "cccccccccccc"), "SSSxxxSxxxSx");
+        // Left the state: the next changes count from zero again.
+        assert_eq!(run(&p, "ccc....cc.ccc"), "SSSxxx-SS-SSS");
+    }
+
+    #[test]
+    fn paint_over_never_fires_while_damaged() {
+        let p = Policy {
+            paint_over_after: Some(2),
+            damage: Some((2, 5)),
+        };
+        // Damaged after 2 changes for 5 frames; the paint-over is due but waits until the state
+        // is left (check frame at index 6 sees no change), then counts its 2 still frames.
+        assert_eq!(run(&p, "cc........."), "SSxxxx-P---");
+        let mut st = StripeState::default();
+        st.step(true, &p);
+        st.step(true, &p);
+        for _ in 0..4 {
+            assert!(st.is_damaged());
+            assert_eq!(st.step(false, &p), Decision::Idle);
+        }
     }
 }

@@ -17,8 +17,9 @@ use thiserror::Error;
 
 use crate::capture::x11::X11Capture;
 use crate::capture::CaptureError;
-use crate::detect::{stripes, ChangeDetector, Stripe};
+use crate::detect::{stripe_hash, stripes, ChangeDetector, Decision, Policy, Stripe, StripeState};
 use crate::encode::jpeg::JpegEncoder;
+use crate::encode::x264::{X264Config, X264Encoder};
 use crate::encode::{BgrxImage, EncodeError, EncodeRequest, Encoder};
 use crate::overlay::cursor::blend_cursor;
 use crate::settings::{Config, OutputMode, Region};
@@ -177,6 +178,7 @@ pub type EncoderFactory =
 /// Per-stream state kept across frames.
 struct Stream {
     encoder: Option<Box<dyn Encoder>>,
+    state: StripeState,
     /// The next frame of this stream must be a key frame.
     force_key: bool,
 }
@@ -184,6 +186,7 @@ struct Stream {
 struct Job<'a> {
     stripe: Stripe,
     hash: u64,
+    paint_over: bool,
     stream: &'a mut Stream,
 }
 
@@ -205,29 +208,55 @@ impl Pipeline {
         region: Region,
     ) -> Result<Self, PipelineError> {
         capture.set_region(region)?;
-        let (layout, factory, kind): (Vec<Stripe>, EncoderFactory, PayloadKind) =
-            match config.output_mode {
-                OutputMode::Jpeg => {
-                    let jpeg = JpegEncoder {
-                        quality: config.jpeg_quality,
-                        paint_over_quality: config.paint_over_jpeg_quality,
-                        subsampling: config.jpeg_subsampling,
-                    };
+        let (layout, factory, kind): (Vec<Stripe>, EncoderFactory, PayloadKind) = match config
+            .output_mode
+        {
+            OutputMode::Jpeg => {
+                let jpeg = JpegEncoder {
+                    quality: config.jpeg_quality,
+                    paint_over_quality: config.paint_over_jpeg_quality,
+                    subsampling: config.jpeg_subsampling,
+                };
+                (
+                    stripes(region.height, config.stripe_height),
+                    Box::new(move |_, _| Ok(Box::new(jpeg) as Box<dyn Encoder>)),
+                    PayloadKind::Jpeg,
+                )
+            }
+            OutputMode::H264 => {
+                // Full-frame: one stream for the region, x264 threads sized to the machine.
+                // Striped: one single-threaded stream per stripe; parallelism comes from
+                // encoding several stripes at once.
+                let (layout, threads) = if config.h264_fullframe {
                     (
-                        stripes(region.height, config.stripe_height),
-                        Box::new(move |_, _| Ok(Box::new(jpeg) as Box<dyn Encoder>)),
-                        PayloadKind::Jpeg,
+                        vec![Stripe {
+                            index: 0,
+                            y: 0,
+                            height: region.height,
+                        }],
+                        0,
                     )
-                }
-                OutputMode::H264 => {
-                    return Err(PipelineError::Encode {
-                        stripe_y: 0,
-                        source: EncodeError::H264(
-                            "H.264 output is not available in this build yet".into(),
-                        ),
-                    })
-                }
-            };
+                } else {
+                    (stripes(region.height, config.stripe_height), 1)
+                };
+                let (crf, fullcolor, fps) =
+                    (config.h264_crf, config.h264_fullcolor, config.target_fps);
+                let keyframe_interval_frames = (config.keyframe_interval_s * fps).round() as u32;
+                let factory: EncoderFactory = Box::new(move |stripe: &Stripe, width: u32| {
+                    let enc = X264Encoder::new(X264Config {
+                        width,
+                        height: stripe.height,
+                        crf,
+                        fullcolor,
+                        threads,
+                        fps,
+                        keyframe_interval_frames,
+                    })?;
+                    Ok(Box::new(enc) as Box<dyn Encoder>)
+                });
+                (layout, factory, PayloadKind::H264)
+            }
+        };
         Ok(Self {
             config,
             capture,
@@ -243,6 +272,10 @@ impl Pipeline {
 
     pub fn stripe_layout(&self) -> &[Stripe] {
         &self.layout
+    }
+
+    fn is_full_frame_h264(&self) -> bool {
+        self.kind == PayloadKind::H264 && self.config.h264_fullframe
     }
 
     /// Name of the encoder this pipeline uses (`jpeg`, `x264`).
@@ -279,9 +312,22 @@ impl Pipeline {
             .iter()
             .map(|_| Stream {
                 encoder: None,
+                state: StripeState::default(),
                 force_key: true,
             })
             .collect();
+        let policy = Policy {
+            paint_over_after: self
+                .config
+                .use_paint_over_quality
+                .then_some(self.config.paint_over_trigger_frames),
+            // Throttling the only stream of a full-frame encode would throttle the whole screen
+            // for one animated corner, so damage applies to striped output only.
+            damage: (!self.is_full_frame_h264()).then_some((
+                self.config.damage_block_threshold,
+                self.config.damage_block_duration,
+            )),
+        };
         let stats = &controls.stats;
         let mut frame_id: u32 = 0;
         let mut deadline = Instant::now();
@@ -334,8 +380,27 @@ impl Pipeline {
                 continue;
             }
 
-            let changed = detector.changed(frame, stride, &self.layout);
-            if changed.is_empty() {
+            let mut jobs = Vec::new();
+            for (stripe, stream) in self.layout.iter().zip(streams.iter_mut()) {
+                let hash = stream
+                    .state
+                    .wants_hash()
+                    .then(|| stripe_hash(frame, stride, stripe));
+                let changed = hash.is_some_and(|h| detector.differs(stripe.index, h));
+                let paint_over = match stream.state.step(changed, &policy) {
+                    Decision::Idle => continue,
+                    Decision::Send => false,
+                    Decision::PaintOver => true,
+                };
+                let hash = hash.expect("a stripe is hashed whenever it is sent");
+                jobs.push(Job {
+                    stripe: *stripe,
+                    hash,
+                    paint_over,
+                    stream,
+                });
+            }
+            if jobs.is_empty() {
                 continue;
             }
             stats.frames_with_changes.fetch_add(1, Ordering::Relaxed);
@@ -347,20 +412,6 @@ impl Pipeline {
                 width: region.width,
                 height: region.height,
             };
-            let mut changed_iter = changed.into_iter().peekable();
-            let mut jobs = Vec::new();
-            for (stripe, stream) in self.layout.iter().zip(streams.iter_mut()) {
-                if let Some(&(i, hash)) = changed_iter.peek() {
-                    if i == stripe.index {
-                        jobs.push(Job {
-                            stripe: *stripe,
-                            hash,
-                            stream,
-                        });
-                        changed_iter.next();
-                    }
-                }
-            }
             let omit = self.config.omit_stripe_headers;
             let kind = self.kind;
             let factory = &self.factory;
@@ -369,6 +420,7 @@ impl Pipeline {
                 .map(|job| {
                     let r = encode_and_deliver(
                         job.stream,
+                        job.paint_over,
                         factory,
                         &job.stripe,
                         image,
@@ -426,6 +478,7 @@ enum Handed {
 #[allow(clippy::too_many_arguments)]
 fn encode_and_deliver(
     stream: &mut Stream,
+    paint_over: bool,
     factory: &EncoderFactory,
     stripe: &Stripe,
     image: BgrxImage<'_>,
@@ -446,9 +499,10 @@ fn encode_and_deliver(
         (false, PayloadKind::H264) => wire::H264_HEADER_LEN,
     };
     let mut data = vec![0u8; header_len];
+    // An H.264 paint-over is an IDR at the paint-over CRF, so a decoder converges at once.
     let request = EncodeRequest {
-        force_key: stream.force_key,
-        paint_over: false,
+        force_key: stream.force_key || paint_over,
+        paint_over,
     };
     let outcome = encoder.encode(image.rows(stripe.y, stripe.height), request, &mut data)?;
     if !outcome.produced {

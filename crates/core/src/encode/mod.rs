@@ -4,7 +4,9 @@
 //! full-frame mode) and calls it from whatever rayon worker picks the stripe up, so encoders
 //! are `Send` but never used from two threads at once.
 
+pub mod colour;
 pub mod jpeg;
+pub mod x264;
 
 use thiserror::Error;
 

@@ -1,0 +1,429 @@
+//! BGRX → planar YUV (I420 / I444) for the H.264 encoders, through the SIMD `yuv` crate
+//! (AVX2 / SSE4.1 picked at run time; 1080p takes about 0.5 ms for I420, 0.7 ms for I444 on
+//! one Zen 4 core, against 3-4 ms for a scalar loop).
+//!
+//! The crate's `Professional` mode is used (feature `professional_mode`): it rounds
+//! correctly (every sample within 0.5 of the exact BT.709 value) at the same speed as the
+//! default `Balanced` mode, whose AVX2 path is up to 1.15 levels off. That matters: a blue
+//! bar converted with `Balanced` came back from x264 + FFmpeg at 251 instead of 255.
+//!
+//! Both layouts use the BT.709 matrix in **limited ("TV") range**: Y ∈ [16, 235],
+//! Cb/Cr ∈ [16, 240]. 4:4:4 deliberately uses the same range as 4:2:0 so that every H.264
+//! stream we emit carries the same VUI (BT.709 primaries / transfer / matrix,
+//! `video_full_range_flag = 0`) and decoders need no special case. In 4:2:0 each chroma
+//! sample is computed from the average of its 2x2 block of source pixels.
+//!
+//! The `X` byte of BGRX is ignored.
+
+use yuv::{
+    bgra_to_yuv420, bgra_to_yuv444, BufferStoreMut, YuvConversionMode, YuvPlanarImageMut, YuvRange,
+    YuvStandardMatrix,
+};
+
+use super::{BgrxImage, EncodeError};
+
+/// Chroma layout of a [`YuvPlanes`] buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChromaLayout {
+    /// 4:2:0: chroma planes are `width/2` x `height/2`; width and height must be even.
+    I420,
+    /// 4:4:4: chroma planes are full size.
+    I444,
+}
+
+/// Three tightly packed planes (stride = plane width), allocated once and refilled by
+/// [`YuvPlanes::convert`] for every frame.
+#[derive(Debug)]
+pub struct YuvPlanes {
+    layout: ChromaLayout,
+    width: u32,
+    height: u32,
+    y: Vec<u8>,
+    u: Vec<u8>,
+    v: Vec<u8>,
+    /// Two tightly packed BGRX rows, used when the source slice ends right after the last
+    /// pixel of its last row (see [`YuvPlanes::convert`]).
+    tail: Vec<u8>,
+}
+
+fn h264err(msg: String) -> EncodeError {
+    EncodeError::H264(msg)
+}
+
+impl YuvPlanes {
+    /// Allocates planes for `width` x `height` pictures. I420 needs even, non-zero sizes.
+    pub fn new(width: u32, height: u32, layout: ChromaLayout) -> Result<Self, EncodeError> {
+        if width == 0 || height == 0 {
+            return Err(h264err(format!("empty picture {width}x{height}")));
+        }
+        if layout == ChromaLayout::I420 && (!width.is_multiple_of(2) || !height.is_multiple_of(2)) {
+            return Err(h264err(format!(
+                "4:2:0 needs even sizes, got {width}x{height}"
+            )));
+        }
+        let (cw, ch) = chroma_size(width, height, layout);
+        let luma = width as usize * height as usize;
+        let chroma = cw as usize * ch as usize;
+        Ok(YuvPlanes {
+            layout,
+            width,
+            height,
+            y: vec![0; luma],
+            u: vec![0; chroma],
+            v: vec![0; chroma],
+            tail: vec![0; width as usize * 4 * 2],
+        })
+    }
+
+    pub fn layout(&self) -> ChromaLayout {
+        self.layout
+    }
+
+    pub fn width(&self) -> u32 {
+        self.width
+    }
+
+    pub fn height(&self) -> u32 {
+        self.height
+    }
+
+    /// Bytes per row of the Y plane (= width).
+    pub fn y_stride(&self) -> usize {
+        self.width as usize
+    }
+
+    /// Bytes per row of the U and V planes (= chroma width).
+    pub fn chroma_stride(&self) -> usize {
+        chroma_size(self.width, self.height, self.layout).0 as usize
+    }
+
+    pub fn y(&self) -> &[u8] {
+        &self.y
+    }
+
+    pub fn u(&self) -> &[u8] {
+        &self.u
+    }
+
+    pub fn v(&self) -> &[u8] {
+        &self.v
+    }
+
+    /// Mutable views of (Y, U, V), e.g. to hand the planes to a C encoder.
+    pub fn planes_mut(&mut self) -> (&mut [u8], &mut [u8], &mut [u8]) {
+        (&mut self.y, &mut self.u, &mut self.v)
+    }
+
+    /// Converts `image` (which must have exactly this buffer's size) into the planes.
+    ///
+    /// `image.data` may end right after the last pixel of the last row (as
+    /// [`BgrxImage::rows`] produces) even when `stride > width * 4`: the `yuv` crate walks
+    /// rows with `chunks_exact(stride)` and would silently skip such a short last row, so
+    /// the last row pair is then converted from a tightly packed copy.
+    pub fn convert(&mut self, image: BgrxImage<'_>) -> Result<(), EncodeError> {
+        if image.width != self.width || image.height != self.height {
+            return Err(h264err(format!(
+                "picture is {}x{}, converter was made for {}x{}",
+                image.width, image.height, self.width, self.height
+            )));
+        }
+        let row_bytes = self.width as usize * 4;
+        let h = self.height as usize;
+        if image.stride < row_bytes {
+            return Err(h264err(format!(
+                "stride {} < width * 4 = {row_bytes}",
+                image.stride
+            )));
+        }
+        let need = (h - 1) * image.stride + row_bytes;
+        if image.data.len() < need {
+            return Err(h264err(format!(
+                "pixel data is {} bytes, need {need}",
+                image.data.len()
+            )));
+        }
+        if image.data.len() >= h * image.stride {
+            return convert_rows(
+                self.layout,
+                self.width,
+                image.data,
+                image.stride,
+                &mut self.y,
+                &mut self.u,
+                &mut self.v,
+                0,
+                self.height,
+            );
+        }
+        // Short last row: convert all but the last `tail_rows` rows in place, then the rest
+        // from a packed copy. 4:2:0 must split on a row pair.
+        let tail_rows = match self.layout {
+            ChromaLayout::I420 => 2,
+            ChromaLayout::I444 => 1,
+        }
+        .min(h);
+        let head_rows = h - tail_rows;
+        if head_rows > 0 {
+            let head = &image.data[..head_rows * image.stride];
+            convert_rows(
+                self.layout,
+                self.width,
+                head,
+                image.stride,
+                &mut self.y,
+                &mut self.u,
+                &mut self.v,
+                0,
+                head_rows as u32,
+            )?;
+        }
+        for r in 0..tail_rows {
+            let src = (head_rows + r) * image.stride;
+            self.tail[r * row_bytes..(r + 1) * row_bytes]
+                .copy_from_slice(&image.data[src..src + row_bytes]);
+        }
+        let tail = &self.tail[..tail_rows * row_bytes];
+        convert_rows(
+            self.layout,
+            self.width,
+            tail,
+            row_bytes,
+            &mut self.y,
+            &mut self.u,
+            &mut self.v,
+            head_rows as u32,
+            tail_rows as u32,
+        )
+    }
+}
+
+fn chroma_size(width: u32, height: u32, layout: ChromaLayout) -> (u32, u32) {
+    match layout {
+        ChromaLayout::I420 => (width.div_ceil(2), height.div_ceil(2)),
+        ChromaLayout::I444 => (width, height),
+    }
+}
+
+/// Converts `rows` rows of `bgrx` into plane rows starting at luma row `first_row` (even for
+/// 4:2:0).
+#[allow(clippy::too_many_arguments)]
+fn convert_rows(
+    layout: ChromaLayout,
+    width: u32,
+    bgrx: &[u8],
+    stride: usize,
+    y: &mut [u8],
+    u: &mut [u8],
+    v: &mut [u8],
+    first_row: u32,
+    rows: u32,
+) -> Result<(), EncodeError> {
+    let w = width as usize;
+    let (cw, _) = chroma_size(width, rows, layout);
+    let cw = cw as usize;
+    let (c_first, c_rows) = match layout {
+        ChromaLayout::I420 => (first_row as usize / 2, rows.div_ceil(2) as usize),
+        ChromaLayout::I444 => (first_row as usize, rows as usize),
+    };
+    let y0 = first_row as usize * w;
+    let c0 = c_first * cw;
+    let mut planar = YuvPlanarImageMut {
+        y_plane: BufferStoreMut::Borrowed(&mut y[y0..y0 + rows as usize * w]),
+        y_stride: width,
+        u_plane: BufferStoreMut::Borrowed(&mut u[c0..c0 + c_rows * cw]),
+        u_stride: cw as u32,
+        v_plane: BufferStoreMut::Borrowed(&mut v[c0..c0 + c_rows * cw]),
+        v_stride: cw as u32,
+        width,
+        height: rows,
+    };
+    let stride =
+        u32::try_from(stride).map_err(|_| h264err(format!("stride {stride} too large")))?;
+    let convert = match layout {
+        ChromaLayout::I420 => bgra_to_yuv420,
+        ChromaLayout::I444 => bgra_to_yuv444,
+    };
+    convert(
+        &mut planar,
+        bgrx,
+        stride,
+        YuvRange::Limited,
+        YuvStandardMatrix::Bt709,
+        YuvConversionMode::Professional,
+    )
+    .map_err(|e| h264err(format!("colour conversion: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// BT.709 limited range, straight from the definition.
+    fn reference(r: u8, g: u8, b: u8) -> (f64, f64, f64) {
+        let (r, g, b) = (r as f64 / 255.0, g as f64 / 255.0, b as f64 / 255.0);
+        let ey = 0.2126 * r + 0.7152 * g + 0.0722 * b;
+        let y = 16.0 + 219.0 * ey;
+        let cb = 128.0 + 224.0 * (b - ey) / 1.8556;
+        let cr = 128.0 + 224.0 * (r - ey) / 1.5748;
+        (y, cb, cr)
+    }
+
+    fn solid(w: u32, h: u32, stride: usize, rgb: (u8, u8, u8)) -> Vec<u8> {
+        let mut v = vec![0xEE; stride * h as usize];
+        for y in 0..h as usize {
+            for x in 0..w as usize {
+                v[y * stride + x * 4..y * stride + x * 4 + 4]
+                    .copy_from_slice(&[rgb.2, rgb.1, rgb.0, 0]);
+            }
+        }
+        v
+    }
+
+    /// Correct rounding (the brief allows ±1; `Professional` mode achieves ±0.5).
+    fn close(got: u8, want: f64) -> bool {
+        (got as f64 - want).abs() <= 0.51
+    }
+
+    #[test]
+    fn known_colours_match_bt709_limited_range() {
+        // Spot values: black (16,128,128), white (235,128,128), red (63,102,240).
+        let cases = [
+            (0, 0, 0),
+            (255, 255, 255),
+            (255, 0, 0),
+            (0, 255, 0),
+            (0, 0, 255),
+            (128, 128, 128),
+            (200, 30, 90),
+        ];
+        assert_eq!(reference(0, 0, 0), (16.0, 128.0, 128.0));
+        assert!((reference(255, 0, 0).0 - 62.56).abs() < 0.01);
+        for layout in [ChromaLayout::I420, ChromaLayout::I444] {
+            for &(r, g, b) in &cases {
+                // 70 px wide: exercises the SIMD body and the scalar tail.
+                let (w, h) = (70u32, 4u32);
+                let px = solid(w, h, w as usize * 4, (r, g, b));
+                let mut planes = YuvPlanes::new(w, h, layout).unwrap();
+                planes
+                    .convert(BgrxImage {
+                        data: &px,
+                        stride: w as usize * 4,
+                        width: w,
+                        height: h,
+                    })
+                    .unwrap();
+                let (ry, rcb, rcr) = reference(r, g, b);
+                for (i, &yv) in planes.y().iter().enumerate() {
+                    assert!(
+                        close(yv, ry),
+                        "{layout:?} rgb({r},{g},{b}) Y[{i}] = {yv}, want {ry:.2}"
+                    );
+                }
+                for (i, (&u, &v)) in planes.u().iter().zip(planes.v()).enumerate() {
+                    assert!(
+                        close(u, rcb),
+                        "{layout:?} rgb({r},{g},{b}) Cb[{i}] = {u}, want {rcb:.2}"
+                    );
+                    assert!(
+                        close(v, rcr),
+                        "{layout:?} rgb({r},{g},{b}) Cr[{i}] = {v}, want {rcr:.2}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn chroma_420_averages_the_2x2_block() {
+        // Columns alternate black / white, so every 2x2 block is half white: chroma is neutral
+        // and equal to the conversion of the average colour; luma alternates 16 / 235.
+        let (w, h) = (64u32, 4u32);
+        let mut px = vec![0u8; (w * h * 4) as usize];
+        for (i, p) in px.chunks_exact_mut(4).enumerate() {
+            if i % 2 == 1 {
+                p.copy_from_slice(&[255, 255, 255, 0]);
+            }
+        }
+        let mut planes = YuvPlanes::new(w, h, ChromaLayout::I420).unwrap();
+        planes
+            .convert(BgrxImage {
+                data: &px,
+                stride: (w * 4) as usize,
+                width: w,
+                height: h,
+            })
+            .unwrap();
+        assert_eq!(planes.u().len(), 32 * 2);
+        assert!(
+            planes
+                .y()
+                .chunks_exact(2)
+                .all(|p| p[0] == 16 && p[1] == 235),
+            "{:?}",
+            &planes.y()[..8]
+        );
+        assert!(planes
+            .u()
+            .iter()
+            .chain(planes.v())
+            .all(|&c| (127..=129).contains(&c)));
+    }
+
+    #[test]
+    fn short_last_row_with_a_wide_stride_is_converted() {
+        // A sub-image whose data ends right after its last pixel (as BgrxImage::rows gives).
+        let (w, h) = (40u32, 6u32);
+        let stride = 64 * 4;
+        for layout in [ChromaLayout::I420, ChromaLayout::I444] {
+            let mut px = solid(w, h, stride, (10, 20, 30));
+            // Make the last two rows a different colour so a skipped row shows up.
+            for y in 4..6 {
+                for x in 0..w as usize {
+                    px[y * stride + x * 4..y * stride + x * 4 + 4]
+                        .copy_from_slice(&[250, 200, 100, 0]);
+                }
+            }
+            let len = (h as usize - 1) * stride + w as usize * 4;
+            let img = BgrxImage {
+                data: &px[..len],
+                stride,
+                width: w,
+                height: h,
+            };
+            let mut planes = YuvPlanes::new(w, h, layout).unwrap();
+            planes.y.fill(0);
+            planes.convert(img).unwrap();
+            let (top, _, _) = reference(10, 20, 30);
+            let (bottom, _, _) = reference(100, 200, 250);
+            for row in 0..h as usize {
+                let want = if row < 4 { top } else { bottom };
+                for &yv in &planes.y()[row * w as usize..(row + 1) * w as usize] {
+                    assert!(close(yv, want), "{layout:?} row {row}: {yv} vs {want:.2}");
+                }
+            }
+            let (_, cb, cr) = reference(100, 200, 250);
+            let last_c = planes.u().len() - planes.chroma_stride();
+            assert!(
+                close(planes.u()[last_c], cb) && close(planes.v()[last_c], cr),
+                "{layout:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn rejects_odd_420_and_wrong_sizes() {
+        assert!(YuvPlanes::new(33, 32, ChromaLayout::I420).is_err());
+        assert!(YuvPlanes::new(32, 31, ChromaLayout::I420).is_err());
+        assert!(YuvPlanes::new(33, 31, ChromaLayout::I444).is_ok());
+        let mut p = YuvPlanes::new(32, 32, ChromaLayout::I420).unwrap();
+        let px = vec![0u8; 16 * 16 * 4];
+        assert!(p
+            .convert(BgrxImage {
+                data: &px,
+                stride: 64,
+                width: 16,
+                height: 16
+            })
+            .is_err());
+    }
+}

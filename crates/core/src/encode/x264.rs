@@ -1,0 +1,886 @@
+//! Software H.264 through the system libx264 (build 164), driven directly via `x264-sys`.
+//!
+//! One [`X264Encoder`] is one H.264 stream of fixed size (a stripe in striped mode, the whole
+//! region in full-frame mode). Settings: preset `ultrafast`, tune `zerolatency` (no B-frames,
+//! no lookahead, so every input picture comes straight back out), CRF rate control, Annex-B
+//! output with SPS/PPS repeated in front of every IDR, BT.709 limited-range VUI.
+//! Input is BGRX, converted with [`super::colour`] into plane buffers owned by the encoder
+//! (allocated once, reused for every frame).
+
+use std::mem::MaybeUninit;
+use std::os::raw::c_int;
+use std::ptr::{self, NonNull};
+
+use x264_sys as x;
+
+use super::colour::{ChromaLayout, YuvPlanes};
+use super::{BgrxImage, EncodeError, EncodeOutcome, EncodeRequest, Encoder};
+
+/// How to build an [`X264Encoder`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct X264Config {
+    /// Picture size in pixels; both must be even when `fullcolor` is false (4:2:0).
+    pub width: u32,
+    pub height: u32,
+    /// Constant rate factor, 0..=51 (lower is better). 4:2:0 is capped to the High profile,
+    /// which has no lossless mode, so 0 is raised to 1 there; with `fullcolor` 0 is lossless.
+    pub crf: u8,
+    /// 4:4:4 chroma (High 4:4:4 Predictive profile) instead of 4:2:0. A 4:2:0 stream is
+    /// capped to High but, since ultrafast uses neither CABAC nor the 8x8 transform, x264
+    /// signals Constrained Baseline in the SPS (`avc1.42E0xx`-compatible).
+    pub fullcolor: bool,
+    /// x264 worker threads: 0 lets x264 choose (sliced threads, so still no frame delay);
+    /// 1 is the right value when many encoders run in parallel (striped mode).
+    pub threads: u32,
+    /// Nominal frame rate (for rate control and the stream timing info); must be > 0.
+    pub fps: f64,
+    /// Maximum distance between IDRs in frames; 0 = infinite GOP (IDRs only on request).
+    pub keyframe_interval_frames: u32,
+}
+
+/// libx264 encoder handle plus its reusable YUV planes.
+pub struct X264Encoder {
+    enc: NonNull<x::x264_t>,
+    planes: YuvPlanes,
+    csp: c_int,
+    config: X264Config,
+    pts: i64,
+}
+
+// SAFETY: `x264_t` is only reached through `&mut self`, so it is never used by two threads at
+// once, and libx264 keeps no thread affinity or thread-local state tied to the thread that
+// opened the encoder (its own worker threads are created and joined inside the handle), so
+// moving the handle to another thread between calls is sound. The plane buffers are plain
+// `Vec`s.
+unsafe impl Send for X264Encoder {}
+
+fn err(msg: impl Into<String>) -> EncodeError {
+    EncodeError::H264(msg.into())
+}
+
+/// `fps` as a reduced fraction with millihertz precision (29.97 → 2997/100).
+fn fps_fraction(fps: f64) -> (u32, u32) {
+    fn gcd(a: u32, b: u32) -> u32 {
+        if b == 0 {
+            a
+        } else {
+            gcd(b, a % b)
+        }
+    }
+    let den = 1000u32;
+    let num = ((fps * 1000.0).round() as u32).max(1);
+    let g = gcd(num, den);
+    (num / g, den / g)
+}
+
+impl X264Encoder {
+    /// Opens a libx264 encoder for `config`. Fails on an invalid configuration (zero or, for
+    /// 4:2:0, odd sizes; crf > 51; fps not in (0, 1000]) or when libx264 refuses to open.
+    pub fn new(config: X264Config) -> Result<Self, EncodeError> {
+        let X264Config {
+            width,
+            height,
+            crf,
+            fullcolor,
+            threads,
+            fps,
+            keyframe_interval_frames,
+        } = config;
+        if crf > 51 {
+            return Err(err(format!("crf {crf} is out of range 0..=51")));
+        }
+        if !(fps.is_finite() && fps > 0.0 && fps <= 1000.0) {
+            return Err(err(format!("fps {fps} is out of range (0, 1000]")));
+        }
+        if width > 16384 || height > 16384 {
+            return Err(err(format!(
+                "picture {width}x{height} is too large for H.264 level limits"
+            )));
+        }
+        let layout = if fullcolor {
+            ChromaLayout::I444
+        } else {
+            ChromaLayout::I420
+        };
+        // Validates the size (non-zero, even for 4:2:0) and allocates the planes once.
+        let planes = YuvPlanes::new(width, height, layout)?;
+        let csp = (if fullcolor {
+            x::X264_CSP_I444
+        } else {
+            x::X264_CSP_I420
+        }) as c_int;
+
+        let mut param = MaybeUninit::<x::x264_param_t>::uninit();
+        // SAFETY: x264_param_default_preset fully initialises the struct it is given when it
+        // returns 0; the preset/tune strings are NUL-terminated literals.
+        let mut p = unsafe {
+            if x::x264_param_default_preset(
+                param.as_mut_ptr(),
+                c"ultrafast".as_ptr(),
+                c"zerolatency".as_ptr(),
+            ) < 0
+            {
+                return Err(err(
+                    "x264_param_default_preset(ultrafast, zerolatency) failed",
+                ));
+            }
+            param.assume_init()
+        };
+
+        p.i_log_level = x::X264_LOG_NONE;
+        p.i_threads = threads.min(128) as c_int; // 0 == X264_THREADS_AUTO
+        p.i_width = width as c_int;
+        p.i_height = height as c_int;
+        p.i_csp = csp;
+
+        let (fps_num, fps_den) = fps_fraction(fps);
+        p.b_vfr_input = 0;
+        p.i_fps_num = fps_num;
+        p.i_fps_den = fps_den;
+        p.i_timebase_num = fps_den;
+        p.i_timebase_den = fps_num;
+
+        p.i_bframe = 0;
+        p.i_keyint_max = if keyframe_interval_frames == 0 {
+            x::X264_KEYINT_MAX_INFINITE as c_int
+        } else {
+            keyframe_interval_frames.min(x::X264_KEYINT_MAX_INFINITE - 1) as c_int
+        };
+        p.b_intra_refresh = 0;
+
+        p.b_annexb = 1;
+        p.b_repeat_headers = 1;
+        p.b_aud = 0;
+
+        p.rc.i_rc_method = x::X264_RC_CRF as c_int;
+        p.rc.f_rf_constant = f32::from(if fullcolor { crf } else { crf.max(1) });
+
+        // BT.709 primaries / transfer / matrix, limited range (what colour.rs produces).
+        p.vui.i_colorprim = 1;
+        p.vui.i_transfer = 1;
+        p.vui.i_colmatrix = 1;
+        p.vui.b_fullrange = 0;
+
+        let profile: &std::ffi::CStr = if fullcolor { c"high444" } else { c"high" };
+        // SAFETY: `p` is a fully initialised parameter set; `profile` is NUL-terminated.
+        if unsafe { x::x264_param_apply_profile(&mut p, profile.as_ptr()) } < 0 {
+            return Err(err(format!(
+                "x264_param_apply_profile({profile:?}) rejected the settings"
+            )));
+        }
+        // SAFETY: as above; x264 copies what it needs out of `p`.
+        let enc = unsafe { x::x264_encoder_open(&mut p) };
+        let enc = NonNull::new(enc)
+            .ok_or_else(|| err(format!("x264_encoder_open failed for {width}x{height} {profile:?} crf {crf} threads {threads}")))?;
+        Ok(X264Encoder {
+            enc,
+            planes,
+            csp,
+            config,
+            pts: 0,
+        })
+    }
+
+    /// The configuration this encoder was opened with.
+    pub fn config(&self) -> &X264Config {
+        &self.config
+    }
+}
+
+impl Drop for X264Encoder {
+    fn drop(&mut self) {
+        // SAFETY: `enc` came from x264_encoder_open and is closed exactly once, here.
+        unsafe { x::x264_encoder_close(self.enc.as_ptr()) }
+    }
+}
+
+impl Encoder for X264Encoder {
+    /// Encodes one picture and appends its Annex-B NAL units to `out`. `request.force_key`
+    /// makes it an IDR (preceded by SPS/PPS); `paint_over` is ignored (CRF is constant).
+    /// `key` in the outcome is x264's `b_keyframe` for the output picture: an IDR, either
+    /// forced or from `keyframe_interval_frames`.
+    fn encode(
+        &mut self,
+        image: BgrxImage<'_>,
+        request: EncodeRequest,
+        out: &mut Vec<u8>,
+    ) -> Result<EncodeOutcome, EncodeError> {
+        // Checks the size against the encoder's and fills the reused planes.
+        self.planes.convert(image)?;
+
+        let mut pic_in = MaybeUninit::<x::x264_picture_t>::uninit();
+        // SAFETY: x264_picture_init initialises every field of the picture.
+        let mut pic_in = unsafe {
+            x::x264_picture_init(pic_in.as_mut_ptr());
+            pic_in.assume_init()
+        };
+        pic_in.i_type = (if request.force_key {
+            x::X264_TYPE_IDR
+        } else {
+            x::X264_TYPE_AUTO
+        }) as c_int;
+        pic_in.i_pts = self.pts;
+        self.pts += 1;
+        let y_stride = self.planes.y_stride() as c_int;
+        let c_stride = self.planes.chroma_stride() as c_int;
+        let (y, u, v) = self.planes.planes_mut();
+        pic_in.img.i_csp = self.csp;
+        pic_in.img.i_plane = 3;
+        pic_in.img.i_stride = [y_stride, c_stride, c_stride, 0];
+        pic_in.img.plane = [
+            y.as_mut_ptr(),
+            u.as_mut_ptr(),
+            v.as_mut_ptr(),
+            ptr::null_mut(),
+        ];
+
+        let mut nals: *mut x::x264_nal_t = ptr::null_mut();
+        let mut n_nals: c_int = 0;
+        // Zeroed is a valid x264_picture_t (integers and null pointers); x264 fills it when it
+        // outputs a frame.
+        let mut pic_out = MaybeUninit::<x::x264_picture_t>::zeroed();
+        // SAFETY: the encoder handle is live; the input planes point into buffers of the
+        // configured size that outlive the call (x264 copies them before returning).
+        let size = unsafe {
+            x::x264_encoder_encode(
+                self.enc.as_ptr(),
+                &mut nals,
+                &mut n_nals,
+                &mut pic_in,
+                pic_out.as_mut_ptr(),
+            )
+        };
+        if size < 0 {
+            return Err(err(format!("x264_encoder_encode failed ({size})")));
+        }
+        if size == 0 || nals.is_null() || n_nals <= 0 {
+            return Ok(EncodeOutcome {
+                key: false,
+                produced: false,
+            });
+        }
+        // SAFETY: x264 guarantees the payloads of all NALs of one call are contiguous and
+        // `size` bytes long in total, starting at the first NAL's payload; they stay valid
+        // until the next call on this encoder.
+        let (payload, key) = unsafe {
+            let first = &*nals;
+            debug_assert_eq!(
+                std::slice::from_raw_parts(nals, n_nals as usize)
+                    .iter()
+                    .map(|n| n.i_payload as i64)
+                    .sum::<i64>(),
+                size as i64
+            );
+            (
+                std::slice::from_raw_parts(first.p_payload, size as usize),
+                pic_out.assume_init().b_keyframe != 0,
+            )
+        };
+        out.extend_from_slice(payload);
+        Ok(EncodeOutcome {
+            key,
+            produced: true,
+        })
+    }
+
+    fn name(&self) -> &'static str {
+        "x264"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::process::{Command, Stdio};
+    use std::time::Instant;
+
+    /// Five solid bars: red, green, blue, white, grey.
+    const BARS: [(u8, u8, u8); 5] = [
+        (255, 0, 0),
+        (0, 255, 0),
+        (0, 0, 255),
+        (255, 255, 255),
+        (128, 128, 128),
+    ];
+
+    /// 320x64: rows 0..32 are the five 64-px bars, rows 32..64 smooth ramps and a wave. `shift`
+    /// moves the bottom half so consecutive frames differ.
+    fn test_image(shift: u32) -> Vec<u8> {
+        let (w, h) = (320u32, 64u32);
+        let mut px = Vec::with_capacity((w * h * 4) as usize);
+        for y in 0..h {
+            for x in 0..w {
+                if y < 32 {
+                    let (r, g, b) = BARS[(x / 64) as usize];
+                    px.extend_from_slice(&[b, g, r, 0]);
+                } else {
+                    // Smooth natural-image-like content: two ramps and a soft diagonal wave.
+                    let r = ((x + shift) * 255 / (w + 64)) as u8;
+                    let g = ((y - 32) * 255 / 32) as u8;
+                    let phase = (x + shift) as f64 / 16.0 + y as f64 / 8.0;
+                    let b = (128.0 + 100.0 * phase.sin()) as u8;
+                    px.extend_from_slice(&[b, g, r, 0]);
+                }
+            }
+        }
+        px
+    }
+
+    fn img(px: &[u8], w: u32, h: u32) -> BgrxImage<'_> {
+        BgrxImage {
+            data: px,
+            stride: (w * 4) as usize,
+            width: w,
+            height: h,
+        }
+    }
+
+    fn config(fullcolor: bool) -> X264Config {
+        X264Config {
+            width: 320,
+            height: 64,
+            crf: 23,
+            fullcolor,
+            threads: 1,
+            fps: 30.0,
+            keyframe_interval_frames: 0,
+        }
+    }
+
+    /// NAL unit types in an Annex-B stream, in order.
+    fn nal_types(stream: &[u8]) -> Vec<u8> {
+        let mut types = Vec::new();
+        let mut i = 0;
+        while i + 3 < stream.len() {
+            if stream[i] == 0 && stream[i + 1] == 0 && stream[i + 2] == 1 {
+                types.push(stream[i + 3] & 0x1f);
+                i += 3;
+            } else {
+                i += 1;
+            }
+        }
+        types
+    }
+
+    fn tool_missing(tool: &str, e: std::io::Error) -> ! {
+        panic!("cannot run `{tool}` ({e}): the H.264 decode tests need FFmpeg on PATH (apt install ffmpeg)")
+    }
+
+    /// Decodes an Annex-B stream with the ffmpeg CLI into BGRX frames of `w` x `h`.
+    fn ffmpeg_decode(stream: &[u8], w: u32, h: u32) -> Vec<Vec<u8>> {
+        let mut child = Command::new("ffmpeg")
+            .args([
+                "-hide_banner",
+                "-loglevel",
+                "error",
+                "-f",
+                "h264",
+                "-i",
+                "-",
+                "-f",
+                "rawvideo",
+                "-pix_fmt",
+                "bgr0",
+                "-",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| tool_missing("ffmpeg", e));
+        let mut stdin = child.stdin.take().unwrap();
+        let input = stream.to_vec();
+        let writer = std::thread::spawn(move || stdin.write_all(&input));
+        let mut raw = Vec::new();
+        child.stdout.take().unwrap().read_to_end(&mut raw).unwrap();
+        writer.join().unwrap().unwrap();
+        let outp = child.wait_with_output().unwrap();
+        assert!(
+            outp.status.success(),
+            "ffmpeg failed: {}",
+            String::from_utf8_lossy(&outp.stderr)
+        );
+        let frame = (w * h * 4) as usize;
+        assert_eq!(
+            raw.len() % frame,
+            0,
+            "decoded {} bytes, not a whole number of {w}x{h} frames",
+            raw.len()
+        );
+        raw.chunks_exact(frame).map(<[u8]>::to_vec).collect()
+    }
+
+    /// `ffprobe -show_streams` of an Annex-B stream, as `key=value` lines.
+    fn ffprobe(stream: &[u8], tag: &str) -> String {
+        let path =
+            std::env::temp_dir().join(format!("stripecast-x264-{}-{tag}.h264", std::process::id()));
+        std::fs::write(&path, stream).unwrap();
+        let outp = Command::new("ffprobe")
+            .args(["-v", "error", "-show_streams", "-of", "default=nw=1"])
+            .arg(&path)
+            .output()
+            .unwrap_or_else(|e| tool_missing("ffprobe", e));
+        let _ = std::fs::remove_file(&path);
+        assert!(
+            outp.status.success(),
+            "ffprobe failed: {}",
+            String::from_utf8_lossy(&outp.stderr)
+        );
+        String::from_utf8(outp.stdout).unwrap()
+    }
+
+    fn psnr_rgb(a: &[u8], b: &[u8]) -> f64 {
+        let mut sse = 0u64;
+        let mut n = 0u64;
+        for (pa, pb) in a.chunks_exact(4).zip(b.chunks_exact(4)) {
+            for c in 0..3 {
+                let d = pa[c] as i64 - pb[c] as i64;
+                sse += (d * d) as u64;
+                n += 1;
+            }
+        }
+        if sse == 0 {
+            return 99.0;
+        }
+        10.0 * (255.0f64 * 255.0 / (sse as f64 / n as f64)).log10()
+    }
+
+    fn encode_all(
+        enc: &mut X264Encoder,
+        frames: &[(Vec<u8>, bool)],
+    ) -> (Vec<u8>, Vec<(Vec<u8>, EncodeOutcome)>) {
+        let mut stream = Vec::new();
+        let mut each = Vec::new();
+        for (px, force_key) in frames {
+            let mut out = Vec::new();
+            let r = enc
+                .encode(
+                    img(px, 320, 64),
+                    EncodeRequest {
+                        force_key: *force_key,
+                        paint_over: false,
+                    },
+                    &mut out,
+                )
+                .unwrap();
+            stream.extend_from_slice(&out);
+            each.push((out, r));
+        }
+        (stream, each)
+    }
+
+    #[test]
+    fn first_forced_frame_is_an_idr_with_sps_and_pps() {
+        for fullcolor in [false, true] {
+            let mut enc = X264Encoder::new(config(fullcolor)).unwrap();
+            assert_eq!(enc.name(), "x264");
+            let px = test_image(0);
+            let mut out = vec![0xAB; 10];
+            let r = enc
+                .encode(
+                    img(&px, 320, 64),
+                    EncodeRequest {
+                        force_key: true,
+                        paint_over: false,
+                    },
+                    &mut out,
+                )
+                .unwrap();
+            assert!(r.produced && r.key, "{r:?}");
+            assert_eq!(&out[..10], &[0xAB; 10], "a header already in `out` is kept");
+            let body = &out[10..];
+            assert!(
+                body.starts_with(&[0, 0, 0, 1]) || body.starts_with(&[0, 0, 1]),
+                "{:02x?}",
+                &body[..8]
+            );
+            let types = nal_types(body);
+            for t in [7, 8, 5] {
+                assert!(
+                    types.contains(&t),
+                    "fullcolor={fullcolor}: NAL type {t} missing from {types:?}"
+                );
+            }
+            let pos = |t| types.iter().position(|&x| x == t).unwrap();
+            assert!(
+                pos(7) < pos(8) && pos(8) < pos(5),
+                "SPS, PPS, then the slice: {types:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn delta_frames_are_not_idr_until_a_key_is_forced() {
+        let mut enc = X264Encoder::new(config(false)).unwrap();
+        let frames = vec![
+            (test_image(0), true),
+            (test_image(5), false),
+            (test_image(9), false),
+            (test_image(13), true),
+        ];
+        let (_, each) = encode_all(&mut enc, &frames);
+        let kinds: Vec<(bool, Vec<u8>)> = each
+            .iter()
+            .map(|(out, r)| (r.key, nal_types(out)))
+            .collect();
+        assert!(
+            each.iter().all(|(_, r)| r.produced),
+            "zerolatency: every input produces output"
+        );
+        for i in [1, 2] {
+            let (key, types) = &kinds[i];
+            assert!(!key, "frame {i} reported as key: {kinds:?}");
+            assert!(
+                !types.contains(&5) && !types.contains(&7),
+                "frame {i} has IDR/SPS: {types:?}"
+            );
+            assert!(
+                types.contains(&1),
+                "frame {i} has no non-IDR slice: {types:?}"
+            );
+        }
+        let (key, types) = &kinds[3];
+        assert!(
+            *key && types.contains(&5) && types.contains(&7) && types.contains(&8),
+            "forced IDR again: {kinds:?}"
+        );
+    }
+
+    #[test]
+    fn keyframe_interval_inserts_idrs() {
+        let mut cfg = config(false);
+        cfg.keyframe_interval_frames = 3;
+        let mut enc = X264Encoder::new(cfg).unwrap();
+        let frames: Vec<_> = (0..7).map(|i| (test_image(i * 3), false)).collect();
+        let (_, each) = encode_all(&mut enc, &frames);
+        let keys: Vec<bool> = each.iter().map(|(_, r)| r.key).collect();
+        assert_eq!(keys, [true, false, false, true, false, false, true]);
+    }
+
+    fn check_decode_quality(fullcolor: bool, min_psnr: f64) {
+        let mut enc = X264Encoder::new(config(fullcolor)).unwrap();
+        let frames = vec![
+            (test_image(0), true),
+            (test_image(4), false),
+            (test_image(8), false),
+        ];
+        let (stream, _) = encode_all(&mut enc, &frames);
+        let decoded = ffmpeg_decode(&stream, 320, 64);
+        assert_eq!(decoded.len(), frames.len());
+        for (i, (dec, (src, _))) in decoded.iter().zip(&frames).enumerate() {
+            let psnr = psnr_rgb(src, dec);
+            assert!(
+                psnr >= min_psnr,
+                "fullcolor={fullcolor} frame {i}: PSNR {psnr:.2} dB < {min_psnr}"
+            );
+            // Bar interiors (away from edges) must come back within ±3 per channel: catches a
+            // wrong matrix (BT.601 vs 709) or range (full vs limited) anywhere in the chain.
+            let mut worst = 0;
+            for (bar, &(r, g, b)) in BARS.iter().enumerate() {
+                for y in 4..28usize {
+                    for x in (bar * 64 + 8)..(bar * 64 + 56) {
+                        let p = &dec[(y * 320 + x) * 4..(y * 320 + x) * 4 + 3];
+                        let dev = [(p[2], r), (p[1], g), (p[0], b)]
+                            .iter()
+                            .map(|&(got, want)| (got as i32 - want as i32).abs())
+                            .max()
+                            .unwrap();
+                        worst = worst.max(dev);
+                        assert!(dev <= 3, "fullcolor={fullcolor} frame {i} bar {bar} at ({x},{y}): got rgb({},{},{}) want rgb({r},{g},{b})", p[2], p[1], p[0]);
+                    }
+                }
+            }
+            eprintln!(
+                "fullcolor={fullcolor} frame {i}: PSNR {psnr:.2} dB, worst bar deviation {worst}"
+            );
+        }
+    }
+
+    #[test]
+    fn decodes_with_ffmpeg_420_psnr_and_exact_colours() {
+        check_decode_quality(false, 35.0);
+    }
+
+    #[test]
+    fn decodes_with_ffmpeg_444_psnr_and_exact_colours() {
+        check_decode_quality(true, 40.0);
+    }
+
+    #[test]
+    fn ffprobe_reports_profile_pixel_format_and_bt709() {
+        // 4:2:0: `apply_profile("high")` only caps the tools; x264 signals the lowest profile
+        // that covers what ultrafast uses (no CABAC, no 8x8 transform): Constrained Baseline.
+        for (fullcolor, profile, pix_fmt) in [
+            (false, "Constrained Baseline", "yuv420p"),
+            (true, "High 4:4:4 Predictive", "yuv444p"),
+        ] {
+            let mut enc = X264Encoder::new(config(fullcolor)).unwrap();
+            let (stream, _) =
+                encode_all(&mut enc, &[(test_image(0), true), (test_image(2), false)]);
+            let info = ffprobe(&stream, if fullcolor { "444" } else { "420" });
+            let field = |k: &str| {
+                info.lines()
+                    .find_map(|l| l.strip_prefix(k)?.strip_prefix('='))
+                    .unwrap_or("<missing>")
+                    .to_string()
+            };
+            assert_eq!(field("codec_name"), "h264", "{info}");
+            assert_eq!(field("profile"), profile, "{info}");
+            assert_eq!(field("pix_fmt"), pix_fmt, "{info}");
+            assert_eq!(field("width"), "320");
+            assert_eq!(field("height"), "64");
+            assert_eq!(field("color_range"), "tv", "{info}");
+            assert_eq!(field("color_space"), "bt709", "{info}");
+            assert_eq!(field("color_primaries"), "bt709", "{info}");
+            assert_eq!(field("color_transfer"), "bt709", "{info}");
+        }
+    }
+
+    #[test]
+    fn rejects_bad_configs_and_mismatched_images() {
+        let bad = [
+            X264Config {
+                width: 321,
+                ..config(false)
+            },
+            X264Config {
+                height: 63,
+                ..config(false)
+            },
+            X264Config {
+                width: 0,
+                ..config(true)
+            },
+            X264Config {
+                crf: 52,
+                ..config(false)
+            },
+            X264Config {
+                fps: 0.0,
+                ..config(false)
+            },
+            X264Config {
+                fps: f64::NAN,
+                ..config(false)
+            },
+        ];
+        for cfg in bad {
+            assert!(X264Encoder::new(cfg).is_err(), "{cfg:?} accepted");
+        }
+        // crf 0 is lossless in 4:4:4 and raised to 1 in 4:2:0; both open.
+        X264Encoder::new(X264Config {
+            crf: 0,
+            ..config(false)
+        })
+        .unwrap();
+        X264Encoder::new(X264Config {
+            crf: 0,
+            ..config(true)
+        })
+        .unwrap();
+        // Odd sizes are fine for 4:4:4.
+        X264Encoder::new(X264Config {
+            width: 321,
+            height: 63,
+            ..config(true)
+        })
+        .unwrap();
+
+        let mut enc = X264Encoder::new(config(false)).unwrap();
+        let px = vec![0u8; 160 * 64 * 4];
+        let mut out = Vec::new();
+        assert!(enc
+            .encode(img(&px, 160, 64), EncodeRequest::default(), &mut out)
+            .is_err());
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn encoder_moves_between_threads() {
+        let mut enc = X264Encoder::new(X264Config {
+            threads: 0,
+            ..config(false)
+        })
+        .unwrap();
+        let mut out = Vec::new();
+        enc.encode(
+            img(&test_image(0), 320, 64),
+            EncodeRequest {
+                force_key: true,
+                paint_over: false,
+            },
+            &mut out,
+        )
+        .unwrap();
+        let (enc, out) = std::thread::spawn(move || {
+            let mut enc = enc;
+            let mut out = out;
+            let r = enc
+                .encode(
+                    img(&test_image(3), 320, 64),
+                    EncodeRequest::default(),
+                    &mut out,
+                )
+                .unwrap();
+            assert!(r.produced && !r.key);
+            (enc, out)
+        })
+        .join()
+        .unwrap();
+        drop(enc);
+        assert_eq!(ffmpeg_decode(&out, 320, 64).len(), 2);
+    }
+
+    /// A desktop-like 1080p frame: gradient background, a high-detail "text" block and a box
+    /// at `box_x` that moves between frames.
+    fn desktop_1080p(box_x: u32) -> Vec<u8> {
+        let (w, h) = (1920u32, 1080u32);
+        let mut px = vec![0u8; (w * h * 4) as usize];
+        let mut seed = 0x1234_5678u32;
+        for y in 0..h {
+            for x in 0..w {
+                let i = ((y * w + x) * 4) as usize;
+                let mut p = [(x * 255 / w) as u8, (y * 255 / h) as u8, 90, 0];
+                if (100..500).contains(&y) && (200..1000).contains(&x) {
+                    seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                    let v = if (seed >> 24).is_multiple_of(4) {
+                        20
+                    } else {
+                        240
+                    };
+                    p = [v, v, v, 0];
+                }
+                if (600..800).contains(&y) && (box_x..box_x + 200).contains(&x) {
+                    p = [30, 60, 220, 0];
+                }
+                px[i..i + 4].copy_from_slice(&p);
+            }
+        }
+        px
+    }
+
+    fn rss_bytes() -> u64 {
+        let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+        statm
+            .split_whitespace()
+            .nth(1)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+            * 4096
+    }
+
+    /// Timings; run with
+    /// `cargo test --release -p stripecast-core x264::tests::bench -- --ignored --nocapture --test-threads=1`.
+    #[test]
+    #[ignore]
+    fn bench_1080p_conversion_and_encode() {
+        let (w, h) = (1920u32, 1080u32);
+        let frames: Vec<Vec<u8>> = (0..8).map(|i| desktop_1080p(100 + i * 40)).collect();
+        for layout in [ChromaLayout::I420, ChromaLayout::I444] {
+            let mut planes = YuvPlanes::new(w, h, layout).unwrap();
+            planes.convert(img(&frames[0], w, h)).unwrap();
+            let n = 100;
+            let t = Instant::now();
+            for i in 0..n {
+                planes
+                    .convert(img(&frames[i % frames.len()], w, h))
+                    .unwrap();
+            }
+            eprintln!(
+                "BGRX->{layout:?} 1920x1080: {:.3} ms/frame",
+                t.elapsed().as_secs_f64() * 1000.0 / n as f64
+            );
+        }
+        for (fullcolor, threads) in [(false, 1), (false, 0), (true, 1), (true, 0)] {
+            let rss0 = rss_bytes();
+            let cfg = X264Config {
+                width: w,
+                height: h,
+                crf: 25,
+                fullcolor,
+                threads,
+                fps: 30.0,
+                keyframe_interval_frames: 0,
+            };
+            let mut enc = X264Encoder::new(cfg).unwrap();
+            let mut out = Vec::with_capacity(4 << 20);
+            let n = 40;
+            let (mut idr_ms, mut p_ms, mut idr_bytes, mut p_bytes) = (0.0, 0.0, 0usize, 0usize);
+            for i in 0..n {
+                out.clear();
+                let key = i % 20 == 0;
+                let t = Instant::now();
+                enc.encode(
+                    img(&frames[i % frames.len()], w, h),
+                    EncodeRequest {
+                        force_key: key,
+                        paint_over: false,
+                    },
+                    &mut out,
+                )
+                .unwrap();
+                let ms = t.elapsed().as_secs_f64() * 1000.0;
+                if key {
+                    idr_ms += ms;
+                    idr_bytes += out.len();
+                } else {
+                    p_ms += ms;
+                    p_bytes += out.len();
+                }
+            }
+            let rss1 = rss_bytes();
+            eprintln!(
+                "x264 1920x1080 {} threads={threads}: IDR {:.2} ms ({} KiB), P {:.2} ms ({} KiB); RSS +{} MiB",
+                if fullcolor { "4:4:4" } else { "4:2:0" },
+                idr_ms / 2.0,
+                idr_bytes / 2 / 1024,
+                p_ms / (n - 2) as f64,
+                p_bytes / (n - 2) / 1024,
+                rss1.saturating_sub(rss0) >> 20
+            );
+        }
+        // A striped-mode encoder: one 1920x64 stripe, one thread.
+        let stripe = BgrxImage {
+            data: &frames[0],
+            stride: (w * 4) as usize,
+            width: w,
+            height: 1080,
+        }
+        .rows(128, 64);
+        let rss0 = rss_bytes();
+        let mut encs: Vec<X264Encoder> = (0..16)
+            .map(|_| {
+                X264Encoder::new(X264Config {
+                    width: w,
+                    height: 64,
+                    crf: 25,
+                    fullcolor: false,
+                    threads: 1,
+                    fps: 30.0,
+                    keyframe_interval_frames: 0,
+                })
+                .unwrap()
+            })
+            .collect();
+        let mut out = Vec::new();
+        let t = Instant::now();
+        for e in &mut encs {
+            out.clear();
+            e.encode(
+                stripe,
+                EncodeRequest {
+                    force_key: true,
+                    paint_over: false,
+                },
+                &mut out,
+            )
+            .unwrap();
+        }
+        let idr = t.elapsed().as_secs_f64() * 1000.0 / 16.0;
+        eprintln!(
+            "x264 1920x64 stripe threads=1 4:2:0: IDR {idr:.2} ms; RSS per encoder ~{} KiB",
+            rss_bytes().saturating_sub(rss0) / 16 / 1024
+        );
+    }
+}
