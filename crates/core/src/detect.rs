@@ -86,6 +86,51 @@ impl ChangeDetector {
     }
 }
 
+/// Sorted, disjoint row ranges `[start, end)` of the region that may have changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RowSpans(Vec<(u32, u32)>);
+
+impl RowSpans {
+    pub fn everything(height: u32) -> Self {
+        Self(vec![(0, height)])
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn spans(&self) -> &[(u32, u32)] {
+        &self.0
+    }
+
+    /// Adds rows `[start, end)` (clamped to `height`), merging overlapping or touching spans.
+    pub fn add(&mut self, start: i64, end: i64, height: u32) {
+        let (start, end) = (
+            start.clamp(0, height as i64) as u32,
+            end.clamp(0, height as i64) as u32,
+        );
+        if start >= end {
+            return;
+        }
+        self.0.push((start, end));
+        self.0.sort_unstable();
+        let mut merged: Vec<(u32, u32)> = Vec::with_capacity(self.0.len());
+        for &(s, e) in &self.0 {
+            match merged.last_mut() {
+                Some(last) if s <= last.1 => last.1 = last.1.max(e),
+                _ => merged.push((s, e)),
+            }
+        }
+        self.0 = merged;
+    }
+
+    /// Whether any span overlaps `stripe`.
+    pub fn touches(&self, stripe: &Stripe) -> bool {
+        let (s, e) = (stripe.y, stripe.y + stripe.height);
+        self.0.iter().any(|&(a, b)| a < e && s < b)
+    }
+}
+
 /// The dynamic-quality rules applied per stripe (see [`StripeState`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Policy {
@@ -353,5 +398,27 @@ mod tests {
             assert!(st.is_damaged());
             assert_eq!(st.step(false, &p), Decision::Idle);
         }
+    }
+
+    #[test]
+    fn row_spans_merge_clamp_and_touch() {
+        let mut r = RowSpans::default();
+        assert!(r.is_empty());
+        r.add(100, 110, 720);
+        r.add(-5, 3, 720);
+        r.add(105, 130, 720);
+        r.add(130, 131, 720);
+        r.add(700, 900, 720);
+        r.add(50, 50, 720);
+        assert_eq!(r.spans(), &[(0, 3), (100, 131), (700, 720)]);
+        let layout = stripes(720, 64);
+        let touched: Vec<usize> = layout
+            .iter()
+            .filter(|s| r.touches(s))
+            .map(|s| s.index)
+            .collect();
+        // Rows 0..3 -> stripe 0; 100..131 -> stripes 1 and 2; 700..720 -> stripe 10 (640..704) and 11.
+        assert_eq!(touched, vec![0, 1, 2, 10, 11]);
+        assert_eq!(RowSpans::everything(720).spans(), &[(0, 720)]);
     }
 }

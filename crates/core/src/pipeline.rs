@@ -17,13 +17,20 @@ use thiserror::Error;
 
 use crate::capture::x11::X11Capture;
 use crate::capture::CaptureError;
-use crate::detect::{stripe_hash, stripes, ChangeDetector, Decision, Policy, Stripe, StripeState};
+use crate::capture::CursorImage;
+use crate::detect::{
+    stripe_hash, stripes, ChangeDetector, Decision, Policy, RowSpans, Stripe, StripeState,
+};
 use crate::encode::jpeg::JpegEncoder;
 use crate::encode::x264::{X264Config, X264Encoder};
 use crate::encode::{BgrxImage, EncodeError, EncodeRequest, Encoder};
 use crate::overlay::cursor::blend_cursor;
 use crate::settings::{Config, OutputMode, Region};
 use crate::wire;
+
+/// How often the whole region is re-read and hashed even when XDamage reports nothing: a safety
+/// net for drawing that XDamage does not see (e.g. some direct-rendered GL).
+const FULL_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Payload type, numbered as pixelflux numbers it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -185,7 +192,8 @@ struct Stream {
 
 struct Job<'a> {
     stripe: Stripe,
-    hash: u64,
+    /// The content's hash when it was hashed this frame (not for a paint-over of still content).
+    hash: Option<u64>,
     paint_over: bool,
     stream: &'a mut Stream,
 }
@@ -247,6 +255,7 @@ impl Pipeline {
                         width,
                         height: stripe.height,
                         crf,
+                        paint_over_crf: config.h264_paint_over_crf,
                         fullcolor,
                         threads,
                         fps,
@@ -331,6 +340,12 @@ impl Pipeline {
         let stats = &controls.stats;
         let mut frame_id: u32 = 0;
         let mut deadline = Instant::now();
+        // Without XDamage every frame is read in full; with it only what was drawn.
+        self.capture.enable_damage();
+        let mut full_check_due = true;
+        let mut last_full_check = Instant::now();
+        let mut retry = RowSpans::default();
+        let mut last_cursor: Option<CursorImage> = None;
         let capture_cursor = self.config.capture_cursor && self.capture.has_cursor_support();
 
         while controls.sleep_until(deadline) {
@@ -342,8 +357,41 @@ impl Pipeline {
                 deadline = now;
             }
 
+            if sink.in_flight() >= self.config.max_queued_stripes as usize {
+                // Skipped before anything is read: pending damage stays pending.
+                stats.frames_skipped.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+
             let t0 = Instant::now();
             let capture_time_ns = monotonic_ns();
+            if controls.keyframe.swap(false, Ordering::SeqCst) {
+                detector.invalidate_all();
+                streams.iter_mut().for_each(|s| s.force_key = true);
+                full_check_due = true;
+            }
+            if last_full_check.elapsed() >= FULL_CHECK_INTERVAL {
+                full_check_due = true;
+            }
+            // Rows that may have changed: everything on a full check (first frame, key frame
+            // request, once a second as a safety net, or without XDamage), else what XDamage
+            // reported, plus stripes whose last delivery failed.
+            let mut rows = match (full_check_due, self.capture.take_damage()) {
+                (_, Err(e)) => {
+                    sink.error(e.into());
+                    return;
+                }
+                (false, Ok(Some(damaged))) => damaged,
+                _ => {
+                    last_full_check = Instant::now();
+                    full_check_due = false;
+                    RowSpans::everything(region.height)
+                }
+            };
+            for &(a, b) in retry.spans() {
+                rows.add(a.into(), b.into(), region.height);
+            }
+            retry = RowSpans::default();
             let cursor = if capture_cursor {
                 match self.capture.cursor() {
                     Ok(c) => c,
@@ -355,36 +403,58 @@ impl Pipeline {
             } else {
                 None
             };
-            let frame = match self.capture.grab() {
-                Ok(f) => f,
-                Err(e) => {
-                    sink.error(e.into());
-                    return;
+            // The cursor is drawn into the buffer, so its rows are re-read whenever it is drawn
+            // (never blended twice), and the rows it left are re-read when it moves.
+            let cursor_rows = |c: &CursorImage| {
+                (
+                    c.y - region.y as i32,
+                    c.y - region.y as i32 + c.height as i32,
+                )
+            };
+            let cursor_moved = cursor
+                .as_ref()
+                .map(|c| (c.x, c.y, c.width, c.height, c.serial))
+                != last_cursor
+                    .as_ref()
+                    .map(|c| (c.x, c.y, c.width, c.height, c.serial));
+            if cursor_moved {
+                if let Some(old) = &last_cursor {
+                    let (a, b) = cursor_rows(old);
+                    rows.add(a.into(), b.into(), region.height);
+                }
+            }
+            if let Some(c) = &cursor {
+                if cursor_moved || !rows.is_empty() {
+                    let (a, b) = cursor_rows(c);
+                    rows.add(a.into(), b.into(), region.height);
+                }
+            }
+            last_cursor = cursor;
+            let frame = if rows.is_empty() {
+                self.capture.pixels()
+            } else {
+                match self.capture.grab_rows(&rows) {
+                    Ok(f) => {
+                        if let Some(c) = &last_cursor {
+                            blend_cursor(f, stride, region, c);
+                        }
+                        f
+                    }
+                    Err(e) => {
+                        sink.error(e.into());
+                        return;
+                    }
                 }
             };
-            if let Some(c) = &cursor {
-                blend_cursor(frame, stride, region, c);
-            }
             frame_id = frame_id.wrapping_add(1);
             stats.frames_captured.fetch_add(1, Ordering::Relaxed);
             stats
                 .capture_ns
                 .fetch_add(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
 
-            if controls.keyframe.swap(false, Ordering::SeqCst) {
-                detector.invalidate_all();
-                streams.iter_mut().for_each(|s| s.force_key = true);
-            }
-            if sink.in_flight() >= self.config.max_queued_stripes as usize {
-                stats.frames_skipped.fetch_add(1, Ordering::Relaxed);
-                continue;
-            }
-
             let mut jobs = Vec::new();
             for (stripe, stream) in self.layout.iter().zip(streams.iter_mut()) {
-                let hash = stream
-                    .state
-                    .wants_hash()
+                let hash = (stream.state.wants_hash() && rows.touches(stripe))
                     .then(|| stripe_hash(frame, stride, stripe));
                 let changed = hash.is_some_and(|h| detector.differs(stripe.index, h));
                 let paint_over = match stream.state.step(changed, &policy) {
@@ -392,7 +462,6 @@ impl Pipeline {
                     Decision::Send => false,
                     Decision::PaintOver => true,
                 };
-                let hash = hash.expect("a stripe is hashed whenever it is sent");
                 jobs.push(Job {
                     stripe: *stripe,
                     hash,
@@ -415,7 +484,7 @@ impl Pipeline {
             let omit = self.config.omit_stripe_headers;
             let kind = self.kind;
             let factory = &self.factory;
-            let results: Vec<(usize, u64, Result<Handed, EncodeError>)> = jobs
+            let results: Vec<(usize, Option<u64>, Result<Handed, EncodeError>)> = jobs
                 .into_par_iter()
                 .map(|job| {
                     let r = encode_and_deliver(
@@ -439,9 +508,15 @@ impl Pipeline {
 
             for (index, hash, r) in results {
                 match r {
-                    Ok(Handed::Nothing) => detector.mark_sent(index, hash),
+                    Ok(Handed::Nothing) => {
+                        if let Some(hash) = hash {
+                            detector.mark_sent(index, hash);
+                        }
+                    }
                     Ok(Handed::Accepted(bytes)) => {
-                        detector.mark_sent(index, hash);
+                        if let Some(hash) = hash {
+                            detector.mark_sent(index, hash);
+                        }
                         stats.stripes_delivered.fetch_add(1, Ordering::Relaxed);
                         stats.bytes_delivered.fetch_add(bytes, Ordering::Relaxed);
                     }
@@ -450,10 +525,22 @@ impl Pipeline {
                         // The content goes out again next frame; a lost H.264 delta means the
                         // decoder needs a fresh start.
                         streams[index].force_key = true;
+                        let stripe = &self.layout[index];
+                        retry.add(
+                            stripe.y.into(),
+                            (stripe.y + stripe.height).into(),
+                            region.height,
+                        );
                     }
                     Err(source) => {
                         streams[index].encoder = None;
                         streams[index].force_key = true;
+                        let stripe = &self.layout[index];
+                        retry.add(
+                            stripe.y.into(),
+                            (stripe.y + stripe.height).into(),
+                            region.height,
+                        );
                         sink.error(PipelineError::Encode {
                             stripe_y: self.layout[index].y,
                             source,

@@ -1,1 +1,709 @@
-fn main() {}
+//! xpaint: draws known content on the root window of an X11 display, one command per line on
+//! stdin. Used by the tests, the demo and the benchmark of stripecast.
+//!
+//! Usage: `xpaint [--display :N]` (default `$DISPLAY`).
+//!
+//! Every command is executed on the root window, followed by a round trip so that the server
+//! has processed it, then exactly one line is printed: `ok` or `error: <message>`.
+//!
+//! Commands (colours are `RRGGBB` hex, coordinates in root window pixels):
+//! - `fill X Y W H RRGGBB`          solid rectangle
+//! - `noise X Y W H SEED`           deterministic pattern of 4x4 blocks of random colour
+//!   (block colour depends only on SEED and the block position relative to X,Y)
+//! - `text X Y RRGGBB TEXT...`      core font "fixed"; Y is the TOP of the text line
+//!   (baseline = Y + font ascent); the rest of the line is the text, drawn transparently
+//! - `image X Y W H PATH`           PutImage of a raw BGRX file of W*H*4 bytes
+//! - `dump X Y W H PATH`            core GetImage (ZPixmap, not SHM) to a raw BGRX file
+//! - `play FPS SCENE SECONDS`       animate SCENE (`bounce`) at FPS for SECONDS
+//!   (0 = until stdin closes; a `stop` line or termination ends it early in any case)
+//! - `sync`                         just the round trip
+//! - `quit`                         prints `ok` and exits
+//!
+//! Blank lines and lines starting with `#` are ignored (no reply).
+
+use std::collections::VecDeque;
+use std::error::Error;
+use std::io::{BufRead, Write};
+use std::sync::mpsc::{self, Receiver, TryRecvError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use x11rb::connection::{Connection, RequestConnection};
+use x11rb::protocol::xproto::{
+    ChangeGCAux, ConnectionExt, CreateGCAux, FillStyle, Font, Gcontext, ImageFormat, ImageOrder,
+    Rectangle, Window,
+};
+use x11rb::protocol::Event;
+use x11rb::rust_connection::RustConnection;
+
+type Res<T> = Result<T, Box<dyn Error>>;
+
+/// Upper bound for one PutImage request, below the server's maximum.
+const MAX_PUT_BYTES: usize = 4 << 20;
+
+struct Painter {
+    conn: RustConnection,
+    root: Window,
+    depth: u8,
+    width: u16,
+    height: u16,
+    gc: Gcontext,
+    font: Font,
+    font_ascent: i16,
+    /// (shift, bits) for red, green, blue in a pixel value.
+    masks: [(u32, u32); 3],
+    /// PutImage / GetImage use 32 bits per pixel, LSB first (BGRX in memory).
+    bgrx_ok: bool,
+    max_put_bytes: usize,
+}
+
+fn mask_shift(mask: u32) -> (u32, u32) {
+    if mask == 0 {
+        return (0, 0);
+    }
+    (mask.trailing_zeros(), mask.count_ones())
+}
+
+impl Painter {
+    fn connect(display: Option<&str>) -> Res<Self> {
+        let (conn, screen_num) = x11rb::connect(display)?;
+        let setup = conn.setup();
+        let screen = &setup.roots[screen_num];
+        let root = screen.root;
+        let depth = screen.root_depth;
+        let (width, height) = (screen.width_in_pixels, screen.height_in_pixels);
+        let mut masks = [(16, 8), (8, 8), (0, 8)];
+        for d in &screen.allowed_depths {
+            for v in &d.visuals {
+                if v.visual_id == screen.root_visual {
+                    masks = [
+                        mask_shift(v.red_mask),
+                        mask_shift(v.green_mask),
+                        mask_shift(v.blue_mask),
+                    ];
+                }
+            }
+        }
+        let bpp32 = setup
+            .pixmap_formats
+            .iter()
+            .any(|f| f.depth == depth && f.bits_per_pixel == 32);
+        let bgrx_ok = bpp32
+            && setup.image_byte_order == ImageOrder::LSB_FIRST
+            && masks == [(16, 8), (8, 8), (0, 8)];
+        let max_put_bytes = conn.maximum_request_bytes().min(MAX_PUT_BYTES);
+
+        let font = conn.generate_id()?;
+        conn.open_font(font, b"fixed")?;
+        let gc = conn.generate_id()?;
+        conn.create_gc(
+            gc,
+            root,
+            &CreateGCAux::new()
+                .foreground(0)
+                .background(0)
+                .font(font)
+                .graphics_exposures(0),
+        )?;
+        let font_ascent = conn.query_font(font)?.reply()?.font_ascent;
+        Ok(Painter {
+            conn,
+            root,
+            depth,
+            width,
+            height,
+            gc,
+            font,
+            font_ascent,
+            masks,
+            bgrx_ok,
+            max_put_bytes,
+        })
+    }
+
+    fn pixel(&self, rgb: u32) -> u32 {
+        let comps = [(rgb >> 16) & 0xff, (rgb >> 8) & 0xff, rgb & 0xff];
+        let mut p = 0;
+        for (c, (shift, bits)) in comps.iter().zip(self.masks) {
+            if bits == 0 {
+                continue;
+            }
+            let v = if bits >= 8 {
+                c << (bits - 8)
+            } else {
+                c >> (8 - bits)
+            };
+            p |= v << shift;
+        }
+        p
+    }
+
+    /// Round trip, then report the first X error the server sent for this command, if any.
+    fn sync(&self) -> Res<()> {
+        self.conn.get_input_focus()?.reply()?;
+        let mut first: Option<String> = None;
+        while let Some(ev) = self.conn.poll_for_event()? {
+            if let Event::Error(e) = ev {
+                first.get_or_insert_with(|| format!("X error {:?}", e));
+            }
+        }
+        match first {
+            Some(m) => Err(m.into()),
+            None => Ok(()),
+        }
+    }
+
+    fn fill(&self, x: i16, y: i16, w: u16, h: u16, rgb: u32) -> Res<()> {
+        self.conn.change_gc(
+            self.gc,
+            &ChangeGCAux::new()
+                .foreground(self.pixel(rgb))
+                .fill_style(FillStyle::SOLID),
+        )?;
+        self.conn.poly_fill_rectangle(
+            self.root,
+            self.gc,
+            &[Rectangle {
+                x,
+                y,
+                width: w,
+                height: h,
+            }],
+        )?;
+        Ok(())
+    }
+
+    /// PutImage of a BGRX buffer (w*h*4 bytes), split into bands that fit one request.
+    fn put_bgrx(&self, x: i16, y: i16, w: u16, h: u16, data: &[u8]) -> Res<()> {
+        if !self.bgrx_ok {
+            return Err("root visual is not 24-bit TrueColor at 32 bpp LSB-first".into());
+        }
+        let stride = w as usize * 4;
+        if data.len() != stride * h as usize {
+            return Err(
+                format!("expected {} bytes, got {}", stride * h as usize, data.len()).into(),
+            );
+        }
+        if w == 0 || h == 0 {
+            return Ok(());
+        }
+        let rows_per = ((self.max_put_bytes - 64) / stride).clamp(1, h as usize);
+        let mut row = 0usize;
+        while row < h as usize {
+            let n = rows_per.min(h as usize - row);
+            self.conn.put_image(
+                ImageFormat::Z_PIXMAP,
+                self.root,
+                self.gc,
+                w,
+                n as u16,
+                x,
+                y + row as i16,
+                0,
+                self.depth,
+                &data[row * stride..(row + n) * stride],
+            )?;
+            row += n;
+        }
+        Ok(())
+    }
+
+    fn noise(&self, x: i16, y: i16, w: u16, h: u16, seed: u64) -> Res<()> {
+        let data = noise_bgrx(w as usize, h as usize, seed);
+        self.put_bgrx(x, y, w, h, &data)
+    }
+
+    fn text(&self, x: i16, y: i16, rgb: u32, text: &[u8]) -> Res<()> {
+        self.conn.change_gc(
+            self.gc,
+            &ChangeGCAux::new()
+                .foreground(self.pixel(rgb))
+                .fill_style(FillStyle::SOLID)
+                .font(self.font),
+        )?;
+        // PolyText8 items: [len, delta, bytes...], at most 254 bytes per item.
+        let mut items = Vec::with_capacity(text.len() + text.len() / 254 * 2 + 2);
+        for chunk in text.chunks(254) {
+            items.push(chunk.len() as u8);
+            items.push(0);
+            items.extend_from_slice(chunk);
+        }
+        if !items.is_empty() {
+            self.conn
+                .poly_text8(self.root, self.gc, x, y + self.font_ascent, &items)?;
+        }
+        Ok(())
+    }
+
+    fn dump(&self, x: i16, y: i16, w: u16, h: u16) -> Res<Vec<u8>> {
+        if !self.bgrx_ok {
+            return Err("root visual is not 24-bit TrueColor at 32 bpp LSB-first".into());
+        }
+        let reply = self
+            .conn
+            .get_image(ImageFormat::Z_PIXMAP, self.root, x, y, w, h, !0)?
+            .reply()?;
+        let want = w as usize * h as usize * 4;
+        if reply.data.len() != want {
+            return Err(format!("GetImage gave {} bytes, want {}", reply.data.len(), want).into());
+        }
+        Ok(reply.data)
+    }
+}
+
+fn splitmix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// 4x4 blocks of pseudo-random colour; block (bx, by) colour depends only on seed, bx, by.
+fn noise_bgrx(w: usize, h: usize, seed: u64) -> Vec<u8> {
+    let mut data = vec![0u8; w * h * 4];
+    let bw = w.div_ceil(4);
+    let mut row_colours = vec![[0u8; 4]; bw];
+    for by in 0..h.div_ceil(4) {
+        for (bx, c) in row_colours.iter_mut().enumerate() {
+            let r = splitmix(seed ^ splitmix(((by as u64) << 32) | bx as u64));
+            *c = [r as u8, (r >> 8) as u8, (r >> 16) as u8, 0];
+        }
+        for yy in by * 4..(by * 4 + 4).min(h) {
+            let line = &mut data[yy * w * 4..(yy + 1) * w * 4];
+            for (xx, px) in line.chunks_exact_mut(4).enumerate() {
+                px.copy_from_slice(&row_colours[xx / 4]);
+            }
+        }
+    }
+    data
+}
+
+fn num<T: std::str::FromStr>(s: Option<&str>, what: &str) -> Res<T> {
+    let s = s.ok_or_else(|| format!("missing {}", what))?;
+    s.parse::<T>()
+        .map_err(|_| format!("bad {} '{}'", what, s).into())
+}
+
+fn colour(s: Option<&str>) -> Res<u32> {
+    let s = s.ok_or("missing colour")?;
+    let t = s.trim_start_matches('#');
+    if t.len() != 6 {
+        return Err(format!("bad colour '{}' (want RRGGBB)", s).into());
+    }
+    u32::from_str_radix(t, 16).map_err(|_| format!("bad colour '{}' (want RRGGBB)", s).into())
+}
+
+/// Splits off the first `n` whitespace-separated words; returns them and the rest of the line.
+fn split_words(line: &str, n: usize) -> (Vec<&str>, &str) {
+    let mut words = Vec::with_capacity(n);
+    let mut rest = line;
+    for _ in 0..n {
+        rest = rest.trim_start();
+        if rest.is_empty() {
+            break;
+        }
+        let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        words.push(&rest[..end]);
+        rest = &rest[end..];
+    }
+    // Exactly one separator before free text (so leading spaces of the text are kept).
+    let rest = rest
+        .strip_prefix(' ')
+        .or_else(|| rest.strip_prefix('\t'))
+        .unwrap_or(rest);
+    (words, rest)
+}
+
+fn rect(w: &[&str]) -> Res<(i16, i16, u16, u16)> {
+    let mut it = w.iter().copied();
+    Ok((
+        num(it.next(), "X")?,
+        num(it.next(), "Y")?,
+        num(it.next(), "W")?,
+        num(it.next(), "H")?,
+    ))
+}
+
+/// What the command loop should do after a command.
+enum Next {
+    Continue,
+    Quit,
+}
+
+struct Input {
+    rx: Receiver<String>,
+    pending: VecDeque<String>,
+    closed: bool,
+}
+
+impl Input {
+    fn next_line(&mut self) -> Option<String> {
+        if let Some(l) = self.pending.pop_front() {
+            return Some(l);
+        }
+        if self.closed {
+            return None;
+        }
+        match self.rx.recv() {
+            Ok(l) => Some(l),
+            Err(_) => {
+                self.closed = true;
+                None
+            }
+        }
+    }
+
+    /// Non-blocking check during an animation: true when it should stop (a `stop` line
+    /// arrived, or stdin closed and `stop_on_eof`). Other lines are kept for later.
+    fn should_stop(&mut self, stop_on_eof: bool) -> bool {
+        if self.closed {
+            return stop_on_eof;
+        }
+        loop {
+            match self.rx.try_recv() {
+                Ok(l) => {
+                    if l.trim() == "stop" {
+                        return true;
+                    }
+                    self.pending.push_back(l);
+                }
+                Err(TryRecvError::Empty) => return false,
+                Err(TryRecvError::Disconnected) => {
+                    self.closed = true;
+                    return stop_on_eof;
+                }
+            }
+        }
+    }
+}
+
+fn run_command(p: &Painter, line: &str, input: &mut Input) -> Res<Next> {
+    let (head, _) = split_words(line, 1);
+    let cmd = head.first().copied().unwrap_or("");
+    match cmd {
+        "fill" => {
+            let (w, _) = split_words(line, 6);
+            let (x, y, ww, hh) = rect(&w[1..])?;
+            p.fill(x, y, ww, hh, colour(w.get(5).copied())?)?;
+        }
+        "noise" => {
+            let (w, _) = split_words(line, 6);
+            let (x, y, ww, hh) = rect(&w[1..])?;
+            p.noise(x, y, ww, hh, num(w.get(5).copied(), "SEED")?)?;
+        }
+        "text" => {
+            let (w, rest) = split_words(line, 4);
+            let x = num(w.get(1).copied(), "X")?;
+            let y = num(w.get(2).copied(), "Y")?;
+            let c = colour(w.get(3).copied())?;
+            p.text(x, y, c, rest.as_bytes())?;
+        }
+        "image" => {
+            let (w, rest) = split_words(line, 5);
+            let (x, y, ww, hh) = rect(&w[1..])?;
+            let path = rest.trim();
+            if path.is_empty() {
+                return Err("missing PATH".into());
+            }
+            let data = std::fs::read(path).map_err(|e| format!("{}: {}", path, e))?;
+            p.put_bgrx(x, y, ww, hh, &data)?;
+        }
+        "dump" => {
+            let (w, rest) = split_words(line, 5);
+            let (x, y, ww, hh) = rect(&w[1..])?;
+            let path = rest.trim();
+            if path.is_empty() {
+                return Err("missing PATH".into());
+            }
+            let data = p.dump(x, y, ww, hh)?;
+            std::fs::write(path, data).map_err(|e| format!("{}: {}", path, e))?;
+        }
+        "play" => {
+            let (w, _) = split_words(line, 4);
+            let fps: f64 = num(w.get(1).copied(), "FPS")?;
+            let scene = w.get(2).copied().ok_or("missing SCENE")?;
+            let secs: f64 = num(w.get(3).copied(), "SECONDS")?;
+            if !(fps > 0.0 && fps <= 1000.0) {
+                return Err("FPS must be in (0, 1000]".into());
+            }
+            if !(secs >= 0.0 && secs.is_finite()) {
+                return Err("SECONDS must be >= 0".into());
+            }
+            match scene {
+                "bounce" => play_bounce(p, fps, secs, input)?,
+                other => return Err(format!("unknown scene '{}' (known: bounce)", other).into()),
+            }
+        }
+        "sync" => {}
+        "quit" => return Ok(Next::Quit),
+        "" => return Err("empty command".into()),
+        other => return Err(format!("unknown command '{}'", other).into()),
+    }
+    Ok(Next::Continue)
+}
+
+struct Mover {
+    x: i32,
+    y: i32,
+    w: i32,
+    h: i32,
+    dx: i32,
+    dy: i32,
+    rgb: u32,
+}
+
+/// Rectangles bouncing over a static tiled background plus a line of changing text.
+/// Only the areas that change are redrawn each frame.
+fn play_bounce(p: &Painter, fps: f64, secs: f64, input: &mut Input) -> Res<()> {
+    let (sw, sh) = (p.width as i32, p.height as i32);
+    let conn = &p.conn;
+
+    // Background tile: 64x64 of soft diagonal stripes and a grid, JPEG-friendly.
+    const T: usize = 64;
+    let mut tile = vec![0u8; T * T * 4];
+    for y in 0..T {
+        for x in 0..T {
+            let i = (y * T + x) * 4;
+            let band = ((x + y) / 16) % 2;
+            let (r, g, b) = if x % 32 == 0 || y % 32 == 0 {
+                (90u8, 90u8, 110u8)
+            } else if band == 0 {
+                (40, 48, 64)
+            } else {
+                (52, 60, 80)
+            };
+            tile[i..i + 4].copy_from_slice(&[b, g, r, 0]);
+        }
+    }
+    let pix = conn.generate_id()?;
+    conn.create_pixmap(p.depth, pix, p.root, T as u16, T as u16)?;
+    if !p.bgrx_ok {
+        return Err("root visual is not 24-bit TrueColor at 32 bpp LSB-first".into());
+    }
+    conn.put_image(
+        ImageFormat::Z_PIXMAP,
+        pix,
+        p.gc,
+        T as u16,
+        T as u16,
+        0,
+        0,
+        0,
+        p.depth,
+        &tile,
+    )?;
+    let bg_gc = conn.generate_id()?;
+    conn.create_gc(
+        bg_gc,
+        p.root,
+        &CreateGCAux::new()
+            .fill_style(FillStyle::TILED)
+            .tile(pix)
+            .graphics_exposures(0),
+    )?;
+    let fg_gc = conn.generate_id()?;
+    conn.create_gc(
+        fg_gc,
+        p.root,
+        &CreateGCAux::new()
+            .font(p.font)
+            .foreground(p.pixel(0xffffff))
+            .background(p.pixel(0x101010))
+            .graphics_exposures(0),
+    )?;
+    let full = Rectangle {
+        x: 0,
+        y: 0,
+        width: p.width,
+        height: p.height,
+    };
+    conn.poly_fill_rectangle(p.root, bg_gc, &[full])?;
+
+    let scale = (sw.min(sh) / 8).max(8);
+    let mut movers = [
+        (0xe04040, 3, 2),
+        (0x40c040, -2, 3),
+        (0x4060f0, 4, -3),
+        (0xf0c020, -3, -2),
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, &(rgb, dx, dy))| Mover {
+        x: (sw / 5) * (i as i32 + 1) - scale / 2,
+        y: (sh / 5) * (i as i32 + 1) - scale / 2,
+        w: scale + 16 * i as i32,
+        h: scale * 3 / 4,
+        dx: dx * (sw / 640).max(1),
+        dy: dy * (sh / 480).max(1),
+        rgb,
+    })
+    .collect::<Vec<_>>();
+    for m in &mut movers {
+        m.w = m.w.min(sw);
+        m.h = m.h.min(sh);
+        m.x = m.x.clamp(0, sw - m.w);
+        m.y = m.y.clamp(0, sh - m.h);
+    }
+
+    let period = Duration::from_secs_f64(1.0 / fps);
+    let start = Instant::now();
+    let end = (secs > 0.0).then(|| start + Duration::from_secs_f64(secs));
+    let mut next = start;
+    let mut frame: u64 = 0;
+    let text_y = (sh - 20).max(0) as i16;
+    loop {
+        // Move: erase old positions with the background, draw the new ones.
+        let mut erase = Vec::with_capacity(movers.len());
+        for m in &mut movers {
+            erase.push(Rectangle {
+                x: m.x as i16,
+                y: m.y as i16,
+                width: m.w as u16,
+                height: m.h as u16,
+            });
+            m.x += m.dx;
+            m.y += m.dy;
+            if m.x < 0 || m.x + m.w > sw {
+                m.dx = -m.dx;
+                m.x = m.x.clamp(0, sw - m.w);
+            }
+            if m.y < 0 || m.y + m.h > sh {
+                m.dy = -m.dy;
+                m.y = m.y.clamp(0, sh - m.h);
+            }
+        }
+        conn.poly_fill_rectangle(p.root, bg_gc, &erase)?;
+        for m in &movers {
+            conn.change_gc(fg_gc, &ChangeGCAux::new().foreground(p.pixel(m.rgb)))?;
+            conn.poly_fill_rectangle(
+                p.root,
+                fg_gc,
+                &[Rectangle {
+                    x: m.x as i16,
+                    y: m.y as i16,
+                    width: m.w as u16,
+                    height: m.h as u16,
+                }],
+            )?;
+        }
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let ms = now.as_millis() as u64;
+        let line = format!(
+            " frame {:>8}  {:02}:{:02}:{:02}.{:03} UTC ",
+            frame,
+            (ms / 3_600_000) % 24,
+            (ms / 60_000) % 60,
+            (ms / 1000) % 60,
+            ms % 1000
+        );
+        conn.change_gc(fg_gc, &ChangeGCAux::new().foreground(p.pixel(0xffffff)))?;
+        conn.image_text8(p.root, fg_gc, 8, text_y + p.font_ascent, line.as_bytes())?;
+        p.sync()?;
+        frame += 1;
+
+        if input.should_stop(end.is_none()) {
+            break;
+        }
+        next += period;
+        let now = Instant::now();
+        if let Some(e) = end {
+            if now >= e {
+                break;
+            }
+        }
+        if next > now {
+            std::thread::sleep(next - now);
+        } else {
+            // Late: re-anchor instead of bursting.
+            next = now;
+        }
+    }
+    conn.free_gc(bg_gc)?;
+    conn.free_gc(fg_gc)?;
+    conn.free_pixmap(pix)?;
+    Ok(())
+}
+
+fn usage() -> ! {
+    eprintln!("usage: xpaint [--display :N]   (commands on stdin; see source header)");
+    std::process::exit(2);
+}
+
+fn main() {
+    let mut display: Option<String> = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--display" | "-d" => display = Some(args.next().unwrap_or_else(|| usage())),
+            s if s.starts_with("--display=") => display = Some(s["--display=".len()..].into()),
+            "-h" | "--help" => usage(),
+            _ => usage(),
+        }
+    }
+    let painter = match Painter::connect(display.as_deref()) {
+        Ok(p) => p,
+        Err(e) => {
+            let name = display
+                .clone()
+                .or_else(|| std::env::var("DISPLAY").ok())
+                .unwrap_or_else(|| "(DISPLAY unset)".into());
+            eprintln!("xpaint: cannot open display {}: {}", name, e);
+            std::process::exit(1);
+        }
+    };
+
+    let (tx, rx) = mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        let stdin = std::io::stdin();
+        for line in stdin.lock().lines() {
+            match line {
+                Ok(l) => {
+                    if tx.send(l).is_err() {
+                        break;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+    });
+    let mut input = Input {
+        rx,
+        pending: VecDeque::new(),
+        closed: false,
+    };
+
+    let stdout = std::io::stdout();
+    while let Some(line) = input.next_line() {
+        let line = line.trim_end_matches(['\r', '\n']);
+        let t = line.trim();
+        if t.is_empty() || t.starts_with('#') || t == "stop" {
+            continue;
+        }
+        let result = run_command(&painter, line, &mut input).and_then(|n| {
+            painter.sync()?;
+            Ok(n)
+        });
+        let mut out = stdout.lock();
+        let quit = match result {
+            Ok(Next::Continue) => {
+                let _ = writeln!(out, "ok");
+                false
+            }
+            Ok(Next::Quit) => {
+                let _ = writeln!(out, "ok");
+                true
+            }
+            Err(e) => {
+                let msg = e.to_string().replace('\n', " ");
+                let _ = writeln!(out, "error: {}", msg);
+                // A lost connection cannot be recovered.
+                painter.conn.get_input_focus().is_err()
+            }
+        };
+        let _ = out.flush();
+        if quit {
+            break;
+        }
+    }
+}

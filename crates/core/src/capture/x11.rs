@@ -4,13 +4,22 @@
 use std::ptr::NonNull;
 
 use x11rb::connection::Connection;
+use x11rb::protocol::damage::{self, ConnectionExt as _};
 use x11rb::protocol::shm::{self, ConnectionExt as _};
-use x11rb::protocol::xfixes::ConnectionExt as _;
+use x11rb::protocol::xfixes::{self, ConnectionExt as _};
 use x11rb::protocol::xproto::{ImageFormat, Window};
+use x11rb::protocol::Event;
 use x11rb::rust_connection::RustConnection;
 
 use super::{CaptureError, CursorImage};
+use crate::detect::RowSpans;
 use crate::settings::Region;
+
+/// XDamage on the root window: tells which parts of the screen were drawn since the last look.
+struct DamageTracker {
+    damage: damage::Damage,
+    parts: xfixes::Region,
+}
 
 /// A SysV shared-memory segment attached both here and in the X server.
 struct ShmSegment {
@@ -29,6 +38,7 @@ pub struct X11Capture {
     xfixes: bool,
     region: Region,
     segment: Option<ShmSegment>,
+    damage: Option<DamageTracker>,
 }
 
 // SAFETY: the segment pointer is owned by this struct alone and only touched through `&mut self`
@@ -106,7 +116,86 @@ impl X11Capture {
                 height: 0,
             },
             segment: None,
+            damage: None,
         })
+    }
+
+    /// Subscribes to XDamage on the root window. Returns false (and captures every frame in
+    /// full) when the server lacks DAMAGE or XFixes regions.
+    pub fn enable_damage(&mut self) -> bool {
+        if self.damage.is_some() {
+            return true;
+        }
+        let ok = self.xfixes
+            && self
+                .conn
+                .damage_query_version(1, 1)
+                .ok()
+                .and_then(|c| c.reply().ok())
+                .is_some();
+        if !ok {
+            return false;
+        }
+        let made = (|| -> Result<DamageTracker, CaptureError> {
+            let damage = self.conn.generate_id().map_err(lost)?;
+            let parts = self.conn.generate_id().map_err(lost)?;
+            self.conn
+                .damage_create(damage, self.root, damage::ReportLevel::NON_EMPTY)
+                .map_err(lost)?
+                .check()
+                .map_err(lost)?;
+            self.conn
+                .xfixes_create_region(parts, &[])
+                .map_err(lost)?
+                .check()
+                .map_err(lost)?;
+            Ok(DamageTracker { damage, parts })
+        })();
+        match made {
+            Ok(t) => {
+                self.damage = Some(t);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Rows of the region drawn since the previous call, from XDamage. `None` when damage
+    /// tracking is off (then everything must be assumed changed).
+    pub fn take_damage(&mut self) -> Result<Option<RowSpans>, CaptureError> {
+        let Some(t) = &self.damage else {
+            return Ok(None);
+        };
+        let mut notified = false;
+        while let Some(event) = self.conn.poll_for_event().map_err(lost)? {
+            if let Event::DamageNotify(_) = event {
+                notified = true;
+            }
+        }
+        let mut rows = RowSpans::default();
+        if !notified {
+            return Ok(Some(rows));
+        }
+        // Moves the accumulated damage into `parts` and re-arms the notification.
+        self.conn
+            .damage_subtract(t.damage, x11rb::NONE, t.parts)
+            .map_err(lost)?;
+        let reply = self
+            .conn
+            .xfixes_fetch_region(t.parts)
+            .map_err(lost)?
+            .reply()
+            .map_err(lost)?;
+        let r = self.region;
+        for rect in reply.rectangles {
+            let (x0, x1) = (i64::from(rect.x), i64::from(rect.x) + i64::from(rect.width));
+            if x1 <= i64::from(r.x) || x0 >= i64::from(r.x + r.width) {
+                continue;
+            }
+            let top = i64::from(rect.y) - i64::from(r.y);
+            rows.add(top, top + i64::from(rect.height), r.height);
+        }
+        Ok(Some(rows))
     }
 
     pub fn display(&self) -> &str {
@@ -211,29 +300,52 @@ impl X11Capture {
     /// Reads the region into the shared segment and returns its pixels (BGRX, `stride()` bytes
     /// per row). The slice is writable so overlays can be drawn into the captured image.
     pub fn grab(&mut self) -> Result<&mut [u8], CaptureError> {
+        self.grab_rows(&RowSpans::everything(self.region.height))
+    }
+
+    /// Like [`X11Capture::grab`], but re-reads only the given rows of the region; the other rows
+    /// keep what was read before.
+    pub fn grab_rows(&mut self, rows: &RowSpans) -> Result<&mut [u8], CaptureError> {
         let r = self.region;
+        let stride = self.stride();
         let seg = self
             .segment
             .as_ref()
             .ok_or_else(|| CaptureError::Shm("no region set".into()))?;
-        self.conn
-            .shm_get_image(
-                self.root,
-                r.x as i16,
-                r.y as i16,
-                r.width as u16,
-                r.height as u16,
-                !0,
-                ImageFormat::Z_PIXMAP.into(),
-                seg.seg,
-                0,
-            )
-            .map_err(lost)?
-            .reply()
-            .map_err(lost)?;
+        // Send every request first, then collect the replies: one round trip in all.
+        let mut cookies = Vec::with_capacity(rows.spans().len());
+        for &(start, end) in rows.spans() {
+            cookies.push(
+                self.conn
+                    .shm_get_image(
+                        self.root,
+                        r.x as i16,
+                        (r.y + start) as i16,
+                        r.width as u16,
+                        (end - start) as u16,
+                        !0,
+                        ImageFormat::Z_PIXMAP.into(),
+                        seg.seg,
+                        (start as usize * stride) as u32,
+                    )
+                    .map_err(lost)?,
+            );
+        }
+        for c in cookies {
+            c.reply().map_err(lost)?;
+        }
         // SAFETY: the segment is `size` bytes, mapped for as long as `self.segment` lives, and the
         // server finished writing before it replied.
         Ok(unsafe { std::slice::from_raw_parts_mut(seg.addr.as_ptr(), seg.size) })
+    }
+
+    /// The pixels read so far (what the last grab left in the shared segment).
+    pub fn pixels(&mut self) -> &mut [u8] {
+        match &self.segment {
+            // SAFETY: as in `grab_rows`; no request is writing into the segment now.
+            Some(seg) => unsafe { std::slice::from_raw_parts_mut(seg.addr.as_ptr(), seg.size) },
+            None => &mut [],
+        }
     }
 
     /// The current cursor image and position, or `None` when XFixes is missing.

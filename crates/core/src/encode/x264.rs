@@ -25,6 +25,11 @@ pub struct X264Config {
     /// Constant rate factor, 0..=51 (lower is better). 4:2:0 is capped to the High profile,
     /// which has no lossless mode, so 0 is raised to 1 there; with `fullcolor` 0 is lossless.
     pub crf: u8,
+    /// Rate factor for paint-over pictures (`EncodeRequest::paint_over`), 0..=51, normally
+    /// below `crf`. A paint-over picture is an IDR coded at the quantiser x264's CRF gives a
+    /// steady-state I frame at this rate factor (`paint_over_crf` minus the I/P offset, about
+    /// 3); the pictures after it are back under `crf`. See [`X264Encoder::paint_over_qp`].
+    pub paint_over_crf: u8,
     /// 4:4:4 chroma (High 4:4:4 Predictive profile) instead of 4:2:0. A 4:2:0 stream is
     /// capped to High but, since ultrafast uses neither CABAC nor the 8x8 transform, x264
     /// signals Constrained Baseline in the SPS (`avc1.42E0xx`-compatible).
@@ -45,6 +50,10 @@ pub struct X264Encoder {
     csp: c_int,
     config: X264Config,
     pts: i64,
+    /// Quantiser forced on paint-over pictures; `None` when the stream is lossless already.
+    paint_over_qp: Option<u8>,
+    /// Quantiser of the last output picture.
+    last_qp: i32,
 }
 
 // SAFETY: `x264_t` is only reached through `&mut self`, so it is never used by two threads at
@@ -81,6 +90,7 @@ impl X264Encoder {
             width,
             height,
             crf,
+            paint_over_crf,
             fullcolor,
             threads,
             fps,
@@ -88,6 +98,11 @@ impl X264Encoder {
         } = config;
         if crf > 51 {
             return Err(err(format!("crf {crf} is out of range 0..=51")));
+        }
+        if paint_over_crf > 51 {
+            return Err(err(format!(
+                "paint-over crf {paint_over_crf} is out of range 0..=51"
+            )));
         }
         if !(fps.is_finite() && fps > 0.0 && fps <= 1000.0) {
             return Err(err(format!("fps {fps} is out of range (0, 1000]")));
@@ -168,6 +183,16 @@ impl X264Encoder {
                 "x264_param_apply_profile({profile:?}) rejected the settings"
             )));
         }
+        // Why a forced quantiser rather than `x264_encoder_reconfig` of the rate factor: in
+        // CRF mode x264 gives an I frame that follows P frames the recent P frames' average
+        // QP minus the I/P offset, whatever the rate factor is, so a reconfigured CRF would
+        // barely change a paint-over IDR. A steady-state I frame at rate factor `c` is coded
+        // at about `c - 6*log2(ip_factor)` (QP 20 at CRF 23), so that is what a paint-over
+        // gets. Only a stream opened lossless (4:4:4, crf 0) codes QP 0 losslessly, so a
+        // forced QP stays >= 1, and a lossless stream needs no paint-over quantiser.
+        let ip_offset = (6.0 * f64::from(p.rc.f_ip_factor).log2()).round() as i32;
+        let paint_over_qp = (!(fullcolor && crf == 0))
+            .then(|| (i32::from(paint_over_crf) - ip_offset).clamp(1, 51) as u8);
         // SAFETY: as above; x264 copies what it needs out of `p`.
         let enc = unsafe { x::x264_encoder_open(&mut p) };
         let enc = NonNull::new(enc)
@@ -178,7 +203,19 @@ impl X264Encoder {
             csp,
             config,
             pts: 0,
+            paint_over_qp,
+            last_qp: 0,
         })
+    }
+
+    /// The quantiser paint-over pictures are coded at (`None`: the stream is lossless).
+    pub fn paint_over_qp(&self) -> Option<u8> {
+        self.paint_over_qp
+    }
+
+    /// The quantiser x264 used for the last picture it output (0 before the first).
+    pub fn last_qp(&self) -> i32 {
+        self.last_qp
     }
 
     /// The configuration this encoder was opened with.
@@ -196,9 +233,10 @@ impl Drop for X264Encoder {
 
 impl Encoder for X264Encoder {
     /// Encodes one picture and appends its Annex-B NAL units to `out`. `request.force_key`
-    /// makes it an IDR (preceded by SPS/PPS); `paint_over` is ignored (CRF is constant).
+    /// makes it an IDR (preceded by SPS/PPS); `request.paint_over` makes it an IDR at the
+    /// paint-over quantiser (the next picture without it is back under `crf`).
     /// `key` in the outcome is x264's `b_keyframe` for the output picture: an IDR, either
-    /// forced or from `keyframe_interval_frames`.
+    /// forced, a paint-over or from `keyframe_interval_frames`.
     fn encode(
         &mut self,
         image: BgrxImage<'_>,
@@ -214,11 +252,16 @@ impl Encoder for X264Encoder {
             x::x264_picture_init(pic_in.as_mut_ptr());
             pic_in.assume_init()
         };
-        pic_in.i_type = (if request.force_key {
+        pic_in.i_type = (if request.force_key || request.paint_over {
             x::X264_TYPE_IDR
         } else {
             x::X264_TYPE_AUTO
         }) as c_int;
+        // X264_QP_AUTO (0) leaves the picture to CRF rate control.
+        pic_in.i_qpplus1 = match (request.paint_over, self.paint_over_qp) {
+            (true, Some(qp)) => c_int::from(qp) + 1,
+            _ => x::X264_QP_AUTO as c_int,
+        };
         pic_in.i_pts = self.pts;
         self.pts += 1;
         let y_stride = self.planes.y_stride() as c_int;
@@ -271,9 +314,11 @@ impl Encoder for X264Encoder {
                     .sum::<i64>(),
                 size as i64
             );
+            let pic_out = pic_out.assume_init();
+            self.last_qp = pic_out.i_qpplus1 - 1;
             (
                 std::slice::from_raw_parts(first.p_payload, size as usize),
-                pic_out.assume_init().b_keyframe != 0,
+                pic_out.b_keyframe != 0,
             )
         };
         out.extend_from_slice(payload);
@@ -341,6 +386,7 @@ mod tests {
             width: 320,
             height: 64,
             crf: 23,
+            paint_over_crf: 18,
             fullcolor,
             threads: 1,
             fps: 30.0,
@@ -545,6 +591,141 @@ mod tests {
             *key && types.contains(&5) && types.contains(&7) && types.contains(&8),
             "forced IDR again: {kinds:?}"
         );
+    }
+
+    #[test]
+    fn paint_over_is_a_bigger_better_idr_then_crf_returns() {
+        for fullcolor in [false, true] {
+            let mut cfg = config(fullcolor);
+            cfg.crf = 30;
+            cfg.paint_over_crf = 12;
+            let mut enc = X264Encoder::new(cfg).unwrap();
+            let still = test_image(7);
+            let steps = [
+                (false, true, false),  // normal IDR
+                (false, false, false), // P of the same content
+                (true, false, true),   // paint-over (the pipeline also sets force_key)
+                (false, true, false),  // normal IDR again: back at `crf`
+            ];
+            let mut outs = Vec::new();
+            for (i, &(paint_over, force_key, _)) in steps.iter().enumerate() {
+                let mut out = Vec::new();
+                let r = enc
+                    .encode(
+                        img(&still, 320, 64),
+                        EncodeRequest {
+                            force_key,
+                            paint_over,
+                        },
+                        &mut out,
+                    )
+                    .unwrap();
+                assert!(r.produced, "step {i}");
+                assert_eq!(r.key, force_key || paint_over, "step {i}: {r:?}");
+                outs.push(out);
+            }
+            // A paint-over without force_key is still an IDR with SPS/PPS.
+            let mut out = Vec::new();
+            let r = enc
+                .encode(
+                    img(&still, 320, 64),
+                    EncodeRequest {
+                        force_key: false,
+                        paint_over: true,
+                    },
+                    &mut out,
+                )
+                .unwrap();
+            assert!(r.key, "paint-over alone: {r:?}");
+            let types = nal_types(&out);
+            assert!(types.contains(&7) && types.contains(&5), "{types:?}");
+
+            let decode_psnr = |bytes: &[u8]| {
+                let dec = ffmpeg_decode(bytes, 320, 64);
+                assert_eq!(dec.len(), 1);
+                psnr_rgb(&still, &dec[0])
+            };
+            let (idr, po, idr2) = (&outs[0], &outs[2], &outs[3]);
+            let (p_idr, p_po, p_idr2) = (decode_psnr(idr), decode_psnr(po), decode_psnr(idr2));
+            eprintln!(
+                "fullcolor={fullcolor}: IDR crf 30 {} B {p_idr:.2} dB; paint-over crf 12 {} B {p_po:.2} dB; IDR after {} B {p_idr2:.2} dB",
+                idr.len(),
+                po.len(),
+                idr2.len()
+            );
+            assert!(
+                po.len() > idr.len(),
+                "paint-over {} B not larger than IDR {} B",
+                po.len(),
+                idr.len()
+            );
+            assert!(
+                p_po > p_idr + 1.0,
+                "paint-over PSNR {p_po:.2} not above IDR {p_idr:.2}"
+            );
+            // The IDR after the paint-over is back at the normal CRF: same as the first.
+            assert_eq!(idr2.len(), idr.len(), "crf restored after the paint-over");
+            assert!((p_idr2 - p_idr).abs() < 0.01);
+            // The whole stream (IDR, P, paint-over IDR, IDR) decodes too.
+            let stream: Vec<u8> = outs.concat();
+            assert_eq!(ffmpeg_decode(&stream, 320, 64).len(), 4);
+        }
+    }
+
+    #[test]
+    fn zz_explore() {
+        for fullcolor in [false, true] {
+            for crf in [12u8, 18, 23, 30] {
+                let mut cfg = config(fullcolor);
+                cfg.crf = crf;
+                let mut enc = X264Encoder::new(cfg).unwrap();
+                let mut line = format!("fc={fullcolor} crf {crf}:");
+                for (i, k) in [true, true, false, false, false, true, false, true]
+                    .iter()
+                    .enumerate()
+                {
+                    let still = test_image(i as u32 * 3);
+                    let mut out = Vec::new();
+                    enc.encode(
+                        img(&still, 320, 64),
+                        EncodeRequest {
+                            force_key: *k,
+                            paint_over: false,
+                        },
+                        &mut out,
+                    )
+                    .unwrap();
+                    line += &format!(" {}{}", if *k { "I" } else { "P" }, enc.last_qp);
+                }
+                let mut enc = X264Encoder::new(X264Config {
+                    width: 1920,
+                    height: 1080,
+                    ..cfg
+                })
+                .unwrap();
+                line += " | desktop:";
+                for (i, k) in [true, true, false, false, false, true].iter().enumerate() {
+                    let px = desktop_1080p(100 + i as u32 * 8);
+                    let mut out = Vec::new();
+                    enc.encode(
+                        img(&px, 1920, 1080),
+                        EncodeRequest {
+                            force_key: *k,
+                            paint_over: false,
+                        },
+                        &mut out,
+                    )
+                    .unwrap();
+                    line += &format!(
+                        " {}{}({}K)",
+                        if *k { "I" } else { "P" },
+                        enc.last_qp,
+                        out.len() / 1024
+                    );
+                }
+                eprintln!("{line}");
+            }
+        }
     }
 
     #[test]
@@ -798,6 +979,7 @@ mod tests {
                 width: w,
                 height: h,
                 crf: 25,
+                paint_over_crf: 20,
                 fullcolor,
                 threads,
                 fps: 30.0,
@@ -855,6 +1037,7 @@ mod tests {
                     width: w,
                     height: 64,
                     crf: 25,
+                    paint_over_crf: 20,
                     fullcolor: false,
                     threads: 1,
                     fps: 30.0,

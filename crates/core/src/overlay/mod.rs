@@ -2,3 +2,4 @@
 //! change is hashed and sent like any other pixel. Pure: no I/O.
 
 pub mod cursor;
+pub mod watermark;
