@@ -4,8 +4,9 @@ use napi::bindgen_prelude::Buffer;
 use napi_derive::napi;
 
 use std::sync::atomic::Ordering;
-use stripecast_core::pipeline::{Controls, Delivery, Pipeline};
-use stripecast_core::settings::{CaptureOptions, SettingsError, SettingsErrorKind};
+use stripecast_core::pipeline::{describe, Controls, Delivery};
+use stripecast_core::settings::{CaptureOptions, Config, Region, SettingsError, SettingsErrorKind};
+use stripecast_core::window::WindowSnapshot;
 
 /// Capture settings. Every field is optional; names and defaults follow pixelflux's
 /// `CaptureSettings`. Invalid values make `start()` throw a `RangeError`/`TypeError` whose
@@ -198,24 +199,24 @@ pub struct CaptureInfo {
 
 impl CaptureInfo {
     pub fn new(
-        p: &Pipeline,
+        config: &Config,
+        region: Region,
         display: &str,
         (screen_width, screen_height): (u32, u32),
         notes: Vec<String>,
     ) -> Self {
-        let r = p.region();
-        let layout = p.stripe_layout();
+        let (layout, encoder) = describe(config, region);
         Self {
             display: display.to_string(),
-            x: r.x,
-            y: r.y,
-            width: r.width,
-            height: r.height,
+            x: region.x,
+            y: region.y,
+            width: region.width,
+            height: region.height,
             screen_width,
             screen_height,
             stripe_height: layout.first().map_or(0, |s| s.height),
             stripe_count: layout.len() as u32,
-            encoder: p.encoder_name().to_string(),
+            encoder: encoder.to_string(),
             notes,
         }
     }
@@ -240,10 +241,16 @@ pub struct CaptureStats {
     pub capture_ms: f64,
     /// Total wall-clock milliseconds spent encoding frames (parallel stripes overlap).
     pub encode_ms: f64,
+    /// Median time from grab to the start of the stripe callback, over the last 512 stripes.
+    pub latency_p50_ms: f64,
+    /// 99th percentile of the same.
+    pub latency_p99_ms: f64,
+    /// Distinct frames delivered during the last second.
+    pub fps: f64,
 }
 
 impl CaptureStats {
-    pub fn from_controls(c: &Controls, queued: usize) -> Self {
+    pub fn new(c: &Controls, queued: usize, recent: WindowSnapshot) -> Self {
         let s = &c.stats;
         let n = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed) as f64;
         Self {
@@ -256,6 +263,9 @@ impl CaptureStats {
             queued_stripes: queued as f64,
             capture_ms: n(&s.capture_ns) / 1e6,
             encode_ms: n(&s.encode_ns) / 1e6,
+            latency_p50_ms: recent.latency_p50_ms,
+            latency_p99_ms: recent.latency_p99_ms,
+            fps: recent.fps,
         }
     }
 }

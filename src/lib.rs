@@ -7,6 +7,7 @@ mod convert;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{
@@ -16,8 +17,12 @@ use napi::{JsError, JsRangeError, JsTypeError};
 use napi_derive::napi;
 
 use stripecast_core::capture::x11::X11Capture;
-use stripecast_core::pipeline::{CaptureHandle, Controls, Delivery, Pipeline, PipelineError, Sink};
-use stripecast_core::settings::{OutputMode, SettingsError, SettingsErrorKind};
+use stripecast_core::pipeline::{
+    load_watermark, monotonic_ns, CaptureHandle, Controls, Delivery, Pipeline, PipelineError, Sink,
+    Update,
+};
+use stripecast_core::settings::{CaptureOptions, OutputMode, SettingsError, SettingsErrorKind};
+use stripecast_core::window::DeliveryWindow;
 
 pub use convert::{CaptureInfo, CaptureSettings, CaptureStats, StripeEncodeResult};
 
@@ -116,6 +121,7 @@ impl Sink for JsSink {
         let (code, fatal) = match &error {
             PipelineError::Capture(_) => ("ERR_CAPTURE", true),
             PipelineError::Encode { .. } => ("ERR_ENCODE", false),
+            PipelineError::Watermark(_) => ("ERR_WATERMARK", false),
         };
         self.report(NativeError {
             code,
@@ -152,6 +158,10 @@ struct Running {
     sink: Arc<JsSink>,
     /// Keeps the JavaScript object alive while it captures, like a listening server.
     this_ref: Option<ObjectRef<false>>,
+    /// The options in force (what `updateSettings` merges into).
+    options: CaptureOptions,
+    display: String,
+    screen: (u32, u32),
 }
 
 /// Captures an X11 screen region and delivers changed stripes, encoded, to a callback.
@@ -163,7 +173,7 @@ pub struct ScreenCapture {
     running: Option<Running>,
     refed: bool,
     /// Counters of the latest capture, kept readable after it stops.
-    last_controls: Option<Arc<Controls>>,
+    last: Option<(Arc<Controls>, Arc<Mutex<DeliveryWindow>>)>,
 }
 
 impl Default for ScreenCapture {
@@ -179,7 +189,7 @@ impl ScreenCapture {
         Self {
             running: None,
             refed: true,
-            last_controls: None,
+            last: None,
         }
     }
 
@@ -223,11 +233,18 @@ impl ScreenCapture {
             .clamp(sw, sh, config.output_mode == OutputMode::H264)
             .map_err(|e| throw_settings_error(env, &e))?;
         let display = capture.display().to_string();
-        let pipeline = Pipeline::new(config, capture, clamped.region)
-            .map_err(|e| throw(env, ErrorClass::Error, "ERR_START", e.to_string()))?;
-        let info = CaptureInfo::new(&pipeline, &display, (sw, sh), clamped.notes);
+        let info = CaptureInfo::new(&config, clamped.region, &display, (sw, sh), clamped.notes);
+        let pipeline = Pipeline::new(config, capture, clamped.region).map_err(|e| {
+            let code = match e {
+                PipelineError::Watermark(_) => "ERR_WATERMARK",
+                _ => "ERR_START",
+            };
+            throw(env, ErrorClass::Error, code, e.to_string())
+        })?;
 
         let active = Arc::new(AtomicBool::new(true));
+        let window = Arc::new(Mutex::new(DeliveryWindow::default()));
+        let window_js = window.clone();
         let user_cb = on_stripe.create_ref()?;
         let on_error_ref = on_error.as_ref().map(|f| f.create_ref()).transpose()?;
         let gate_active = active.clone();
@@ -261,8 +278,15 @@ impl ScreenCapture {
             .build_threadsafe_function::<Delivery>()
             .callee_handled::<false>()
             .weak::<false>()
-            .build_callback(|ctx: ThreadsafeCallContext<Delivery>| {
-                Ok(StripeEncodeResult::from(ctx.value))
+            .build_callback(move |ctx: ThreadsafeCallContext<Delivery>| {
+                let d = ctx.value;
+                let latency_ms = monotonic_ns().saturating_sub(d.capture_time_ns) as f64 / 1e6;
+                window_js.lock().unwrap_or_else(|e| e.into_inner()).record(
+                    d.frame_id,
+                    latency_ms,
+                    Instant::now(),
+                );
+                Ok(StripeEncodeResult::from(d))
             })?;
         let errors: Option<ErrorTsfn> = match &on_error {
             Some(f) => Some(
@@ -295,11 +319,14 @@ impl ScreenCapture {
             )
         })?;
         let this_ref = Some(this.object.create_ref::<false>()?);
-        self.last_controls = Some(handle.controls().clone());
+        self.last = Some((handle.controls().clone(), window));
         self.running = Some(Running {
             handle,
             sink,
             this_ref,
+            options,
+            display,
+            screen: (sw, sh),
         });
         Ok(info)
     }
@@ -327,6 +354,60 @@ impl ScreenCapture {
                 let _ = this_ref.unref(env);
             }
         }
+    }
+
+    /// Changes settings of the running capture without restarting it; they apply before the
+    /// next frame. Fields left out keep their values. Quality, rate, paint-over, damage,
+    /// cursor and watermark settings keep the encoders where they can; region, stripe height,
+    /// codec or colour format changes rebuild the streams and re-send everything. Invalid values
+    /// throw the same errors as `start()` and leave the capture as it was. Returns the geometry
+    /// now in force. The display cannot change (stop and start instead).
+    #[napi(ts_args_type = "settings: CaptureSettings")]
+    pub fn update_settings(&mut self, env: &Env, settings: CaptureSettings) -> Result<CaptureInfo> {
+        let Some(running) = self.running.as_mut().filter(|r| r.handle.is_running()) else {
+            return Err(throw(
+                env,
+                ErrorClass::Error,
+                "ERR_NOT_STARTED",
+                "updateSettings() needs a running capture; call start() first".into(),
+            ));
+        };
+        let update = settings
+            .into_options()
+            .map_err(|e| throw_settings_error(env, &e))?;
+        if update.display.is_some() && update.display != running.options.display {
+            return Err(throw(
+                env,
+                ErrorClass::Type,
+                "ERR_INVALID_SETTING",
+                "display cannot change while capturing; stop() and start() again".into(),
+            ));
+        }
+        let options = running.options.merged_with(&update);
+        let config = options
+            .validate()
+            .map_err(|e| throw_settings_error(env, &e))?;
+        let (sw, sh) = running.screen;
+        let clamped = config
+            .region
+            .clamp(sw, sh, config.output_mode == OutputMode::H264)
+            .map_err(|e| throw_settings_error(env, &e))?;
+        let watermark = load_watermark(&config)
+            .map_err(|e| throw(env, ErrorClass::Error, "ERR_WATERMARK", e.to_string()))?;
+        let info = CaptureInfo::new(
+            &config,
+            clamped.region,
+            &running.display,
+            (sw, sh),
+            clamped.notes,
+        );
+        running.options = options;
+        running.handle.controls().update(Update {
+            config,
+            region: clamped.region,
+            watermark,
+        });
+        Ok(info)
     }
 
     /// True while the capture thread runs (false after `stop()` or a fatal capture error).
@@ -368,8 +449,14 @@ impl ScreenCapture {
     #[napi]
     pub fn stats(&self) -> CaptureStats {
         let queued = self.running.as_ref().map_or(0, |r| r.sink.in_flight());
-        match &self.last_controls {
-            Some(c) => CaptureStats::from_controls(c, queued),
+        match &self.last {
+            Some((controls, window)) => {
+                let recent = window
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .snapshot(Instant::now());
+                CaptureStats::new(controls, queued, recent)
+            }
             None => CaptureStats::default(),
         }
     }

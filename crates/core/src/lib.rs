@@ -8,4 +8,5 @@ pub mod encode;
 pub mod overlay;
 pub mod pipeline;
 pub mod settings;
+pub mod window;
 pub mod wire;

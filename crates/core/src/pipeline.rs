@@ -17,7 +17,6 @@ use thiserror::Error;
 
 use crate::capture::x11::X11Capture;
 use crate::capture::CaptureError;
-use crate::capture::CursorImage;
 use crate::detect::{
     stripe_hash, stripes, ChangeDetector, Decision, Policy, RowSpans, Stripe, StripeState,
 };
@@ -25,7 +24,9 @@ use crate::encode::jpeg::JpegEncoder;
 use crate::encode::x264::{X264Config, X264Encoder};
 use crate::encode::{BgrxImage, EncodeError, EncodeRequest, Encoder};
 use crate::overlay::cursor::blend_cursor;
-use crate::settings::{Config, OutputMode, Region};
+use crate::overlay::watermark::Watermark;
+use crate::overlay::{widen_for_overlays, OverlayRows};
+use crate::settings::{Config, OutputMode, Region, WatermarkLocation};
 use crate::wire;
 
 /// How often the whole region is re-read and hashed even when XDamage reports nothing: a safety
@@ -60,6 +61,8 @@ pub struct Delivery {
 pub enum PipelineError {
     #[error(transparent)]
     Capture(#[from] CaptureError),
+    #[error(transparent)]
+    Watermark(#[from] crate::overlay::watermark::WatermarkError),
     #[error("encoder failed on stripe at y={stripe_y}: {source}")]
     Encode { stripe_y: u32, source: EncodeError },
 }
@@ -97,12 +100,31 @@ pub struct Stats {
 pub struct Controls {
     stop: AtomicBool,
     keyframe: AtomicBool,
+    update: Mutex<Option<Update>>,
     wake: Mutex<()>,
     wake_cv: Condvar,
     pub stats: Stats,
 }
 
+/// New settings for a running capture, already validated and clamped.
+pub struct Update {
+    pub config: Config,
+    pub region: Region,
+    /// The watermark `config` asks for, loaded by the caller so that a bad file is reported
+    /// before anything changes.
+    pub watermark: Option<Watermark>,
+}
+
 impl Controls {
+    /// Hands new settings to the capture thread; they apply before its next frame.
+    pub fn update(&self, update: Update) {
+        *self.update.lock().unwrap_or_else(|e| e.into_inner()) = Some(update);
+    }
+
+    fn take_update(&self) -> Option<Update> {
+        self.update.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+
     /// Asks for a key frame (H.264 IDR; a full refresh for JPEG) on every stripe.
     pub fn request_keyframe(&self) {
         self.keyframe.store(true, Ordering::SeqCst);
@@ -198,10 +220,100 @@ struct Job<'a> {
     stream: &'a mut Stream,
 }
 
+fn new_streams(count: usize) -> Vec<Stream> {
+    (0..count)
+        .map(|_| Stream {
+            encoder: None,
+            state: StripeState::default(),
+            force_key: true,
+        })
+        .collect()
+}
+
+/// Loads the watermark `config` asks for (none when no path is set or the location is 0).
+pub fn load_watermark(config: &Config) -> Result<Option<Watermark>, PipelineError> {
+    match (&config.watermark_path, config.watermark_location) {
+        (Some(path), location) if location != WatermarkLocation::None => {
+            Ok(Some(Watermark::load(std::path::Path::new(path))?))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// The stripes `config` cuts `region` into and the name of the encoder it uses.
+pub fn describe(config: &Config, region: Region) -> (Vec<Stripe>, &'static str) {
+    let (layout, _, kind) = plan(config, region);
+    (layout, encoder_name(kind))
+}
+
+fn encoder_name(kind: PayloadKind) -> &'static str {
+    match kind {
+        PayloadKind::Jpeg => "jpeg",
+        PayloadKind::H264 => "x264",
+    }
+}
+
+/// The stripe layout, encoder factory and payload kind that `config` asks for on `region`.
+fn plan(config: &Config, region: Region) -> (Vec<Stripe>, EncoderFactory, PayloadKind) {
+    match config.output_mode {
+        OutputMode::Jpeg => {
+            let jpeg = JpegEncoder {
+                quality: config.jpeg_quality,
+                paint_over_quality: config.paint_over_jpeg_quality,
+                subsampling: config.jpeg_subsampling,
+            };
+            (
+                stripes(region.height, config.stripe_height),
+                Box::new(move |_, _| Ok(Box::new(jpeg) as Box<dyn Encoder>)),
+                PayloadKind::Jpeg,
+            )
+        }
+        OutputMode::H264 => {
+            // Full-frame: one stream for the region, x264 threads sized to the machine.
+            // Striped: one single-threaded stream per stripe; parallelism comes from
+            // encoding several stripes at once.
+            let (layout, threads) = if config.h264_fullframe {
+                (
+                    vec![Stripe {
+                        index: 0,
+                        y: 0,
+                        height: region.height,
+                    }],
+                    0,
+                )
+            } else {
+                (stripes(region.height, config.stripe_height), 1)
+            };
+            let (crf, paint_over_crf, fullcolor, fps) = (
+                config.h264_crf,
+                config.h264_paint_over_crf,
+                config.h264_fullcolor,
+                config.target_fps,
+            );
+            let keyframe_interval_frames = (config.keyframe_interval_s * fps).round() as u32;
+            let factory: EncoderFactory = Box::new(move |stripe: &Stripe, width: u32| {
+                let enc = X264Encoder::new(X264Config {
+                    width,
+                    height: stripe.height,
+                    crf,
+                    paint_over_crf,
+                    fullcolor,
+                    threads,
+                    fps,
+                    keyframe_interval_frames,
+                })?;
+                Ok(Box::new(enc) as Box<dyn Encoder>)
+            });
+            (layout, factory, PayloadKind::H264)
+        }
+    }
+}
+
 /// Everything the capture loop needs; built on the caller's thread so that every error that can
 /// be known before starting is raised there.
 pub struct Pipeline {
     config: Config,
+    watermark: Option<Watermark>,
     capture: X11Capture,
     layout: Vec<Stripe>,
     factory: EncoderFactory,
@@ -216,58 +328,11 @@ impl Pipeline {
         region: Region,
     ) -> Result<Self, PipelineError> {
         capture.set_region(region)?;
-        let (layout, factory, kind): (Vec<Stripe>, EncoderFactory, PayloadKind) = match config
-            .output_mode
-        {
-            OutputMode::Jpeg => {
-                let jpeg = JpegEncoder {
-                    quality: config.jpeg_quality,
-                    paint_over_quality: config.paint_over_jpeg_quality,
-                    subsampling: config.jpeg_subsampling,
-                };
-                (
-                    stripes(region.height, config.stripe_height),
-                    Box::new(move |_, _| Ok(Box::new(jpeg) as Box<dyn Encoder>)),
-                    PayloadKind::Jpeg,
-                )
-            }
-            OutputMode::H264 => {
-                // Full-frame: one stream for the region, x264 threads sized to the machine.
-                // Striped: one single-threaded stream per stripe; parallelism comes from
-                // encoding several stripes at once.
-                let (layout, threads) = if config.h264_fullframe {
-                    (
-                        vec![Stripe {
-                            index: 0,
-                            y: 0,
-                            height: region.height,
-                        }],
-                        0,
-                    )
-                } else {
-                    (stripes(region.height, config.stripe_height), 1)
-                };
-                let (crf, fullcolor, fps) =
-                    (config.h264_crf, config.h264_fullcolor, config.target_fps);
-                let keyframe_interval_frames = (config.keyframe_interval_s * fps).round() as u32;
-                let factory: EncoderFactory = Box::new(move |stripe: &Stripe, width: u32| {
-                    let enc = X264Encoder::new(X264Config {
-                        width,
-                        height: stripe.height,
-                        crf,
-                        paint_over_crf: config.h264_paint_over_crf,
-                        fullcolor,
-                        threads,
-                        fps,
-                        keyframe_interval_frames,
-                    })?;
-                    Ok(Box::new(enc) as Box<dyn Encoder>)
-                });
-                (layout, factory, PayloadKind::H264)
-            }
-        };
+        let (layout, factory, kind) = plan(&config, region);
+        let watermark = load_watermark(&config)?;
         Ok(Self {
             config,
+            watermark,
             capture,
             layout,
             factory,
@@ -275,12 +340,51 @@ impl Pipeline {
         })
     }
 
-    pub fn region(&self) -> Region {
-        self.capture.region()
+    fn policy(&self) -> Policy {
+        Policy {
+            paint_over_after: self
+                .config
+                .use_paint_over_quality
+                .then_some(self.config.paint_over_trigger_frames),
+            // Throttling the only stream of a full-frame encode would throttle the whole screen
+            // for one animated corner, so damage applies to striped output only.
+            damage: (!self.is_full_frame_h264()).then_some((
+                self.config.damage_block_threshold,
+                self.config.damage_block_duration,
+            )),
+        }
     }
 
-    pub fn stripe_layout(&self) -> &[Stripe] {
-        &self.layout
+    /// Whether `new` cuts the region into different streams than the current config.
+    fn layout_differs(&self, new: &Config) -> bool {
+        let c = &self.config;
+        (
+            c.output_mode,
+            c.stripe_height,
+            c.h264_fullframe,
+            c.h264_fullcolor,
+        ) != (
+            new.output_mode,
+            new.stripe_height,
+            new.h264_fullframe,
+            new.h264_fullcolor,
+        )
+    }
+
+    /// Whether `new` needs different encoders (same layout).
+    fn encoding_differs(&self, new: &Config) -> bool {
+        let c = &self.config;
+        (
+            c.jpeg_quality,
+            c.paint_over_jpeg_quality,
+            c.jpeg_subsampling,
+        ) != (
+            new.jpeg_quality,
+            new.paint_over_jpeg_quality,
+            new.jpeg_subsampling,
+        ) || (c.h264_crf, c.h264_paint_over_crf) != (new.h264_crf, new.h264_paint_over_crf)
+            || c.keyframe_interval_s != new.keyframe_interval_s
+            || (c.output_mode == OutputMode::H264 && c.target_fps != new.target_fps)
     }
 
     fn is_full_frame_h264(&self) -> bool {
@@ -312,31 +416,12 @@ impl Pipeline {
     }
 
     fn run(mut self, controls: &Controls, sink: &dyn Sink) {
-        let interval = Duration::from_secs_f64(1.0 / self.config.target_fps);
-        let region = self.capture.region();
-        let stride = self.capture.stride();
+        let mut interval = Duration::from_secs_f64(1.0 / self.config.target_fps);
+        let mut region = self.capture.region();
+        let mut stride = self.capture.stride();
         let mut detector = ChangeDetector::new(self.layout.len());
-        let mut streams: Vec<Stream> = self
-            .layout
-            .iter()
-            .map(|_| Stream {
-                encoder: None,
-                state: StripeState::default(),
-                force_key: true,
-            })
-            .collect();
-        let policy = Policy {
-            paint_over_after: self
-                .config
-                .use_paint_over_quality
-                .then_some(self.config.paint_over_trigger_frames),
-            // Throttling the only stream of a full-frame encode would throttle the whole screen
-            // for one animated corner, so damage applies to striped output only.
-            damage: (!self.is_full_frame_h264()).then_some((
-                self.config.damage_block_threshold,
-                self.config.damage_block_duration,
-            )),
-        };
+        let mut streams = new_streams(self.layout.len());
+        let mut policy = self.policy();
         let stats = &controls.stats;
         let mut frame_id: u32 = 0;
         let mut deadline = Instant::now();
@@ -345,8 +430,12 @@ impl Pipeline {
         let mut full_check_due = true;
         let mut last_full_check = Instant::now();
         let mut retry = RowSpans::default();
-        let mut last_cursor: Option<CursorImage> = None;
-        let capture_cursor = self.config.capture_cursor && self.capture.has_cursor_support();
+        let mut last_cursor_key = None;
+        let mut last_cursor_rows = None;
+        let mut last_watermark_rows = None;
+        let mut last_watermark_at = None;
+        let started = Instant::now();
+        let mut capture_cursor = self.config.capture_cursor && self.capture.has_cursor_support();
 
         while controls.sleep_until(deadline) {
             // Pace from the previous deadline; when late by more than a frame, re-anchor on now
@@ -357,6 +446,37 @@ impl Pipeline {
                 deadline = now;
             }
 
+            if let Some(update) = controls.take_update() {
+                let relayout = update.region != region || self.layout_differs(&update.config);
+                let reencode = self.encoding_differs(&update.config);
+                if update.region != region {
+                    if let Err(e) = self.capture.set_region(update.region) {
+                        sink.error(e.into());
+                        return;
+                    }
+                }
+                self.watermark = update.watermark;
+                self.config = update.config;
+                interval = Duration::from_secs_f64(1.0 / self.config.target_fps);
+                policy = self.policy();
+                capture_cursor = self.config.capture_cursor && self.capture.has_cursor_support();
+                if relayout {
+                    (self.layout, self.factory, self.kind) = plan(&self.config, update.region);
+                    region = update.region;
+                    stride = self.capture.stride();
+                    detector = ChangeDetector::new(self.layout.len());
+                    streams = new_streams(self.layout.len());
+                    retry = RowSpans::default();
+                    (last_cursor_rows, last_watermark_rows) = (None, None);
+                    full_check_due = true;
+                } else if reencode {
+                    // New quality settings: fresh encoders (an H.264 stream restarts with an
+                    // IDR at its next change); what was sent stays valid.
+                    let (_, factory, _) = plan(&self.config, region);
+                    self.factory = factory;
+                    streams.iter_mut().for_each(|s| s.encoder = None);
+                }
+            }
             if sink.in_flight() >= self.config.max_queued_stripes as usize {
                 // Skipped before anything is read: pending damage stays pending.
                 stats.frames_skipped.fetch_add(1, Ordering::Relaxed);
@@ -403,49 +523,64 @@ impl Pipeline {
             } else {
                 None
             };
-            // The cursor is drawn into the buffer, so its rows are re-read whenever it is drawn
-            // (never blended twice), and the rows it left are re-read when it moves.
-            let cursor_rows = |c: &CursorImage| {
-                (
-                    c.y - region.y as i32,
-                    c.y - region.y as i32 + c.height as i32,
+            let cursor_rows = cursor.as_ref().map(|c| {
+                let top = i64::from(c.y) - i64::from(region.y);
+                (top, top + i64::from(c.height))
+            });
+            let watermark_at = self.watermark.as_ref().and_then(|w| {
+                w.position(
+                    self.config.watermark_location,
+                    region.width,
+                    region.height,
+                    started.elapsed(),
                 )
-            };
-            let cursor_moved = cursor
+            });
+            let watermark_rows = watermark_at
+                .zip(self.watermark.as_ref())
+                .map(|((_, y), w)| (i64::from(y), i64::from(y) + i64::from(w.height())));
+            // A cursor changes when it moves (even sideways) or changes shape (serial).
+            let cursor_key = cursor
                 .as_ref()
-                .map(|c| (c.x, c.y, c.width, c.height, c.serial))
-                != last_cursor
-                    .as_ref()
-                    .map(|c| (c.x, c.y, c.width, c.height, c.serial));
-            if cursor_moved {
-                if let Some(old) = &last_cursor {
-                    let (a, b) = cursor_rows(old);
-                    rows.add(a.into(), b.into(), region.height);
-                }
-            }
-            if let Some(c) = &cursor {
-                if cursor_moved || !rows.is_empty() {
-                    let (a, b) = cursor_rows(c);
-                    rows.add(a.into(), b.into(), region.height);
-                }
-            }
-            last_cursor = cursor;
+                .map(|c| (c.x, c.y, c.width, c.height, c.serial));
+            let draw_overlays = widen_for_overlays(
+                &mut rows,
+                &[
+                    OverlayRows {
+                        previous: last_cursor_rows,
+                        current: cursor_rows,
+                        changed: cursor_key != last_cursor_key,
+                    },
+                    OverlayRows {
+                        previous: last_watermark_rows,
+                        current: watermark_rows,
+                        changed: watermark_at != last_watermark_at,
+                    },
+                ],
+                region.height,
+            );
+            last_cursor_key = cursor_key;
+            last_cursor_rows = cursor_rows;
+            last_watermark_rows = watermark_rows;
+            last_watermark_at = watermark_at;
             let frame = if rows.is_empty() {
                 self.capture.pixels()
             } else {
                 match self.capture.grab_rows(&rows) {
-                    Ok(f) => {
-                        if let Some(c) = &last_cursor {
-                            blend_cursor(f, stride, region, c);
-                        }
-                        f
-                    }
+                    Ok(f) => f,
                     Err(e) => {
                         sink.error(e.into());
                         return;
                     }
                 }
             };
+            if draw_overlays {
+                if let Some(c) = &cursor {
+                    blend_cursor(frame, stride, region, c);
+                }
+                if let (Some(w), Some((x, y))) = (&self.watermark, watermark_at) {
+                    w.blend(frame, stride, region.width, region.height, x, y);
+                }
+            }
             frame_id = frame_id.wrapping_add(1);
             stats.frames_captured.fetch_add(1, Ordering::Relaxed);
             stats

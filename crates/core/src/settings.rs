@@ -49,6 +49,49 @@ pub struct CaptureOptions {
     pub max_queued_stripes: Option<i64>,
 }
 
+macro_rules! merge_options {
+    ($base:expr, $update:expr, $($field:ident),* $(,)?) => {
+        CaptureOptions { $($field: $update.$field.clone().or_else(|| $base.$field.clone()),)* }
+    };
+}
+
+impl CaptureOptions {
+    /// These options with every field that `update` sets replaced by its value.
+    pub fn merged_with(&self, update: &CaptureOptions) -> CaptureOptions {
+        merge_options!(
+            self,
+            update,
+            display,
+            capture_width,
+            capture_height,
+            capture_x,
+            capture_y,
+            target_fps,
+            capture_cursor,
+            output_mode,
+            jpeg_quality,
+            paint_over_jpeg_quality,
+            jpeg_subsampling,
+            h264_crf,
+            h264_paint_over_crf,
+            h264_fullcolor,
+            h264_fullframe,
+            keyframe_interval_s,
+            vaapi_render_node_index,
+            use_cpu,
+            use_paint_over_quality,
+            paint_over_trigger_frames,
+            damage_block_threshold,
+            damage_block_duration,
+            watermark_path,
+            watermark_location_enum,
+            stripe_height,
+            omit_stripe_headers,
+            max_queued_stripes,
+        )
+    }
+}
+
 /// Which kind of JavaScript error a settings problem becomes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SettingsErrorKind {
@@ -863,5 +906,20 @@ mod tests {
         }
         .clamp(1920, 1080, true)
         .is_err());
+    }
+
+    #[test]
+    fn merged_options_take_the_update_and_keep_the_rest() {
+        let base = CaptureOptions {
+            jpeg_quality: Some(50),
+            target_fps: Some(30.0),
+            ..opts()
+        };
+        let m = base.merged_with(&CaptureOptions {
+            jpeg_quality: Some(80),
+            ..opts()
+        });
+        assert_eq!((m.jpeg_quality, m.target_fps), (Some(80), Some(30.0)));
+        assert_eq!(m.h264_crf, None);
     }
 }
