@@ -33,5 +33,5 @@ if [ ! -x node_modules/.bin/napi ]; then
 fi
 
 echo "stripecast setup: building the native addon (release)"
-npx napi build --platform --release
+npm run build --silent
 cargo build --release -p xpaint --quiet

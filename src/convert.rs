@@ -1,6 +1,6 @@
 //! The JavaScript-facing objects and their conversions to and from the core's types.
 
-use napi::bindgen_prelude::Buffer;
+use napi::bindgen_prelude::{Buffer, Either};
 use napi_derive::napi;
 
 use std::sync::atomic::Ordering;
@@ -30,8 +30,9 @@ pub struct CaptureSettings {
     pub target_fps: Option<f64>,
     /// Draw the mouse cursor into the captured image (needs XFixes). Default true.
     pub capture_cursor: Option<bool>,
-    /// 0 = JPEG stripes, 1 = H.264. Default 1.
-    pub output_mode: Option<f64>,
+    /// 0 or `'jpeg'` = JPEG stripes, 1 or `'h264'` = H.264. Default 1.
+    #[napi(ts_type = "0 | 1 | 'jpeg' | 'h264'")]
+    pub output_mode: Option<Either<f64, String>>,
     /// JPEG quality for changed stripes, 0..=100. Default 75.
     pub jpeg_quality: Option<f64>,
     /// JPEG quality for paint-over of still stripes, 0..=100. Default 90.
@@ -65,9 +66,12 @@ pub struct CaptureSettings {
     pub damage_block_duration: Option<f64>,
     /// PNG file drawn over the capture. Default: none.
     pub watermark_path: Option<String>,
-    /// Watermark position: 0 none, 1 top-left, 2 top-right, 3 bottom-left, 4 bottom-right
-    /// (default), 5 middle, 6 animated (bounces around the region).
-    pub watermark_location_enum: Option<f64>,
+    /// Watermark position: 0 `'none'`, 1 `'top-left'`, 2 `'top-right'`, 3 `'bottom-left'`,
+    /// 4 `'bottom-right'` (default), 5 `'middle'`, 6 `'animated'` (bounces around the region).
+    #[napi(
+        ts_type = "0 | 1 | 2 | 3 | 4 | 5 | 6 | 'none' | 'top-left' | 'top-right' | 'bottom-left' | 'bottom-right' | 'middle' | 'animated'"
+    )]
+    pub watermark_location_enum: Option<Either<f64, String>>,
     /// Rows per stripe, a multiple of 8 in 8..=4096. Default 64. Only changed stripes are
     /// encoded, so finer stripes send less for small changes.
     pub stripe_height: Option<f64>,
@@ -91,6 +95,44 @@ fn integer(field: &'static str, v: Option<f64>) -> Result<Option<i64>, SettingsE
     }
 }
 
+/// A setting given as a number or as one of its names.
+fn named(
+    field: &'static str,
+    v: Option<Either<f64, String>>,
+    names: &[&str],
+) -> Result<Option<i64>, SettingsError> {
+    match v {
+        None => Ok(None),
+        Some(Either::A(n)) => integer(field, Some(n)),
+        Some(Either::B(name)) => match names.iter().position(|n| *n == name) {
+            Some(i) => Ok(Some(i as i64)),
+            None => Err(SettingsError {
+                kind: SettingsErrorKind::Type,
+                field,
+                message: format!(
+                    "{field} must be one of {} (or its number), got '{name}'",
+                    names
+                        .iter()
+                        .map(|n| format!("'{n}'"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            }),
+        },
+    }
+}
+
+const OUTPUT_MODES: &[&str] = &["jpeg", "h264"];
+const WATERMARK_LOCATIONS: &[&str] = &[
+    "none",
+    "top-left",
+    "top-right",
+    "bottom-left",
+    "bottom-right",
+    "middle",
+    "animated",
+];
+
 impl CaptureSettings {
     /// Converts to the core's options; only integer-ness is checked here, ranges by the core.
     pub fn into_options(self) -> Result<CaptureOptions, SettingsError> {
@@ -102,7 +144,7 @@ impl CaptureSettings {
             capture_y: integer("captureY", self.capture_y)?,
             target_fps: self.target_fps,
             capture_cursor: self.capture_cursor,
-            output_mode: integer("outputMode", self.output_mode)?,
+            output_mode: named("outputMode", self.output_mode, OUTPUT_MODES)?,
             jpeg_quality: integer("jpegQuality", self.jpeg_quality)?,
             paint_over_jpeg_quality: integer("paintOverJpegQuality", self.paint_over_jpeg_quality)?,
             jpeg_subsampling: self.jpeg_subsampling,
@@ -121,9 +163,10 @@ impl CaptureSettings {
             damage_block_threshold: integer("damageBlockThreshold", self.damage_block_threshold)?,
             damage_block_duration: integer("damageBlockDuration", self.damage_block_duration)?,
             watermark_path: self.watermark_path,
-            watermark_location_enum: integer(
+            watermark_location_enum: named(
                 "watermarkLocationEnum",
                 self.watermark_location_enum,
+                WATERMARK_LOCATIONS,
             )?,
             stripe_height: integer("stripeHeight", self.stripe_height)?,
             omit_stripe_headers: self.omit_stripe_headers,

@@ -79,6 +79,32 @@ fn throw_settings_error(env: &Env, e: &SettingsError) -> napi::Error {
     throw(env, class, "ERR_INVALID_SETTING", e.message.clone())
 }
 
+/// Hands an exception thrown (or a rejection returned) by the stripe callback to `onError`, or
+/// to stderr when there is none.
+fn report_callback_error(
+    env: &Env,
+    on_error: Option<&FunctionRef<Unknown<'static>, UnknownReturnValue>>,
+    value: Unknown<'_>,
+) -> Result<()> {
+    match on_error {
+        Some(handler) => {
+            // SAFETY: the value lives in the current handle scope, as the handler call does.
+            let value: Unknown<'static> =
+                unsafe { Unknown::from_raw_unchecked(env.raw(), value.raw()) };
+            handler.borrow_back(env)?.call(value)?;
+        }
+        None => {
+            let text = value
+                .coerce_to_string()
+                .and_then(|s| s.into_utf8())
+                .and_then(|s| s.into_owned())
+                .unwrap_or_else(|_| "(unprintable value)".into());
+            eprintln!("stripecast: the onStripe callback failed: {text}");
+        }
+    }
+    Ok(())
+}
+
 /// The bridge from the pipeline's threads to JavaScript.
 struct JsSink {
     stripes: Mutex<Option<StripeTsfn>>,
@@ -246,7 +272,12 @@ impl ScreenCapture {
         let window = Arc::new(Mutex::new(DeliveryWindow::default()));
         let window_js = window.clone();
         let user_cb = on_stripe.create_ref()?;
-        let on_error_ref = on_error.as_ref().map(|f| f.create_ref()).transpose()?;
+        let on_error_ref = on_error
+            .as_ref()
+            .map(|f| f.create_ref().map(Arc::new))
+            .transpose()?;
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        let gate_in_flight = in_flight.clone();
         let gate_active = active.clone();
         // The threadsafe function calls this gate, which forwards to the user's callback only
         // while the capture is active: nothing arrives after stop() returns.
@@ -257,19 +288,29 @@ impl ScreenCapture {
                     return Ok(());
                 }
                 let stripe: Unknown<'static> = ctx.get(0)?;
-                let cb = user_cb.borrow_back(ctx.env)?;
-                if let Err(thrown) = cb.call(stripe) {
-                    // A throwing callback must not end the capture: report and go on.
-                    match &on_error_ref {
-                        Some(handler) => {
-                            let value =
-                                JsError::from(thrown).into_unknown(Env::from_raw(ctx.env.raw()));
-                            handler.borrow_back(ctx.env)?.call(value)?;
-                        }
-                        None => {
-                            eprintln!("stripecast: the onStripe callback threw: {}", thrown.reason)
-                        }
+                let env = Env::from_raw(ctx.env.raw());
+                match user_cb.borrow_back(ctx.env)?.call(stripe) {
+                    Ok(ret) if ret.is_promise()? => {
+                        // An async callback keeps its stripe counted as queued until the
+                        // promise settles, so a slow consumer gets the same back-pressure.
+                        gate_in_flight.fetch_add(1, Ordering::SeqCst);
+                        let (in_flight, on_error) = (gate_in_flight.clone(), on_error_ref.clone());
+                        let promise = PromiseRaw::<Unknown>::new(env.raw(), ret.raw());
+                        let mut settled = promise.catch(move |c: CallbackContext<Unknown>| {
+                            report_callback_error(&c.env, on_error.as_deref(), c.value)
+                        })?;
+                        settled.finally(move |_| {
+                            in_flight.fetch_sub(1, Ordering::SeqCst);
+                            Ok(())
+                        })?;
                     }
+                    Ok(_) => {}
+                    // A throwing callback must not end the capture: report and go on.
+                    Err(thrown) => report_callback_error(
+                        &env,
+                        on_error_ref.as_deref(),
+                        JsError::from(thrown).into_unknown(env),
+                    )?,
                 }
                 Ok(())
             },
@@ -304,7 +345,7 @@ impl ScreenCapture {
         let sink = Arc::new(JsSink {
             stripes: Mutex::new(Some(stripes)),
             errors: Mutex::new(errors),
-            in_flight: Arc::new(AtomicUsize::new(0)),
+            in_flight,
             active,
         });
         if !self.refed {
