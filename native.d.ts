@@ -153,6 +153,13 @@ export interface CaptureSettings {
    * Default 256.
    */
   maxQueuedStripes?: number
+  /**
+   * When the screen changes size (RandR), re-fit the region from the original request
+   * (a full-screen capture follows the screen; an explicit region is clamped if it no longer
+   * fits) and re-send everything. With false, a change that leaves the region off screen
+   * ends the capture with `ERR_SCREEN_CHANGED`. Default true.
+   */
+  autoResize?: boolean
 }
 
 /** Counters since `start()`. */

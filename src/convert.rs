@@ -81,6 +81,11 @@ pub struct CaptureSettings {
     /// frames are skipped until the callback catches up (counted in `stats().framesSkipped`).
     /// Default 256.
     pub max_queued_stripes: Option<f64>,
+    /// When the screen changes size (RandR), re-fit the region from the original request
+    /// (a full-screen capture follows the screen; an explicit region is clamped if it no longer
+    /// fits) and re-send everything. With false, a change that leaves the region off screen
+    /// ends the capture with `ERR_SCREEN_CHANGED`. Default true.
+    pub auto_resize: Option<bool>,
 }
 
 fn integer(field: &'static str, v: Option<f64>) -> Result<Option<i64>, SettingsError> {
@@ -171,6 +176,7 @@ impl CaptureSettings {
             stripe_height: integer("stripeHeight", self.stripe_height)?,
             omit_stripe_headers: self.omit_stripe_headers,
             max_queued_stripes: integer("maxQueuedStripes", self.max_queued_stripes)?,
+            auto_resize: self.auto_resize,
         })
     }
 }

@@ -148,6 +148,7 @@ impl Sink for JsSink {
             PipelineError::Capture(_) => ("ERR_CAPTURE", true),
             PipelineError::Encode { .. } => ("ERR_ENCODE", false),
             PipelineError::Watermark(_) => ("ERR_WATERMARK", false),
+            PipelineError::ScreenChanged { .. } => ("ERR_SCREEN_CHANGED", true),
         };
         self.report(NativeError {
             code,

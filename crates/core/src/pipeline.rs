@@ -61,6 +61,11 @@ pub struct Delivery {
 pub enum PipelineError {
     #[error(transparent)]
     Capture(#[from] CaptureError),
+    #[error(
+        "the screen changed size to {}x{} and the capture region {}x{}+{}+{} no longer fits; start() again (or set autoResize)",
+        to.0, to.1, region.width, region.height, region.x, region.y
+    )]
+    ScreenChanged { region: Region, to: (u32, u32) },
     #[error(transparent)]
     Watermark(#[from] crate::overlay::watermark::WatermarkError),
     #[error("encoder failed on stripe at y={stripe_y}: {source}")]
@@ -340,6 +345,30 @@ impl Pipeline {
         })
     }
 
+    /// What to do when the screen became `to`: the update that re-fits the region, or the error
+    /// that ends the capture.
+    fn refit(&self, region: Region, to: (u32, u32)) -> Result<Update, PipelineError> {
+        let fits = region.x + region.width <= to.0 && region.y + region.height <= to.1;
+        let new_region = if self.config.auto_resize {
+            let h264 = self.kind == PayloadKind::H264;
+            self.config
+                .region
+                .clamp(to.0, to.1, h264)
+                .ok()
+                .map(|c| c.region)
+        } else {
+            fits.then_some(region)
+        };
+        match new_region {
+            Some(region) => Ok(Update {
+                config: self.config.clone(),
+                region,
+                watermark: self.watermark.clone(),
+            }),
+            None => Err(PipelineError::ScreenChanged { region, to }),
+        }
+    }
+
     fn policy(&self) -> Policy {
         Policy {
             paint_over_after: self
@@ -508,6 +537,18 @@ impl Pipeline {
                     RowSpans::everything(region.height)
                 }
             };
+            if let Some(to) = self.capture.take_resize() {
+                match self.refit(region, to) {
+                    Ok(update) => {
+                        controls.update(update);
+                        continue;
+                    }
+                    Err(e) => {
+                        sink.error(e);
+                        return;
+                    }
+                }
+            }
             for &(a, b) in retry.spans() {
                 rows.add(a.into(), b.into(), region.height);
             }
@@ -568,6 +609,22 @@ impl Pipeline {
                 match self.capture.grab_rows(&rows) {
                     Ok(f) => f,
                     Err(e) => {
+                        // A read fails when the screen shrank under the region: tell that
+                        // apart from a lost connection.
+                        if let Ok(to) = self.capture.query_screen_size() {
+                            if self.capture.take_resize().is_some() {
+                                match self.refit(region, to) {
+                                    Ok(update) => {
+                                        controls.update(update);
+                                        continue;
+                                    }
+                                    Err(e) => {
+                                        sink.error(e);
+                                        return;
+                                    }
+                                }
+                            }
+                        }
                         sink.error(e.into());
                         return;
                     }

@@ -47,6 +47,7 @@ pub struct CaptureOptions {
     pub stripe_height: Option<i64>,
     pub omit_stripe_headers: Option<bool>,
     pub max_queued_stripes: Option<i64>,
+    pub auto_resize: Option<bool>,
 }
 
 macro_rules! merge_options {
@@ -88,6 +89,7 @@ impl CaptureOptions {
             stripe_height,
             omit_stripe_headers,
             max_queued_stripes,
+            auto_resize,
         )
     }
 }
@@ -304,6 +306,8 @@ pub struct Config {
     pub omit_stripe_headers: bool,
     /// Stripes handed to JavaScript but not yet consumed, above which new frames are skipped.
     pub max_queued_stripes: u32,
+    /// Re-fit the region when the screen changes size (instead of ending the capture).
+    pub auto_resize: bool,
 }
 
 impl CaptureOptions {
@@ -473,6 +477,7 @@ impl CaptureOptions {
             stripe_height: stripe_height as u32,
             omit_stripe_headers: self.omit_stripe_headers.unwrap_or(false),
             max_queued_stripes,
+            auto_resize: self.auto_resize.unwrap_or(true),
         })
     }
 }

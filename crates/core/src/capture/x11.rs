@@ -7,7 +7,9 @@ use x11rb::connection::Connection;
 use x11rb::protocol::damage::{self, ConnectionExt as _};
 use x11rb::protocol::shm::{self, ConnectionExt as _};
 use x11rb::protocol::xfixes::{self, ConnectionExt as _};
-use x11rb::protocol::xproto::{ImageFormat, Window};
+use x11rb::protocol::xproto::{
+    ChangeWindowAttributesAux, ConnectionExt as _, EventMask, ImageFormat, Window,
+};
 use x11rb::protocol::Event;
 use x11rb::rust_connection::RustConnection;
 
@@ -39,6 +41,8 @@ pub struct X11Capture {
     region: Region,
     segment: Option<ShmSegment>,
     damage: Option<DamageTracker>,
+    /// The screen changed size since `take_resize` was last called.
+    resized: bool,
 }
 
 // SAFETY: the segment pointer is owned by this struct alone and only touched through `&mut self`
@@ -97,6 +101,11 @@ impl X11Capture {
         if !has_shm {
             return Err(CaptureError::NoShm(name));
         }
+        // Root ConfigureNotify events tell us when the screen changes size (RandR).
+        let _ = conn.change_window_attributes(
+            root,
+            &ChangeWindowAttributesAux::new().event_mask(EventMask::STRUCTURE_NOTIFY),
+        );
         let xfixes = conn
             .xfixes_query_version(4, 0)
             .ok()
@@ -117,6 +126,7 @@ impl X11Capture {
             },
             segment: None,
             damage: None,
+            resized: false,
         })
     }
 
@@ -160,18 +170,49 @@ impl X11Capture {
         }
     }
 
-    /// Rows of the region drawn since the previous call, from XDamage. `None` when damage
+    /// The new screen size, once, after the screen changed size (seen by `take_damage`).
+    pub fn take_resize(&mut self) -> Option<(u32, u32)> {
+        std::mem::take(&mut self.resized).then_some((self.screen_width, self.screen_height))
+    }
+
+    /// Asks the server for the screen size now (after a failed read, to tell a resize from a
+    /// lost connection).
+    pub fn query_screen_size(&mut self) -> Result<(u32, u32), CaptureError> {
+        let g = self
+            .conn
+            .get_geometry(self.root)
+            .map_err(lost)?
+            .reply()
+            .map_err(lost)?;
+        let size = (u32::from(g.width), u32::from(g.height));
+        if size != (self.screen_width, self.screen_height) {
+            (self.screen_width, self.screen_height) = size;
+            self.resized = true;
+        }
+        Ok(size)
+    }
+
+    /// Rows of the region drawn since the previous call, from XDamage. Also notices screen
+    /// size changes (see `take_resize`). `None` when damage
     /// tracking is off (then everything must be assumed changed).
     pub fn take_damage(&mut self) -> Result<Option<RowSpans>, CaptureError> {
+        let mut notified = false;
+        while let Some(event) = self.conn.poll_for_event().map_err(lost)? {
+            match event {
+                Event::DamageNotify(_) => notified = true,
+                Event::ConfigureNotify(e) if e.window == self.root => {
+                    let size = (u32::from(e.width), u32::from(e.height));
+                    if size != (self.screen_width, self.screen_height) {
+                        (self.screen_width, self.screen_height) = size;
+                        self.resized = true;
+                    }
+                }
+                _ => {}
+            }
+        }
         let Some(t) = &self.damage else {
             return Ok(None);
         };
-        let mut notified = false;
-        while let Some(event) = self.conn.poll_for_event().map_err(lost)? {
-            if let Event::DamageNotify(_) = event {
-                notified = true;
-            }
-        }
         let mut rows = RowSpans::default();
         if !notified {
             return Ok(Some(rows));
