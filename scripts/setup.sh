@@ -5,8 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Build: libx264 (H.264), libva/libdrm (VA-API), libclang (bindgen), cmake + nasm (the vendored
-# libjpeg-turbo). Tests and demo: Xvfb, xdpyinfo, xdotool, ffmpeg (decoding H.264 in tests).
-APT_PACKAGES="libx264-dev libva-dev libdrm-dev libclang-dev cmake nasm pkg-config xvfb x11-utils x11-xserver-utils xdotool ffmpeg"
+# libjpeg-turbo). Tests and demo: Xvfb, xdpyinfo, xrandr, xdotool, ffmpeg (decoding H.264 in
+# tests), Chromium (end-to-end browser tests, driven by playwright-core).
+APT_PACKAGES="libx264-dev libva-dev libdrm-dev libclang-dev cmake nasm pkg-config xvfb x11-utils x11-xserver-utils xdotool ffmpeg chromium"
 
 missing=()
 for p in $APT_PACKAGES; do

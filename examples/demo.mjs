@@ -1,0 +1,44 @@
+#!/usr/bin/env node
+// `npm run demo`: the main job, screen -> browser. Captures $DISPLAY (or, with no DISPLAY, a
+// private 1920x1080 Xvfb with moving demo content) and serves it to browsers; prints the URL
+// and live statistics. Options are the screen-to-browser server's (see its header), e.g.
+//   npm run demo -- --codec h264 --fps 30
+import { startServer, optionsFromCli } from './screen-to-browser/server.mjs'
+import { startXvfb } from '../__test__/helpers/xvfb.mjs'
+import { openPainter } from '../__test__/helpers/xpaint.mjs'
+
+const options = optionsFromCli()
+let xvfb = null
+let painter = null
+if (!options.display && !process.env.DISPLAY) {
+  xvfb = await startXvfb({ width: 1920, height: 1080 })
+  painter = await openPainter(xvfb.display)
+  painter.play(30, 'bounce', 0).catch(() => {})
+  options.display = xvfb.display
+  console.log(`no DISPLAY: started Xvfb ${xvfb.display} (1920x1080) with moving demo content`)
+}
+
+const server = await startServer({ ...options, log: (line) => console.log(line) })
+console.log(`stripecast demo: open ${server.url} in a browser (Ctrl+C to quit)`)
+
+const timer = setInterval(() => {
+  const s = server.hub.stats()
+  const c = s.capture ?? {}
+  console.log(
+    `viewers ${s.viewers}  fps ${(c.fps ?? 0).toFixed(0)}  stripes ${c.stripesDelivered ?? 0}  ` +
+      `${((c.bytesDelivered ?? 0) / 1e6).toFixed(1)} MB  latency p50 ${(c.latencyP50Ms ?? 0).toFixed(1)} ms`,
+  )
+}, 2000)
+
+let closing = false
+async function shutdown() {
+  if (closing) return
+  closing = true
+  clearInterval(timer)
+  await server.close()
+  painter?.close()
+  await xvfb?.stop()
+  process.exit(0)
+}
+process.on('SIGINT', shutdown)
+process.on('SIGTERM', shutdown)
