@@ -610,20 +610,10 @@ impl Pipeline {
                     Ok(f) => f,
                     Err(e) => {
                         // A read fails when the screen shrank under the region: tell that
-                        // apart from a lost connection.
-                        if let Ok(to) = self.capture.query_screen_size() {
-                            if self.capture.take_resize().is_some() {
-                                match self.refit(region, to) {
-                                    Ok(update) => {
-                                        controls.update(update);
-                                        continue;
-                                    }
-                                    Err(e) => {
-                                        sink.error(e);
-                                        return;
-                                    }
-                                }
-                            }
+                        // apart from a lost connection; the next frame re-fits the region.
+                        if self.capture.query_screen_size().is_ok() && self.capture.resize_pending()
+                        {
+                            continue;
                         }
                         sink.error(e.into());
                         return;

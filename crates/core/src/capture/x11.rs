@@ -175,6 +175,11 @@ impl X11Capture {
         std::mem::take(&mut self.resized).then_some((self.screen_width, self.screen_height))
     }
 
+    /// Whether the screen changed size since `take_resize` was last called.
+    pub fn resize_pending(&self) -> bool {
+        self.resized
+    }
+
     /// Asks the server for the screen size now (after a failed read, to tell a resize from a
     /// lost connection).
     pub fn query_screen_size(&mut self) -> Result<(u32, u32), CaptureError> {
