@@ -13,4 +13,6 @@ Object.defineProperty(native.ScreenCapture.prototype, 'stripes', {
   configurable: true,
 })
 
-module.exports = native
+// Re-exported with `require` so that Node's ESM loader sees the named exports
+// (`import { ScreenCapture } from 'stripecast'`); it is the same, patched, module object.
+module.exports = require('./native.js')

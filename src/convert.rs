@@ -1,6 +1,8 @@
 //! The JavaScript-facing objects and their conversions to and from the core's types.
 
-use napi::bindgen_prelude::{Buffer, Either};
+use napi::bindgen_prelude::{Buffer, Either, FromNapiValue, Object, Unknown};
+use napi::bindgen_prelude::JsObjectValue;
+use napi::{JsValue, Result, ValueType};
 use napi_derive::napi;
 
 use std::sync::atomic::Ordering;
@@ -88,16 +90,126 @@ pub struct CaptureSettings {
     pub auto_resize: Option<bool>,
 }
 
-fn integer(field: &'static str, v: Option<f64>) -> Result<Option<i64>, SettingsError> {
+fn integer(field: &'static str, v: Option<f64>) -> std::result::Result<Option<i64>, SettingsError> {
     match v {
         None => Ok(None),
-        Some(v) if v.is_finite() && v.fract() == 0.0 => Ok(Some(v as i64)),
+        // Beyond 2^53 a double no longer holds every integer; nothing we accept is that large.
+        Some(v) if v.is_finite() && v.fract() == 0.0 && v.abs() <= 9_007_199_254_740_991.0 => {
+            Ok(Some(v as i64))
+        }
         Some(v) => Err(SettingsError {
             kind: SettingsErrorKind::Range,
             field,
-            message: format!("{field} must be an integer, got {v}"),
+            message: format!("{field} must be an integer in its range, got {}", js_number(v)),
         }),
     }
+}
+
+/// The JavaScript type each setting accepts. Kept beside `CaptureSettings`: every field there has
+/// a row here (camelCase), so a wrong type or a misspelt name is a clear `TypeError` rather than
+/// napi's generic conversion error or a silently ignored key.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Number,
+    Boolean,
+    Text,
+    NumberOrName,
+}
+
+const SETTING_KINDS: &[(&str, Kind)] = &[
+    ("display", Kind::Text),
+    ("captureWidth", Kind::Number),
+    ("captureHeight", Kind::Number),
+    ("captureX", Kind::Number),
+    ("captureY", Kind::Number),
+    ("targetFps", Kind::Number),
+    ("captureCursor", Kind::Boolean),
+    ("outputMode", Kind::NumberOrName),
+    ("jpegQuality", Kind::Number),
+    ("paintOverJpegQuality", Kind::Number),
+    ("jpegSubsampling", Kind::Text),
+    ("h264Crf", Kind::Number),
+    ("h264PaintOverCrf", Kind::Number),
+    ("h264Fullcolor", Kind::Boolean),
+    ("h264Fullframe", Kind::Boolean),
+    ("keyframeIntervalS", Kind::Number),
+    ("vaapiRenderNodeIndex", Kind::Number),
+    ("useCpu", Kind::Boolean),
+    ("usePaintOverQuality", Kind::Boolean),
+    ("paintOverTriggerFrames", Kind::Number),
+    ("damageBlockThreshold", Kind::Number),
+    ("damageBlockDuration", Kind::Number),
+    ("watermarkPath", Kind::Text),
+    ("watermarkLocationEnum", Kind::NumberOrName),
+    ("stripeHeight", Kind::Number),
+    ("omitStripeHeaders", Kind::Boolean),
+    ("maxQueuedStripes", Kind::Number),
+    ("autoResize", Kind::Boolean),
+];
+
+fn type_error(field: &'static str, message: String) -> SettingsError {
+    SettingsError { kind: SettingsErrorKind::Type, field, message }
+}
+
+/// `typeof`-style name of a value, with the value itself for short scalars.
+pub fn describe_value(v: &Unknown<'_>) -> Result<String> {
+    Ok(match v.get_type()? {
+        ValueType::String => {
+            let s: String = unsafe { v.cast() }?;
+            let shown: String = s.chars().take(40).collect();
+            format!("string {shown:?}")
+        }
+        ValueType::Number => format!("number {}", js_number(unsafe { v.cast::<f64>() }?)),
+        ValueType::Boolean => format!("boolean {}", unsafe { v.cast::<bool>() }?),
+        ValueType::Null => "null".into(),
+        ValueType::Undefined => "undefined".into(),
+        ValueType::Object if v.is_array()? => "an array".into(),
+        ValueType::Object => "an object".into(),
+        ValueType::Function => "a function".into(),
+        ValueType::Symbol => "a symbol".into(),
+        ValueType::BigInt => "a bigint".into(),
+        _ => "an unsupported value".into(),
+    })
+}
+
+/// Reads the settings object from JavaScript, checking every field's type (and that no unknown
+/// key is present) before napi converts it. The outer `Result` is a napi failure or a value that
+/// is not an object; the inner one a mistake in a setting.
+pub fn settings_from_js(value: Unknown<'_>) -> Result<std::result::Result<CaptureSettings, SettingsError>> {
+    let object = Object::from_unknown(value)?;
+    let names = object.get_property_names()?;
+    for key in 0..names.get_array_length()? {
+        let name: String = names.get_element(key)?;
+        let Some(&(field, kind)) = SETTING_KINDS.iter().find(|(f, _)| *f == name) else {
+            return Ok(Err(type_error(
+                "settings",
+                format!("unknown setting {name:?} (see CaptureSettings for the names)"),
+            )));
+        };
+        let v: Unknown = object.get_named_property(field)?;
+        let ok = match (kind, v.get_type()?) {
+            (_, ValueType::Undefined) => true,
+            (Kind::Number, t) => t == ValueType::Number,
+            (Kind::Boolean, t) => t == ValueType::Boolean,
+            (Kind::Text, t) => t == ValueType::String,
+            (Kind::NumberOrName, t) => t == ValueType::Number || t == ValueType::String,
+        };
+        if !ok {
+            let wanted = match kind {
+                Kind::Number => "a number",
+                Kind::Boolean => "a boolean",
+                Kind::Text => "a string",
+                Kind::NumberOrName => "a number or a name",
+            };
+            return Ok(Err(type_error(field, format!("{field} must be {wanted}, got {}", describe_value(&v)?))));
+        }
+    }
+    Ok(Ok(unsafe { CaptureSettings::from_napi_value(value.value().env, value.raw()) }?))
+}
+
+/// A number as JavaScript prints it (`Infinity`, not `inf`).
+pub fn js_number(v: f64) -> String {
+    stripecast_core::settings::js_number(v)
 }
 
 /// A setting given as a number or as one of its names.
@@ -105,7 +217,7 @@ fn named(
     field: &'static str,
     v: Option<Either<f64, String>>,
     names: &[&str],
-) -> Result<Option<i64>, SettingsError> {
+) -> std::result::Result<Option<i64>, SettingsError> {
     match v {
         None => Ok(None),
         Some(Either::A(n)) => integer(field, Some(n)),
@@ -115,7 +227,7 @@ fn named(
                 kind: SettingsErrorKind::Type,
                 field,
                 message: format!(
-                    "{field} must be one of {} (or its number), got '{name}'",
+                    "{field} must be one of {} (or its number), got {name:?}",
                     names
                         .iter()
                         .map(|n| format!("'{n}'"))
@@ -140,7 +252,7 @@ const WATERMARK_LOCATIONS: &[&str] = &[
 
 impl CaptureSettings {
     /// Converts to the core's options; only integer-ness is checked here, ranges by the core.
-    pub fn into_options(self) -> Result<CaptureOptions, SettingsError> {
+    pub fn into_options(self) -> std::result::Result<CaptureOptions, SettingsError> {
         Ok(CaptureOptions {
             display: self.display,
             capture_width: integer("captureWidth", self.capture_width)?,

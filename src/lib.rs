@@ -13,7 +13,7 @@ use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{
     ThreadsafeCallContext, ThreadsafeFunction, ThreadsafeFunctionCallMode, UnknownReturnValue,
 };
-use napi::{JsError, JsRangeError, JsTypeError};
+use napi::{JsError, JsRangeError, JsTypeError, JsValue, ValueType};
 use napi_derive::napi;
 
 use stripecast_core::capture::x11::X11Capture;
@@ -25,6 +25,7 @@ use stripecast_core::settings::{CaptureOptions, OutputMode, SettingsError, Setti
 use stripecast_core::window::DeliveryWindow;
 
 pub use convert::{CaptureInfo, CaptureSettings, CaptureStats, StripeEncodeResult};
+use convert::{describe_value, settings_from_js};
 
 /// Calls the user's stripe callback; runs on the JS thread.
 type StripeTsfn = ThreadsafeFunction<Delivery, (), StripeEncodeResult, Status, false, false, 0>;
@@ -77,6 +78,42 @@ fn throw_settings_error(env: &Env, e: &SettingsError) -> napi::Error {
         SettingsErrorKind::Type => ErrorClass::Type,
     };
     throw(env, class, "ERR_INVALID_SETTING", e.message.clone())
+}
+
+/// The settings argument, checked: a `TypeError` (`ERR_INVALID_ARG`) when it is not an object,
+/// the usual settings errors for a bad field.
+fn settings_arg(env: &Env, value: Unknown<'_>) -> Result<CaptureSettings> {
+    if value.get_type()? != ValueType::Object || value.is_array()? {
+        return Err(throw(
+            env,
+            ErrorClass::Type,
+            "ERR_INVALID_ARG",
+            format!(
+                "settings must be an object such as {{ outputMode: 'jpeg' }}, got {}",
+                describe_value(&value)?
+            ),
+        ));
+    }
+    settings_from_js(value)?.map_err(|e| throw_settings_error(env, &e))
+}
+
+/// A callback argument, or a `TypeError` naming it.
+fn function_arg<'a, Args: JsValuesTupleIntoVec, Ret: FromNapiValue>(
+    env: &Env,
+    name: &str,
+    value: Unknown<'a>,
+) -> Result<Function<'a, Args, Ret>> {
+    if value.get_type()? != ValueType::Function {
+        let got = format!("{:?}", value.get_type()?).to_lowercase();
+        return Err(throw(
+            env,
+            ErrorClass::Type,
+            "ERR_INVALID_ARG",
+            format!("{name} must be a function, got {got}"),
+        ));
+    }
+    // SAFETY: checked to be a function just above.
+    unsafe { Function::from_napi_value(env.raw(), value.raw()) }
 }
 
 /// Hands an exception thrown (or a rejection returned) by the stripe callback to `onError`, or
@@ -232,10 +269,17 @@ impl ScreenCapture {
         &mut self,
         env: &Env,
         this: This<'_>,
-        settings: CaptureSettings,
-        on_stripe: Function<'_, Unknown<'static>, Unknown<'static>>,
-        on_error: Option<Function<'_, Unknown<'static>, UnknownReturnValue>>,
+        settings: Unknown<'_>,
+        on_stripe: Unknown<'_>,
+        on_error: Option<Unknown<'_>>,
     ) -> Result<CaptureInfo> {
+        // Every argument is checked before anything is opened or started.
+        let on_stripe: Function<'_, Unknown<'static>, Unknown<'static>> = function_arg(env, "onStripe", on_stripe)?;
+        let on_error: Option<Function<'_, Unknown<'static>, UnknownReturnValue>> = match on_error {
+            Some(f) if f.get_type()? != ValueType::Undefined => Some(function_arg(env, "onError", f)?),
+            _ => None,
+        };
+        let settings = settings_arg(env, settings)?;
         if self.running.as_ref().is_some_and(|r| r.handle.is_running()) {
             return Err(throw(
                 env,
@@ -405,7 +449,8 @@ impl ScreenCapture {
     /// throw the same errors as `start()` and leave the capture as it was. Returns the geometry
     /// now in force. The display cannot change (stop and start instead).
     #[napi(ts_args_type = "settings: CaptureSettings")]
-    pub fn update_settings(&mut self, env: &Env, settings: CaptureSettings) -> Result<CaptureInfo> {
+    pub fn update_settings(&mut self, env: &Env, settings: Unknown<'_>) -> Result<CaptureInfo> {
+        let settings = settings_arg(env, settings)?;
         let Some(running) = self.running.as_mut().filter(|r| r.handle.is_running()) else {
             return Err(throw(
                 env,

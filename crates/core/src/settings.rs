@@ -119,6 +119,17 @@ impl fmt::Display for SettingsError {
 
 impl std::error::Error for SettingsError {}
 
+/// A number as JavaScript prints it: `Infinity`, `-Infinity`, `NaN`, `30`, `2.5`.
+pub fn js_number(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v.is_infinite() {
+        if v > 0.0 { "Infinity" } else { "-Infinity" }.into()
+    } else {
+        v.to_string()
+    }
+}
+
 fn range_err(field: &'static str, allowed: &str, got: impl fmt::Display) -> SettingsError {
     SettingsError {
         kind: SettingsErrorKind::Range,
@@ -339,7 +350,7 @@ impl CaptureOptions {
             return Err(range_err(
                 "targetFps",
                 &format!("a finite number in (0, {MAX_FPS}]"),
-                target_fps,
+                js_number(target_fps),
             ));
         }
 
@@ -363,7 +374,7 @@ impl CaptureOptions {
                 return Err(SettingsError {
                     kind: SettingsErrorKind::Type,
                     field: "jpegSubsampling",
-                    message: format!("jpegSubsampling must be '420' or '444', got '{other}'"),
+                    message: format!("jpegSubsampling must be '420' or '444', got {other:?}"),
                 })
             }
         };
@@ -381,7 +392,7 @@ impl CaptureOptions {
             return Err(range_err(
                 "keyframeIntervalS",
                 "0 (never) or a number of seconds up to 3600",
-                keyframe_interval_s,
+                js_number(keyframe_interval_s),
             ));
         }
         let vaapi_render_node_index = int_in(
@@ -663,7 +674,7 @@ mod tests {
                     ..opts()
                 },
                 "targetFps",
-                "got inf",
+                "got Infinity",
             ),
             (
                 CaptureOptions {

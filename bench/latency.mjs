@@ -1,0 +1,182 @@
+#!/usr/bin/env node
+// Glass-to-glass latency: X screen -> stripecast -> ws -> headless Chromium -> canvas.
+//
+//   node bench/latency.mjs [--samples 120] [--size 1280x720] [--fps 60] [--modes jpeg,h264,h264-striped]
+//
+// A private Xvfb shows a desktop-like scene; a 64x64 marker on it flips between two colours
+// at known times (xpaint `fill`, timed just before the command is written). The example
+// server (examples/screen-to-browser) streams the screen to a page in headless Chromium,
+// where a requestAnimationFrame loop reads the marker pixel off the canvas and records when
+// it turns. Page timestamps are mapped to this process's clock with a round-trip
+// calibration. Reported per mode, in ms:
+//   server:  paint -> the stripe holding the marker reaches JavaScript in the server
+//   glass:   paint -> the canvas pixel seen changed in the page's next animation frame
+// The rAF poll quantises to the page's frame rate (60 Hz: up to 16.7 ms, 8 ms on average),
+// as a display would. Needs Xvfb, chromium (/usr/bin/chromium), playwright-core, the addon.
+import { parseArgs } from 'node:util'
+import { performance } from 'node:perf_hooks'
+import { startXvfb } from '../__test__/helpers/xvfb.mjs'
+import { openPainter } from '../__test__/helpers/xpaint.mjs'
+import { launchChromium, waitForPicture } from '../__test__/helpers/browser.mjs'
+import { startServer } from '../examples/screen-to-browser/server.mjs'
+
+const { values: args } = parseArgs({
+  options: {
+    samples: { type: 'string', default: '120' },
+    size: { type: 'string', default: '1280x720' },
+    fps: { type: 'string', default: '60' },
+    modes: { type: 'string', default: 'jpeg,h264,h264-striped' },
+  },
+})
+const SAMPLES = Number(args.samples)
+const [W, H] = args.size.split('x').map(Number)
+const FPS = Number(args.fps)
+const MODES = {
+  jpeg: { codec: 'jpeg', quality: 75 },
+  h264: { codec: 'h264', crf: 23, fullframe: true },
+  'h264-striped': { codec: 'h264', crf: 23, fullframe: false },
+}
+const MARK = { x: Math.floor(W / 2) - 32, y: Math.floor(H / 2) - 32, w: 64, h: 64 }
+const COLOURS = ['e02020', '20c040'] // the marker alternates between these
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+
+function percentile(sorted, p) {
+  if (!sorted.length) return NaN
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))
+  return sorted[i]
+}
+
+async function drawScene(p) {
+  await p.fill(0, 0, W, H, 'dcdce0')
+  await p.fill(0, 0, W, 28, '2c3e50')
+  await p.text(10, 8, 'ffffff', 'stripecast latency bench')
+  await p.fill(40, 60, W / 2 - 80, H - 120, 'ffffff')
+  for (let y = 70; y < H - 80; y += 16) await p.text(50, y, '202020', 'Lorem ipsum dolor sit amet, consectetur adipiscing elit 0123456789')
+  await p.fill(MARK.x, MARK.y, MARK.w, MARK.h, COLOURS[1])
+}
+
+/** Offset to add to a page timestamp (timeOrigin + now) to get this process's clock. */
+async function calibrate(page) {
+  let best = { rtt: Infinity, offset: 0 }
+  for (let i = 0; i < 30; i++) {
+    const t0 = performance.timeOrigin + performance.now()
+    const tp = await page.evaluate(() => performance.timeOrigin + performance.now())
+    const t1 = performance.timeOrigin + performance.now()
+    if (t1 - t0 < best.rtt) best = { rtt: t1 - t0, offset: (t0 + t1) / 2 - tp }
+  }
+  return best
+}
+
+async function runMode(name, browser, painter, display) {
+  const now = () => performance.timeOrigin + performance.now()
+  const srv = await startServer({ display, port: 0, fps: FPS, cursor: false, idleStopMs: 0, ...MODES[name] })
+  const serverSeen = [] // node times when a stripe covering the marker arrived
+  const untap = srv.hub.tap((s) => {
+    if (s.stripeYStart <= MARK.y + MARK.h / 2 && MARK.y + MARK.h / 2 < s.stripeYStart + s.stripeHeight) serverSeen.push(now())
+  })
+  const page = await browser.open(srv.url)
+  try {
+    await waitForPicture(page, { width: W, height: H, quietMs: 300, timeoutMs: 20000 })
+    const cal = await calibrate(page)
+    // The page watches the marker pixel on every animation frame and reports each turn.
+    let waiter = null // { colour, resolve }
+    await page.exposeFunction('__markerSeen', (idx, t) => {
+      if (waiter && waiter.colour === idx) waiter.resolve(t)
+    })
+    await page.evaluate(
+      ({ x, y, colours }) => {
+        const want = colours.map((c) => [parseInt(c.slice(0, 2), 16), parseInt(c.slice(2, 4), 16), parseInt(c.slice(4, 6), 16)])
+        const ctx = window.stripecast.client.canvas.getContext('2d')
+        let last = -1
+        const tick = () => {
+          const p = ctx.getImageData(x, y, 1, 1).data
+          let idx = -1
+          want.forEach((w, i) => {
+            if (Math.abs(p[0] - w[0]) + Math.abs(p[1] - w[1]) + Math.abs(p[2] - w[2]) < 60) idx = i
+          })
+          if (idx >= 0 && idx !== last) {
+            last = idx
+            window.__markerSeen(idx, performance.timeOrigin + performance.now())
+          }
+          requestAnimationFrame(tick)
+        }
+        requestAnimationFrame(tick)
+      },
+      { x: MARK.x + MARK.w / 2, y: MARK.y + MARK.h / 2, colours: COLOURS },
+    )
+    await sleep(100)
+    const glass = []
+    const server = []
+    const acks = []
+    let timeouts = 0
+    for (let i = 0; i < SAMPLES; i++) {
+      const colour = i % 2 // 0, 1, 0, ... (the scene starts with colour 1)
+      serverSeen.length = 0
+      let timer
+      const seen = new Promise((resolve) => {
+        waiter = { colour, resolve }
+        timer = setTimeout(() => resolve(null), 2000)
+      })
+      const tPaint = now()
+      await painter.fill(MARK.x, MARK.y, MARK.w, MARK.h, COLOURS[colour])
+      acks.push(now() - tPaint)
+      const tSeen = await seen
+      clearTimeout(timer)
+      waiter = null
+      if (tSeen == null) {
+        timeouts++
+        continue
+      }
+      glass.push(tSeen + cal.offset - tPaint)
+      if (serverSeen.length) server.push(serverSeen[0] - tPaint)
+      await sleep(10 + Math.random() * 40) // de-phase from the capture clock
+    }
+    const st = await page.evaluate(() => window.stripecast.client.stats)
+    return { name, glass, server, acks, timeouts, rtt: cal.rtt, errors: st.decodeErrors }
+  } finally {
+    untap()
+    await page.close()
+    await srv.close()
+  }
+}
+
+async function main() {
+  const xvfb = await startXvfb({ width: W, height: H })
+  const painter = await openPainter(xvfb.display)
+  const browser = await launchChromium()
+  const rows = []
+  try {
+    await drawScene(painter)
+    for (const name of args.modes.split(',')) {
+      if (!MODES[name]) throw new Error(`unknown mode ${name} (${Object.keys(MODES)})`)
+      process.stderr.write(`${name}: ${SAMPLES} samples... `)
+      const r = await runMode(name, browser, painter, xvfb.display)
+      process.stderr.write('done\n')
+      rows.push(r)
+    }
+  } finally {
+    await browser.close()
+    await painter.close()
+    await xvfb.stop()
+  }
+  const f = (v) => (Number.isFinite(v) ? v.toFixed(1) : '-').padStart(7)
+  console.log(`\nglass-to-glass latency, ${W}x${H} Xvfb, ${FPS} fps capture, headless Chromium (rAF pixel poll), ms`)
+  console.log('mode          samples  server p50  server p99   glass p50   glass p99   glass max  timeouts')
+  for (const r of rows) {
+    const g = [...r.glass].sort((a, b) => a - b)
+    const s = [...r.server].sort((a, b) => a - b)
+    console.log(
+      `${r.name.padEnd(13)} ${String(g.length).padStart(7)}     ${f(percentile(s, 50))}     ${f(percentile(s, 99))}     ${f(percentile(g, 50))}     ${f(percentile(g, 99))}     ${f(g[g.length - 1])}  ${String(r.timeouts).padStart(8)}`,
+    )
+  }
+  const acks = rows.flatMap((r) => r.acks).sort((a, b) => a - b)
+  console.log(
+    `(xpaint fill acknowledged after ${percentile(acks, 50).toFixed(2)} ms p50; page clock calibrated to ±${(Math.max(...rows.map((r) => r.rtt)) / 2).toFixed(2)} ms; ` +
+      `decode errors: ${rows.map((r) => r.errors).join('/')})`,
+  )
+}
+
+main().catch((e) => {
+  console.error(e)
+  process.exit(1)
+})

@@ -1,0 +1,327 @@
+#!/usr/bin/env node
+// Streams an X11 screen to browsers: one HTTP server serves the page and the client module,
+// and a WebSocket at /ws on the same port carries the stripes of ONE shared ScreenCapture to
+// every viewer.
+//
+//   node examples/screen-to-browser/server.mjs --codec h264 --fps 60 --port 8080
+//   # then open the printed URL
+//
+// Options (flag, or environment variable):
+//   --codec jpeg|h264     STRIPECAST_CODEC     default jpeg
+//   --fps N               STRIPECAST_FPS       default 60
+//   --quality N           STRIPECAST_QUALITY   JPEG quality, default 75
+//   --crf N               STRIPECAST_CRF       H.264 CRF, default 23
+//   --fullframe|--striped STRIPECAST_FULLFRAME H.264: one stream (default) or one per stripe
+//   --fullcolor                                H.264 4:4:4
+//   --region WxH+X+Y      STRIPECAST_REGION    default: the whole screen
+//   --display :N          DISPLAY              default $DISPLAY
+//   --no-cursor                                do not draw the mouse cursor
+//   --port N              PORT                 default 8080; 0 = a free port
+//   --host ADDR           HOST                 default 127.0.0.1; anything else must be explicit
+//   --token SECRET        STRIPECAST_TOKEN     required as ?token=SECRET on every request
+//   --max-buffer BYTES                         per-viewer send queue bound, default 8 MiB
+//
+// In a program: `const { url, close } = await startServer({ codec: 'h264', port: 0 })`.
+import { createServer } from 'node:http'
+import { readFile } from 'node:fs/promises'
+import { timingSafeEqual, createHash } from 'node:crypto'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { dirname, join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { WebSocketServer } from 'ws'
+import { createHub, captureSettings } from './viewers.mjs'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const clientPath = join(here, '..', '..', 'client', 'stripecast-client.js')
+
+/** The only files this server ever reads: URL path -> [file, content type]. */
+const ROUTES = new Map([
+  ['/', [join(here, 'index.html'), 'text/html; charset=utf-8']],
+  ['/index.html', [join(here, 'index.html'), 'text/html; charset=utf-8']],
+  ['/stripecast-client.js', [clientPath, 'text/javascript; charset=utf-8']],
+])
+
+const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '::1', '[::1]'])
+
+function isLoopback(host) {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host)
+}
+
+function sameSecret(given, token) {
+  if (typeof given !== 'string') return false
+  // hash both so the comparison is constant-time whatever the lengths
+  const a = createHash('sha256').update(given).digest()
+  const b = createHash('sha256').update(token).digest()
+  return timingSafeEqual(a, b)
+}
+
+function hostnameOf(hostHeader) {
+  if (!hostHeader) return ''
+  if (hostHeader.startsWith('[')) return hostHeader.slice(0, hostHeader.indexOf(']') + 1).toLowerCase()
+  return hostHeader.replace(/:\d+$/, '').toLowerCase()
+}
+
+/**
+ * Starts the server.
+ * @param {object} [o]
+ * @param {'jpeg'|'h264'} [o.codec='jpeg']
+ * @param {number} [o.fps=60]
+ * @param {number} [o.quality] JPEG quality (addon default 75)
+ * @param {number} [o.crf] H.264 CRF (addon default 23)
+ * @param {boolean} [o.fullframe=true] H.264: one stream (true) or one per stripe
+ * @param {boolean} [o.fullcolor] H.264 4:4:4
+ * @param {string|object} [o.region] 'WxH+X+Y' or { captureWidth, captureHeight, captureX, captureY }
+ * @param {string} [o.display] X display (default $DISPLAY)
+ * @param {boolean} [o.cursor=true] draw the cursor
+ * @param {object} [o.capture] extra CaptureSettings, e.g. { usePaintOverQuality: false }
+ * @param {number} [o.port=8080] 0 = a free port
+ * @param {string} [o.host='127.0.0.1']
+ * @param {string} [o.token] required as ?token= on the page, the module and the WebSocket
+ * @param {number} [o.maxBufferedBytes] per-viewer bound on queued bytes (default 8 MiB)
+ * @param {number} [o.idleStopMs=5000] stop capturing this long after the last viewer left
+ * @param {(line: string) => void} [o.log] default: nothing
+ * @returns {Promise<{url: string, port: number, host: string, hub: ReturnType<typeof createHub>, close(): Promise<void>}>}
+ */
+export async function startServer(o = {}) {
+  const settings = captureSettings({ ...o, fullframe: o.fullframe ?? true })
+  const host = o.host ?? '127.0.0.1'
+  const token = o.token ? String(o.token) : null
+  const log = o.log ?? (() => {})
+  const hub = createHub({ settings, maxBufferedBytes: o.maxBufferedBytes, idleStopMs: o.idleStopMs ?? 5000, log })
+  // fail now, not when the first viewer arrives, on a display that cannot be opened
+  const info = hub.probe()
+  log(`display ${info.display}: ${info.width}x${info.height} (${info.encoder})`)
+
+  /** null when the request may go on, else [status, message]. */
+  function refuse(req, url) {
+    const hostname = hostnameOf(req.headers.host)
+    if (isLoopback(host) && !LOOPBACK_NAMES.has(hostname)) {
+      // bound to loopback: a foreign Host header means DNS rebinding, not a local user
+      return [403, 'forbidden host']
+    }
+    if (token && !sameSecret(url.searchParams.get('token'), token)) return [401, 'token required']
+    return null
+  }
+
+  const server = createServer(async (req, res) => {
+    const send = (status, body, type = 'text/plain; charset=utf-8') => {
+      res.writeHead(status, {
+        'Content-Type': type,
+        'Content-Length': Buffer.byteLength(body),
+        'Cache-Control': 'no-store',
+        'X-Content-Type-Options': 'nosniff',
+        'Referrer-Policy': 'no-referrer',
+      })
+      res.end(req.method === 'HEAD' ? undefined : body)
+    }
+    try {
+      if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'method not allowed\n')
+      // Route on the raw path, never a normalised one: '/x/../index.html' is not '/index.html'.
+      const rawPath = (req.url ?? '').split('?')[0]
+      let decoded
+      try {
+        decoded = decodeURIComponent(rawPath)
+      } catch {
+        return send(400, 'bad path\n')
+      }
+      if (decoded.includes('..') || decoded.includes('\\') || decoded.includes('\0')) return send(403, 'forbidden\n')
+      const url = new URL(req.url ?? '/', 'http://localhost')
+      const no = refuse(req, url)
+      if (no) return send(no[0], no[1] + '\n')
+      const route = ROUTES.get(rawPath)
+      if (!route) return send(404, 'not found\n')
+      const body = await readFile(route[0])
+      send(200, body, route[1])
+    } catch (e) {
+      log(`http error: ${e.message}`)
+      if (!res.headersSent) send(500, 'internal error\n')
+      else res.destroy()
+    }
+  })
+
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 4096, perMessageDeflate: false })
+
+  server.on('upgrade', (req, socket, head) => {
+    const reject = (status, text) => {
+      socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
+    }
+    const rawPath = (req.url ?? '').split('?')[0]
+    if (rawPath !== '/ws') return reject(404, 'Not Found')
+    const url = new URL(req.url, 'http://localhost')
+    const no = refuse(req, url)
+    if (no) return reject(no[0], no[0] === 401 ? 'Unauthorized' : 'Forbidden')
+    // Browsers send Origin on WebSockets and do not apply the same-origin policy to them:
+    // without this check any web page could open ws://127.0.0.1:8080/ws and watch the screen.
+    const origin = req.headers.origin
+    if (origin) {
+      let originHost = ''
+      try {
+        originHost = new URL(origin).host.toLowerCase()
+      } catch {}
+      if (originHost !== String(req.headers.host ?? '').toLowerCase()) return reject(403, 'Forbidden')
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req))
+  })
+
+  wss.on('connection', (ws, req) => {
+    const who = `${req.socket.remoteAddress}:${req.socket.remotePort}`
+    let viewer
+    try {
+      viewer = hub.addViewer({
+        send: (buf) => ws.send(buf, { binary: true }),
+        sendText: (s) => ws.send(s),
+        bufferedAmount: () => ws.bufferedAmount,
+        close: () => ws.close(1001, 'server closing'),
+      })
+    } catch (e) {
+      log(`cannot start the capture for ${who}: ${e.message}`)
+      ws.send(JSON.stringify({ type: 'error', message: e.message, code: e.code }))
+      ws.close(1011, 'capture failed')
+      return
+    }
+    log(`viewer ${who} joined (${hub.viewerCount} watching)`)
+    ws.isAlive = true
+    ws.on('pong', () => (ws.isAlive = true))
+    ws.on('message', (data, isBinary) => {
+      if (!isBinary && data.toString() === 'keyframe') viewer.requestKeyframe()
+    })
+    ws.on('close', () => {
+      viewer.remove()
+      log(`viewer ${who} left (${hub.viewerCount} watching, ${viewer.stats.dropped} stripes dropped for it)`)
+    })
+    ws.on('error', () => {})
+  })
+
+  // Drop viewers that vanished without closing (laptop lid, network gone).
+  const heartbeat = setInterval(() => {
+    for (const ws of wss.clients) {
+      if (!ws.isAlive) {
+        ws.terminate()
+        continue
+      }
+      ws.isAlive = false
+      ws.ping()
+    }
+  }, 30000)
+  heartbeat.unref()
+
+  await new Promise((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(o.port ?? 8080, host, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+  const port = server.address().port
+  const urlHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host
+  const url = `http://${urlHost}:${port}/${token ? `?token=${encodeURIComponent(token)}` : ''}`
+
+  let closing = null
+  return {
+    url,
+    port,
+    host,
+    hub,
+    close() {
+      closing ??= new Promise((resolve) => {
+        clearInterval(heartbeat)
+        hub.close()
+        for (const ws of wss.clients) ws.terminate()
+        wss.close()
+        server.close(() => resolve())
+        server.closeAllConnections()
+      })
+      return closing
+    },
+  }
+}
+
+function envBool(v) {
+  if (v == null || v === '') return undefined
+  return !/^(0|false|no|off)$/i.test(v)
+}
+
+function num(name, v) {
+  if (v == null || v === '') return undefined
+  const n = Number(v)
+  if (!Number.isFinite(n)) throw new RangeError(`--${name} must be a number, got '${v}'`)
+  return n
+}
+
+/** Options for startServer from argv and the environment. */
+export function optionsFromCli(argv = process.argv.slice(2), env = process.env) {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      codec: { type: 'string' },
+      fps: { type: 'string' },
+      quality: { type: 'string' },
+      crf: { type: 'string' },
+      fullframe: { type: 'boolean' },
+      striped: { type: 'boolean' },
+      fullcolor: { type: 'boolean' },
+      region: { type: 'string' },
+      display: { type: 'string' },
+      'no-cursor': { type: 'boolean' },
+      port: { type: 'string' },
+      host: { type: 'string' },
+      token: { type: 'string' },
+      'max-buffer': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  })
+  if (values.help) return { help: true }
+  if (values.fullframe && values.striped) throw new RangeError('--fullframe and --striped exclude each other')
+  return {
+    codec: values.codec ?? env.STRIPECAST_CODEC ?? 'jpeg',
+    fps: num('fps', values.fps ?? env.STRIPECAST_FPS),
+    quality: num('quality', values.quality ?? env.STRIPECAST_QUALITY),
+    crf: num('crf', values.crf ?? env.STRIPECAST_CRF),
+    fullframe: values.striped ? false : values.fullframe ? true : envBool(env.STRIPECAST_FULLFRAME),
+    fullcolor: values.fullcolor,
+    region: values.region ?? env.STRIPECAST_REGION,
+    display: values.display,
+    cursor: values['no-cursor'] ? false : undefined,
+    port: num('port', values.port ?? env.PORT) ?? 8080,
+    host: values.host ?? env.HOST ?? '127.0.0.1',
+    token: values.token ?? env.STRIPECAST_TOKEN,
+    maxBufferedBytes: num('max-buffer', values['max-buffer']),
+  }
+}
+
+async function main() {
+  let opts
+  try {
+    opts = optionsFromCli()
+  } catch (e) {
+    console.error(`${e.message}\nsee the comment at the top of ${fileURLToPath(import.meta.url)} for the options`)
+    process.exit(2)
+  }
+  if (opts.help) {
+    const src = await readFile(fileURLToPath(import.meta.url), 'utf8')
+    const lines = src.split('\n').slice(1)
+    const end = lines.findIndex((l) => !l.startsWith('//'))
+    console.log(lines.slice(0, end).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'))
+    return
+  }
+  if (!isLoopback(opts.host) && !opts.token) {
+    console.warn(`warning: listening on ${opts.host} without --token: anyone who can reach this port sees the screen`)
+  }
+  let srv
+  try {
+    srv = await startServer({ ...opts, log: (l) => console.log(l) })
+  } catch (e) {
+    console.error(`stripecast: ${e.code ? e.code + ': ' : ''}${e.message}`)
+    process.exit(1)
+  }
+  console.log(`open ${srv.url}`)
+  const shutdown = () => {
+    srv.close().then(() => process.exit(0))
+    setTimeout(() => process.exit(0), 2000).unref()
+  }
+  process.once('SIGINT', shutdown)
+  process.once('SIGTERM', shutdown)
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) main()
