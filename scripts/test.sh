@@ -4,4 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo test --workspace --exclude stripecast
+npx --no-install tsc -p tsconfig.json --noEmit
 node --test --test-reporter=spec __test__/*.test.mjs
