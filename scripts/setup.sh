@@ -28,9 +28,11 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-if [ ! -x node_modules/.bin/napi ]; then
+if [ ! -x node_modules/.bin/napi ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "stripecast setup: installing npm dependencies"
-  npm ci --no-audit --no-fund --loglevel=error
+  # `npm install`, not `npm ci`: npm 11 leaves optional platform packages of @napi-rs/cli out
+  # of a lock file written on Linux and then refuses `npm ci` on the very same machine.
+  npm install --no-audit --no-fund --loglevel=error
 fi
 
 echo "stripecast setup: building the native addon (release)"
