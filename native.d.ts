@@ -50,6 +50,16 @@ export declare class ScreenCapture {
   unref(): this
   /** Undoes `unref()`: a running capture keeps the event loop alive again. */
   ref(): this
+  /**
+   * Which capture path and encoder are in use, and why a faster one was declined (e.g.
+   * `nvenc: libnvidia-encode.so.1 not found`). `null` before the first `start()`.
+   */
+  streamInfo(): StreamInfo | null
+  /**
+   * What this host offers for hardware H.264 (NVENC, VA-API render nodes), probed without
+   * starting a capture. Takes a moment when a GPU driver is present (it initialises it).
+   */
+  static hardwareEncoders(): HardwareEncoders
   /** Counters since `start()`. */
   stats(): CaptureStats
 }
@@ -67,7 +77,10 @@ export interface CaptureInfo {
   /** Rows per stripe (the whole height for full-frame H.264). */
   stripeHeight: number
   stripeCount: number
-  /** The encoder in use: `jpeg` or `x264`. */
+  /**
+   * The encoder planned: `jpeg`, `x264`, `nvenc` or `vaapi` (a hardware encoder that fails
+   * to open falls back to x264: `streamInfo()` tells what is really in use).
+   */
   encoder: string
   /** Adjustments made to the request (region clamped to the screen, odd sizes rounded down). */
   notes: Array<string>
@@ -187,6 +200,42 @@ export interface CaptureStats {
   fps: number
 }
 
+/** What this host offers for hardware H.264, probed without starting a capture. */
+export interface HardwareEncoders {
+  nvencAvailable: boolean
+  /** The NVENC API version the driver supports, e.g. `'12.2'`. */
+  nvencApiVersion?: string
+  /** CUDA devices. */
+  nvencDevices: Array<string>
+  vaapiAvailable: boolean
+  /** libva and libva-drm could be loaded. */
+  libvaLoaded: boolean
+  vaapiNodes: Array<VaapiNodeInfo>
+  /** What default settings would use: `'nvenc'`, `'vaapi'` or `'x264'`. */
+  defaultEncoder: string
+  /** One line per missing piece, e.g. `nvenc: libnvidia-encode.so.1 not found`. */
+  reasons: Array<string>
+}
+
+/** Which capture path and encoder a capture uses, and why a faster one was declined. */
+export interface StreamInfo {
+  /** `'xshm+xdamage'` (reads only what was drawn) or `'xshm'` (reads every frame in full). */
+  capture: string
+  /** `'jpeg'`, `'x264'`, `'nvenc'` or `'vaapi'`; `null` until the first frame opened it. */
+  encoder?: string
+  /** A hardware encoder is in use. */
+  hardware: boolean
+  /** The GPU in use (CUDA device name, or render node and driver). */
+  device?: string
+  /**
+   * Why a hardware encoder was not used, or stopped being used (e.g.
+   * `nvenc: libnvidia-encode.so.1 not found`).
+   */
+  declined: Array<string>
+  /** Deviations from the request by the encoder in use (e.g. 4:2:0 instead of 4:4:4). */
+  notes: Array<string>
+}
+
 /** One encoded stripe (or a whole frame in full-frame H.264). */
 export interface StripeEncodeResult {
   /** 1 = JPEG, 2 = H.264. */
@@ -215,4 +264,16 @@ export interface StripeEncodeResult {
    * `Number(process.hrtime.bigint()) / 1e6 - captureTimeMs` is the latency so far.
    */
   captureTimeMs: number
+}
+
+/** One VA-API render node. */
+export interface VaapiNodeInfo {
+  /** The `vaapiRenderNodeIndex` that selects it. */
+  index: number
+  path: string
+  driver?: string
+  /** H.264 encode profiles it offers, e.g. `High (EncSlice)`. */
+  h264Encode: Array<string>
+  /** Why it cannot encode H.264. */
+  error?: string
 }

@@ -1,12 +1,13 @@
 //! The JavaScript-facing objects and their conversions to and from the core's types.
 
-use napi::bindgen_prelude::{Buffer, Either, FromNapiValue, Object, Unknown};
 use napi::bindgen_prelude::JsObjectValue;
+use napi::bindgen_prelude::{Buffer, Either, FromNapiValue, Object, Unknown};
 use napi::{JsValue, Result, ValueType};
 use napi_derive::napi;
 
 use std::sync::atomic::Ordering;
-use stripecast_core::pipeline::{describe, Controls, Delivery};
+use stripecast_core::encode::hardware::{HardwareChoice, HardwareReport};
+use stripecast_core::pipeline::{describe, CaptureStreamInfo, Controls, Delivery};
 use stripecast_core::settings::{CaptureOptions, Config, Region, SettingsError, SettingsErrorKind};
 use stripecast_core::window::WindowSnapshot;
 
@@ -100,7 +101,10 @@ fn integer(field: &'static str, v: Option<f64>) -> std::result::Result<Option<i6
         Some(v) => Err(SettingsError {
             kind: SettingsErrorKind::Range,
             field,
-            message: format!("{field} must be an integer in its range, got {}", js_number(v)),
+            message: format!(
+                "{field} must be an integer in its range, got {}",
+                js_number(v)
+            ),
         }),
     }
 }
@@ -148,7 +152,11 @@ const SETTING_KINDS: &[(&str, Kind)] = &[
 ];
 
 fn type_error(field: &'static str, message: String) -> SettingsError {
-    SettingsError { kind: SettingsErrorKind::Type, field, message }
+    SettingsError {
+        kind: SettingsErrorKind::Type,
+        field,
+        message,
+    }
 }
 
 /// `typeof`-style name of a value, with the value itself for short scalars.
@@ -175,7 +183,9 @@ pub fn describe_value(v: &Unknown<'_>) -> Result<String> {
 /// Reads the settings object from JavaScript, checking every field's type (and that no unknown
 /// key is present) before napi converts it. The outer `Result` is a napi failure or a value that
 /// is not an object; the inner one a mistake in a setting.
-pub fn settings_from_js(value: Unknown<'_>) -> Result<std::result::Result<CaptureSettings, SettingsError>> {
+pub fn settings_from_js(
+    value: Unknown<'_>,
+) -> Result<std::result::Result<CaptureSettings, SettingsError>> {
     let object = Object::from_unknown(value)?;
     let names = object.get_property_names()?;
     for key in 0..names.get_array_length()? {
@@ -201,10 +211,15 @@ pub fn settings_from_js(value: Unknown<'_>) -> Result<std::result::Result<Captur
                 Kind::Text => "a string",
                 Kind::NumberOrName => "a number or a name",
             };
-            return Ok(Err(type_error(field, format!("{field} must be {wanted}, got {}", describe_value(&v)?))));
+            return Ok(Err(type_error(
+                field,
+                format!("{field} must be {wanted}, got {}", describe_value(&v)?),
+            )));
         }
     }
-    Ok(Ok(unsafe { CaptureSettings::from_napi_value(value.value().env, value.raw()) }?))
+    Ok(Ok(unsafe {
+        CaptureSettings::from_napi_value(value.value().env, value.raw())
+    }?))
 }
 
 /// A number as JavaScript prints it (`Infinity`, not `inf`).
@@ -352,7 +367,8 @@ pub struct CaptureInfo {
     /// Rows per stripe (the whole height for full-frame H.264).
     pub stripe_height: u32,
     pub stripe_count: u32,
-    /// The encoder in use: `jpeg` or `x264`.
+    /// The encoder planned: `jpeg`, `x264`, `nvenc` or `vaapi` (a hardware encoder that fails
+    /// to open falls back to x264: `streamInfo()` tells what is really in use).
     pub encoder: String,
     /// Adjustments made to the request (region clamped to the screen, odd sizes rounded down).
     pub notes: Vec<String>,
@@ -366,7 +382,9 @@ impl CaptureInfo {
         (screen_width, screen_height): (u32, u32),
         notes: Vec<String>,
     ) -> Self {
-        let (layout, encoder) = describe(config, region);
+        let (layout, encoder, plan_notes) = describe(config, region);
+        let mut notes = notes;
+        notes.extend(plan_notes);
         Self {
             display: display.to_string(),
             x: region.x,
@@ -427,6 +445,101 @@ impl CaptureStats {
             latency_p50_ms: recent.latency_p50_ms,
             latency_p99_ms: recent.latency_p99_ms,
             fps: recent.fps,
+        }
+    }
+}
+
+/// Which capture path and encoder a capture uses, and why a faster one was declined.
+#[napi(object)]
+pub struct StreamInfo {
+    /// `'xshm+xdamage'` (reads only what was drawn) or `'xshm'` (reads every frame in full).
+    pub capture: String,
+    /// `'jpeg'`, `'x264'`, `'nvenc'` or `'vaapi'`; `null` until the first frame opened it.
+    pub encoder: Option<String>,
+    /// A hardware encoder is in use.
+    pub hardware: bool,
+    /// The GPU in use (CUDA device name, or render node and driver).
+    pub device: Option<String>,
+    /// Why a hardware encoder was not used, or stopped being used (e.g.
+    /// `nvenc: libnvidia-encode.so.1 not found`).
+    pub declined: Vec<String>,
+    /// Deviations from the request by the encoder in use (e.g. 4:2:0 instead of 4:4:4).
+    pub notes: Vec<String>,
+}
+
+impl From<CaptureStreamInfo> for StreamInfo {
+    fn from(i: CaptureStreamInfo) -> Self {
+        let s = i.stream;
+        Self {
+            capture: i.capture.to_string(),
+            encoder: s.as_ref().map(|s| s.encoder.to_string()),
+            hardware: s.as_ref().is_some_and(|s| s.hardware),
+            device: s.as_ref().and_then(|s| s.device.clone()),
+            declined: s.as_ref().map_or_else(Vec::new, |s| s.declined.clone()),
+            notes: s.map_or_else(Vec::new, |s| s.notes),
+        }
+    }
+}
+
+/// One VA-API render node.
+#[napi(object)]
+pub struct VaapiNodeInfo {
+    /// The `vaapiRenderNodeIndex` that selects it.
+    pub index: u32,
+    pub path: String,
+    pub driver: Option<String>,
+    /// H.264 encode profiles it offers, e.g. `High (EncSlice)`.
+    pub h264_encode: Vec<String>,
+    /// Why it cannot encode H.264.
+    pub error: Option<String>,
+}
+
+/// What this host offers for hardware H.264, probed without starting a capture.
+#[napi(object)]
+pub struct HardwareEncoders {
+    pub nvenc_available: bool,
+    /// The NVENC API version the driver supports, e.g. `'12.2'`.
+    pub nvenc_api_version: Option<String>,
+    /// CUDA devices.
+    pub nvenc_devices: Vec<String>,
+    pub vaapi_available: bool,
+    /// libva and libva-drm could be loaded.
+    pub libva_loaded: bool,
+    pub vaapi_nodes: Vec<VaapiNodeInfo>,
+    /// What default settings would use: `'nvenc'`, `'vaapi'` or `'x264'`.
+    pub default_encoder: String,
+    /// One line per missing piece, e.g. `nvenc: libnvidia-encode.so.1 not found`.
+    pub reasons: Vec<String>,
+}
+
+impl From<HardwareReport> for HardwareEncoders {
+    fn from(r: HardwareReport) -> Self {
+        let reasons = r.reasons();
+        Self {
+            nvenc_available: r.nvenc.available,
+            nvenc_api_version: r.nvenc.driver_api.map(|(a, b)| format!("{a}.{b}")),
+            nvenc_devices: r.nvenc.devices,
+            vaapi_available: r.vaapi.available,
+            libva_loaded: r.vaapi.libva_loaded,
+            vaapi_nodes: r
+                .vaapi
+                .nodes
+                .into_iter()
+                .map(|n| VaapiNodeInfo {
+                    index: n.index,
+                    path: n.path,
+                    driver: n.driver,
+                    h264_encode: n.h264_encode,
+                    error: n.error,
+                })
+                .collect(),
+            default_encoder: match r.default_choice {
+                HardwareChoice::Nvenc => "nvenc",
+                HardwareChoice::Vaapi { .. } => "vaapi",
+                HardwareChoice::Software { .. } => "x264",
+            }
+            .to_string(),
+            reasons,
         }
     }
 }

@@ -24,8 +24,11 @@ use stripecast_core::pipeline::{
 use stripecast_core::settings::{CaptureOptions, OutputMode, SettingsError, SettingsErrorKind};
 use stripecast_core::window::DeliveryWindow;
 
-pub use convert::{CaptureInfo, CaptureSettings, CaptureStats, StripeEncodeResult};
 use convert::{describe_value, settings_from_js};
+pub use convert::{
+    CaptureInfo, CaptureSettings, CaptureStats, HardwareEncoders, StreamInfo, StripeEncodeResult,
+};
+use stripecast_core::encode::hardware;
 
 /// Calls the user's stripe callback; runs on the JS thread.
 type StripeTsfn = ThreadsafeFunction<Delivery, (), StripeEncodeResult, Status, false, false, 0>;
@@ -274,9 +277,12 @@ impl ScreenCapture {
         on_error: Option<Unknown<'_>>,
     ) -> Result<CaptureInfo> {
         // Every argument is checked before anything is opened or started.
-        let on_stripe: Function<'_, Unknown<'static>, Unknown<'static>> = function_arg(env, "onStripe", on_stripe)?;
+        let on_stripe: Function<'_, Unknown<'static>, Unknown<'static>> =
+            function_arg(env, "onStripe", on_stripe)?;
         let on_error: Option<Function<'_, Unknown<'static>, UnknownReturnValue>> = match on_error {
-            Some(f) if f.get_type()? != ValueType::Undefined => Some(function_arg(env, "onError", f)?),
+            Some(f) if f.get_type()? != ValueType::Undefined => {
+                Some(function_arg(env, "onError", f)?)
+            }
             _ => None,
         };
         let settings = settings_arg(env, settings)?;
@@ -530,6 +536,20 @@ impl ScreenCapture {
             r.sink.set_ref(env, true);
         }
         self
+    }
+
+    /// Which capture path and encoder are in use, and why a faster one was declined (e.g.
+    /// `nvenc: libnvidia-encode.so.1 not found`). `null` before the first `start()`.
+    #[napi]
+    pub fn stream_info(&self) -> Option<StreamInfo> {
+        self.last.as_ref().map(|(c, _)| c.stream_info().into())
+    }
+
+    /// What this host offers for hardware H.264 (NVENC, VA-API render nodes), probed without
+    /// starting a capture. Takes a moment when a GPU driver is present (it initialises it).
+    #[napi]
+    pub fn hardware_encoders() -> HardwareEncoders {
+        hardware::probe().into()
     }
 
     /// Counters since `start()`.

@@ -20,6 +20,9 @@ use crate::capture::CaptureError;
 use crate::detect::{
     stripe_hash, stripes, ChangeDetector, Decision, Policy, RowSpans, Stripe, StripeState,
 };
+use crate::encode::hardware::{
+    self, open_h264_shared, HardwareChoice, HwRequest, SharedStreamInfo, StreamInfo,
+};
 use crate::encode::jpeg::JpegEncoder;
 use crate::encode::x264::{X264Config, X264Encoder};
 use crate::encode::{BgrxImage, EncodeError, EncodeRequest, Encoder};
@@ -106,6 +109,8 @@ pub struct Controls {
     stop: AtomicBool,
     keyframe: AtomicBool,
     update: Mutex<Option<Update>>,
+    info: InfoSlot,
+    damage_gating: AtomicBool,
     wake: Mutex<()>,
     wake_cv: Condvar,
     pub stats: Stats,
@@ -120,7 +125,29 @@ pub struct Update {
     pub watermark: Option<Watermark>,
 }
 
+/// Which capture path and encoder a running capture uses (`streamInfo()` in JavaScript).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaptureStreamInfo {
+    /// `xshm+xdamage` (reads only what was drawn) or `xshm` (reads everything every frame).
+    pub capture: &'static str,
+    /// The encoder; `None` until the first frame opened it.
+    pub stream: Option<StreamInfo>,
+}
+
 impl Controls {
+    /// What the capture reads with and encodes with right now.
+    pub fn stream_info(&self) -> CaptureStreamInfo {
+        let slot = self.info.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        CaptureStreamInfo {
+            capture: if self.damage_gating.load(Ordering::Relaxed) {
+                "xshm+xdamage"
+            } else {
+                "xshm"
+            },
+            stream: slot.map(|i| i.lock().unwrap_or_else(|e| e.into_inner()).clone()),
+        }
+    }
+
     /// Hands new settings to the capture thread; they apply before its next frame.
     pub fn update(&self, update: Update) {
         *self.update.lock().unwrap_or_else(|e| e.into_inner()) = Some(update);
@@ -245,21 +272,45 @@ pub fn load_watermark(config: &Config) -> Result<Option<Watermark>, PipelineErro
     }
 }
 
-/// The stripes `config` cuts `region` into and the name of the encoder it uses.
-pub fn describe(config: &Config, region: Region) -> (Vec<Stripe>, &'static str) {
-    let (layout, _, kind) = plan(config, region);
-    (layout, encoder_name(kind))
+/// Where the encoder of the current plan reports what it really is (for `streamInfo()`): set
+/// when the plan is made for JPEG and striped x264, and by the factory for full-frame H.264,
+/// whose hardware encoder is only known once opened.
+pub type InfoSlot = Arc<Mutex<Option<SharedStreamInfo>>>;
+
+/// How a config cuts a region into streams and encodes them.
+struct Plan {
+    layout: Vec<Stripe>,
+    factory: EncoderFactory,
+    kind: PayloadKind,
+    /// One H.264 stream for the whole region.
+    full_frame: bool,
+    /// The encoder expected: `jpeg`, `x264`, `nvenc` or `vaapi` (the stream may still fall
+    /// back to x264; `streamInfo()` says what it is).
+    encoder: &'static str,
+    /// Adjustments to the request (e.g. hardware encoding forcing full-frame).
+    notes: Vec<String>,
 }
 
-fn encoder_name(kind: PayloadKind) -> &'static str {
-    match kind {
-        PayloadKind::Jpeg => "jpeg",
-        PayloadKind::H264 => "x264",
-    }
+fn static_info(encoder: &'static str) -> SharedStreamInfo {
+    Arc::new(Mutex::new(StreamInfo {
+        encoder,
+        hardware: false,
+        device: None,
+        declined: Vec::new(),
+        notes: Vec::new(),
+    }))
 }
 
-/// The stripe layout, encoder factory and payload kind that `config` asks for on `region`.
-fn plan(config: &Config, region: Region) -> (Vec<Stripe>, EncoderFactory, PayloadKind) {
+/// The stripes `config` cuts `region` into, the encoder it expects to use, and notes on any
+/// adjustment of the request.
+pub fn describe(config: &Config, region: Region) -> (Vec<Stripe>, &'static str, Vec<String>) {
+    let p = plan(config, region, &InfoSlot::default());
+    (p.layout, p.encoder, p.notes)
+}
+
+fn plan(config: &Config, region: Region, slot: &InfoSlot) -> Plan {
+    let set_slot =
+        |info: SharedStreamInfo| *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(info);
     match config.output_mode {
         OutputMode::Jpeg => {
             let jpeg = JpegEncoder {
@@ -267,28 +318,17 @@ fn plan(config: &Config, region: Region) -> (Vec<Stripe>, EncoderFactory, Payloa
                 paint_over_quality: config.paint_over_jpeg_quality,
                 subsampling: config.jpeg_subsampling,
             };
-            (
-                stripes(region.height, config.stripe_height),
-                Box::new(move |_, _| Ok(Box::new(jpeg) as Box<dyn Encoder>)),
-                PayloadKind::Jpeg,
-            )
+            set_slot(static_info("jpeg"));
+            Plan {
+                layout: stripes(region.height, config.stripe_height),
+                factory: Box::new(move |_, _| Ok(Box::new(jpeg) as Box<dyn Encoder>)),
+                kind: PayloadKind::Jpeg,
+                full_frame: false,
+                encoder: "jpeg",
+                notes: Vec::new(),
+            }
         }
         OutputMode::H264 => {
-            // Full-frame: one stream for the region, x264 threads sized to the machine.
-            // Striped: one single-threaded stream per stripe; parallelism comes from
-            // encoding several stripes at once.
-            let (layout, threads) = if config.h264_fullframe {
-                (
-                    vec![Stripe {
-                        index: 0,
-                        y: 0,
-                        height: region.height,
-                    }],
-                    0,
-                )
-            } else {
-                (stripes(region.height, config.stripe_height), 1)
-            };
             let (crf, paint_over_crf, fullcolor, fps) = (
                 config.h264_crf,
                 config.h264_paint_over_crf,
@@ -296,20 +336,81 @@ fn plan(config: &Config, region: Region) -> (Vec<Stripe>, EncoderFactory, Payloa
                 config.target_fps,
             );
             let keyframe_interval_frames = (config.keyframe_interval_s * fps).round() as u32;
-            let factory: EncoderFactory = Box::new(move |stripe: &Stripe, width: u32| {
-                let enc = X264Encoder::new(X264Config {
-                    width,
-                    height: stripe.height,
-                    crf,
-                    paint_over_crf,
-                    fullcolor,
-                    threads,
-                    fps,
-                    keyframe_interval_frames,
-                })?;
-                Ok(Box::new(enc) as Box<dyn Encoder>)
-            });
-            (layout, factory, PayloadKind::H264)
+            let (vaapi_node, use_cpu) = (config.vaapi_render_node_index, config.use_cpu);
+            let choice = hardware::choose(vaapi_node, use_cpu);
+            let mut notes = Vec::new();
+            let hardware = !matches!(choice, HardwareChoice::Software { .. });
+            // Hardware encoders encode whole frames (GPUs allow few sessions): striped output
+            // is only possible in software.
+            let full_frame = config.h264_fullframe || hardware;
+            if hardware && !config.h264_fullframe {
+                notes.push(
+                    "h264Fullframe false ignored: hardware H.264 encoding is full-frame".into(),
+                );
+            }
+            if full_frame {
+                // One stream for the region: the hardware encoder when there is one, else x264
+                // with threads sized to the machine.
+                let slot = slot.clone();
+                let factory: EncoderFactory = Box::new(move |stripe: &Stripe, width: u32| {
+                    let (enc, info) = open_h264_shared(&HwRequest {
+                        width,
+                        height: stripe.height,
+                        crf,
+                        paint_over_crf,
+                        fullcolor,
+                        fps,
+                        keyframe_interval_frames,
+                        vaapi_node,
+                        use_cpu,
+                    })?;
+                    *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(info);
+                    Ok(enc)
+                });
+                let encoder = match choice {
+                    HardwareChoice::Nvenc => "nvenc",
+                    HardwareChoice::Vaapi { .. } => "vaapi",
+                    HardwareChoice::Software { .. } => "x264",
+                };
+                let layout = vec![Stripe {
+                    index: 0,
+                    y: 0,
+                    height: region.height,
+                }];
+                Plan {
+                    layout,
+                    factory,
+                    kind: PayloadKind::H264,
+                    full_frame,
+                    encoder,
+                    notes,
+                }
+            } else {
+                // One single-threaded x264 stream per stripe; parallelism comes from encoding
+                // several stripes at once.
+                set_slot(static_info("x264"));
+                let factory: EncoderFactory = Box::new(move |stripe: &Stripe, width: u32| {
+                    let enc = X264Encoder::new(X264Config {
+                        width,
+                        height: stripe.height,
+                        crf,
+                        paint_over_crf,
+                        fullcolor,
+                        threads: 1,
+                        fps,
+                        keyframe_interval_frames,
+                    })?;
+                    Ok(Box::new(enc) as Box<dyn Encoder>)
+                });
+                Plan {
+                    layout: stripes(region.height, config.stripe_height),
+                    factory,
+                    kind: PayloadKind::H264,
+                    full_frame,
+                    encoder: "x264",
+                    notes,
+                }
+            }
         }
     }
 }
@@ -323,6 +424,8 @@ pub struct Pipeline {
     layout: Vec<Stripe>,
     factory: EncoderFactory,
     kind: PayloadKind,
+    full_frame: bool,
+    info: InfoSlot,
 }
 
 impl Pipeline {
@@ -333,7 +436,16 @@ impl Pipeline {
         region: Region,
     ) -> Result<Self, PipelineError> {
         capture.set_region(region)?;
-        let (layout, factory, kind) = plan(&config, region);
+        // Without XDamage every frame is read in full; with it only what was drawn.
+        capture.enable_damage();
+        let info = InfoSlot::default();
+        let Plan {
+            layout,
+            factory,
+            kind,
+            full_frame,
+            ..
+        } = plan(&config, region, &info);
         let watermark = load_watermark(&config)?;
         Ok(Self {
             config,
@@ -342,6 +454,8 @@ impl Pipeline {
             layout,
             factory,
             kind,
+            full_frame,
+            info,
         })
     }
 
@@ -417,20 +531,16 @@ impl Pipeline {
     }
 
     fn is_full_frame_h264(&self) -> bool {
-        self.kind == PayloadKind::H264 && self.config.h264_fullframe
-    }
-
-    /// Name of the encoder this pipeline uses (`jpeg`, `x264`).
-    pub fn encoder_name(&self) -> &'static str {
-        match self.kind {
-            PayloadKind::Jpeg => "jpeg",
-            PayloadKind::H264 => "x264",
-        }
+        self.kind == PayloadKind::H264 && self.full_frame
     }
 
     /// Starts the capture thread.
     pub fn start(self, sink: Arc<dyn Sink>) -> std::io::Result<CaptureHandle> {
-        let controls = Arc::new(Controls::default());
+        let controls = Arc::new(Controls {
+            info: self.info.clone(),
+            damage_gating: AtomicBool::new(self.capture.has_damage()),
+            ..Controls::default()
+        });
         let c = controls.clone();
         let thread = std::thread::Builder::new()
             .name("stripecast-capture".into())
@@ -454,8 +564,6 @@ impl Pipeline {
         let stats = &controls.stats;
         let mut frame_id: u32 = 0;
         let mut deadline = Instant::now();
-        // Without XDamage every frame is read in full; with it only what was drawn.
-        self.capture.enable_damage();
         let mut full_check_due = true;
         let mut last_full_check = Instant::now();
         let mut retry = RowSpans::default();
@@ -490,7 +598,9 @@ impl Pipeline {
                 policy = self.policy();
                 capture_cursor = self.config.capture_cursor && self.capture.has_cursor_support();
                 if relayout {
-                    (self.layout, self.factory, self.kind) = plan(&self.config, update.region);
+                    let p = plan(&self.config, update.region, &self.info);
+                    (self.layout, self.factory, self.kind, self.full_frame) =
+                        (p.layout, p.factory, p.kind, p.full_frame);
                     region = update.region;
                     stride = self.capture.stride();
                     detector = ChangeDetector::new(self.layout.len());
@@ -501,8 +611,7 @@ impl Pipeline {
                 } else if reencode {
                     // New quality settings: fresh encoders (an H.264 stream restarts with an
                     // IDR at its next change); what was sent stays valid.
-                    let (_, factory, _) = plan(&self.config, region);
-                    self.factory = factory;
+                    self.factory = plan(&self.config, region, &self.info).factory;
                     streams.iter_mut().for_each(|s| s.encoder = None);
                 }
             }

@@ -130,6 +130,11 @@ impl X11Capture {
         })
     }
 
+    /// Whether XDamage tells this capture what was drawn.
+    pub fn has_damage(&self) -> bool {
+        self.damage.is_some()
+    }
+
     /// Subscribes to XDamage on the root window. Returns false (and captures every frame in
     /// full) when the server lacks DAMAGE or XFixes regions.
     pub fn enable_damage(&mut self) -> bool {
