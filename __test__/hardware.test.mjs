@@ -132,3 +132,19 @@ test('streamInfo() names the JPEG encoder and is null before any start', async (
     c.stop()
   }
 })
+
+test('on a host with a GPU the default settings encode on it and the stream decodes', async (t) => {
+  const { ScreenCapture } = loadAddon()
+  const hw = ScreenCapture.hardwareEncoders()
+  if (hw.defaultEncoder === 'x264') return t.skip(`no hardware encoder here: ${hw.reasons.join('; ')}`)
+  const c = startCollector({ ...base() })
+  try {
+    const pic = await firstPicture(c)
+    const info = c.cap.streamInfo()
+    assert.equal(info.encoder, hw.defaultEncoder, info.declined.join('; '))
+    assert.equal(info.hardware, true)
+    assert.ok(psnr(pic, truth) >= 30, `PSNR ${psnr(pic, truth)}`)
+  } finally {
+    c.stop()
+  }
+})
