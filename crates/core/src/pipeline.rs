@@ -16,7 +16,7 @@ use rayon::prelude::*;
 use thiserror::Error;
 
 use crate::capture::x11::X11Capture;
-use crate::capture::CaptureError;
+use crate::capture::{CaptureError, CursorImage};
 use crate::detect::{
     stripe_hash, stripes, ChangeDetector, Decision, Policy, RowSpans, Stripe, StripeState,
 };
@@ -555,295 +555,350 @@ impl Pipeline {
     }
 
     fn run(mut self, controls: &Controls, sink: &dyn Sink) {
-        let mut interval = Duration::from_secs_f64(1.0 / self.config.target_fps);
-        let mut region = self.capture.region();
-        let mut stride = self.capture.stride();
-        let mut detector = ChangeDetector::new(self.layout.len());
-        let mut streams = new_streams(self.layout.len());
-        let mut policy = self.policy();
-        let stats = &controls.stats;
-        let mut frame_id: u32 = 0;
+        let mut session = Session::new(&self);
         let mut deadline = Instant::now();
-        let mut full_check_due = true;
-        let mut last_full_check = Instant::now();
-        let mut retry = RowSpans::default();
-        let mut last_cursor_key = None;
-        let mut last_cursor_rows = None;
-        let mut last_watermark_rows = None;
-        let mut last_watermark_at = None;
-        let started = Instant::now();
-        let mut capture_cursor = self.config.capture_cursor && self.capture.has_cursor_support();
-
         while controls.sleep_until(deadline) {
             // Pace from the previous deadline; when late by more than a frame, re-anchor on now
             // instead of bursting to catch up.
-            deadline += interval;
+            deadline += session.interval;
             let now = Instant::now();
             if now > deadline {
                 deadline = now;
             }
+            if let Err(e) = self.frame(&mut session, controls, sink) {
+                sink.error(e);
+                return;
+            }
+        }
+    }
 
-            if let Some(update) = controls.take_update() {
-                let relayout = update.region != region || self.layout_differs(&update.config);
-                let reencode = self.encoding_differs(&update.config);
-                if update.region != region {
-                    if let Err(e) = self.capture.set_region(update.region) {
-                        sink.error(e.into());
-                        return;
-                    }
-                }
-                self.watermark = update.watermark;
-                self.config = update.config;
-                interval = Duration::from_secs_f64(1.0 / self.config.target_fps);
-                policy = self.policy();
-                capture_cursor = self.config.capture_cursor && self.capture.has_cursor_support();
-                if relayout {
-                    let p = plan(&self.config, update.region, &self.info);
-                    (self.layout, self.factory, self.kind, self.full_frame) =
-                        (p.layout, p.factory, p.kind, p.full_frame);
-                    region = update.region;
-                    stride = self.capture.stride();
-                    detector = ChangeDetector::new(self.layout.len());
-                    streams = new_streams(self.layout.len());
-                    retry = RowSpans::default();
-                    (last_cursor_rows, last_watermark_rows) = (None, None);
-                    full_check_due = true;
-                } else if reencode {
-                    // New quality settings: fresh encoders (an H.264 stream restarts with an
-                    // IDR at its next change); what was sent stays valid.
-                    self.factory = plan(&self.config, region, &self.info).factory;
-                    streams.iter_mut().for_each(|s| s.encoder = None);
-                }
-            }
-            if sink.in_flight() >= self.config.max_queued_stripes as usize {
-                // Skipped before anything is read: pending damage stays pending.
-                stats.frames_skipped.fetch_add(1, Ordering::Relaxed);
-                continue;
-            }
+    /// Applies new settings between frames: what only tunes the encoders keeps the streams;
+    /// a new layout (region, stripe height, codec, colour format) starts them afresh.
+    fn apply_update(&mut self, update: Update, s: &mut Session) -> Result<(), PipelineError> {
+        let relayout = update.region != s.region || self.layout_differs(&update.config);
+        let reencode = self.encoding_differs(&update.config);
+        if update.region != s.region {
+            self.capture.set_region(update.region)?;
+        }
+        self.watermark = update.watermark;
+        self.config = update.config;
+        s.interval = Duration::from_secs_f64(1.0 / self.config.target_fps);
+        s.policy = self.policy();
+        s.capture_cursor = self.config.capture_cursor && self.capture.has_cursor_support();
+        if relayout {
+            let p = plan(&self.config, update.region, &self.info);
+            (self.layout, self.factory, self.kind, self.full_frame) =
+                (p.layout, p.factory, p.kind, p.full_frame);
+            *s = Session {
+                frame_id: s.frame_id,
+                started: s.started,
+                ..Session::new(self)
+            };
+        } else if reencode {
+            // New quality settings: fresh encoders (an H.264 stream restarts with an IDR at its
+            // next change); what was sent stays valid.
+            self.factory = plan(&self.config, s.region, &self.info).factory;
+            s.streams.iter_mut().for_each(|st| st.encoder = None);
+        }
+        Ok(())
+    }
 
-            let t0 = Instant::now();
-            let capture_time_ns = monotonic_ns();
-            if controls.keyframe.swap(false, Ordering::SeqCst) {
-                detector.invalidate_all();
-                streams.iter_mut().for_each(|s| s.force_key = true);
-                full_check_due = true;
+    /// The rows that may have changed: everything on a full check (first frame, key frame
+    /// request, once a second as a safety net, or without XDamage), else what XDamage reported,
+    /// plus stripes whose last delivery failed. `None` when the screen changed size (the
+    /// re-fit is queued for the next frame).
+    fn rows_to_read(
+        &mut self,
+        s: &mut Session,
+        controls: &Controls,
+    ) -> Result<Option<RowSpans>, PipelineError> {
+        if s.last_full_check.elapsed() >= FULL_CHECK_INTERVAL {
+            s.full_check_due = true;
+        }
+        let mut rows = match (s.full_check_due, self.capture.take_damage()?) {
+            (false, Some(damaged)) => damaged,
+            _ => {
+                s.last_full_check = Instant::now();
+                s.full_check_due = false;
+                RowSpans::everything(s.region.height)
             }
-            if last_full_check.elapsed() >= FULL_CHECK_INTERVAL {
-                full_check_due = true;
+        };
+        if let Some(to) = self.capture.take_resize() {
+            controls.update(self.refit(s.region, to)?);
+            return Ok(None);
+        }
+        for &(a, b) in std::mem::take(&mut s.retry).spans() {
+            rows.add(a.into(), b.into(), s.region.height);
+        }
+        Ok(Some(rows))
+    }
+
+    /// One frame: settings, back-pressure, what to read, read, overlays, what changed, encode,
+    /// deliver. An error ends the capture.
+    fn frame(
+        &mut self,
+        s: &mut Session,
+        controls: &Controls,
+        sink: &dyn Sink,
+    ) -> Result<(), PipelineError> {
+        if let Some(update) = controls.take_update() {
+            self.apply_update(update, s)?;
+        }
+        let stats = &controls.stats;
+        if sink.in_flight() >= self.config.max_queued_stripes as usize {
+            // Skipped before anything is read: pending damage stays pending.
+            stats.frames_skipped.fetch_add(1, Ordering::Relaxed);
+            return Ok(());
+        }
+        let t0 = Instant::now();
+        let capture_time_ns = monotonic_ns();
+        if controls.keyframe.swap(false, Ordering::SeqCst) {
+            s.detector.invalidate_all();
+            s.streams.iter_mut().for_each(|st| st.force_key = true);
+            s.full_check_due = true;
+        }
+        let Some(mut rows) = self.rows_to_read(s, controls)? else {
+            return Ok(());
+        };
+        let cursor = if s.capture_cursor {
+            self.capture.cursor()?
+        } else {
+            None
+        };
+        let watermark_at = self.watermark.as_ref().and_then(|w| {
+            let r = s.region;
+            w.position(
+                self.config.watermark_location,
+                r.width,
+                r.height,
+                s.started.elapsed(),
+            )
+        });
+        let draw_overlays = s.overlays.widen(
+            &mut rows,
+            s.region,
+            cursor.as_ref(),
+            self.watermark.as_ref(),
+            watermark_at,
+        );
+
+        let (region, stride) = (s.region, s.stride);
+        if !rows.is_empty() {
+            if let Err(e) = self.capture.grab_rows(&rows) {
+                // A read fails when the screen shrank under the region: tell that apart from a
+                // lost connection; the next frame re-fits the region.
+                if self.capture.query_screen_size().is_ok() && self.capture.resize_pending() {
+                    return Ok(());
+                }
+                return Err(e.into());
             }
-            // Rows that may have changed: everything on a full check (first frame, key frame
-            // request, once a second as a safety net, or without XDamage), else what XDamage
-            // reported, plus stripes whose last delivery failed.
-            let mut rows = match (full_check_due, self.capture.take_damage()) {
-                (_, Err(e)) => {
-                    sink.error(e.into());
-                    return;
-                }
-                (false, Ok(Some(damaged))) => damaged,
-                _ => {
-                    last_full_check = Instant::now();
-                    full_check_due = false;
-                    RowSpans::everything(region.height)
-                }
+        }
+        let frame = self.capture.pixels();
+        if draw_overlays {
+            if let Some(c) = &cursor {
+                blend_cursor(frame, stride, region, c);
+            }
+            if let (Some(w), Some((x, y))) = (&self.watermark, watermark_at) {
+                w.blend(frame, stride, region.width, region.height, x, y);
+            }
+        }
+        s.frame_id = s.frame_id.wrapping_add(1);
+        stats.frames_captured.fetch_add(1, Ordering::Relaxed);
+        stats
+            .capture_ns
+            .fetch_add(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
+
+        let mut jobs = Vec::new();
+        for (stripe, stream) in self.layout.iter().zip(s.streams.iter_mut()) {
+            let hash = (stream.state.wants_hash() && rows.touches(stripe))
+                .then(|| stripe_hash(frame, stride, stripe));
+            let changed = hash.is_some_and(|h| s.detector.differs(stripe.index, h));
+            let paint_over = match stream.state.step(changed, &s.policy) {
+                Decision::Idle => continue,
+                Decision::Send => false,
+                Decision::PaintOver => true,
             };
-            if let Some(to) = self.capture.take_resize() {
-                match self.refit(region, to) {
-                    Ok(update) => {
-                        controls.update(update);
-                        continue;
-                    }
-                    Err(e) => {
-                        sink.error(e);
-                        return;
-                    }
-                }
-            }
-            for &(a, b) in retry.spans() {
-                rows.add(a.into(), b.into(), region.height);
-            }
-            retry = RowSpans::default();
-            let cursor = if capture_cursor {
-                match self.capture.cursor() {
-                    Ok(c) => c,
-                    Err(e) => {
-                        sink.error(e.into());
-                        return;
-                    }
-                }
-            } else {
-                None
-            };
-            let cursor_rows = cursor.as_ref().map(|c| {
-                let top = i64::from(c.y) - i64::from(region.y);
-                (top, top + i64::from(c.height))
+            jobs.push(Job {
+                stripe: *stripe,
+                hash,
+                paint_over,
+                stream,
             });
-            let watermark_at = self.watermark.as_ref().and_then(|w| {
-                w.position(
-                    self.config.watermark_location,
-                    region.width,
-                    region.height,
-                    started.elapsed(),
-                )
-            });
-            let watermark_rows = watermark_at
-                .zip(self.watermark.as_ref())
-                .map(|((_, y), w)| (i64::from(y), i64::from(y) + i64::from(w.height())));
-            // A cursor changes when it moves (even sideways) or changes shape (serial).
-            let cursor_key = cursor
-                .as_ref()
-                .map(|c| (c.x, c.y, c.width, c.height, c.serial));
-            let draw_overlays = widen_for_overlays(
-                &mut rows,
-                &[
-                    OverlayRows {
-                        previous: last_cursor_rows,
-                        current: cursor_rows,
-                        changed: cursor_key != last_cursor_key,
-                    },
-                    OverlayRows {
-                        previous: last_watermark_rows,
-                        current: watermark_rows,
-                        changed: watermark_at != last_watermark_at,
-                    },
-                ],
-                region.height,
-            );
-            last_cursor_key = cursor_key;
-            last_cursor_rows = cursor_rows;
-            last_watermark_rows = watermark_rows;
-            last_watermark_at = watermark_at;
-            let frame = if rows.is_empty() {
-                self.capture.pixels()
-            } else {
-                match self.capture.grab_rows(&rows) {
-                    Ok(f) => f,
-                    Err(e) => {
-                        // A read fails when the screen shrank under the region: tell that
-                        // apart from a lost connection; the next frame re-fits the region.
-                        if self.capture.query_screen_size().is_ok() && self.capture.resize_pending()
-                        {
-                            continue;
-                        }
-                        sink.error(e.into());
-                        return;
-                    }
-                }
-            };
-            if draw_overlays {
-                if let Some(c) = &cursor {
-                    blend_cursor(frame, stride, region, c);
-                }
-                if let (Some(w), Some((x, y))) = (&self.watermark, watermark_at) {
-                    w.blend(frame, stride, region.width, region.height, x, y);
-                }
-            }
-            frame_id = frame_id.wrapping_add(1);
-            stats.frames_captured.fetch_add(1, Ordering::Relaxed);
-            stats
-                .capture_ns
-                .fetch_add(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        }
+        if jobs.is_empty() {
+            return Ok(());
+        }
+        stats.frames_with_changes.fetch_add(1, Ordering::Relaxed);
 
-            let mut jobs = Vec::new();
-            for (stripe, stream) in self.layout.iter().zip(streams.iter_mut()) {
-                let hash = (stream.state.wants_hash() && rows.touches(stripe))
-                    .then(|| stripe_hash(frame, stride, stripe));
-                let changed = hash.is_some_and(|h| detector.differs(stripe.index, h));
-                let paint_over = match stream.state.step(changed, &policy) {
-                    Decision::Idle => continue,
-                    Decision::Send => false,
-                    Decision::PaintOver => true,
-                };
-                jobs.push(Job {
-                    stripe: *stripe,
-                    hash,
-                    paint_over,
-                    stream,
-                });
-            }
-            if jobs.is_empty() {
-                continue;
-            }
-            stats.frames_with_changes.fetch_add(1, Ordering::Relaxed);
+        let t1 = Instant::now();
+        let image = BgrxImage {
+            data: frame,
+            stride,
+            width: region.width,
+            height: region.height,
+        };
+        let (omit, kind, factory, frame_id) = (
+            self.config.omit_stripe_headers,
+            self.kind,
+            &self.factory,
+            s.frame_id,
+        );
+        let results: Vec<(usize, Option<u64>, Result<Handed, EncodeError>)> = jobs
+            .into_par_iter()
+            .map(|job| {
+                let r = encode_and_deliver(
+                    job.stream,
+                    job.paint_over,
+                    factory,
+                    &job.stripe,
+                    image,
+                    kind,
+                    omit,
+                    frame_id,
+                    capture_time_ns,
+                    sink,
+                );
+                (job.stripe.index, job.hash, r)
+            })
+            .collect();
+        stats
+            .encode_ns
+            .fetch_add(t1.elapsed().as_nanos() as u64, Ordering::Relaxed);
 
-            let t1 = Instant::now();
-            let image = BgrxImage {
-                data: frame,
-                stride,
-                width: region.width,
-                height: region.height,
-            };
-            let omit = self.config.omit_stripe_headers;
-            let kind = self.kind;
-            let factory = &self.factory;
-            let results: Vec<(usize, Option<u64>, Result<Handed, EncodeError>)> = jobs
-                .into_par_iter()
-                .map(|job| {
-                    let r = encode_and_deliver(
-                        job.stream,
-                        job.paint_over,
-                        factory,
-                        &job.stripe,
-                        image,
-                        kind,
-                        omit,
-                        frame_id,
-                        capture_time_ns,
-                        sink,
-                    );
-                    (job.stripe.index, job.hash, r)
-                })
-                .collect();
-            stats
-                .encode_ns
-                .fetch_add(t1.elapsed().as_nanos() as u64, Ordering::Relaxed);
-
-            for (index, hash, r) in results {
-                match r {
-                    Ok(Handed::Nothing) => {
-                        if let Some(hash) = hash {
-                            detector.mark_sent(index, hash);
-                        }
-                    }
-                    Ok(Handed::Accepted(bytes)) => {
-                        if let Some(hash) = hash {
-                            detector.mark_sent(index, hash);
-                        }
+        for (index, hash, r) in results {
+            let stripe = &self.layout[index];
+            match r {
+                Ok(handed) => {
+                    if let Handed::Accepted(bytes) = handed {
                         stats.stripes_delivered.fetch_add(1, Ordering::Relaxed);
                         stats.bytes_delivered.fetch_add(bytes, Ordering::Relaxed);
                     }
-                    Ok(Handed::Refused) => {
+                    if handed == Handed::Refused {
                         stats.stripes_dropped.fetch_add(1, Ordering::Relaxed);
-                        // The content goes out again next frame; a lost H.264 delta means the
-                        // decoder needs a fresh start.
-                        streams[index].force_key = true;
-                        let stripe = &self.layout[index];
-                        retry.add(
-                            stripe.y.into(),
-                            (stripe.y + stripe.height).into(),
-                            region.height,
-                        );
-                    }
-                    Err(source) => {
-                        streams[index].encoder = None;
-                        streams[index].force_key = true;
-                        let stripe = &self.layout[index];
-                        retry.add(
-                            stripe.y.into(),
-                            (stripe.y + stripe.height).into(),
-                            region.height,
-                        );
-                        sink.error(PipelineError::Encode {
-                            stripe_y: self.layout[index].y,
-                            source,
-                        });
+                    } else if let Some(hash) = hash {
+                        s.detector.mark_sent(index, hash);
+                        continue;
+                    } else {
+                        continue;
                     }
                 }
+                Err(source) => {
+                    s.streams[index].encoder = None;
+                    sink.error(PipelineError::Encode {
+                        stripe_y: stripe.y,
+                        source,
+                    });
+                }
             }
+            // Refused or failed: the content goes out again next frame, and an H.264 stream
+            // that lost a frame restarts with an IDR.
+            s.streams[index].force_key = true;
+            s.retry.add(
+                stripe.y.into(),
+                (stripe.y + stripe.height).into(),
+                region.height,
+            );
+        }
+        Ok(())
+    }
+}
+
+/// The capture loop's state that belongs to one layout of the region.
+struct Session {
+    interval: Duration,
+    region: Region,
+    stride: usize,
+    detector: ChangeDetector,
+    streams: Vec<Stream>,
+    policy: Policy,
+    capture_cursor: bool,
+    frame_id: u32,
+    started: Instant,
+    full_check_due: bool,
+    last_full_check: Instant,
+    /// Rows whose delivery failed: read and hashed again next frame.
+    retry: RowSpans,
+    overlays: OverlayMemory,
+}
+
+impl Session {
+    fn new(p: &Pipeline) -> Self {
+        Self {
+            interval: Duration::from_secs_f64(1.0 / p.config.target_fps),
+            region: p.capture.region(),
+            stride: p.capture.stride(),
+            detector: ChangeDetector::new(p.layout.len()),
+            streams: new_streams(p.layout.len()),
+            policy: p.policy(),
+            capture_cursor: p.config.capture_cursor && p.capture.has_cursor_support(),
+            frame_id: 0,
+            started: Instant::now(),
+            full_check_due: true,
+            last_full_check: Instant::now(),
+            retry: RowSpans::default(),
+            overlays: OverlayMemory::default(),
         }
     }
 }
 
+/// Where the overlays were drawn last frame.
+#[derive(Default)]
+struct OverlayMemory {
+    /// Position, size and shape serial of the cursor.
+    cursor_key: Option<(i32, i32, u32, u32, u32)>,
+    cursor_rows: Option<(i64, i64)>,
+    watermark_at: Option<(i32, i32)>,
+    watermark_rows: Option<(i64, i64)>,
+}
+
+impl OverlayMemory {
+    /// Widens `rows` for this frame's overlays (see [`widen_for_overlays`]), remembers where
+    /// they are, and returns whether they must be drawn.
+    fn widen(
+        &mut self,
+        rows: &mut RowSpans,
+        region: Region,
+        cursor: Option<&CursorImage>,
+        watermark: Option<&Watermark>,
+        watermark_at: Option<(i32, i32)>,
+    ) -> bool {
+        let cursor_rows = cursor.map(|c| {
+            let top = i64::from(c.y) - i64::from(region.y);
+            (top, top + i64::from(c.height))
+        });
+        // A cursor changes when it moves (even sideways) or changes shape (serial).
+        let cursor_key = cursor.map(|c| (c.x, c.y, c.width, c.height, c.serial));
+        let watermark_rows = watermark_at
+            .zip(watermark)
+            .map(|((_, y), w)| (i64::from(y), i64::from(y) + i64::from(w.height())));
+        let draw = widen_for_overlays(
+            rows,
+            &[
+                OverlayRows {
+                    previous: self.cursor_rows,
+                    current: cursor_rows,
+                    changed: cursor_key != self.cursor_key,
+                },
+                OverlayRows {
+                    previous: self.watermark_rows,
+                    current: watermark_rows,
+                    changed: watermark_at != self.watermark_at,
+                },
+            ],
+            region.height,
+        );
+        *self = Self {
+            cursor_key,
+            cursor_rows,
+            watermark_at,
+            watermark_rows,
+        };
+        draw
+    }
+}
+
 /// What became of one stripe's encode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Handed {
     /// Delivered; this many bytes.
     Accepted(u64),
