@@ -159,11 +159,11 @@ pub enum Decision {
 ///   painted over once; a stripe that did not change since its last paint-over is never painted
 ///   over again.
 /// - A stripe that changes in `threshold` consecutive frames becomes *damaged* for `duration`
-///   frames. While damaged it is neither hashed nor sent; on the last frame of the block it is
-///   hashed once: if it differs from what was last sent, its current content is sent and it stays
-///   damaged for another block, otherwise it returns to normal. A continuously changing region
-///   is thus refreshed once per block instead of every frame, which saves both the hashing and
-///   the encoding of those stripes. Paint-over never fires while damaged.
+///   frames, as in pixelflux. While damaged it is not hashed: it is sent in every frame in which
+///   it was drawn (every frame without XDamage), since it is almost surely still changing, and
+///   that saves hashing it. On the last frame of the block it is hashed once: if it differs from
+///   what was last hashed and sent, it is sent and stays damaged for another block; otherwise it
+///   returns to normal. Paint-over never fires while damaged.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StripeState {
     consecutive_changes: u32,
@@ -184,10 +184,16 @@ impl StripeState {
     }
 
     /// Advances one captured frame. `changed` is whether the hash differed from what was last
-    /// sent; it is ignored when [`StripeState::wants_hash`] was false.
+    /// sent, or, when [`StripeState::wants_hash`] was false (in a damaged block), whether the
+    /// stripe was drawn at all this frame.
     pub fn step(&mut self, changed: bool, policy: &Policy) -> Decision {
         if self.damaged_left > 1 {
             self.damaged_left -= 1;
+            if changed {
+                self.still_frames = 0;
+                self.paint_over_due = policy.paint_over_after.is_some();
+                return Decision::Send;
+            }
             return Decision::Idle;
         }
         if self.damaged_left == 1 {
@@ -334,14 +340,16 @@ mod tests {
     }
 
     fn run(policy: &Policy, script: &str) -> String {
-        // Script: 'c' = the content changed this frame, '.' = still. Output per frame:
-        // 'S' send, 'P' paint-over, '-' idle, 'x' idle because damaged and not hashed.
+        // Script: 'c' = the content changed (was drawn) this frame, '.' = still. Output per frame:
+        // 'S' send, 'D' send without hashing (damaged), 'P' paint-over, '-' idle, 'x' idle
+        // because damaged and not drawn.
         let mut st = StripeState::default();
         script
             .chars()
             .map(|c| {
                 let hashed = st.wants_hash();
                 match st.step(c == 'c', policy) {
+                    Decision::Send if !hashed => 'D',
                     Decision::Send => 'S',
                     Decision::PaintOver => 'P',
                     Decision::Idle if !hashed => 'x',
@@ -376,8 +384,10 @@ mod tests {
         assert_eq!(run(&p, "ccc...."), "SSSxxx-");
         // Two changes then still: not damaged.
         assert_eq!(run(&p, "cc.c....."), "SS-S-----");
-        // Still changing at the end of the block: sent once and blocked again.
-        assert_eq!(run(&p, "cccccccccccc"), "SSSxxxSxxxSx");
+        // Still changing: sent every frame without hashing, hashed once at the end of each block.
+        assert_eq!(run(&p, "cccccccccccc"), "SSSDDDSDDDSD");
+        // Drawn now and then inside the block: sent when drawn.
+        assert_eq!(run(&p, "ccc.c.c"), "SSSxDxS");
         // Left the state: the next changes count from zero again.
         assert_eq!(run(&p, "ccc....cc.ccc"), "SSSxxx-SS-SSS");
     }

@@ -710,9 +710,15 @@ impl Pipeline {
 
         let mut jobs = Vec::new();
         for (stripe, stream) in self.layout.iter().zip(s.streams.iter_mut()) {
-            let hash = (stream.state.wants_hash() && rows.touches(stripe))
-                .then(|| stripe_hash(frame, stride, stripe));
-            let changed = hash.is_some_and(|h| s.detector.differs(stripe.index, h));
+            let drawn = rows.touches(stripe);
+            // Hash where something was drawn, except in a damaged block, where being drawn is
+            // taken as changed (see StripeState).
+            let hash =
+                (stream.state.wants_hash() && drawn).then(|| stripe_hash(frame, stride, stripe));
+            let changed = match hash {
+                Some(h) => s.detector.differs(stripe.index, h),
+                None => drawn && !stream.state.wants_hash(),
+            };
             let paint_over = match stream.state.step(changed, &s.policy) {
                 Decision::Idle => continue,
                 Decision::Send => false,

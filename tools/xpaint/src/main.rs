@@ -16,6 +16,15 @@
 //! - `dump X Y W H PATH`            core GetImage (ZPixmap, not SHM) to a raw BGRX file
 //! - `play FPS SCENE SECONDS`       animate SCENE (`bounce`) at FPS for SECONDS
 //!   (0 = until stdin closes; a `stop` line or termination ends it early in any case)
+//! - `scene NAME FPS SECONDS`       benchmark scene player (see `scene.rs`): `static`, `typing`,
+//!   `scroll`, `video`, `window-video`. Content is precomputed (server-side pixmaps) on first
+//!   use; each frame only copies what changes. Runs until SECONDS (0 = until `stop` or stdin
+//!   closes); running the same NAME again continues where it stopped (no redraw), another NAME
+//!   sets the new scene up. Prints `scene NAME running setup_ms=S` on stderr once the first
+//!   picture is on screen; replies `ok` when it ends and prints
+//!   `scene NAME frames=N late=L setup_ms=S` on stderr.
+//! - `scene-dump K PATH`             raw BGRX of picture K (mod 30) of the current `video` scene's
+//!   loop (the whole screen), so that decoded frames can be matched against what was shown
 //! - `sync`                         just the round trip
 //! - `quit`                         prints `ok` and exits
 //!
@@ -34,6 +43,8 @@ use x11rb::protocol::xproto::{
 };
 use x11rb::protocol::Event;
 use x11rb::rust_connection::RustConnection;
+
+mod scene;
 
 type Res<T> = Result<T, Box<dyn Error>>;
 
@@ -376,7 +387,12 @@ impl Input {
     }
 }
 
-fn run_command(p: &Painter, line: &str, input: &mut Input) -> Res<Next> {
+fn run_command(
+    p: &Painter,
+    line: &str,
+    input: &mut Input,
+    scene_state: &mut Option<scene::Scene>,
+) -> Res<Next> {
     let (head, _) = split_words(line, 1);
     let cmd = head.first().copied().unwrap_or("");
     match cmd {
@@ -432,6 +448,35 @@ fn run_command(p: &Painter, line: &str, input: &mut Input) -> Res<Next> {
                 "bounce" => play_bounce(p, fps, secs, input)?,
                 other => return Err(format!("unknown scene '{}' (known: bounce)", other).into()),
             }
+        }
+        "scene" => {
+            let (w, _) = split_words(line, 4);
+            let name = w.get(1).copied().ok_or("missing NAME")?;
+            let fps: f64 = num(w.get(2).copied(), "FPS")?;
+            let secs: f64 = num(w.get(3).copied(), "SECONDS")?;
+            if !(fps > 0.0 && fps <= 1000.0) {
+                return Err("FPS must be in (0, 1000]".into());
+            }
+            if !(secs >= 0.0 && secs.is_finite()) {
+                return Err("SECONDS must be >= 0".into());
+            }
+            let st = scene::run(p, scene_state, name, fps, secs, input)?;
+            // The reply stays a plain `ok` (what every driver expects); the figures go to stderr.
+            eprintln!(
+                "scene {} frames={} late={} setup_ms={}",
+                name, st.frames, st.late, st.setup_ms
+            );
+        }
+        "scene-dump" => {
+            let (w, rest) = split_words(line, 2);
+            let k: usize = num(w.get(1).copied(), "K")?;
+            let path = rest.trim();
+            if path.is_empty() {
+                return Err("missing PATH".into());
+            }
+            let state = scene_state.as_ref().ok_or("no scene has been set up")?;
+            let data = state.dump_frame(p, k)?;
+            std::fs::write(path, data).map_err(|e| format!("{}: {}", path, e))?;
         }
         "sync" => {}
         "quit" => return Ok(Next::Quit),
@@ -674,13 +719,14 @@ fn main() {
     };
 
     let stdout = std::io::stdout();
+    let mut scene_state: Option<scene::Scene> = None;
     while let Some(line) = input.next_line() {
         let line = line.trim_end_matches(['\r', '\n']);
         let t = line.trim();
         if t.is_empty() || t.starts_with('#') || t == "stop" {
             continue;
         }
-        let result = run_command(&painter, line, &mut input).and_then(|n| {
+        let result = run_command(&painter, line, &mut input, &mut scene_state).and_then(|n| {
             painter.sync()?;
             Ok(n)
         });
@@ -690,6 +736,7 @@ fn main() {
                 let _ = writeln!(out, "ok");
                 false
             }
+
             Ok(Next::Quit) => {
                 let _ = writeln!(out, "ok");
                 true

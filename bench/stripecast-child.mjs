@@ -1,0 +1,224 @@
+// stripecast side of bench/run.mjs: one process, measured the way bench/pixelflux-child.py
+// (and shared/reference/pixelflux_probe.py) measures pixelflux.
+//
+//   node bench/stripecast-child.mjs --display :N --codec jpeg|h264 [--fullframe] --out DIR
+//   node bench/stripecast-child.mjs --display :N --multi 4 --fps 30     (concurrency test)
+//
+// Figures over the measured window (after --warmup): delivered frames/s (distinct frameIds),
+// stripes/s, bytes/s (whole delivered Buffers, wire header included, as the probe counts
+// len(frame)), CPU of the whole process (process.cpuUsage: every thread, native ones included)
+// per second and per delivered frame, and capture-to-callback latency (captureTimeMs against
+// process.hrtime). Every callback keeps its Buffer (the latest per stripe for JPEG, the whole
+// stream per stripe for H.264) so that the parent can decode what a viewer would see; after
+// the window the capture goes on until the parent writes `finish` on stdin, then the payloads
+// go to --out. Events are JSON lines on stdout.
+import { createRequire } from 'node:module'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join, resolve, dirname } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { createInterface } from 'node:readline'
+
+const require = createRequire(import.meta.url)
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
+const { ScreenCapture } = require(join(root, 'index.js'))
+
+function args(argv) {
+  const a = {
+    codec: 'jpeg', fullframe: false, seconds: 8, warmup: 2, fps: 60, jpegQuality: 75, crf: 23,
+    damageThreshold: 15, damageDuration: 30, multi: 0, out: null, display: process.env.DISPLAY,
+  }
+  for (let i = 2; i < argv.length; i++) {
+    const k = argv[i]
+    const v = () => argv[++i]
+    if (k === '--codec') a.codec = v()
+    else if (k === '--fullframe') a.fullframe = true
+    else if (k === '--seconds') a.seconds = Number(v())
+    else if (k === '--warmup') a.warmup = Number(v())
+    else if (k === '--fps') a.fps = Number(v())
+    else if (k === '--jpeg-quality') a.jpegQuality = Number(v())
+    else if (k === '--crf') a.crf = Number(v())
+    else if (k === '--damage-threshold') a.damageThreshold = Number(v())
+    else if (k === '--damage-duration') a.damageDuration = Number(v())
+    else if (k === '--multi') a.multi = Number(v())
+    else if (k === '--out') a.out = v()
+    else if (k === '--display') a.display = v()
+    else throw new Error(`unknown argument ${k}`)
+  }
+  return a
+}
+
+const a = args(process.argv)
+const emit = (o) => process.stdout.write(JSON.stringify(o) + '\n')
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+const nowMs = () => Number(process.hrtime.bigint()) / 1e6
+const cpuS = () => {
+  const u = process.cpuUsage()
+  return (u.user + u.system) / 1e6
+}
+const pick = (sorted, q) => (sorted.length ? +sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))].toFixed(2) : null)
+
+function settings(extra = {}) {
+  return {
+    display: a.display,
+    outputMode: a.codec === 'jpeg' ? 0 : 1,
+    jpegQuality: a.jpegQuality,
+    paintOverJpegQuality: 90,
+    h264Crf: a.crf,
+    h264Fullframe: a.fullframe,
+    h264Fullcolor: false,
+    targetFps: a.fps,
+    captureCursor: false,
+    usePaintOverQuality: false,
+    useCpu: true,
+    damageBlockThreshold: a.damageThreshold,
+    damageBlockDuration: a.damageDuration,
+    ...extra,
+  }
+}
+
+function onError(e) {
+  process.stderr.write(`stripecast error ${e.code ?? ''}: ${e.message}\n`)
+}
+
+async function single() {
+  const st = { on: false, stripes: 0, bytes: 0, frames: new Set(), lat: [] }
+  const last = new Map() // JPEG: y -> stripe
+  const streams = new Map() // H.264: y -> stripes
+  const cap = new ScreenCapture()
+  const info = cap.start(
+    settings(),
+    (s) => {
+      const now = nowMs()
+      if (a.codec === 'jpeg') last.set(s.stripeYStart, s)
+      else {
+        let l = streams.get(s.stripeYStart)
+        if (!l) streams.set(s.stripeYStart, (l = []))
+        l.push(s)
+      }
+      if (!st.on) return
+      st.stripes++
+      st.bytes += s.size
+      st.frames.add(s.frameId)
+      st.lat.push(now - s.captureTimeMs)
+    },
+    onError,
+  )
+  await sleep(a.warmup * 1000)
+  const c0 = cpuS()
+  const t0 = nowMs()
+  const s0 = cap.stats()
+  st.on = true
+  emit({ event: 'window-start' })
+  await sleep(a.seconds * 1000)
+  st.on = false
+  const c1 = cpuS()
+  const t1 = nowMs()
+  const s1 = cap.stats()
+  // Access units per H.264 stream when the window closed (the scene still moving): the parent
+  // samples pictures of the moving scene among these.
+  const motionChunks = new Map([...streams.entries()].map(([y, l]) => [y, l.length]))
+  const dt = (t1 - t0) / 1000
+  const cpu = c1 - c0
+  const frames = st.frames.size
+  const lat = st.lat.sort((x, y) => x - y)
+  emit({
+    event: 'measured', peer: 'stripecast', codec: a.codec, fullframe: a.fullframe,
+    seconds: +dt.toFixed(3), frames, stripes: st.stripes, bytes: st.bytes,
+    frames_per_s: +(frames / dt).toFixed(2), stripes_per_s: +(st.stripes / dt).toFixed(2),
+    bytes_per_s: Math.round(st.bytes / dt), cpu_s: +cpu.toFixed(4), cpu_cores: +(cpu / dt).toFixed(3),
+    cpu_ms_per_frame: frames ? +((1000 * cpu) / frames).toFixed(2) : null,
+    latency_ms_p50: pick(lat, 0.5), latency_ms_p99: pick(lat, 0.99), latency_count: lat.length,
+    info: { stripeHeight: info.stripeHeight, stripeCount: info.stripeCount, encoder: info.encoder },
+    stats: {
+      framesCaptured: s1.framesCaptured - s0.framesCaptured,
+      framesWithChanges: s1.framesWithChanges - s0.framesWithChanges,
+      framesSkipped: s1.framesSkipped - s0.framesSkipped,
+      captureMs: +(s1.captureMs - s0.captureMs).toFixed(1),
+      encodeMs: +(s1.encodeMs - s0.encodeMs).toFixed(1),
+    },
+  })
+
+  // After the window: `snap NAME` writes what a viewer has now to --out/NAME (the parent
+  // freezes the scene first), `finish` stops the capture.
+  const payload = (b) => (b[0] === 0x03 ? b.subarray(6) : b[0] === 0x04 ? b.subarray(10) : b)
+  const writeOut = (dir) => {
+    mkdirSync(dir, { recursive: true })
+    const parts = []
+    if (a.codec === 'jpeg') {
+      for (const [y, s] of [...last.entries()].sort((p, q) => p[0] - q[0])) {
+        const file = `jpeg-${y}.bin`
+        writeFileSync(join(dir, file), payload(s.data))
+        parts.push({ y, height: s.stripeHeight, file, frameId: s.frameId })
+      }
+    } else {
+      for (const [y, l] of [...streams.entries()].sort((p, q) => p[0] - q[0])) {
+        const file = `h264-${y}.bin`
+        writeFileSync(join(dir, file), Buffer.concat(l.map((s) => payload(s.data))))
+        parts.push({ y, height: l[0].stripeHeight, file, chunks: l.length, motionChunks: motionChunks.get(y) ?? 0 })
+      }
+    }
+    writeFileSync(join(dir, 'meta.json'), JSON.stringify({ codec: a.codec, width: info.width, height: info.height, parts }))
+  }
+  const rl = createInterface({ input: process.stdin })
+  for await (const line of rl) {
+    const [cmd, name] = line.trim().split(/\s+/)
+    if (cmd === 'snap') {
+      writeOut(join(a.out, name))
+      emit({ event: 'snap', name })
+    } else if (cmd === 'finish') break
+  }
+  rl.close()
+  cap.stop()
+  emit({ event: 'done' })
+}
+
+// N captures of the whole screen in this one process, JPEG, no payload kept.
+async function multi() {
+  const caps = []
+  for (let i = 0; i < a.multi; i++) {
+    const st = { on: false, frames: new Set(), stripes: 0, bytes: 0, lat: [] }
+    const cap = new ScreenCapture()
+    cap.start(
+      settings({ outputMode: 0 }),
+      (s) => {
+        if (!st.on) return
+        st.frames.add(s.frameId)
+        st.stripes++
+        st.bytes += s.size
+        st.lat.push(nowMs() - s.captureTimeMs)
+      },
+      onError,
+    )
+    caps.push({ cap, st })
+  }
+  await sleep(a.warmup * 1000)
+  const c0 = cpuS()
+  const t0 = nowMs()
+  const g0 = caps.map((c) => c.cap.stats().framesCaptured)
+  for (const c of caps) c.st.on = true
+  emit({ event: 'window-start' })
+  await sleep(a.seconds * 1000)
+  for (const c of caps) c.st.on = false
+  const dt = (nowMs() - t0) / 1000
+  const cpu = cpuS() - c0
+  const g1 = caps.map((c) => c.cap.stats().framesCaptured)
+  const per = caps.map(({ st }, i) => {
+    const lat = st.lat.sort((x, y) => x - y)
+    return {
+      frames_per_s: +(st.frames.size / dt).toFixed(2),
+      captured_per_s: +((g1[i] - g0[i]) / dt).toFixed(2),
+      bytes_per_s: Math.round(st.bytes / dt),
+      latency_ms_p50: pick(lat, 0.5),
+      latency_ms_p99: pick(lat, 0.99),
+    }
+  })
+  for (const c of caps) c.cap.stop()
+  emit({
+    event: 'measured', peer: 'stripecast', multi: a.multi, fps: a.fps, seconds: +dt.toFixed(3),
+    cpu_cores: +(cpu / dt).toFixed(3), per_capture: per,
+  })
+  emit({ event: 'done' })
+}
+
+await (a.multi > 0 ? multi() : single())
+process.exit(0)
