@@ -21,7 +21,7 @@ const SOLIDS = [
 const NOISE = { x: 640, y: 400, w: 160, h: 96, seed: 7 }
 const TEXT = { x: 48, y: 620, rgb: 'ffff40', text: 'stripecast H.264 test 0123456789 ABCDEFGHIJKLMNOPQRSTUVWXYZ abcdefghijklmnopqrstuvwxyz' }
 
-const H264 = { outputMode: 1, h264Crf: 23, captureCursor: false, usePaintOverQuality: false, targetFps: 30 }
+const H264 = { outputMode: 1, h264Crf: 23, captureCursor: false, usePaintOverQuality: false, targetFps: 30, stripeHeight: 64 }
 
 let xvfb
 let painter

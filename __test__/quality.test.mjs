@@ -339,6 +339,7 @@ describe('paint-over', () => {
     const c = collect({
       outputMode: 1,
       h264Fullframe: false,
+      stripeHeight: 64,
       h264Crf: 42,
       h264PaintOverCrf: 12,
       usePaintOverQuality: true,
