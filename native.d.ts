@@ -117,10 +117,10 @@ export interface CaptureSettings {
   /** JPEG quality for paint-over of still stripes, 0..=100. Default 90. */
   paintOverJpegQuality?: number
   /**
-   * JPEG chroma subsampling: `'420'` (default: about half the CPU of 4:4:4) or `'444'`
-   * (sharper coloured text).
+   * JPEG chroma subsampling: `'420'` (default: about half the CPU of 4:4:4), `'444'` (sharper
+   * coloured text), or `'auto'`: 4:2:0 for changes, 4:4:4 for paint-over of still content.
    */
-  jpegSubsampling?: '420' | '444'
+  jpegSubsampling?: '420' | '444' | 'auto'
   /** H.264 constant rate factor, 0..=51 (lower = better quality, more bytes). Default 23. */
   h264Crf?: number
   /** H.264 CRF for paint-over refreshes of still content, 0..=51. Default `h264Crf - 5`. */

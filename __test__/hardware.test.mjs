@@ -73,6 +73,12 @@ test('VA-API on a render node that does not exist starts in x264 and says why', 
     assert.ok(info.declined.some((d) => d.includes('renderD191')), info.declined.join('; '))
     assert.ok(c.stripes[0].isKeyFrame)
     assert.ok(psnr(pic, truth) >= 35, `PSNR ${psnr(pic, truth)}`)
+    // The fallback is also an event: onError hears it once, and the capture goes on.
+    await waitFor(() => c.errors.length > 0, 2000, 'the fallback event')
+    assert.equal(c.errors.length, 1)
+    assert.equal(c.errors[0].code, 'ERR_ENCODER_FALLBACK')
+    assert.match(c.errors[0].message, /renderD191/)
+    assert.ok(c.cap.isCapturing)
   } finally {
     c.stop()
   }
@@ -113,6 +119,7 @@ test('useCpu never touches hardware: nothing is declined', async () => {
     const info = c.cap.streamInfo()
     assert.equal(info.encoder, 'x264')
     assert.deepEqual(info.declined, [])
+    assert.deepEqual(c.errors, [], 'nothing was declined, nothing to report')
   } finally {
     c.stop()
   }

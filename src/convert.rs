@@ -40,9 +40,9 @@ pub struct CaptureSettings {
     pub jpeg_quality: Option<f64>,
     /// JPEG quality for paint-over of still stripes, 0..=100. Default 90.
     pub paint_over_jpeg_quality: Option<f64>,
-    /// JPEG chroma subsampling: `'420'` (default: about half the CPU of 4:4:4) or `'444'`
-    /// (sharper coloured text).
-    #[napi(ts_type = "'420' | '444'")]
+    /// JPEG chroma subsampling: `'420'` (default: about half the CPU of 4:4:4), `'444'` (sharper
+    /// coloured text), or `'auto'`: 4:2:0 for changes, 4:4:4 for paint-over of still content.
+    #[napi(ts_type = "'420' | '444' | 'auto'")]
     pub jpeg_subsampling: Option<String>,
     /// H.264 constant rate factor, 0..=51 (lower = better quality, more bytes). Default 23.
     pub h264_crf: Option<f64>,

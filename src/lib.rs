@@ -189,6 +189,7 @@ impl Sink for JsSink {
             PipelineError::Encode { .. } => ("ERR_ENCODE", false),
             PipelineError::Watermark(_) => ("ERR_WATERMARK", false),
             PipelineError::ScreenChanged { .. } => ("ERR_SCREEN_CHANGED", true),
+            PipelineError::Fallback(_) => ("ERR_ENCODER_FALLBACK", false),
         };
         self.report(NativeError {
             code,

@@ -69,6 +69,8 @@ pub enum PipelineError {
         to.0, to.1, region.width, region.height, region.x, region.y
     )]
     ScreenChanged { region: Region, to: (u32, u32) },
+    #[error("hardware H.264 encoder not in use, encoding with x264 instead: {0}")]
+    Fallback(String),
     #[error(transparent)]
     Watermark(#[from] crate::overlay::watermark::WatermarkError),
     #[error("encoder failed on stripe at y={stripe_y}: {source}")]
@@ -425,6 +427,8 @@ pub struct Pipeline {
     factory: EncoderFactory,
     kind: PayloadKind,
     full_frame: bool,
+    /// The encoder the plan expects (`nvenc`/`vaapi` when hardware was chosen).
+    planned_encoder: &'static str,
     info: InfoSlot,
 }
 
@@ -444,6 +448,7 @@ impl Pipeline {
             factory,
             kind,
             full_frame,
+            encoder: planned_encoder,
             ..
         } = plan(&config, region, &info);
         let watermark = load_watermark(&config)?;
@@ -455,6 +460,7 @@ impl Pipeline {
             factory,
             kind,
             full_frame,
+            planned_encoder,
             info,
         })
     }
@@ -589,6 +595,7 @@ impl Pipeline {
             let p = plan(&self.config, update.region, &self.info);
             (self.layout, self.factory, self.kind, self.full_frame) =
                 (p.layout, p.factory, p.kind, p.full_frame);
+            self.planned_encoder = p.encoder;
             *s = Session {
                 frame_id: s.frame_id,
                 started: s.started,
@@ -805,7 +812,25 @@ impl Pipeline {
                 region.height,
             );
         }
+        self.report_fallback(s, sink);
         Ok(())
+    }
+
+    /// Tells the consumer, once per reason, when hardware encoding was chosen but x264 is what
+    /// runs (the hardware encoder did not open, or failed mid-stream).
+    fn report_fallback(&self, s: &mut Session, sink: &dyn Sink) {
+        if !matches!(self.planned_encoder, "nvenc" | "vaapi") {
+            return;
+        }
+        let slot = self.info.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let Some(info) = slot else { return };
+        let info = info.lock().unwrap_or_else(|e| e.into_inner());
+        if info.encoder == "x264" && info.declined.len() > s.fallbacks_reported {
+            sink.error(PipelineError::Fallback(
+                info.declined[s.fallbacks_reported..].join("; "),
+            ));
+            s.fallbacks_reported = info.declined.len();
+        }
     }
 }
 
@@ -825,6 +850,8 @@ struct Session {
     /// Rows whose delivery failed: read and hashed again next frame.
     retry: RowSpans,
     overlays: OverlayMemory,
+    /// Hardware fallback reasons already reported.
+    fallbacks_reported: usize,
 }
 
 impl Session {
@@ -843,6 +870,7 @@ impl Session {
             last_full_check: Instant::now(),
             retry: RowSpans::default(),
             overlays: OverlayMemory::default(),
+            fallbacks_reported: 0,
         }
     }
 }

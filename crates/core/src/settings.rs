@@ -169,6 +169,8 @@ pub enum OutputMode {
 pub enum Subsampling {
     S420,
     S444,
+    /// 4:2:0 for changes (motion), 4:4:4 for paint-over (still content, often text).
+    Auto,
 }
 
 /// Where the watermark sits (`watermarkLocationEnum`).
@@ -375,11 +377,14 @@ impl CaptureOptions {
         let jpeg_subsampling = match self.jpeg_subsampling.as_deref().unwrap_or("420") {
             "420" => Subsampling::S420,
             "444" => Subsampling::S444,
+            "auto" => Subsampling::Auto,
             other => {
                 return Err(SettingsError {
                     kind: SettingsErrorKind::Type,
                     field: "jpegSubsampling",
-                    message: format!("jpegSubsampling must be '420' or '444', got {other:?}"),
+                    message: format!(
+                        "jpegSubsampling must be '420', '444' or 'auto', got {other:?}"
+                    ),
                 })
             }
         };
@@ -777,7 +782,7 @@ mod tests {
                     ..opts()
                 },
                 "jpegSubsampling",
-                "'420' or '444'",
+                "'420', '444' or 'auto'",
             ),
             (
                 CaptureOptions {

@@ -16,7 +16,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use stripecast_core::settings::{
     CaptureOptions, Config, OutputMode, RegionRequest, Subsampling, WatermarkLocation,
-    MAX_DIMENSION, MAX_FPS,
+    DEFAULT_H264_STRIPE_HEIGHT, DEFAULT_JPEG_STRIPE_HEIGHT, MAX_DIMENSION, MAX_FPS,
 };
 
 /// xorshift64*.
@@ -236,7 +236,7 @@ fn subsampling_field(r: &mut Rng, m: &Mix) -> Option<String> {
         return None;
     }
     if !r.chance(m.wild) {
-        return Some(r.pick(&["420", "444"]).to_string());
+        return Some(r.pick(&["420", "444", "auto"]).to_string());
     }
     Some(
         r.pick(&["", "422", "4:2:0", " 420", "420 ", "444\0", "0", "\u{e9}"])
@@ -433,6 +433,7 @@ fn check_config(o: &CaptureOptions, c: &Config) -> Result<(), String> {
     let sub = match c.jpeg_subsampling {
         Subsampling::S420 => "420",
         Subsampling::S444 => "444",
+        Subsampling::Auto => "auto",
     };
     ensure!(
         o.jpeg_subsampling.as_deref().unwrap_or("420") == sub,
@@ -494,7 +495,16 @@ fn check_config(o: &CaptureOptions, c: &Config) -> Result<(), String> {
         WatermarkLocation::Animated => 6,
     };
     kept!(o.watermark_location_enum, loc, 4, "watermarkLocationEnum");
-    kept!(o.stripe_height, c.stripe_height, 64, "stripeHeight");
+    let stripe_default = match c.output_mode {
+        OutputMode::Jpeg => i64::from(DEFAULT_JPEG_STRIPE_HEIGHT),
+        OutputMode::H264 => i64::from(DEFAULT_H264_STRIPE_HEIGHT),
+    };
+    kept!(
+        o.stripe_height,
+        c.stripe_height,
+        stripe_default,
+        "stripeHeight"
+    );
     ensure!(
         (8..=4096).contains(&c.stripe_height) && c.stripe_height.is_multiple_of(8),
         "stripeHeight {}",

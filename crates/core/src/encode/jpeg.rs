@@ -39,6 +39,9 @@ impl Encoder for JpegEncoder {
         let subsamp = match self.subsampling {
             Subsampling::S420 => Subsamp::Sub2x2,
             Subsampling::S444 => Subsamp::None,
+            // Still content gets full chroma (sharp coloured text); motion gets half the CPU.
+            Subsampling::Auto if request.paint_over => Subsamp::None,
+            Subsampling::Auto => Subsamp::Sub2x2,
         };
         WORKER.with(|cell| {
             let mut slot = cell.borrow_mut();
@@ -172,5 +175,43 @@ mod tests {
         )
         .unwrap();
         assert!(hi.len() > lo.len() * 2, "{} vs {}", hi.len(), lo.len());
+    }
+
+    #[test]
+    fn auto_subsampling_is_420_for_changes_and_444_for_paint_over() {
+        let (w, h) = (64u32, 32u32);
+        let px = gradient(w, h);
+        let img = BgrxImage {
+            data: &px,
+            stride: (w * 4) as usize,
+            width: w,
+            height: h,
+        };
+        let mut enc = JpegEncoder {
+            quality: 80,
+            paint_over_quality: 90,
+            subsampling: Subsampling::Auto,
+        };
+        let subsamp_of = |jpeg: &[u8]| {
+            Decompressor::new()
+                .unwrap()
+                .read_header(jpeg)
+                .unwrap()
+                .subsamp
+        };
+        let (mut change, mut still) = (Vec::new(), Vec::new());
+        enc.encode(img, EncodeRequest::default(), &mut change)
+            .unwrap();
+        enc.encode(
+            img,
+            EncodeRequest {
+                paint_over: true,
+                force_key: false,
+            },
+            &mut still,
+        )
+        .unwrap();
+        assert_eq!(subsamp_of(&change), Subsamp::Sub2x2);
+        assert_eq!(subsamp_of(&still), Subsamp::None);
     }
 }
