@@ -15,8 +15,8 @@
 // as a display would. Needs Xvfb, chromium (/usr/bin/chromium), playwright-core, the addon.
 import { parseArgs } from 'node:util'
 import { performance } from 'node:perf_hooks'
-import { startXvfb } from '../__test__/helpers/xvfb.mjs'
-import { openPainter } from '../__test__/helpers/xpaint.mjs'
+import { startXvfb } from '../tools/xvfb.mjs'
+import { openPainter } from '../tools/xpaint.mjs'
 import { launchChromium, waitForPicture } from '../__test__/helpers/browser.mjs'
 import { startServer } from '../examples/screen-to-browser/server.mjs'
 

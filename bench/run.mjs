@@ -26,7 +26,7 @@ import { cpus, tmpdir, release, loadavg, setPriority } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createInterface } from 'node:readline'
-import { startXvfb } from '../__test__/helpers/xvfb.mjs'
+import { startXvfb } from '../tools/xvfb.mjs'
 import { startPlayer, procCpuSeconds } from './lib/player.mjs'
 import { snapshotPsnr, motionPsnr } from './lib/quality.mjs'
 

@@ -3,7 +3,7 @@
 //   node bench/stripe-height.mjs [--heights 32,64,128,256,544] [--scenes typing,scroll,video] [--seconds 5]
 // Prints, per scene and height: delivered fps, CPU ms per delivered frame, MB/s.
 import { createRequire } from 'node:module'
-import { startXvfb } from '../__test__/helpers/xvfb.mjs'
+import { startXvfb } from '../tools/xvfb.mjs'
 import { startPlayer } from './lib/player.mjs'
 
 const require = createRequire(import.meta.url)

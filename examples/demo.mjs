@@ -4,8 +4,8 @@
 // and live statistics. Options are the screen-to-browser server's (see its header), e.g.
 //   npm run demo -- --codec h264 --fps 30
 import { startServer, optionsFromCli } from './screen-to-browser/server.mjs'
-import { startXvfb } from '../__test__/helpers/xvfb.mjs'
-import { openPainter } from '../__test__/helpers/xpaint.mjs'
+import { startXvfb } from '../tools/xvfb.mjs'
+import { openPainter } from '../tools/xpaint.mjs'
 
 const options = optionsFromCli()
 let xvfb = null

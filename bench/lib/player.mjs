@@ -9,7 +9,7 @@
 import { spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { readFileSync } from 'node:fs'
-import { ensureXpaint } from '../../__test__/helpers/xpaint.mjs'
+import { ensureXpaint } from '../../tools/xpaint.mjs'
 
 const TICK = 100 // USER_HZ on Linux
 
