@@ -35,7 +35,6 @@
 pub mod sys;
 
 use std::ffi::{c_char, c_int, c_void, CStr, OsString};
-use std::fmt;
 use std::ptr;
 use std::sync::Mutex;
 
@@ -43,6 +42,7 @@ use libloading::Library;
 
 use self::sys::*;
 use super::colour::{ChromaLayout, YuvPlanes};
+use super::hardware::{Backend, StepError};
 use super::{BgrxImage, EncodeError, EncodeOutcome, EncodeRequest, Encoder};
 
 /// Environment variable overriding the NVENC library (default [`NVENC_LIB_DEFAULT`]).
@@ -112,41 +112,16 @@ pub fn qp_for_crf(crf: u8) -> Qp {
     }
 }
 
-/// Why NVENC could not be used: the step (`load`, `cuInit`, `nvEncInitializeEncoder`, ...)
-/// and a message for people.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NvencError {
-    step: &'static str,
-    message: String,
+/// The Nvenc backend, for [`StepError`] messages (`nvenc: ...`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Nvenc;
+
+impl Backend for Nvenc {
+    const NAME: &'static str = "nvenc";
 }
 
-impl NvencError {
-    fn new(step: &'static str, message: impl Into<String>) -> Self {
-        NvencError {
-            step,
-            message: message.into(),
-        }
-    }
-
-    /// The API call (or `load` / `config`) that failed.
-    pub fn step(&self) -> &'static str {
-        self.step
-    }
-}
-
-impl fmt::Display for NvencError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "nvenc: {}", self.message)
-    }
-}
-
-impl std::error::Error for NvencError {}
-
-impl From<NvencError> for EncodeError {
-    fn from(e: NvencError) -> Self {
-        EncodeError::H264(e.to_string())
-    }
-}
+/// Why NVENC could not be used: the failing step and a message for people.
+pub type NvencError = StepError<Nvenc>;
 
 fn lib_name(env: &str, default: &str) -> OsString {
     std::env::var_os(env)

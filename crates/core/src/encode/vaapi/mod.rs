@@ -33,7 +33,6 @@ pub mod headers;
 pub mod sys;
 
 use std::ffi::{c_int, c_void, CStr, OsStr, OsString};
-use std::fmt;
 use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -44,6 +43,7 @@ use libloading::Library;
 use self::headers::{stream_pps, stream_slice, stream_sps, Pps, Profile, Sps};
 use self::sys::*;
 use super::colour::{ChromaLayout, YuvPlanes};
+use super::hardware::{Backend, StepError};
 use super::{BgrxImage, EncodeError, EncodeOutcome, EncodeRequest, Encoder};
 
 /// Environment variable overriding the libva library (default [`LIBVA_DEFAULT`]).
@@ -98,40 +98,16 @@ pub fn qp_for_crf(crf: u8) -> (u8, u8) {
     (c, c.saturating_sub(3))
 }
 
+/// The Vaapi backend, for [`StepError`] messages (`vaapi: ...`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Vaapi;
+
+impl Backend for Vaapi {
+    const NAME: &'static str = "vaapi";
+}
+
 /// Why VA-API could not be used: the failing step and a message for people.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VaapiError {
-    step: &'static str,
-    message: String,
-}
-
-impl VaapiError {
-    fn new(step: &'static str, message: impl Into<String>) -> Self {
-        VaapiError {
-            step,
-            message: message.into(),
-        }
-    }
-
-    /// `load`, `device`, `vaGetDisplayDRM`, `vaInitialize`, `profile`, `vaCreateConfig`, ...
-    pub fn step(&self) -> &'static str {
-        self.step
-    }
-}
-
-impl fmt::Display for VaapiError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "vaapi: {}", self.message)
-    }
-}
-
-impl std::error::Error for VaapiError {}
-
-impl From<VaapiError> for EncodeError {
-    fn from(e: VaapiError) -> Self {
-        EncodeError::H264(e.to_string())
-    }
-}
+pub type VaapiError = StepError<Vaapi>;
 
 /// Which libraries to open.
 #[derive(Debug, Clone, PartialEq, Eq)]
