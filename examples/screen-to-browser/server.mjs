@@ -41,13 +41,13 @@ const ROUTES = new Map([
   ['/stripecast-client.js', [clientPath, 'text/javascript; charset=utf-8']],
 ])
 
-const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '::1', '[::1]'])
+export const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '::1', '[::1]'])
 
-function isLoopback(host) {
+export function isLoopback(host) {
   return host === 'localhost' || host === '::1' || /^127\./.test(host)
 }
 
-function sameSecret(given, token) {
+export function sameSecret(given, token) {
   if (typeof given !== 'string') return false
   // hash both so the comparison is constant-time whatever the lengths
   const a = createHash('sha256').update(given).digest()
@@ -55,7 +55,7 @@ function sameSecret(given, token) {
   return timingSafeEqual(a, b)
 }
 
-function hostnameOf(hostHeader) {
+export function hostnameOf(hostHeader) {
   if (!hostHeader) return ''
   if (hostHeader.startsWith('[')) return hostHeader.slice(0, hostHeader.indexOf(']') + 1).toLowerCase()
   return hostHeader.replace(/:\d+$/, '').toLowerCase()
@@ -290,7 +290,11 @@ export function optionsFromCli(argv = process.argv.slice(2), env = process.env) 
   }
 }
 
-async function main() {
+/**
+ * The command line shared by this example and ../socketio: options (see the top of this file),
+ * `--help`, a warning when exposed without a token, start, and a clean shutdown on signals.
+ */
+export async function runCli(start) {
   let opts
   try {
     opts = optionsFromCli()
@@ -310,7 +314,7 @@ async function main() {
   }
   let srv
   try {
-    srv = await startServer({ ...opts, log: (l) => console.log(l) })
+    srv = await start({ ...opts, log: (l) => console.log(l) })
   } catch (e) {
     console.error(`stripecast: ${e.code ? e.code + ': ' : ''}${e.message}`)
     process.exit(1)
@@ -324,4 +328,4 @@ async function main() {
   process.once('SIGTERM', shutdown)
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) main()
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) runCli(startServer)

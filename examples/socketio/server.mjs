@@ -7,12 +7,11 @@
 //   node examples/socketio/server.mjs --codec h264 --port 8081
 import { createServer } from 'node:http'
 import { readFile } from 'node:fs/promises'
-import { timingSafeEqual, createHash } from 'node:crypto'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { dirname, join } from 'node:path'
 import { Server } from 'socket.io'
 import { createHub, captureSettings } from '../screen-to-browser/viewers.mjs'
-import { optionsFromCli } from '../screen-to-browser/server.mjs'
+import { LOOPBACK_NAMES, hostnameOf, isLoopback, runCli, sameSecret } from '../screen-to-browser/server.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const ROUTES = new Map([
@@ -20,17 +19,6 @@ const ROUTES = new Map([
   ['/index.html', [join(here, 'index.html'), 'text/html; charset=utf-8']],
   ['/stripecast-client.js', [join(here, '..', '..', 'client', 'stripecast-client.js'), 'text/javascript; charset=utf-8']],
 ])
-const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '::1', '[::1]'])
-const isLoopback = (h) => h === 'localhost' || h === '::1' || /^127\./.test(h)
-const hostnameOf = (h = '') => (h.startsWith('[') ? h.slice(0, h.indexOf(']') + 1) : h.replace(/:\d+$/, '')).toLowerCase()
-
-function sameSecret(given, token) {
-  if (typeof given !== 'string') return false
-  const a = createHash('sha256').update(given).digest()
-  const b = createHash('sha256').update(token).digest()
-  return timingSafeEqual(a, b)
-}
-
 /** Bytes a socket.io socket still has to write: engine.io's buffer plus the WebSocket's. */
 function bufferedAmount(socket) {
   const conn = socket.conn
@@ -150,35 +138,4 @@ export async function startSocketIoServer(o = {}) {
   }
 }
 
-async function main() {
-  let opts
-  try {
-    opts = optionsFromCli()
-  } catch (e) {
-    console.error(e.message)
-    process.exit(2)
-  }
-  if (opts.help) {
-    console.log('see the comment at the top of examples/screen-to-browser/server.mjs for the options')
-    return
-  }
-  if (!isLoopback(opts.host) && !opts.token) {
-    console.warn(`warning: listening on ${opts.host} without --token: anyone who can reach this port sees the screen`)
-  }
-  let srv
-  try {
-    srv = await startSocketIoServer({ ...opts, log: (l) => console.log(l) })
-  } catch (e) {
-    console.error(`stripecast: ${e.code ? e.code + ': ' : ''}${e.message}`)
-    process.exit(1)
-  }
-  console.log(`open ${srv.url}`)
-  const shutdown = () => {
-    srv.close().then(() => process.exit(0))
-    setTimeout(() => process.exit(0), 2000).unref()
-  }
-  process.once('SIGINT', shutdown)
-  process.once('SIGTERM', shutdown)
-}
-
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) main()
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) runCli(startSocketIoServer)
