@@ -3,11 +3,15 @@
 // private 1920x1080 Xvfb with moving demo content) and serves it to browsers; prints the URL
 // and live statistics. Options are the screen-to-browser server's (see its header), e.g.
 //   npm run demo -- --codec h264 --fps 30
-import { startServer, optionsFromCli } from './screen-to-browser/server.mjs'
+import { startServer, optionsFromCli, printHelp } from './screen-to-browser/server.mjs'
 import { startXvfb } from '../tools/xvfb.mjs'
 import { openPainter } from '../tools/xpaint.mjs'
 
 const options = optionsFromCli()
+if (options.help) {
+  await printHelp()
+  process.exit(0)
+}
 let xvfb = null
 let painter = null
 if (!options.display && !process.env.DISPLAY) {

@@ -290,6 +290,14 @@ export function optionsFromCli(argv = process.argv.slice(2), env = process.env) 
   }
 }
 
+/** Prints the options (the comment at the top of this file). */
+export async function printHelp() {
+  const src = await readFile(fileURLToPath(import.meta.url), 'utf8')
+  const lines = src.split('\n').slice(1)
+  const end = lines.findIndex((l) => !l.startsWith('//'))
+  console.log(lines.slice(0, end).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'))
+}
+
 /**
  * The command line shared by this example and ../socketio: options (see the top of this file),
  * `--help`, a warning when exposed without a token, start, and a clean shutdown on signals.
@@ -302,13 +310,7 @@ export async function runCli(start) {
     console.error(`${e.message}\nsee the comment at the top of ${fileURLToPath(import.meta.url)} for the options`)
     process.exit(2)
   }
-  if (opts.help) {
-    const src = await readFile(fileURLToPath(import.meta.url), 'utf8')
-    const lines = src.split('\n').slice(1)
-    const end = lines.findIndex((l) => !l.startsWith('//'))
-    console.log(lines.slice(0, end).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'))
-    return
-  }
+  if (opts.help) return printHelp()
   if (!isLoopback(opts.host) && !opts.token) {
     console.warn(`warning: listening on ${opts.host} without --token: anyone who can reach this port sees the screen`)
   }
