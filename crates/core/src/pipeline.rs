@@ -25,7 +25,7 @@ use crate::encode::hardware::{
 };
 use crate::encode::jpeg::JpegEncoder;
 use crate::encode::x264::{X264Config, X264Encoder};
-use crate::encode::{BgrxImage, EncodeError, EncodeRequest, Encoder};
+use crate::encode::{BgrxImage, EncodeError, EncodeRequest, Encoder, StreamParams};
 use crate::overlay::cursor::blend_cursor;
 use crate::overlay::watermark::Watermark;
 use crate::overlay::{widen_for_overlays, OverlayRows};
@@ -331,13 +331,17 @@ fn plan(config: &Config, region: Region, slot: &InfoSlot) -> Plan {
             }
         }
         OutputMode::H264 => {
-            let (crf, paint_over_crf, fullcolor, fps) = (
-                config.h264_crf,
-                config.h264_paint_over_crf,
-                config.h264_fullcolor,
-                config.target_fps,
-            );
-            let keyframe_interval_frames = (config.keyframe_interval_s * fps).round() as u32;
+            let fps = config.target_fps;
+            // The size is each stream's own (set by the factories).
+            let params = StreamParams {
+                width: 0,
+                height: 0,
+                crf: config.h264_crf,
+                paint_over_crf: config.h264_paint_over_crf,
+                fullcolor: config.h264_fullcolor,
+                fps,
+                keyframe_interval_frames: (config.keyframe_interval_s * fps).round() as u32,
+            };
             let (vaapi_node, use_cpu) = (config.vaapi_render_node_index, config.use_cpu);
             let choice = hardware::choose(vaapi_node, use_cpu);
             let mut notes = Vec::new();
@@ -356,13 +360,11 @@ fn plan(config: &Config, region: Region, slot: &InfoSlot) -> Plan {
                 let slot = slot.clone();
                 let factory: EncoderFactory = Box::new(move |stripe: &Stripe, width: u32| {
                     let (enc, info) = open_h264_shared(&HwRequest {
-                        width,
-                        height: stripe.height,
-                        crf,
-                        paint_over_crf,
-                        fullcolor,
-                        fps,
-                        keyframe_interval_frames,
+                        params: StreamParams {
+                            width,
+                            height: stripe.height,
+                            ..params
+                        },
                         vaapi_node,
                         use_cpu,
                     })?;
@@ -393,14 +395,12 @@ fn plan(config: &Config, region: Region, slot: &InfoSlot) -> Plan {
                 set_slot(static_info("x264"));
                 let factory: EncoderFactory = Box::new(move |stripe: &Stripe, width: u32| {
                     let enc = X264Encoder::new(X264Config {
-                        width,
-                        height: stripe.height,
-                        crf,
-                        paint_over_crf,
-                        fullcolor,
+                        params: StreamParams {
+                            width,
+                            height: stripe.height,
+                            ..params
+                        },
                         threads: 1,
-                        fps,
-                        keyframe_interval_frames,
                     })?;
                     Ok(Box::new(enc) as Box<dyn Encoder>)
                 });

@@ -17,7 +17,7 @@ use stripecast_core::encode::hardware::{
     self, open_h264, open_h264_shared, HardwareChoice, HwRequest,
 };
 use stripecast_core::encode::nvenc::{self, NvencConfig, NvencEncoder, NvencPreset};
-use stripecast_core::encode::{BgrxImage, EncodeRequest, Encoder};
+use stripecast_core::encode::{BgrxImage, EncodeRequest, Encoder, StreamParams};
 
 static LOCK: Mutex<()> = Mutex::new(());
 
@@ -118,8 +118,8 @@ fn assert_in_order(lines: &[String], prefixes: &[&str]) {
 const W: u32 = 320;
 const H: u32 = 240;
 
-fn config(fullcolor: bool) -> NvencConfig {
-    NvencConfig {
+fn params(fullcolor: bool) -> StreamParams {
+    StreamParams {
         width: W,
         height: H,
         crf: 23,
@@ -127,6 +127,12 @@ fn config(fullcolor: bool) -> NvencConfig {
         fullcolor,
         fps: 30.0,
         keyframe_interval_frames: 0,
+    }
+}
+
+fn config(fullcolor: bool) -> NvencConfig {
+    NvencConfig {
+        params: params(fullcolor),
         preset: NvencPreset::P4,
         cuda_device: 0,
     }
@@ -134,13 +140,7 @@ fn config(fullcolor: bool) -> NvencConfig {
 
 fn request() -> HwRequest {
     HwRequest {
-        width: W,
-        height: H,
-        crf: 23,
-        paint_over_crf: 15,
-        fullcolor: false,
-        fps: 30.0,
-        keyframe_interval_frames: 0,
+        params: params(false),
         vaapi_node: -1,
         use_cpu: false,
     }

@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use super::nvenc::{self, NvencConfig, NvencEncoder, NvencPreset, NvencProbe};
 use super::vaapi::{self, VaapiConfig, VaapiEncoder, VaapiProbe};
 use super::x264::{X264Config, X264Encoder};
-use super::{BgrxImage, EncodeError, EncodeOutcome, EncodeRequest, Encoder};
+use super::{BgrxImage, EncodeError, EncodeOutcome, EncodeRequest, Encoder, StreamParams};
 
 /// The encoder a request leads to (before anything is opened).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,17 +37,8 @@ pub enum HardwareChoice {
 /// What one full-frame H.264 stream asks for (mirrors the capture settings).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct HwRequest {
-    pub width: u32,
-    pub height: u32,
-    /// `h264Crf`, 0..=51.
-    pub crf: u8,
-    /// `h264PaintOverCrf`, 0..=51.
-    pub paint_over_crf: u8,
-    /// `h264Fullcolor` (4:4:4). NVENC honours it where the GPU can; VA-API encodes 4:2:0.
-    pub fullcolor: bool,
-    pub fps: f64,
-    /// 0 = IDRs only on request.
-    pub keyframe_interval_frames: u32,
+    /// `fullcolor`: NVENC honours it where the GPU can; VA-API encodes 4:2:0.
+    pub params: StreamParams,
     /// `vaapiRenderNodeIndex`: -1 = no VA-API (NVENC when present), 0..=63 = that render node.
     pub vaapi_node: i32,
     /// `useCpu`: never touch hardware.
@@ -58,14 +49,8 @@ impl HwRequest {
     /// The x264 configuration of this request (also what a fallback opens).
     pub fn x264_config(&self) -> X264Config {
         X264Config {
-            width: self.width,
-            height: self.height,
-            crf: self.crf,
-            paint_over_crf: self.paint_over_crf,
-            fullcolor: self.fullcolor,
+            params: self.params,
             threads: 0,
-            fps: self.fps,
-            keyframe_interval_frames: self.keyframe_interval_frames,
         }
     }
 }
@@ -161,13 +146,7 @@ pub fn open_h264_shared(
             None
         }
         HardwareChoice::Nvenc => match NvencEncoder::open(&NvencConfig {
-            width: req.width,
-            height: req.height,
-            crf: req.crf,
-            paint_over_crf: req.paint_over_crf,
-            fullcolor: req.fullcolor,
-            fps: req.fps,
-            keyframe_interval_frames: req.keyframe_interval_frames,
+            params: req.params,
             preset: NvencPreset::default(),
             cuda_device: 0,
         }) {
@@ -187,14 +166,8 @@ pub fn open_h264_shared(
             }
         },
         HardwareChoice::Vaapi { node } => match VaapiEncoder::open(&VaapiConfig {
+            params: req.params,
             node,
-            width: req.width,
-            height: req.height,
-            crf: req.crf,
-            paint_over_crf: req.paint_over_crf,
-            fullcolor: req.fullcolor,
-            fps: req.fps,
-            keyframe_interval_frames: req.keyframe_interval_frames,
         }) {
             Ok(enc) => {
                 let info = StreamInfo {
@@ -407,13 +380,15 @@ mod tests {
 
     fn request() -> HwRequest {
         HwRequest {
-            width: 320,
-            height: 64,
-            crf: 23,
-            paint_over_crf: 18,
-            fullcolor: false,
-            fps: 30.0,
-            keyframe_interval_frames: 0,
+            params: StreamParams {
+                width: 320,
+                height: 64,
+                crf: 23,
+                paint_over_crf: 18,
+                fullcolor: false,
+                fps: 30.0,
+                keyframe_interval_frames: 0,
+            },
             vaapi_node: -1,
             use_cpu: false,
         }
@@ -539,12 +514,12 @@ mod tests {
 
     #[test]
     fn x264_refusing_the_request_is_an_error() {
-        assert!(open_h264(&HwRequest {
-            width: 321,
+        let mut req = HwRequest {
             use_cpu: true,
             ..request()
-        })
-        .is_err());
+        };
+        req.params.width = 321;
+        assert!(open_h264(&req).is_err());
     }
 
     /// Encodes `ok_frames` pictures (as fake NAL units) and then fails.

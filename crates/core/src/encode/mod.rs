@@ -36,6 +36,26 @@ impl<'a> BgrxImage<'a> {
     }
 }
 
+/// The settings of one H.264 stream (a stripe or the whole region) that every H.264 encoder
+/// takes; each encoder's config adds its own settings and says where it deviates from these.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StreamParams {
+    /// Picture size in pixels; both must be even for 4:2:0.
+    pub width: u32,
+    pub height: u32,
+    /// `h264Crf`: constant rate factor, 0..=51 (lower is better).
+    pub crf: u8,
+    /// `h264PaintOverCrf`: rate factor of paint-over pictures
+    /// ([`EncodeRequest::paint_over`]), 0..=51, normally below `crf`.
+    pub paint_over_crf: u8,
+    /// `h264Fullcolor`: 4:4:4 chroma instead of 4:2:0.
+    pub fullcolor: bool,
+    /// Nominal frame rate (for rate control and the stream timing info), in (0, 1000].
+    pub fps: f64,
+    /// Maximum distance between IDRs in frames; 0 = infinite GOP (IDRs only on request).
+    pub keyframe_interval_frames: u32,
+}
+
 /// What the pipeline asks of one encode call.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct EncodeRequest {
@@ -60,6 +80,19 @@ pub enum EncodeError {
     Jpeg(String),
     #[error("h264: {0}")]
     H264(String),
+}
+
+/// Runs `encode` on `out`; if it fails, `out` is truncated back to what it held before, so a
+/// failed call appends nothing.
+pub(crate) fn encode_or_truncate<E: Into<EncodeError>>(
+    out: &mut Vec<u8>,
+    encode: impl FnOnce(&mut Vec<u8>) -> Result<EncodeOutcome, E>,
+) -> Result<EncodeOutcome, EncodeError> {
+    let start = out.len();
+    encode(out).map_err(|e| {
+        out.truncate(start);
+        e.into()
+    })
 }
 
 /// Turns BGRX pixels into encoded bytes.

@@ -14,33 +14,23 @@ use std::ptr::{self, NonNull};
 use x264_sys as x;
 
 use super::colour::{ChromaLayout, YuvPlanes};
-use super::{BgrxImage, EncodeError, EncodeOutcome, EncodeRequest, Encoder};
+use super::{BgrxImage, EncodeError, EncodeOutcome, EncodeRequest, Encoder, StreamParams};
 
 /// How to build an [`X264Encoder`].
+///
+/// x264 specifics of [`StreamParams`]: 4:2:0 is capped to the High profile, which has no
+/// lossless mode, so `crf` 0 is raised to 1 there; with `fullcolor` (High 4:4:4 Predictive)
+/// `crf` 0 is lossless. A paint-over picture is an IDR coded at the quantiser x264's CRF gives
+/// a steady-state I frame at `paint_over_crf` (`paint_over_crf` minus the I/P offset, about
+/// 3); the pictures after it are back under `crf` (see [`X264Encoder::paint_over_qp`]). A
+/// 4:2:0 stream is capped to High but, since ultrafast uses neither CABAC nor the 8x8
+/// transform, x264 signals Constrained Baseline in the SPS (`avc1.42E0xx`-compatible).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct X264Config {
-    /// Picture size in pixels; both must be even when `fullcolor` is false (4:2:0).
-    pub width: u32,
-    pub height: u32,
-    /// Constant rate factor, 0..=51 (lower is better). 4:2:0 is capped to the High profile,
-    /// which has no lossless mode, so 0 is raised to 1 there; with `fullcolor` 0 is lossless.
-    pub crf: u8,
-    /// Rate factor for paint-over pictures (`EncodeRequest::paint_over`), 0..=51, normally
-    /// below `crf`. A paint-over picture is an IDR coded at the quantiser x264's CRF gives a
-    /// steady-state I frame at this rate factor (`paint_over_crf` minus the I/P offset, about
-    /// 3); the pictures after it are back under `crf`. See [`X264Encoder::paint_over_qp`].
-    pub paint_over_crf: u8,
-    /// 4:4:4 chroma (High 4:4:4 Predictive profile) instead of 4:2:0. A 4:2:0 stream is
-    /// capped to High but, since ultrafast uses neither CABAC nor the 8x8 transform, x264
-    /// signals Constrained Baseline in the SPS (`avc1.42E0xx`-compatible).
-    pub fullcolor: bool,
+    pub params: StreamParams,
     /// x264 worker threads: 0 lets x264 choose (sliced threads, so still no frame delay);
     /// 1 is the right value when many encoders run in parallel (striped mode).
     pub threads: u32,
-    /// Nominal frame rate (for rate control and the stream timing info); must be > 0.
-    pub fps: f64,
-    /// Maximum distance between IDRs in frames; 0 = infinite GOP (IDRs only on request).
-    pub keyframe_interval_frames: u32,
 }
 
 /// libx264 encoder handle plus its reusable YUV planes.
@@ -87,14 +77,17 @@ impl X264Encoder {
     /// 4:2:0, odd sizes; crf > 51; fps not in (0, 1000]) or when libx264 refuses to open.
     pub fn new(config: X264Config) -> Result<Self, EncodeError> {
         let X264Config {
-            width,
-            height,
-            crf,
-            paint_over_crf,
-            fullcolor,
+            params:
+                StreamParams {
+                    width,
+                    height,
+                    crf,
+                    paint_over_crf,
+                    fullcolor,
+                    fps,
+                    keyframe_interval_frames,
+                },
             threads,
-            fps,
-            keyframe_interval_frames,
         } = config;
         if crf > 51 {
             return Err(err(format!("crf {crf} is out of range 0..=51")));
@@ -383,15 +376,24 @@ mod tests {
 
     fn config(fullcolor: bool) -> X264Config {
         X264Config {
-            width: 320,
-            height: 64,
-            crf: 23,
-            paint_over_crf: 18,
-            fullcolor,
+            params: StreamParams {
+                width: 320,
+                height: 64,
+                crf: 23,
+                paint_over_crf: 18,
+                fullcolor,
+                fps: 30.0,
+                keyframe_interval_frames: 0,
+            },
             threads: 1,
-            fps: 30.0,
-            keyframe_interval_frames: 0,
         }
+    }
+
+    /// `config(fullcolor)` with its stream parameters changed by `edit`.
+    fn config_with(fullcolor: bool, edit: impl FnOnce(&mut StreamParams)) -> X264Config {
+        let mut cfg = config(fullcolor);
+        edit(&mut cfg.params);
+        cfg
     }
 
     /// NAL unit types in an Annex-B stream, in order.
@@ -596,9 +598,10 @@ mod tests {
     #[test]
     fn paint_over_is_a_bigger_better_idr_then_crf_returns() {
         for fullcolor in [false, true] {
-            let mut cfg = config(fullcolor);
-            cfg.crf = 30;
-            cfg.paint_over_crf = 15;
+            let cfg = config_with(fullcolor, |p| {
+                p.crf = 30;
+                p.paint_over_crf = 15;
+            });
             let mut enc = X264Encoder::new(cfg).unwrap();
             assert_eq!(
                 enc.paint_over_qp(),
@@ -697,27 +700,21 @@ mod tests {
             assert_eq!(ffmpeg_decode(&outs.concat(), 320, 64).len(), steps.len());
         }
         // A lossless 4:4:4 stream has nothing better to offer: no forced QP.
-        let enc = X264Encoder::new(X264Config {
-            crf: 0,
-            paint_over_crf: 0,
-            ..config(true)
-        })
+        let enc = X264Encoder::new(config_with(true, |p| {
+            p.crf = 0;
+            p.paint_over_crf = 0;
+        }))
         .unwrap();
         assert_eq!(enc.paint_over_qp(), None);
         // The forced QP never reaches 0 (lossless only in a stream opened lossless).
-        let enc = X264Encoder::new(X264Config {
-            paint_over_crf: 0,
-            ..config(false)
-        })
-        .unwrap();
+        let enc = X264Encoder::new(config_with(false, |p| p.paint_over_crf = 0)).unwrap();
         assert_eq!(enc.paint_over_qp(), Some(1));
     }
 
     #[test]
     fn keyframe_interval_inserts_idrs() {
-        let mut cfg = config(false);
-        cfg.keyframe_interval_frames = 3;
-        let mut enc = X264Encoder::new(cfg).unwrap();
+        let mut enc =
+            X264Encoder::new(config_with(false, |p| p.keyframe_interval_frames = 3)).unwrap();
         let frames: Vec<_> = (0..7).map(|i| (test_image(i * 3), false)).collect();
         let (_, each) = encode_all(&mut enc, &frames);
         let keys: Vec<bool> = each.iter().map(|(_, r)| r.key).collect();
@@ -806,51 +803,24 @@ mod tests {
     #[test]
     fn rejects_bad_configs_and_mismatched_images() {
         let bad = [
-            X264Config {
-                width: 321,
-                ..config(false)
-            },
-            X264Config {
-                height: 63,
-                ..config(false)
-            },
-            X264Config {
-                width: 0,
-                ..config(true)
-            },
-            X264Config {
-                crf: 52,
-                ..config(false)
-            },
-            X264Config {
-                fps: 0.0,
-                ..config(false)
-            },
-            X264Config {
-                fps: f64::NAN,
-                ..config(false)
-            },
+            config_with(false, |p| p.width = 321),
+            config_with(false, |p| p.height = 63),
+            config_with(true, |p| p.width = 0),
+            config_with(false, |p| p.crf = 52),
+            config_with(false, |p| p.fps = 0.0),
+            config_with(false, |p| p.fps = f64::NAN),
         ];
         for cfg in bad {
             assert!(X264Encoder::new(cfg).is_err(), "{cfg:?} accepted");
         }
         // crf 0 is lossless in 4:4:4 and raised to 1 in 4:2:0; both open.
-        X264Encoder::new(X264Config {
-            crf: 0,
-            ..config(false)
-        })
-        .unwrap();
-        X264Encoder::new(X264Config {
-            crf: 0,
-            ..config(true)
-        })
-        .unwrap();
+        X264Encoder::new(config_with(false, |p| p.crf = 0)).unwrap();
+        X264Encoder::new(config_with(true, |p| p.crf = 0)).unwrap();
         // Odd sizes are fine for 4:4:4.
-        X264Encoder::new(X264Config {
-            width: 321,
-            height: 63,
-            ..config(true)
-        })
+        X264Encoder::new(config_with(true, |p| {
+            p.width = 321;
+            p.height = 63;
+        }))
         .unwrap();
 
         let mut enc = X264Encoder::new(config(false)).unwrap();
@@ -961,14 +931,16 @@ mod tests {
         for (fullcolor, threads) in [(false, 1), (false, 0), (true, 1), (true, 0)] {
             let rss0 = rss_bytes();
             let cfg = X264Config {
-                width: w,
-                height: h,
-                crf: 25,
-                paint_over_crf: 20,
-                fullcolor,
+                params: StreamParams {
+                    width: w,
+                    height: h,
+                    crf: 25,
+                    paint_over_crf: 20,
+                    fullcolor,
+                    fps: 30.0,
+                    keyframe_interval_frames: 0,
+                },
                 threads,
-                fps: 30.0,
-                keyframe_interval_frames: 0,
             };
             let mut enc = X264Encoder::new(cfg).unwrap();
             let mut out = Vec::with_capacity(4 << 20);
@@ -1019,14 +991,16 @@ mod tests {
         let mut encs: Vec<X264Encoder> = (0..16)
             .map(|_| {
                 X264Encoder::new(X264Config {
-                    width: w,
-                    height: 64,
-                    crf: 25,
-                    paint_over_crf: 20,
-                    fullcolor: false,
+                    params: StreamParams {
+                        width: w,
+                        height: 64,
+                        crf: 25,
+                        paint_over_crf: 20,
+                        fullcolor: false,
+                        fps: 30.0,
+                        keyframe_interval_frames: 0,
+                    },
                     threads: 1,
-                    fps: 30.0,
-                    keyframe_interval_frames: 0,
                 })
                 .unwrap()
             })

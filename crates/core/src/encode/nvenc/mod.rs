@@ -43,7 +43,9 @@ use libloading::Library;
 use self::sys::*;
 use super::colour::{ChromaLayout, YuvPlanes};
 use super::hardware::{Backend, StepError};
-use super::{BgrxImage, EncodeError, EncodeOutcome, EncodeRequest, Encoder};
+use super::{
+    encode_or_truncate, BgrxImage, EncodeError, EncodeOutcome, EncodeRequest, Encoder, StreamParams,
+};
 
 /// Environment variable overriding the NVENC library (default [`NVENC_LIB_DEFAULT`]).
 pub const NVENC_LIB_ENV: &str = "STRIPECAST_NVENC_LIB";
@@ -80,17 +82,9 @@ impl NvencPreset {
 /// How to open an [`NvencEncoder`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct NvencConfig {
-    pub width: u32,
-    pub height: u32,
-    /// 0..=51; mapped to constant QPs by [`qp_for_crf`].
-    pub crf: u8,
-    /// 0..=51; the QPs of paint-over IDRs.
-    pub paint_over_crf: u8,
-    /// Ask for 4:4:4 (falls back to 4:2:0 when the GPU cannot).
-    pub fullcolor: bool,
-    pub fps: f64,
-    /// 0 = infinite GOP (IDRs only on request).
-    pub keyframe_interval_frames: u32,
+    /// `crf` and `paint_over_crf` (the QPs of paint-over IDRs) are mapped to constant QPs by
+    /// [`qp_for_crf`]; `fullcolor` falls back to 4:2:0 (with a note) when the GPU cannot.
+    pub params: StreamParams,
     pub preset: NvencPreset,
     /// CUDA device ordinal.
     pub cuda_device: u32,
@@ -483,14 +477,15 @@ impl Drop for Pushed {
 impl NvencEncoder {
     /// Loads the driver, creates a CUDA context and an NVENC H.264 session for `cfg`.
     pub fn open(cfg: &NvencConfig) -> Result<Self, NvencError> {
-        let NvencConfig {
+        let StreamParams {
             width,
             height,
             crf,
             paint_over_crf,
+            fullcolor,
             fps,
-            ..
-        } = *cfg;
+            keyframe_interval_frames: _,
+        } = cfg.params;
         if width == 0 || height == 0 || width > 8192 || height > 8192 {
             return Err(NvencError::new(
                 "config",
@@ -526,7 +521,7 @@ impl NvencEncoder {
         unsafe { (api.cuda.pop)(&mut popped) };
 
         // From here on `Drop` cleans up whatever exists.
-        let layout = if cfg.fullcolor {
+        let layout = if fullcolor {
             ChromaLayout::I444
         } else {
             ChromaLayout::I420
@@ -663,26 +658,28 @@ impl NvencEncoder {
             };
             self.check("nvEncGetEncodeCaps", st).map(|()| v)
         };
+        let StreamParams {
+            width,
+            height,
+            fps,
+            keyframe_interval_frames,
+            ..
+        } = self.cfg.params;
         let (max_w, max_h) = (caps(NV_ENC_CAPS_WIDTH_MAX)?, caps(NV_ENC_CAPS_HEIGHT_MAX)?);
-        if (max_w > 0 && self.cfg.width as c_int > max_w)
-            || (max_h > 0 && self.cfg.height as c_int > max_h)
-        {
+        if (max_w > 0 && width as c_int > max_w) || (max_h > 0 && height as c_int > max_h) {
             return Err(NvencError::new(
                 "nvEncGetEncodeCaps",
-                format!(
-                    "{}x{} is larger than this GPU's H.264 maximum {max_w}x{max_h}",
-                    self.cfg.width, self.cfg.height
-                ),
+                format!("{width}x{height} is larger than this GPU's H.264 maximum {max_w}x{max_h}"),
             ));
         }
-        let mut fullcolor = self.cfg.fullcolor;
+        let mut fullcolor = self.cfg.params.fullcolor;
         if fullcolor && caps(NV_ENC_CAPS_SUPPORT_YUV444_ENCODE)? == 0 {
             fullcolor = false;
             self.notes.push(format!(
                 "nvenc: {} cannot encode H.264 4:4:4; encoding 4:2:0",
                 self.device
             ));
-            self.planes = YuvPlanes::new(self.cfg.width, self.cfg.height, ChromaLayout::I420)
+            self.planes = YuvPlanes::new(width, height, ChromaLayout::I420)
                 .map_err(|e| NvencError::new("config", e.to_string()))?;
         }
         self.buffer_fmt = if fullcolor {
@@ -706,22 +703,22 @@ impl NvencEncoder {
         };
         self.check("nvEncGetEncodePresetConfigEx", st)?;
         *self.config = pc.preset_cfg;
-        let gop = if self.cfg.keyframe_interval_frames == 0 {
+        let gop = if keyframe_interval_frames == 0 {
             NVENC_INFINITE_GOPLENGTH
         } else {
-            self.cfg.keyframe_interval_frames
+            keyframe_interval_frames
         };
         apply_config(&mut self.config, gop, self.qp, fullcolor);
 
-        let (fps_num, fps_den) = fps_fraction(self.cfg.fps);
+        let (fps_num, fps_den) = fps_fraction(fps);
         let init = &mut *self.init;
         init.version = NV_ENC_INITIALIZE_PARAMS_VER;
         init.encode_guid = NV_ENC_CODEC_H264_GUID;
         init.preset_guid = preset;
-        init.encode_width = self.cfg.width;
-        init.encode_height = self.cfg.height;
-        init.dar_width = self.cfg.width;
-        init.dar_height = self.cfg.height;
+        init.encode_width = width;
+        init.encode_height = height;
+        init.dar_width = width;
+        init.dar_height = height;
         init.frame_rate_num = fps_num;
         init.frame_rate_den = fps_den;
         init.enable_encode_async = 0;
@@ -733,8 +730,8 @@ impl NvencEncoder {
 
         let mut cib = unsafe { zeroed::<CreateInputBuffer>() };
         cib.version = NV_ENC_CREATE_INPUT_BUFFER_VER;
-        cib.width = self.cfg.width;
-        cib.height = self.cfg.height;
+        cib.width = width;
+        cib.height = height;
         cib.buffer_fmt = self.buffer_fmt;
         let st = unsafe { fl.nv_enc_create_input_buffer.unwrap()(enc, &mut *cib) };
         self.check("nvEncCreateInputBuffer", st)?;
@@ -785,7 +782,8 @@ impl NvencEncoder {
             .map_err(|e| NvencError::new("convert", e.to_string()))?;
         let fl = *self.api.fl;
         let _ctx = self.push()?;
-        let (w, h) = (self.cfg.width as usize, self.cfg.height as usize);
+        let StreamParams { width, height, .. } = self.cfg.params;
+        let (w, h) = (width as usize, height as usize);
 
         // Upload.
         // SAFETY: zeroed + versioned struct; the input buffer belongs to this session.
@@ -848,8 +846,8 @@ impl NvencEncoder {
         // SAFETY: zeroed + versioned; buffers belong to this session.
         let mut pic = unsafe { zeroed::<PicParams>() };
         pic.version = NV_ENC_PIC_PARAMS_VER;
-        pic.input_width = self.cfg.width;
-        pic.input_height = self.cfg.height;
+        pic.input_width = width;
+        pic.input_height = height;
         pic.input_pitch = pitch as u32;
         pic.encode_pic_flags = if key {
             NV_ENC_PIC_FLAG_FORCEIDR | NV_ENC_PIC_FLAG_OUTPUT_SPSPPS
@@ -1023,11 +1021,7 @@ impl Encoder for NvencEncoder {
         request: EncodeRequest,
         out: &mut Vec<u8>,
     ) -> Result<EncodeOutcome, EncodeError> {
-        let start = out.len();
-        self.encode_frame(image, request, out).map_err(|e| {
-            out.truncate(start);
-            e.into()
-        })
+        encode_or_truncate(out, |out| self.encode_frame(image, request, out))
     }
 
     fn name(&self) -> &'static str {
@@ -1145,26 +1139,24 @@ mod tests {
 
     #[test]
     fn bad_configs_are_refused_before_loading_anything() {
-        let cfg = NvencConfig {
-            width: 0,
-            height: 64,
-            crf: 23,
-            paint_over_crf: 18,
-            fullcolor: false,
-            fps: 30.0,
-            keyframe_interval_frames: 0,
+        let mut cfg = NvencConfig {
+            params: StreamParams {
+                width: 0,
+                height: 64,
+                crf: 23,
+                paint_over_crf: 18,
+                fullcolor: false,
+                fps: 30.0,
+                keyframe_interval_frames: 0,
+            },
             preset: NvencPreset::P4,
             cuda_device: 0,
         };
         let e = NvencEncoder::open(&cfg).err().unwrap();
         assert_eq!(e.step(), "config");
-        let e = NvencEncoder::open(&NvencConfig {
-            width: 64,
-            crf: 60,
-            ..cfg
-        })
-        .err()
-        .unwrap();
+        cfg.params.width = 64;
+        cfg.params.crf = 60;
+        let e = NvencEncoder::open(&cfg).err().unwrap();
         assert_eq!(e.step(), "config");
     }
 }

@@ -859,7 +859,7 @@ mod tests {
     // ---- Cross-check against x264 through FFmpeg's trace_headers ---------------------------
 
     use crate::encode::x264::{X264Config, X264Encoder};
-    use crate::encode::{BgrxImage, EncodeRequest, Encoder};
+    use crate::encode::{BgrxImage, EncodeRequest, Encoder, StreamParams};
     use std::process::Command;
 
     /// (syntax element, value) in bitstream order, per parsed header.
@@ -1125,14 +1125,16 @@ mod tests {
 
     fn x264_stream(w: u32, h: u32, fullcolor: bool) -> Vec<u8> {
         let mut enc = X264Encoder::new(X264Config {
-            width: w,
-            height: h,
-            crf: 23,
-            paint_over_crf: 18,
-            fullcolor,
+            params: StreamParams {
+                width: w,
+                height: h,
+                crf: 23,
+                paint_over_crf: 18,
+                fullcolor,
+                fps: 30.0,
+                keyframe_interval_frames: 0,
+            },
             threads: 0,
-            fps: 30.0,
-            keyframe_interval_frames: 0,
         })
         .unwrap();
         let mut out = Vec::new();

@@ -44,7 +44,9 @@ use self::headers::{stream_pps, stream_slice, stream_sps, Pps, Profile, Sps};
 use self::sys::*;
 use super::colour::{ChromaLayout, YuvPlanes};
 use super::hardware::{Backend, StepError};
-use super::{BgrxImage, EncodeError, EncodeOutcome, EncodeRequest, Encoder};
+use super::{
+    encode_or_truncate, BgrxImage, EncodeError, EncodeOutcome, EncodeRequest, Encoder, StreamParams,
+};
 
 /// Environment variable overriding the libva library (default [`LIBVA_DEFAULT`]).
 pub const LIBVA_ENV: &str = "STRIPECAST_LIBVA";
@@ -77,17 +79,10 @@ pub fn render_nodes() -> Vec<(u32, PathBuf)> {
 /// How to open a [`VaapiEncoder`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct VaapiConfig {
+    /// `fullcolor` is not available through VA-API: 4:2:0 is encoded and a note says so.
+    pub params: StreamParams,
     /// `vaapiRenderNodeIndex`: `/dev/dri/renderD{128 + node}`.
     pub node: u32,
-    pub width: u32,
-    pub height: u32,
-    pub crf: u8,
-    pub paint_over_crf: u8,
-    /// Not available through VA-API: 4:2:0 is encoded and a note says so.
-    pub fullcolor: bool,
-    pub fps: f64,
-    /// 0 = IDRs only on request.
-    pub keyframe_interval_frames: u32,
 }
 
 /// The QPs used for a CRF: (P pictures, I/IDR pictures) = (`crf`, `crf - 3`), the same
@@ -655,14 +650,15 @@ impl VaapiEncoder {
         libs: &VaLibraries,
         device: &Path,
     ) -> Result<Self, VaapiError> {
-        let VaapiConfig {
+        let StreamParams {
             width,
             height,
             crf,
             paint_over_crf,
+            fullcolor,
             fps,
-            ..
-        } = *config;
+            keyframe_interval_frames: _,
+        } = config.params;
         if width == 0 || height == 0 || width > 8192 || height > 8192 || width % 2 + height % 2 != 0
         {
             return Err(VaapiError::new(
@@ -712,7 +708,7 @@ impl VaapiEncoder {
         let planes = YuvPlanes::new(width, height, ChromaLayout::I420)
             .map_err(|e| VaapiError::new("config", e.to_string()))?;
         let mut notes = Vec::new();
-        if config.fullcolor {
+        if fullcolor {
             notes.push("vaapi: H.264 4:4:4 is not available through VA-API; encoding 4:2:0".into());
         }
         let device_name = format!(
@@ -848,8 +844,8 @@ impl VaapiEncoder {
             (va.create_surfaces)(
                 dpy,
                 VA_RT_FORMAT_YUV420,
-                self.cfg.width,
-                self.cfg.height,
+                self.cfg.params.width,
+                self.cfg.params.height,
                 surfaces.as_mut_ptr(),
                 3,
                 ptr::null_mut(),
@@ -863,8 +859,8 @@ impl VaapiEncoder {
             (va.create_context)(
                 dpy,
                 config,
-                self.cfg.width as c_int,
-                self.cfg.height as c_int,
+                self.cfg.params.width as c_int,
+                self.cfg.params.height as c_int,
                 VA_PROGRESSIVE,
                 self.surfaces.as_mut_ptr(),
                 3,
@@ -873,7 +869,8 @@ impl VaapiEncoder {
         })?;
         self.context = context;
         // An I picture at a low QP can exceed the raw 4:2:0 size; leave headroom.
-        let coded_size = (self.cfg.width * self.cfg.height * 2).max(1 << 20) + (64 << 10);
+        let coded_size =
+            (self.cfg.params.width * self.cfg.params.height * 2).max(1 << 20) + (64 << 10);
         let mut coded = VA_INVALID_ID;
         // SAFETY: valid context; a coded buffer has no initial data.
         va.check("vaCreateBuffer", unsafe {
@@ -925,8 +922,8 @@ impl VaapiEncoder {
                 (va.create_image)(
                     dpy,
                     &mut format,
-                    self.cfg.width as c_int,
-                    self.cfg.height as c_int,
+                    self.cfg.params.width as c_int,
+                    self.cfg.params.height as c_int,
                     &mut img,
                 )
             })?;
@@ -934,7 +931,7 @@ impl VaapiEncoder {
         }
         let img = self.put_image.expect("created above");
         self.write_image(&img)?;
-        let (w, h) = (self.cfg.width, self.cfg.height);
+        let (w, h) = (self.cfg.params.width, self.cfg.params.height);
         // SAFETY: valid surface and image of the surface's size.
         va.check("vaPutImage", unsafe {
             (va.put_image)(dpy, src, img.image_id, 0, 0, w, h, 0, 0, w, h)
@@ -949,7 +946,10 @@ impl VaapiEncoder {
         va.check("vaMapBuffer", unsafe {
             (va.map_buffer)(dpy, img.buf, &mut data)
         })?;
-        let (w, h) = (self.cfg.width as usize, self.cfg.height as usize);
+        let (w, h) = (
+            self.cfg.params.width as usize,
+            self.cfg.params.height as usize,
+        );
         let (yp, cp) = (img.pitches[0] as usize, img.pitches[1] as usize);
         let (yo, co) = (img.offsets[0] as usize, img.offsets[1] as usize);
         let need = (yo + yp * h).max(co + cp * h / 2);
@@ -1034,7 +1034,7 @@ impl VaapiEncoder {
             .convert(image)
             .map_err(|e| VaapiError::new("convert", e.to_string()))?;
         self.upload()?;
-        let keyint = self.cfg.keyframe_interval_frames;
+        let keyint = self.cfg.params.keyframe_interval_frames;
         let idr = request.force_key
             || request.paint_over
             || self.last.is_none()
@@ -1241,11 +1241,7 @@ impl Encoder for VaapiEncoder {
         request: EncodeRequest,
         out: &mut Vec<u8>,
     ) -> Result<EncodeOutcome, EncodeError> {
-        let start = out.len();
-        self.encode_frame(image, request, out).map_err(|e| {
-            out.truncate(start);
-            e.into()
-        })
+        encode_or_truncate(out, |out| self.encode_frame(image, request, out))
     }
 
     fn name(&self) -> &'static str {
@@ -1259,14 +1255,16 @@ mod tests {
 
     fn config(node: u32) -> VaapiConfig {
         VaapiConfig {
+            params: StreamParams {
+                width: 320,
+                height: 240,
+                crf: 23,
+                paint_over_crf: 18,
+                fullcolor: false,
+                fps: 30.0,
+                keyframe_interval_frames: 0,
+            },
             node,
-            width: 320,
-            height: 240,
-            crf: 23,
-            paint_over_crf: 18,
-            fullcolor: false,
-            fps: 30.0,
-            keyframe_interval_frames: 0,
         }
     }
 
@@ -1344,12 +1342,9 @@ mod tests {
 
     #[test]
     fn bad_configs_are_refused_before_loading() {
-        let e = VaapiEncoder::open(&VaapiConfig {
-            width: 321,
-            ..config(0)
-        })
-        .err()
-        .unwrap();
+        let mut cfg = config(0);
+        cfg.params.width = 321;
+        let e = VaapiEncoder::open(&cfg).err().unwrap();
         assert_eq!(e.step(), "config");
     }
 
