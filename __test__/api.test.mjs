@@ -1,12 +1,13 @@
 // The JavaScript API around a running capture under a private Xvfb: updateSettings(), stats(),
 // the async iterator, back-pressure from async callbacks, and errors from native threads.
-import { describe, it, before, after, afterEach } from 'node:test'
+import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 
 import { startXvfb } from './helpers/xvfb.mjs'
 import { openPainter } from './helpers/xpaint.mjs'
-import { parseStripe, decodeStripe, assemble, bgrxImage, psnr, assertSolid } from './helpers/frames.mjs'
-import { loadAddon, startCollector, sleep, waitFor } from './helpers/capture.mjs'
+import { useXvfb } from './helpers/setup.mjs'
+import { parseStripe, canvasOfLatest, stripeYs as ys, psnr, assertSolid } from './helpers/frames.mjs'
+import { loadAddon, sleep, waitFor } from './helpers/capture.mjs'
 
 const W = 640
 const H = 480 // 8 stripes of 64 rows: 7 full ones and the last of 32 rows
@@ -26,50 +27,16 @@ const BASE = {
 
 const { ScreenCapture } = loadAddon()
 
-let xvfb
-let painter
-const live = [] // things to stop after each test, whatever happened
+const env = useXvfb({ width: W, height: H, base: BASE, setup: (p) => p.fill(0, 0, W, H, BG) })
+const { collect, track, screen } = env
 
-function collect(settings, opts) {
-  const c = startCollector({ display: xvfb.display, ...BASE, ...settings }, opts)
-  live.push(c)
-  return c
-}
-
-function track(cap) {
-  live.push({ stop: () => cap.stop() })
-  return cap
-}
-
-async function screen(x = 0, y = 0, w = W, h = H) {
-  return bgrxImage(await painter.dump(x, y, w, h), w, h)
-}
-
-function decode(s) {
-  const img = decodeStripe(s)
-  assert.equal(img.width, s.width, `decoded width of stripe y=${s.stripeYStart}`)
-  assert.equal(img.height, s.stripeHeight, `decoded height of stripe y=${s.stripeYStart}`)
-  return img
-}
-
-/** Canvas from the latest stripe of every y among `stripes`, with the rows it covers. */
-function canvasOf(stripes, width = W, height = H) {
-  const latest = new Map()
-  for (const s of stripes) latest.set(s.stripeYStart, s)
-  return assemble(
-    [...latest.values()].map((s) => ({ y: s.stripeYStart, image: decode(s) })),
-    width,
-    height,
-  )
-}
-
-const ys = (list) => [...new Set(list.map((s) => s.stripeYStart))].sort((a, b) => a - b)
+const canvasOf = (stripes, width = W, height = H) => canvasOfLatest(stripes, width, height)
 const allYs = (height = H) => Array.from({ length: Math.ceil(height / SH) }, (_, i) => i * SH)
 const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]
 
 /** A second painter running xpaint's `bounce` animation (rectangles + a clock line, every frame). */
 async function animate(fps = 60) {
-  const p = await openPainter(xvfb.display)
+  const p = await openPainter(env.xvfb.display)
   const playing = p.play(fps, 'bounce', 0)
   return {
     async stop() {
@@ -86,7 +53,7 @@ function churn(y, h) {
   let seed = 100
   const done = (async () => {
     while (running) {
-      await painter.noise(0, y, W, h, seed++)
+      await env.painter.noise(0, y, W, h, seed++)
       await sleep(10)
     }
   })()
@@ -113,7 +80,7 @@ async function sampleStats(cap, ms) {
 function startError(settings) {
   const cap = new ScreenCapture()
   try {
-    cap.start({ display: xvfb.display, ...BASE, ...settings }, () => {})
+    cap.start({ display: env.xvfb.display, ...BASE, ...settings }, () => {})
   } catch (e) {
     return e
   } finally {
@@ -121,25 +88,6 @@ function startError(settings) {
   }
   assert.fail(`start(${JSON.stringify(settings)}) did not throw`)
 }
-
-before(async () => {
-  xvfb = await startXvfb({ width: W, height: H })
-  painter = await openPainter(xvfb.display)
-  await painter.fill(0, 0, W, H, BG)
-})
-
-afterEach(async () => {
-  for (const c of live.splice(0)) {
-    try {
-      await c.stop()
-    } catch {}
-  }
-})
-
-after(async () => {
-  await painter?.close()
-  await xvfb?.stop()
-})
 
 describe('updateSettings()', () => {
   it('throws ERR_NOT_STARTED before start() and after stop()', () => {
@@ -151,14 +99,14 @@ describe('updateSettings()', () => {
       return true
     }
     assert.throws(() => cap.updateSettings({ jpegQuality: 50 }), notStarted)
-    cap.start({ display: xvfb.display, ...BASE }, () => {})
+    cap.start({ display: env.xvfb.display, ...BASE }, () => {})
     assert.equal(cap.updateSettings({ jpegQuality: 50 }).width, W)
     cap.stop()
     assert.throws(() => cap.updateSettings({ jpegQuality: 50 }), notStarted)
   })
 
   it('jpegQuality 20 -> 95: larger stripes, higher PSNR, from the second frame after the call', async (t) => {
-    await painter.noise(0, 0, W, H, 21)
+    await env.painter.noise(0, 0, W, H, 21)
     // a) static screen: the refresh after the update is at the new quality
     const c = collect({ jpegQuality: 20 })
     const first = await c.waitForFirstFrame()
@@ -243,12 +191,12 @@ describe('updateSettings()', () => {
     } finally {
       await anim.stop()
     }
-    await painter.fill(0, 0, W, H, BG)
+    await env.painter.fill(0, 0, W, H, BG)
   })
 
   it('a new region: the next frame has the new width and the new region\'s content, in full', async () => {
-    await painter.noise(0, 0, W, H, 4)
-    await painter.fill(100, 100, 200, 120, 'e03030')
+    await env.painter.noise(0, 0, W, H, 4)
+    await env.painter.fill(100, 100, 200, 120, 'e03030')
     const c = collect({ jpegQuality: 90 })
     await c.waitForFirstFrame()
     await sleep(200)
@@ -280,7 +228,7 @@ describe('updateSettings()', () => {
   })
 
   it('invalid updates throw what start() throws and leave the capture as it was', async () => {
-    await painter.noise(0, 0, W, H, 6)
+    await env.painter.noise(0, 0, W, H, 6)
     const c = collect({ jpegQuality: 50 })
     const first = await c.waitForFirstFrame()
     for (const bad of [{ jpegQuality: 500 }, { captureWidth: 0 }, { outputMode: 'png' }, { targetFps: 0 }, { stripeHeight: 60 }]) {
@@ -310,7 +258,7 @@ describe('updateSettings()', () => {
     // A valid field next to an invalid one is not applied either.
     assert.throws(() => c.cap.updateSettings({ jpegQuality: 95, captureWidth: 0 }), RangeError)
     // The same display is not a change.
-    assert.equal(c.cap.updateSettings({ display: xvfb.display }).width, W)
+    assert.equal(c.cap.updateSettings({ display: env.xvfb.display }).width, W)
     assert.equal(c.cap.isCapturing, true)
     await sleep(200)
     assert.equal(c.stripes.length, STRIPES, 'nothing re-sent by the failed updates')
@@ -333,7 +281,7 @@ describe('updateSettings()', () => {
 
 describe('stats()', () => {
   it('counters match what the callback saw; rates and latency are sane; readable after stop()', async () => {
-    await painter.fill(0, 0, W, H, BG)
+    await env.painter.fill(0, 0, W, H, BG)
     const t0 = performance.now()
     const latencies = []
     const c = collect({}, { onStripe: (s) => latencies.push(Number(process.hrtime.bigint()) / 1e6 - s.captureTimeMs) })
@@ -344,7 +292,7 @@ describe('stats()', () => {
       [300, '0000ff'],
       [420, 'ffff00'],
     ]) {
-      await painter.fill(50, y, 100, 30, rgb)
+      await env.painter.fill(50, y, 100, 30, rgb)
       await sleep(120)
     }
     const anim = await animate(60)
@@ -389,7 +337,7 @@ describe('stats()', () => {
     assert.equal(stopped.queuedStripes, 0)
     await sleep(200)
     assert.deepEqual(c.cap.stats().framesCaptured, stopped.framesCaptured, 'counters stand still after stop()')
-    await painter.fill(0, 0, W, H, BG)
+    await env.painter.fill(0, 0, W, H, BG)
   })
 })
 
@@ -406,17 +354,17 @@ function puller(iter) {
 
 describe('stripes() async iterator', () => {
   it('delivers what the callback path delivers; break stops the capture', async () => {
-    await painter.noise(0, 0, W, H, 8)
+    await env.painter.noise(0, 0, W, H, 8)
     const c = collect({})
     await c.waitForFirstFrame() // before anything is drawn, so that both see the change
     const cap = track(new ScreenCapture())
     const got = []
     let changed = false
-    for await (const s of cap.stripes({ display: xvfb.display, ...BASE })) {
+    for await (const s of cap.stripes({ display: env.xvfb.display, ...BASE })) {
       got.push(s)
       if (got.length === STRIPES && !changed) {
         changed = true
-        await painter.fill(20, 200, 60, 20, 'ffffff') // stripe 192
+        await env.painter.fill(20, 200, 60, 20, 'ffffff') // stripe 192
       }
       if (got.length > STRIPES) break
     }
@@ -439,12 +387,12 @@ describe('stripes() async iterator', () => {
     assert.ok(parseStripe(got[STRIPES].data).payload.equals(parseStripe(c.stripes[STRIPES].data).payload))
     await sleep(200)
     assert.equal(cap.stats().queuedStripes, 0)
-    await painter.fill(0, 0, W, H, BG)
+    await env.painter.fill(0, 0, W, H, BG)
   })
 
   it('not pulling bounds the queue and skips frames; pulling again delivers the current screen', async (t) => {
     const cap = track(new ScreenCapture())
-    const iter = cap.stripes({ display: xvfb.display, ...BASE, maxQueuedStripes: 20 })
+    const iter = cap.stripes({ display: env.xvfb.display, ...BASE, maxQueuedStripes: 20 })
     const pull = puller(iter)
     const got = []
     const first = await pull(3000)
@@ -466,7 +414,7 @@ describe('stripes() async iterator', () => {
     const rss = process.memoryUsage().rss
 
     // Something new while nobody pulls, then pull until the stream goes quiet.
-    await painter.fill(200, 300, 120, 50, 'ff8000')
+    await env.painter.fill(200, 300, 120, 50, 'ff8000')
     await sleep(300)
     for (;;) {
       const r = await pull(700)
@@ -486,7 +434,7 @@ describe('stripes() async iterator', () => {
     const r = await iter.return()
     assert.equal(r.done, true)
     assert.equal(cap.isCapturing, false)
-    await painter.fill(0, 0, W, H, BG)
+    await env.painter.fill(0, 0, W, H, BG)
   })
 })
 
@@ -497,7 +445,7 @@ describe('async callbacks', () => {
     const cap = track(new ScreenCapture())
     let n = 0
     cap.start(
-      { display: xvfb.display, ...BASE, maxQueuedStripes: 10 },
+      { display: env.xvfb.display, ...BASE, maxQueuedStripes: 10 },
       () => {
         n++
         return new Promise((r) => setTimeout(() => r(settled++), 200))
@@ -520,7 +468,7 @@ describe('async callbacks', () => {
     await sleep(400)
     assert.equal(cap.stats().queuedStripes, 0, 'settled promises release their stripes')
     cap.stop()
-    await painter.fill(0, 0, W, H, BG)
+    await env.painter.fill(0, 0, W, H, BG)
   })
 })
 
@@ -575,13 +523,13 @@ describe('errors from native threads', () => {
   })
 
   it('a throwing callback: onError receives that very Error and the capture goes on', async () => {
-    await painter.fill(0, 0, W, H, BG)
+    await env.painter.fill(0, 0, W, H, BG)
     const boom = new Error('boom from onStripe')
     const cap = track(new ScreenCapture())
     const errors = []
     let n = 0
     cap.start(
-      { display: xvfb.display, ...BASE },
+      { display: env.xvfb.display, ...BASE },
       () => {
         n++
         if (n === 1) throw boom
@@ -591,22 +539,22 @@ describe('errors from native threads', () => {
     await waitFor(() => n >= STRIPES && errors.length >= 1, 3000, 'the first frame and the error')
     assert.equal(errors.length, 1)
     assert.equal(errors[0], boom, 'the thrown object itself')
-    await painter.fill(10, 300, 50, 50, 'ffffff')
+    await env.painter.fill(10, 300, 50, 50, 'ffffff')
     await waitFor(() => n > STRIPES, 3000, 'more stripes after the throw')
     assert.equal(cap.isCapturing, true)
     assert.equal(errors.length, 1)
     cap.stop()
-    await painter.fill(0, 0, W, H, BG)
+    await env.painter.fill(0, 0, W, H, BG)
   })
 
   it('a rejected promise from an async callback reaches onError', async () => {
-    await painter.fill(0, 0, W, H, BG)
+    await env.painter.fill(0, 0, W, H, BG)
     const reason = new Error('rejected in onStripe')
     const cap = track(new ScreenCapture())
     const errors = []
     let n = 0
     cap.start(
-      { display: xvfb.display, ...BASE },
+      { display: env.xvfb.display, ...BASE },
       async () => {
         const k = ++n
         await sleep(5)
@@ -616,13 +564,13 @@ describe('errors from native threads', () => {
     )
     await waitFor(() => errors.length >= 1, 3000, 'the rejection in onError')
     assert.equal(errors[0], reason, 'the rejection reason itself')
-    await painter.fill(10, 300, 50, 50, 'ffffff')
+    await env.painter.fill(10, 300, 50, 50, 'ffffff')
     await waitFor(() => n > STRIPES, 3000, 'more stripes after the rejection')
     assert.equal(cap.isCapturing, true)
     assert.equal(errors.length, 1)
     await sleep(100)
     assert.equal(cap.stats().queuedStripes, 0, 'the rejected stripe is no longer queued')
     cap.stop()
-    await painter.fill(0, 0, W, H, BG)
+    await env.painter.fill(0, 0, W, H, BG)
   })
 })

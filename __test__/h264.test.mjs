@@ -1,11 +1,10 @@
 // The H.264 path of the addon under a private Xvfb: known content in, ffmpeg-decoded pixels out.
-import { describe, it, before, after, afterEach } from 'node:test'
+import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 
-import { startXvfb } from './helpers/xvfb.mjs'
-import { openPainter } from './helpers/xpaint.mjs'
-import { parseStripe, assemble, bgrxImage, psnr, assertSolid, crop } from './helpers/frames.mjs'
-import { startCollector, sleep, waitFor } from './helpers/capture.mjs'
+import { useXvfb } from './helpers/setup.mjs'
+import { parseStripe, assemble, psnr, assertSolid, crop } from './helpers/frames.mjs'
+import { sleep, waitFor } from './helpers/capture.mjs'
 import { annexB, streamsByY, decodeH264, probeH264, h264Payload, nalTypes } from './helpers/h264.mjs'
 
 const W = 1280
@@ -23,28 +22,20 @@ const TEXT = { x: 48, y: 620, rgb: 'ffff40', text: 'stripecast H.264 test 012345
 
 const H264 = { outputMode: 1, h264Crf: 23, captureCursor: false, usePaintOverQuality: false, targetFps: 30, stripeHeight: 64 }
 
-let xvfb
-let painter
-const live = [] // collectors to stop after each test, whatever happened
+const env = useXvfb({
+  width: W,
+  height: H,
+  base: H264,
+  collectOpts: { onStripe: (s) => (s.arrivedMs = performance.now()) },
+  setup: drawScene,
+})
+const { collect, screen } = env
 
 async function drawScene(p) {
   await p.fill(0, 0, W, H, BG)
   for (const s of SOLIDS) await p.fill(s.x, s.y, s.w, s.h, s.rgb)
   await p.noise(NOISE.x, NOISE.y, NOISE.w, NOISE.h, NOISE.seed)
   await p.text(TEXT.x, TEXT.y, TEXT.rgb, TEXT.text)
-}
-
-function collect(settings) {
-  const c = startCollector(
-    { display: xvfb.display, ...H264, ...settings },
-    { onStripe: (s) => (s.arrivedMs = performance.now()) },
-  )
-  live.push(c)
-  return c
-}
-
-async function screen(x = 0, y = 0, w = W, h = H) {
-  return bgrxImage(await painter.dump(x, y, w, h), w, h)
 }
 
 /** Checks a stripe's wire header against its result fields; returns the parsed header. */
@@ -92,25 +83,6 @@ function expectedYs(height, stripeHeight = 64) {
   for (let y = 0; y < height; y += stripeHeight) ys.push(y)
   return ys
 }
-
-before(async () => {
-  xvfb = await startXvfb({ width: W, height: H })
-  painter = await openPainter(xvfb.display)
-  await drawScene(painter)
-})
-
-afterEach(() => {
-  for (const c of live.splice(0)) {
-    try {
-      c.stop()
-    } catch {}
-  }
-})
-
-after(async () => {
-  await painter?.close()
-  await xvfb?.stop()
-})
 
 describe('H.264', () => {
   it('a. full frame 4:2:0 crf 23: PSNR, exact solid colours, yuv420p', async (t) => {
@@ -198,7 +170,7 @@ describe('H.264', () => {
     assert.ok(Object.values(counts).every((n) => n === 1))
 
     const n = c.stripes.length
-    await painter.fill(100, 200, 20, 10, 'e0c020') // rows 200..209: stripe 3 (192..255)
+    await env.painter.fill(100, 200, 20, 10, 'e0c020') // rows 200..209: stripe 3 (192..255)
     await c.waitForStripes(n + 1, 3000)
     await sleep(300)
     const next = c.since(n)
@@ -218,7 +190,7 @@ describe('H.264', () => {
     assert.ok(d.mean < 8, `new rectangle mean diff ${d.mean}`)
     assertSolid(dec.last, { x: 160, y: 8, w: 100, h: 40 }, BG, 3, 'background beside it')
     assert.deepEqual(c.errors, [])
-    await painter.fill(100, 200, 20, 10, BG)
+    await env.painter.fill(100, 200, 20, 10, BG)
   })
 
   it('d. static screen: nothing after the first frame; requestKeyframe() gives IDRs that decode on their own', async (t) => {
@@ -292,8 +264,8 @@ describe('H.264', () => {
     await sleep(500) // the first frame's stripes get their own paint-overs; let them pass
     const n = c.stripes.length
     // Detail in stripe 3 (rows 192..255): noise and text.
-    await painter.noise(300, 200, 256, 48, 11)
-    await painter.text(600, 210, 'ffffff', 'paint-over 0123456789 abcdefghijklmnopqrstuvwxyz')
+    await env.painter.noise(300, 200, 256, 48, 11)
+    await env.painter.text(600, 210, 'ffffff', 'paint-over 0123456789 abcdefghijklmnopqrstuvwxyz')
     await waitFor(() => c.since(n).some((s) => s.isPaintOver), 3000, 'a paint-over stripe')
     await sleep(200)
     const after = c.since(n)
@@ -324,6 +296,6 @@ describe('H.264', () => {
     )
     assert.ok(dbPo >= dbChange, `paint-over PSNR ${dbPo.toFixed(2)} < change PSNR ${dbChange.toFixed(2)}`)
     assert.deepEqual(c.errors, [])
-    await drawScene(painter)
+    await drawScene(env.painter)
   })
 })

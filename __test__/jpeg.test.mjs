@@ -1,13 +1,13 @@
 // The JPEG path of the addon under a private Xvfb: known content in, decoded pixels out.
-import { describe, it, before, after, afterEach } from 'node:test'
+import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 
-import { startXvfb } from './helpers/xvfb.mjs'
+import { useXvfb } from './helpers/setup.mjs'
 import { openPainter, repoRoot } from './helpers/xpaint.mjs'
-import { parseStripe, decodeStripe, assemble, bgrxImage, psnr, assertSolid, crop, pixel } from './helpers/frames.mjs'
-import { loadAddon, startCollector, sleep, waitFor } from './helpers/capture.mjs'
+import { parseStripe, decodeStripe, decodeSized, assemble, psnr, assertSolid, crop, pixel } from './helpers/frames.mjs'
+import { loadAddon, sleep, waitFor } from './helpers/capture.mjs'
 
 const W = 1280
 const H = 720
@@ -24,9 +24,8 @@ const TEXT = { x: 48, y: 620, rgb: 'ffff40', text: 'stripecast JPEG test 0123456
 
 const JPEG = { outputMode: 0, jpegQuality: 90, captureCursor: false, usePaintOverQuality: false }
 
-let xvfb
-let painter
-const live = [] // collectors to stop after each test, whatever happened
+const env = useXvfb({ width: W, height: H, base: JPEG, setup: drawScene })
+const { collect, screen } = env
 
 async function drawScene(p) {
   await p.fill(0, 0, W, H, BG)
@@ -35,21 +34,13 @@ async function drawScene(p) {
   await p.text(TEXT.x, TEXT.y, TEXT.rgb, TEXT.text)
 }
 
-function collect(settings, opts) {
-  const c = startCollector({ display: xvfb.display, ...JPEG, ...settings }, opts)
-  live.push(c)
-  return c
-}
-
 /** Decodes stripes and pastes them into a width x height canvas. */
 function assembleStripes(stripes, width, height) {
-  const parts = stripes.map((s) => {
-    const image = decodeStripe(s)
-    assert.equal(image.width, s.width, `decoded width of stripe y=${s.stripeYStart}`)
-    assert.equal(image.height, s.stripeHeight, `decoded height of stripe y=${s.stripeYStart}`)
-    return { y: s.stripeYStart, image }
-  })
-  return assemble(parts, width, height)
+  return assemble(
+    stripes.map((s) => ({ y: s.stripeYStart, image: decodeSized(s) })),
+    width,
+    height,
+  )
 }
 
 function expectedStripes(height, stripeHeight = 64) {
@@ -66,25 +57,6 @@ function sortedGeometry(stripes) {
   const s = [...stripes].sort((a, b) => a.stripeYStart - b.stripeYStart)
   return { ys: s.map((x) => x.stripeYStart), hs: s.map((x) => x.stripeHeight) }
 }
-
-before(async () => {
-  xvfb = await startXvfb({ width: W, height: H })
-  painter = await openPainter(xvfb.display)
-  await drawScene(painter)
-})
-
-afterEach(() => {
-  for (const c of live.splice(0)) {
-    try {
-      c.stop()
-    } catch {}
-  }
-})
-
-after(async () => {
-  await painter?.close()
-  await xvfb?.stop()
-})
 
 describe('JPEG stripes', () => {
   it('1. first frame: exact stripe geometry, decoded content matches the screen', async (t) => {
@@ -114,7 +86,7 @@ describe('JPEG stripes', () => {
 
     const { image, covered } = assembleStripes(first, W, H)
     assert.ok(covered.every((v) => v === 1), 'every row covered')
-    const truth = bgrxImage(await painter.dump(0, 0, W, H), W, H)
+    const truth = await screen()
     const db = psnr(image, truth)
     const dbNoise = psnr(image, truth, NOISE)
     t.diagnostic(`PSNR full ${db.toFixed(2)} dB, noise block ${dbNoise.toFixed(2)} dB`)
@@ -150,7 +122,7 @@ describe('JPEG stripes', () => {
     await c.waitForFirstFrame()
     const n = c.stripes.length
     const firstId = c.stripes[0].frameId
-    await painter.fill(100, 200, 20, 10, 'e0c020') // rows 200..209: stripe 3 (192..255)
+    await env.painter.fill(100, 200, 20, 10, 'e0c020') // rows 200..209: stripe 3 (192..255)
     await c.waitForStripes(n + 1, 3000)
     await sleep(300)
     const next = c.since(n)
@@ -169,7 +141,7 @@ describe('JPEG stripes', () => {
     assertSolid(img, { x: 160, y: 8, w: 100, h: 40 }, BG, 6, 'background beside it')
     assertSolid(img, { x: 40, y: 24, w: 40, h: 30 }, BG, 6, 'background below it')
     assert.deepEqual(c.errors, [])
-    await painter.fill(100, 200, 20, 10, BG)
+    await env.painter.fill(100, 200, 20, 10, BG)
   })
 
   it('3. a static screen delivers nothing after the first frame', async () => {
@@ -192,11 +164,11 @@ describe('JPEG stripes', () => {
     const c = collect({})
     await c.waitForFirstFrame()
     let n = c.stripes.length
-    await painter.fill(10, 70, 30, 30, '80ff80') // stripe 1
+    await env.painter.fill(10, 70, 30, 30, '80ff80') // stripe 1
     await c.waitForStripes(n + 1, 3000)
     await sleep(100)
     n = c.stripes.length
-    await painter.fill(10, 330, 30, 30, 'ff80ff') // stripe 5
+    await env.painter.fill(10, 330, 30, 30, 'ff80ff') // stripe 5
     await c.waitForStripes(n + 1, 3000)
     await sleep(100)
     const t1 = Number(process.hrtime.bigint()) / 1e6
@@ -236,8 +208,8 @@ describe('JPEG stripes', () => {
       const img = decodeStripe(s)
       assert.equal(img.height, s.stripeHeight)
     }
-    await painter.fill(10, 70, 30, 30, BG)
-    await painter.fill(10, 330, 30, 30, BG)
+    await env.painter.fill(10, 70, 30, 30, BG)
+    await env.painter.fill(10, 330, 30, 30, BG)
   })
 
   it('5. region capture: sub-rectangle content; oversize region clamped with a note', async () => {
@@ -253,7 +225,7 @@ describe('JPEG stripes', () => {
     assert.deepEqual(sortedGeometry(first), expectedStripes(R.h))
     for (const s of first) assert.equal(s.width, R.w)
     const { image } = assembleStripes(first, R.w, R.h)
-    const truth = bgrxImage(await painter.dump(R.x, R.y, R.w, R.h), R.w, R.h)
+    const truth = await screen(R.x, R.y, R.w, R.h)
     const db = psnr(image, truth)
     assert.ok(db >= 35, `region PSNR ${db.toFixed(2)} dB < 35`)
     // The red fill starts at screen (40,40) = region (-56, 0): region x 0..243 is red.
@@ -273,7 +245,7 @@ describe('JPEG stripes', () => {
     const kf = await k.waitForFirstFrame()
     assert.deepEqual(sortedGeometry(kf), expectedStripes(H - K.y))
     const kimg = assembleStripes(kf, W - K.x, H - K.y).image
-    const ktruth = bgrxImage(await painter.dump(K.x, K.y, W - K.x, H - K.y), W - K.x, H - K.y)
+    const ktruth = await screen(K.x, K.y, W - K.x, H - K.y)
     const kdb = psnr(kimg, ktruth)
     assert.ok(kdb >= 35, `clamped region PSNR ${kdb.toFixed(2)} dB < 35`)
   })
@@ -283,11 +255,11 @@ describe('JPEG stripes', () => {
     let calls = 0
     const cb = () => calls++
     const cases = [
-      [{ display: xvfb.display, outputMode: 0, jpegQuality: 140 }, RangeError, /jpegQuality/],
-      [{ display: xvfb.display, outputMode: 7 }, RangeError, /outputMode/],
-      [{ display: xvfb.display, outputMode: 0, stripeHeight: 60 }, RangeError, /stripeHeight/],
-      [{ display: xvfb.display, outputMode: 0, captureWidth: 0 }, RangeError, /captureWidth/],
-      [{ display: xvfb.display, outputMode: 0, targetFps: 0 }, RangeError, /targetFps/],
+      [{ display: env.xvfb.display, outputMode: 0, jpegQuality: 140 }, RangeError, /jpegQuality/],
+      [{ display: env.xvfb.display, outputMode: 7 }, RangeError, /outputMode/],
+      [{ display: env.xvfb.display, outputMode: 0, stripeHeight: 60 }, RangeError, /stripeHeight/],
+      [{ display: env.xvfb.display, outputMode: 0, captureWidth: 0 }, RangeError, /captureWidth/],
+      [{ display: env.xvfb.display, outputMode: 0, targetFps: 0 }, RangeError, /targetFps/],
       [{ display: ':999', outputMode: 0 }, Error, /:999/],
     ]
     for (const [settings, type, re] of cases) {
@@ -306,14 +278,14 @@ describe('JPEG stripes', () => {
     }
     // The message names the value and the range.
     assert.throws(
-      () => new ScreenCapture().start({ display: xvfb.display, outputMode: 0, jpegQuality: 140 }, cb),
+      () => new ScreenCapture().start({ display: env.xvfb.display, outputMode: 0, jpegQuality: 140 }, cb),
       /140/,
     )
     // A start that failed leaves the object usable.
     const cap = new ScreenCapture()
-    assert.throws(() => cap.start({ display: xvfb.display, outputMode: 0, jpegQuality: 140 }, cb), RangeError)
-    const info = cap.start({ display: xvfb.display, ...JPEG, captureHeight: 64 }, cb)
-    live.push({ stop: () => cap.stop() })
+    assert.throws(() => cap.start({ display: env.xvfb.display, outputMode: 0, jpegQuality: 140 }, cb), RangeError)
+    const info = cap.start({ display: env.xvfb.display, ...JPEG, captureHeight: 64 }, cb)
+    env.live.push({ stop: () => cap.stop() })
     assert.equal(info.stripeCount, 1)
     assert.equal(cap.isCapturing, true)
     await waitFor(() => calls >= 1, 3000, 'a stripe from the valid start')
@@ -323,7 +295,7 @@ describe('JPEG stripes', () => {
   })
 
   it('7. stop(): prompt, from inside the callback, twice; nothing after it returns', async () => {
-    const anim = await openPainter(xvfb.display)
+    const anim = await openPainter(env.xvfb.display)
     const playing = anim.play(60, 'bounce', 0)
     try {
       // a) while stripes are flowing
@@ -376,7 +348,7 @@ describe('JPEG stripes', () => {
       anim.stopPlay()
       await playing.catch(() => {})
       await anim.close()
-      await drawScene(painter)
+      await drawScene(env.painter)
     }
   })
 
@@ -384,7 +356,7 @@ describe('JPEG stripes', () => {
     const fixture = join(repoRoot, '__test__', 'fixtures', 'lifetime.mjs')
     const run = (mode) => {
       const child = spawn(process.execPath, [fixture, mode], {
-        env: { ...process.env, DISPLAY: xvfb.display },
+        env: { ...process.env, DISPLAY: env.xvfb.display },
         stdio: ['ignore', 'pipe', 'pipe'],
       })
       const r = { child, mode, out: '', err: '', exit: null, t0: performance.now() }
@@ -438,21 +410,21 @@ describe('JPEG stripes', () => {
     ]) {
       assert.deepEqual(sortedGeometry(f), expectedStripes(R.h), name)
       const { image } = assembleStripes(f, R.w, R.h)
-      const truth = bgrxImage(await painter.dump(R.x, R.y, R.w, R.h), R.w, R.h)
+      const truth = await screen(R.x, R.y, R.w, R.h)
       const db = psnr(image, truth)
       assert.ok(db >= 35, `region ${name} PSNR ${db.toFixed(2)} dB < 35`)
     }
     // A change inside A only reaches A.
     const na = a.stripes.length
     const nb = b.stripes.length
-    await painter.fill(200, 100, 30, 20, '00ffff') // rows 100..119: A's stripe 1 (64..127)
+    await env.painter.fill(200, 100, 30, 20, '00ffff') // rows 100..119: A's stripe 1 (64..127)
     await a.waitForStripes(na + 1, 3000)
     await sleep(300)
     assert.deepEqual([...new Set(a.since(na).map((s) => s.stripeYStart))], [64])
     assert.equal(b.stripes.length, nb, 'B saw a change outside its region')
     const img = decodeStripe(a.stripes[a.stripes.length - 1])
     assertSolid(img, { x: 204, y: 40, w: 22, h: 12 }, '00ffff', 24, 'change in A')
-    await painter.fill(200, 100, 30, 20, 'd02020')
+    await env.painter.fill(200, 100, 30, 20, 'd02020')
   })
 
   it('10. requestKeyframe() on a static screen re-sends every stripe', async () => {
@@ -471,7 +443,7 @@ describe('JPEG stripes', () => {
     assert.deepEqual(sortedGeometry(again), expectedStripes(H))
     for (const s of again) assert.equal(s.isKeyFrame, true)
     const { image } = assembleStripes(again, W, H)
-    const truth = bgrxImage(await painter.dump(0, 0, W, H), W, H)
+    const truth = await screen()
     const db = psnr(image, truth)
     assert.ok(db >= 35, `refresh PSNR ${db.toFixed(2)} dB < 35`)
   })

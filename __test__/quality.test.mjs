@@ -1,17 +1,15 @@
 // Dynamic quality and overlays under a private Xvfb: paint-over, damage throttling, the XFixes
 // cursor and the PNG watermark, checked on decoded pixels against `xpaint dump`.
-import { describe, it, before, after, afterEach } from 'node:test'
+import { describe, it, before } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { deflateSync } from 'node:zlib'
 
-import { startXvfb } from './helpers/xvfb.mjs'
-import { openPainter } from './helpers/xpaint.mjs'
-import { parseStripe, decodeStripe, assemble, bgrxImage, psnr, assertSolid, crop, pixel } from './helpers/frames.mjs'
-import { loadAddon, startCollector, sleep, waitFor } from './helpers/capture.mjs'
+import { useXvfb } from './helpers/setup.mjs'
+import { PNG_SIGNATURE, encodePng, pngChunk, pngIhdr } from './helpers/png.mjs'
+import { parseStripe, canvasOfLatest, decodeSized as decode, stripeYs as ys, psnr, assertSolid, crop, pixel } from './helpers/frames.mjs'
+import { loadAddon, sleep, waitFor } from './helpers/capture.mjs'
 import { annexB, decodeH264, h264Payload, nalTypes } from './helpers/h264.mjs'
 
 const W = 640
@@ -23,58 +21,43 @@ const FPS = 30
 
 const BASE = { outputMode: 0, captureCursor: false, usePaintOverQuality: false, targetFps: FPS }
 
-let xvfb
-let painter
-let tmp
-const live = [] // collectors to stop after each test, whatever happened
-
-function collect(settings, opts) {
-  const c = startCollector({ display: xvfb.display, ...BASE, ...settings }, opts)
-  live.push(c)
-  return c
-}
+const env = useXvfb({
+  width: W,
+  height: H,
+  base: BASE,
+  tmpPrefix: 'stripecast-quality-',
+  setup: (p) => p.fill(0, 0, W, H, BG),
+})
+const { collect, screen } = env
 
 const nowMs = () => Number(process.hrtime.bigint()) / 1e6
-
-async function screen(x = 0, y = 0, w = W, h = H) {
-  return bgrxImage(await painter.dump(x, y, w, h), w, h)
-}
 
 /** The screen rows of a stripe. */
 async function stripeTruth(s) {
   return screen(0, s.stripeYStart, s.width, s.stripeHeight)
 }
 
-/** Decodes a JPEG stripe, checking it has the stripe's size. */
-function decode(s) {
-  const img = decodeStripe(s)
-  assert.equal(img.width, s.width, `decoded width of stripe y=${s.stripeYStart}`)
-  assert.equal(img.height, s.stripeHeight, `decoded height of stripe y=${s.stripeYStart}`)
-  return img
-}
-
-/** Canvas from the latest stripe of every y among `stripes` (JPEG). */
-function canvasOf(stripes, width = W, height = H) {
-  const latest = new Map()
-  for (const s of stripes) latest.set(s.stripeYStart, s)
-  return assemble(
-    [...latest.values()].map((s) => ({ y: s.stripeYStart, image: decode(s) })),
-    width,
-    height,
-  )
-}
-
-const ys = (list) => [...new Set(list.map((s) => s.stripeYStart))].sort((a, b) => a - b)
+const canvasOf = (stripes, width = W, height = H) => canvasOfLatest(stripes, width, height)
 const allYs = () => Array.from({ length: STRIPES }, (_, i) => i * SH)
 
 function xdotool(...args) {
-  return execFileSync('xdotool', args, { env: { ...process.env, DISPLAY: xvfb.display }, encoding: 'utf8' })
+  return execFileSync('xdotool', args, { env: { ...process.env, DISPLAY: env.xvfb.display }, encoding: 'utf8' })
 }
 
 function movePointer(x, y) {
   xdotool('mousemove', String(x), String(y))
   const loc = xdotool('getmouselocation')
   assert.match(loc, new RegExp(`x:${x} y:${y} `), `pointer after mousemove: ${loc}`)
+}
+
+/** `box` ({ x0, y0, x1, y1 } or null) grown to take in x, y. */
+function growBox(box, x, y) {
+  if (!box) return { x0: x, y0: y, x1: x, y1: y }
+  box.x0 = Math.min(box.x0, x)
+  box.x1 = Math.max(box.x1, x)
+  box.y0 = Math.min(box.y0, y)
+  box.y1 = Math.max(box.y1, y)
+  return box
 }
 
 /** Pixels of `a` that differ from `b` by more than `tol` (sum over R, G, B): count and bounding box. */
@@ -92,11 +75,7 @@ function diffBox(a, b, tol = 45) {
         Math.abs(a.data[i + ab] - b.data[i + bb])
       if (d > tol) {
         n++
-        if (!box) box = { x0: x, y0: y, x1: x, y1: y }
-        box.x0 = Math.min(box.x0, x)
-        box.x1 = Math.max(box.x1, x)
-        box.y0 = Math.min(box.y0, y)
-        box.y1 = Math.max(box.y1, y)
+        box = growBox(box, x, y)
       }
     }
   }
@@ -127,50 +106,6 @@ function maxDiffOutside(a, b, hole) {
   return { max, at }
 }
 
-// ---- a tiny PNG encoder (8-bit RGBA, no filtering) ------------------------------------------
-
-const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
-  let c = n
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1
-  return c >>> 0
-})
-
-function crc32(buf) {
-  let c = 0xffffffff
-  for (const b of buf) c = CRC_TABLE[(c ^ b) & 0xff] ^ (c >>> 8)
-  return (c ^ 0xffffffff) >>> 0
-}
-
-function chunk(type, data) {
-  const len = Buffer.alloc(4)
-  len.writeUInt32BE(data.length)
-  const body = Buffer.concat([Buffer.from(type, 'ascii'), data])
-  const crc = Buffer.alloc(4)
-  crc.writeUInt32BE(crc32(body))
-  return Buffer.concat([len, body, crc])
-}
-
-function ihdr(width, height) {
-  const d = Buffer.alloc(13)
-  d.writeUInt32BE(width, 0)
-  d.writeUInt32BE(height, 4)
-  d.set([8, 6, 0, 0, 0], 8) // 8-bit, RGBA, deflate, no filter method, no interlace
-  return chunk('IHDR', d)
-}
-
-const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])
-
-/** A PNG of width x height straight-alpha RGBA pixels from `rgbaAt(x, y) -> [r, g, b, a]`. */
-function encodePng(width, height, rgbaAt) {
-  const raw = Buffer.alloc(height * (1 + width * 4))
-  for (let y = 0; y < height; y++) {
-    const row = y * (1 + width * 4)
-    raw[row] = 0 // filter: none
-    for (let x = 0; x < width; x++) raw.set(rgbaAt(x, y), row + 1 + x * 4)
-  }
-  return Buffer.concat([PNG_SIGNATURE, ihdr(width, height), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))])
-}
-
 // The watermark: 60x40, a 4-px fully transparent border (green, so that ignoring alpha would
 // show) around an opaque magenta 52x32 box.
 const WM = { w: 60, h: 40, border: 4 }
@@ -191,11 +126,7 @@ function magentaBox(img) {
       const [r, g, b] = pixel(img, x, y)
       if (r > 180 && g < 90 && b > 180) {
         n++
-        if (!box) box = { x0: x, y0: y, x1: x, y1: y }
-        box.x0 = Math.min(box.x0, x)
-        box.x1 = Math.max(box.x1, x)
-        box.y0 = Math.min(box.y0, y)
-        box.y1 = Math.max(box.y1, y)
+        box = growBox(box, x, y)
       }
     }
   }
@@ -236,34 +167,13 @@ function expectedWatermarkAt(loc) {
   throw new Error(`no static position for ${loc}`)
 }
 
-before(async () => {
-  tmp = mkdtempSync(join(tmpdir(), 'stripecast-quality-'))
-  xvfb = await startXvfb({ width: W, height: H })
-  painter = await openPainter(xvfb.display)
-  await painter.fill(0, 0, W, H, BG)
-})
-
-afterEach(() => {
-  for (const c of live.splice(0)) {
-    try {
-      c.stop()
-    } catch {}
-  }
-})
-
-after(async () => {
-  await painter?.close()
-  await xvfb?.stop()
-  if (tmp) rmSync(tmp, { recursive: true, force: true })
-})
-
 describe('paint-over', () => {
   const PO = { usePaintOverQuality: true, paintOverTriggerFrames: 5, jpegQuality: 30, paintOverJpegQuality: 95 }
 
   it('first frame: every stripe is sent at jpegQuality, then painted over once, 5 frames later', async (t) => {
     // StripeState: the first frame is a change for every stripe (nothing was sent yet), so every
     // stripe is due a paint-over once it has been still for paintOverTriggerFrames frames.
-    await painter.noise(0, 0, W, H, 3)
+    await env.painter.noise(0, 0, W, H, 3)
     const c = collect(PO)
     const first = await c.waitForFirstFrame()
     const f0 = first[0].frameId
@@ -292,7 +202,7 @@ describe('paint-over', () => {
   })
 
   it('a change that stops: only the changed stripes are painted over, larger and sharper, once', async (t) => {
-    await painter.noise(0, 0, W, H, 3)
+    await env.painter.noise(0, 0, W, H, 3)
     const c = collect(PO)
     await c.waitForFirstFrame()
     await c.waitForStripes(2 * STRIPES, 3000) // the first frame's paint-over
@@ -301,7 +211,7 @@ describe('paint-over', () => {
     assert.equal(n, 2 * STRIPES)
 
     // New noise over rows 140..249: stripes 128 and 192 only.
-    await painter.noise(0, 140, W, 110, 11)
+    await env.painter.noise(0, 140, W, 110, 11)
     await waitFor(() => c.since(n).filter((s) => s.isPaintOver).length >= 2, 3000, 'two paint-over stripes')
     const tPaint = performance.now()
     await sleep(500)
@@ -335,7 +245,7 @@ describe('paint-over', () => {
   })
 
   it('H.264 per-stripe streams: the paint-over is an IDR', async (t) => {
-    await painter.noise(0, 0, W, H, 5)
+    await env.painter.noise(0, 0, W, H, 5)
     const c = collect({
       outputMode: 1,
       h264Fullframe: false,
@@ -354,7 +264,7 @@ describe('paint-over', () => {
     const n = c.stripes.length
     assert.equal(n, 2 * STRIPES)
 
-    await painter.noise(0, 140, W, 40, 9) // stripe 128 only
+    await env.painter.noise(0, 140, W, 40, 9) // stripe 128 only
     await waitFor(() => c.since(n).some((s) => s.isPaintOver), 3000, 'a paint-over')
     await sleep(500)
     const after = c.since(n)
@@ -386,7 +296,7 @@ describe('paint-over', () => {
 
 describe('damage throttling', () => {
   it('a damaged stripe is sent whenever drawn without hashing, then hashed again and left when still', async (t) => {
-    await painter.fill(0, 0, W, H, BG)
+    await env.painter.fill(0, 0, W, H, BG)
     const c = collect({ damageBlockThreshold: 3, damageBlockDuration: 20, jpegQuality: 90 })
     await c.waitForFirstFrame()
     await sleep(300)
@@ -396,7 +306,7 @@ describe('damage throttling', () => {
 
     // Control: redrawing identical content on a normal stripe sends nothing (the hash says so).
     for (let k = 0; k < 20; k++) {
-      await painter.fill(0, 0, 40, 40, BG)
+      await env.painter.fill(0, 0, 40, 40, BG)
       await sleep(8)
     }
     await sleep(200)
@@ -411,7 +321,7 @@ describe('damage throttling', () => {
     while (performance.now() - t0 < 1200) {
       i++
       colour = ((i * 0x2b1f3 + 0x401020) & 0xffffff).toString(16).padStart(6, '0')
-      await painter.fill(AREA.x, AREA.y, AREA.w, AREA.h, colour)
+      await env.painter.fill(AREA.x, AREA.y, AREA.w, AREA.h, colour)
       await sleep(8)
     }
     const changing = c.since(n)
@@ -426,7 +336,7 @@ describe('damage throttling', () => {
     const lastChangeFrame = c.stripes.at(-1).frameId
     const t1 = performance.now()
     while (performance.now() - t1 < 2500) {
-      await painter.fill(AREA.x, AREA.y, AREA.w, AREA.h, colour)
+      await env.painter.fill(AREA.x, AREA.y, AREA.w, AREA.h, colour)
       await sleep(8)
     }
     const redraws = c.since(m)
@@ -453,7 +363,7 @@ describe('damage throttling', () => {
 
 describe('cursor', () => {
   it('the XFixes cursor is drawn at the pointer, and only there; moving it re-sends old and new stripes', async () => {
-    await painter.fill(0, 0, W, H, BG)
+    await env.painter.fill(0, 0, W, H, BG)
     movePointer(300, 200)
     const c = collect({ captureCursor: true, jpegQuality: 95, jpegSubsampling: '444' })
     const first = await c.waitForFirstFrame()
@@ -503,7 +413,7 @@ describe('cursor', () => {
   })
 
   it('captureCursor false draws no cursor', async () => {
-    await painter.fill(0, 0, W, H, BG)
+    await env.painter.fill(0, 0, W, H, BG)
     movePointer(300, 200)
     const c = collect({ captureCursor: false, jpegQuality: 95, jpegSubsampling: '444' })
     const first = await c.waitForFirstFrame()
@@ -516,13 +426,13 @@ describe('cursor', () => {
 describe('watermark', () => {
   let pngPath
   before(() => {
-    pngPath = join(tmp, 'mark.png')
+    pngPath = join(env.tmp, 'mark.png')
     writeFileSync(pngPath, watermarkPng())
   })
 
   for (const loc of [1, 2, 3, 4, 5, 'top-right']) {
     it(`location ${JSON.stringify(loc)}: magenta at the expected place, nowhere else`, async () => {
-      await painter.fill(0, 0, W, H, BG)
+      await env.painter.fill(0, 0, W, H, BG)
       const c = collect({ watermarkPath: pngPath, watermarkLocationEnum: loc, jpegQuality: 95, jpegSubsampling: '444' })
       const first = await c.waitForFirstFrame()
       await sleep(200)
@@ -548,7 +458,7 @@ describe('watermark', () => {
   }
 
   it('location 6 (animated): the watermark moves at 120 px/s while the screen is still', async (t) => {
-    await painter.fill(0, 0, W, H, BG)
+    await env.painter.fill(0, 0, W, H, BG)
     const t0 = nowMs()
     const c = collect({
       watermarkPath: pngPath,
@@ -599,18 +509,18 @@ describe('watermark', () => {
 
   it('a missing file, a directory, a non-PNG and an oversized PNG throw ERR_WATERMARK at start()', async () => {
     const { ScreenCapture } = loadAddon()
-    const dir = join(tmp, 'a-directory')
+    const dir = join(env.tmp, 'a-directory')
     mkdirSync(dir, { recursive: true })
-    const text = join(tmp, 'not-a.png')
+    const text = join(env.tmp, 'not-a.png')
     writeFileSync(text, 'hello, I am not a PNG file\n')
-    const huge = join(tmp, 'huge.png')
-    writeFileSync(huge, Buffer.concat([PNG_SIGNATURE, ihdr(20000, 20000), chunk('IEND', Buffer.alloc(0))]))
-    for (const path of [join(tmp, 'missing.png'), dir, text, huge]) {
+    const huge = join(env.tmp, 'huge.png')
+    writeFileSync(huge, Buffer.concat([PNG_SIGNATURE, pngIhdr(20000, 20000), pngChunk('IEND', Buffer.alloc(0))]))
+    for (const path of [join(env.tmp, 'missing.png'), dir, text, huge]) {
       const cap = new ScreenCapture()
       let calls = 0
       const t0 = performance.now()
       assert.throws(
-        () => cap.start({ display: xvfb.display, ...BASE, watermarkPath: path, watermarkLocationEnum: 4 }, () => calls++),
+        () => cap.start({ display: env.xvfb.display, ...BASE, watermarkPath: path, watermarkLocationEnum: 4 }, () => calls++),
         (e) => {
           assert.ok(e instanceof Error)
           assert.equal(e.code, 'ERR_WATERMARK', `${path}: ${e.code} ${e.message}`)

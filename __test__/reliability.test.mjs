@@ -9,12 +9,13 @@
 import { describe, it, before, after, afterEach } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn, execFile } from 'node:child_process'
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { deflateSync } from 'node:zlib'
 
 import { startXvfb } from './helpers/xvfb.mjs'
+import { useXvfb } from './helpers/setup.mjs'
+import { PNG_SIGNATURE, encodePng, pngChunk, pngIhdr } from './helpers/png.mjs'
 import { openPainter, repoRoot } from './helpers/xpaint.mjs'
 import { decodeStripe, assemble, bgrxImage, psnr, crop } from './helpers/frames.mjs'
 import { loadAddon, startCollector, sleep, waitFor } from './helpers/capture.mjs'
@@ -26,15 +27,20 @@ const H = 720
 const CHILD = join(repoRoot, '__test__', 'fixtures', 'reliability-child.mjs')
 const QUIET = { captureCursor: false, usePaintOverQuality: false }
 
-let xvfb
-let painter
-let tmp
-const live = [] // captures to stop after each test, whatever happened
-
-function track(c) {
-  live.push(c)
-  return c
-}
+const env = useXvfb({
+  width: W,
+  height: H,
+  tmpPrefix: 'stripecast-reliability-',
+  setup: async (p) => {
+    writeFileSync(join(env.tmp, 'good.png'), validPng())
+    writeFileSync(join(env.tmp, 'not-a-png.png'), 'this is plain text, not an image\n')
+    writeFileSync(join(env.tmp, 'truncated.png'), validPng(64, 64).subarray(0, 60))
+    writeFileSync(join(env.tmp, 'huge.png'), hugePng())
+    mkdirSync(join(env.tmp, 'a-directory.png'))
+    await p.fill(0, 0, W, H, '203040')
+  },
+})
+const { track } = env
 
 const threadCount = () => readdirSync('/proc/self/task').length
 const fdCount = () => readdirSync('/proc/self/fd').length
@@ -43,55 +49,15 @@ const rssKb = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync('/proc/self/status
 // ---------------------------------------------------------------------------------------------
 // PNG files for the watermark cases, written at run time (no binary fixtures).
 
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256)
-  for (let n = 0; n < 256; n++) {
-    let c = n
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1
-    t[n] = c >>> 0
-  }
-  return t
-})()
-
-function crc32(buf) {
-  let c = 0xffffffff
-  for (const b of buf) c = CRC_TABLE[(c ^ b) & 0xff] ^ (c >>> 8)
-  return (c ^ 0xffffffff) >>> 0
-}
-
-function chunk(type, data) {
-  const len = Buffer.alloc(4)
-  len.writeUInt32BE(data.length)
-  const td = Buffer.concat([Buffer.from(type, 'ascii'), data])
-  const crc = Buffer.alloc(4)
-  crc.writeUInt32BE(crc32(td))
-  return Buffer.concat([len, td, crc])
-}
-
-const PNG_SIG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])
-
-function ihdr(w, h) {
-  const d = Buffer.alloc(13)
-  d.writeUInt32BE(w, 0)
-  d.writeUInt32BE(h, 4)
-  d[8] = 8 // bit depth
-  d[9] = 6 // RGBA
-  return d // compression, filter, interlace 0
-}
-
 /** A valid w x h RGBA PNG (a translucent red square). */
 function validPng(w = 32, h = 32) {
-  const raw = Buffer.alloc((w * 4 + 1) * h)
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) raw.set([220, 30, 30, 160], y * (w * 4 + 1) + 1 + x * 4)
-  }
-  return Buffer.concat([PNG_SIG, chunk('IHDR', ihdr(w, h)), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))])
+  return encodePng(w, h, () => [220, 30, 30, 160])
 }
 
 /** Signature and an IHDR declaring 20000x20000, then a tiny IDAT: must be refused before decoding. */
 function hugePng() {
   const row = Buffer.alloc(20000 * 4 + 1)
-  return Buffer.concat([PNG_SIG, chunk('IHDR', ihdr(20000, 20000)), chunk('IDAT', deflateSync(row)), chunk('IEND', Buffer.alloc(0))])
+  return Buffer.concat([PNG_SIGNATURE, pngIhdr(20000, 20000), pngChunk('IDAT', deflateSync(row)), pngChunk('IEND', Buffer.alloc(0))])
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -149,39 +115,13 @@ function assertCleanExit(r, what, code = 0) {
 
 // ---------------------------------------------------------------------------------------------
 
-before(async () => {
-  tmp = mkdtempSync(join(tmpdir(), 'stripecast-reliability-'))
-  writeFileSync(join(tmp, 'good.png'), validPng())
-  writeFileSync(join(tmp, 'not-a-png.png'), 'this is plain text, not an image\n')
-  writeFileSync(join(tmp, 'truncated.png'), validPng(64, 64).subarray(0, 60))
-  writeFileSync(join(tmp, 'huge.png'), hugePng())
-  mkdirSync(join(tmp, 'a-directory.png'))
-  xvfb = await startXvfb({ width: W, height: H })
-  painter = await openPainter(xvfb.display)
-  await painter.fill(0, 0, W, H, '203040')
-})
-
-afterEach(() => {
-  for (const c of live.splice(0)) {
-    try {
-      c.stop()
-    } catch {}
-  }
-})
-
-after(async () => {
-  await painter?.close()
-  await xvfb?.stop()
-  if (tmp) rmSync(tmp, { recursive: true, force: true })
-})
-
 // ---------------------------------------------------------------------------------------------
 // 1. Bad input. Each case: the class, `code`, and a message naming the field and the value; no
 // thread started and no fd left open by the failed call; isCapturing false; the same object then
 // starts fine.
 
 const noop = () => {}
-const BASE = () => ({ display: xvfb.display, outputMode: 0, ...QUIET })
+const BASE = () => ({ display: env.xvfb.display, outputMode: 0, ...QUIET })
 const GOOD = () => ({ ...BASE(), captureWidth: 64, captureHeight: 64 })
 
 /**
@@ -222,11 +162,11 @@ const BAD = [
   ["watermarkLocationEnum 'sideways'", { watermarkLocationEnum: 'sideways' }, TypeError, 'ERR_INVALID_SETTING', ['watermarkLocationEnum', 'sideways']],
   ['vaapiRenderNodeIndex 99', { vaapiRenderNodeIndex: 99 }, RangeError, 'ERR_INVALID_SETTING', ['vaapiRenderNodeIndex', '99', '-1..=63']],
   // Watermark files: ERR_WATERMARK (an Error) naming the file and what is wrong with it.
-  ['watermarkPath missing file', () => ({ watermarkPath: join(tmp, 'missing.png') }), Error, 'ERR_WATERMARK', ['watermark', 'missing.png', 'not found']],
-  ['watermarkPath a directory', () => ({ watermarkPath: join(tmp, 'a-directory.png') }), Error, 'ERR_WATERMARK', ['watermark', 'a-directory.png', 'directory']],
-  ['watermarkPath not a PNG', () => ({ watermarkPath: join(tmp, 'not-a-png.png') }), Error, 'ERR_WATERMARK', ['watermark', 'not-a-png.png', 'PNG']],
-  ['watermarkPath truncated PNG', () => ({ watermarkPath: join(tmp, 'truncated.png') }), Error, 'ERR_WATERMARK', ['watermark', 'truncated.png']],
-  ['watermarkPath PNG whose IHDR says 20000x20000', () => ({ watermarkPath: join(tmp, 'huge.png') }), Error, 'ERR_WATERMARK', ['watermark', 'huge.png', '20000']],
+  ['watermarkPath missing file', () => ({ watermarkPath: join(env.tmp, 'missing.png') }), Error, 'ERR_WATERMARK', ['watermark', 'missing.png', 'not found']],
+  ['watermarkPath a directory', () => ({ watermarkPath: join(env.tmp, 'a-directory.png') }), Error, 'ERR_WATERMARK', ['watermark', 'a-directory.png', 'directory']],
+  ['watermarkPath not a PNG', () => ({ watermarkPath: join(env.tmp, 'not-a-png.png') }), Error, 'ERR_WATERMARK', ['watermark', 'not-a-png.png', 'PNG']],
+  ['watermarkPath truncated PNG', () => ({ watermarkPath: join(env.tmp, 'truncated.png') }), Error, 'ERR_WATERMARK', ['watermark', 'truncated.png']],
+  ['watermarkPath PNG whose IHDR says 20000x20000', () => ({ watermarkPath: join(env.tmp, 'huge.png') }), Error, 'ERR_WATERMARK', ['watermark', 'huge.png', '20000']],
   // Displays.
   ["display ':999' (no server)", { display: ':999' }, Error, 'ERR_DISPLAY', ['display', ':999']],
   ["display 'hello'", { display: 'hello' }, TypeError, 'ERR_INVALID_SETTING', ['display', 'hello']],
@@ -318,7 +258,7 @@ describe('bad input (start() throws before any thread starts; the object stays u
 
   it('bad input: control — a valid watermark PNG and odd JPEG sizes are accepted as given', () => {
     const cap = track(new ScreenCapture())
-    const info = cap.start({ ...BASE(), captureWidth: 641, captureHeight: 361, watermarkPath: join(tmp, 'good.png') }, noop)
+    const info = cap.start({ ...BASE(), captureWidth: 641, captureHeight: 361, watermarkPath: join(env.tmp, 'good.png') }, noop)
     assert.equal(info.width, 641)
     assert.equal(info.height, 361)
     assert.deepEqual(info.notes, [])
@@ -331,7 +271,7 @@ describe('bad input (start() throws before any thread starts; the object stays u
 
 describe('lifecycle', () => {
   it('lifecycle: 500 start/stop cycles (JPEG 320x240, each waits for its first stripe) leak no memory, fds, SysV shm or threads', async (t) => {
-    const r = await runChild('cycles', [500, 50], { display: xvfb.display, timeoutMs: 60000 })
+    const r = await runChild('cycles', [500, 50], { display: env.xvfb.display, timeoutMs: 60000 })
     assertCleanExit(r, 'cycles child')
     const [{ before, after, ms }] = r.results
     const grewKb = after.rssKb - before.rssKb
@@ -348,7 +288,7 @@ describe('lifecycle', () => {
   })
 
   it('lifecycle: stop() from inside the callback, then stop() twice more: no callback after it, the script ends by itself', async () => {
-    const r = await runChild('stop-in-callback', [], { display: xvfb.display, timeoutMs: 5000 })
+    const r = await runChild('stop-in-callback', [], { display: env.xvfb.display, timeoutMs: 5000 })
     assertCleanExit(r, 'stop-in-callback child')
     const [res] = r.results
     assert.equal(res.n, 2)
@@ -358,7 +298,7 @@ describe('lifecycle', () => {
   })
 
   it('lifecycle: a running capture whose object is dropped (gc) keeps running', async () => {
-    const r = await runChild('drop-running', [], { display: xvfb.display, timeoutMs: 10000 })
+    const r = await runChild('drop-running', [], { display: env.xvfb.display, timeoutMs: 10000 })
     assertCleanExit(r, 'drop-running child')
     const [res] = r.results
     assert.equal(res.alive, true, 'the running capture was garbage-collected')
@@ -367,7 +307,7 @@ describe('lifecycle', () => {
   })
 
   it('lifecycle: stopped, unreferenced captures are collected and leave no threads', async (t) => {
-    const r = await runChild('drop-stopped', [], { display: xvfb.display, timeoutMs: 10000 })
+    const r = await runChild('drop-stopped', [], { display: env.xvfb.display, timeoutMs: 10000 })
     assertCleanExit(r, 'drop-stopped child (must end by itself)')
     const [{ baseline, after, collected }] = r.results
     t.diagnostic(`collected ${collected}/20; threads ${baseline.threads} → ${after.threads}; fds ${baseline.fds} → ${after.fds}`)
@@ -378,7 +318,7 @@ describe('lifecycle', () => {
   })
 
   it('lifecycle: after unref() the script ends without stop()', async () => {
-    const r = await runChild('unref', [], { display: xvfb.display, timeoutMs: 5000 })
+    const r = await runChild('unref', [], { display: env.xvfb.display, timeoutMs: 5000 })
     assertCleanExit(r, 'unref child')
     assert.equal(r.results[0].capturing, true)
   })
@@ -386,7 +326,7 @@ describe('lifecycle', () => {
   it('lifecycle: process.exit(7) from a callback while two captures run exits with 7 within 2 s, no crash', async () => {
     let exitingAt = 0
     const r = await runChild('exit', [7], {
-      display: xvfb.display,
+      display: env.xvfb.display,
       timeoutMs: 8000,
       onResult: (o) => {
         exitingAt = o.at
@@ -463,11 +403,11 @@ describe('faults', () => {
     const n = c.stripes.length
     c.cap.requestKeyframe()
     await c.waitForStripes(n + 1, 3000)
-    await painter.fill(10, 10, 20, 20, 'ff8000')
+    await env.painter.fill(10, 10, 20, 20, 'ff8000')
     await c.waitForStripes(n + 2, 3000)
     assert.equal(c.cap.isCapturing, true)
     assert.ok(c.errors.every((e) => e === boom), c.errors.map(String).join('; '))
-    await painter.fill(10, 10, 20, 20, '203040')
+    await env.painter.fill(10, 10, 20, 20, '203040')
   })
 
   // A callback that busy-waits 200 ms per stripe for ~5 s on a scene animated at 30 fps. The
@@ -494,7 +434,7 @@ describe('faults', () => {
     await c.waitForFirstFrame()
     global.gc?.()
     const rss0 = rssKb()
-    const played = painter.play(30, 'bounce', SLOW_MS / 1000)
+    const played = env.painter.play(30, 'bounce', SLOW_MS / 1000)
     slowUntil = Date.now() + SLOW_MS
     await played // the scene has stopped; the consumer is fast again from here
     await sleep(Math.max(0, slowUntil - Date.now()))
@@ -517,7 +457,7 @@ describe('faults', () => {
     const c = await slowConsumer({ outputMode: 0, jpegQuality: 90 }, t)
     const { image, covered } = latestPicture(c.stripes, 640, 384)
     assert.ok(covered.every((v) => v === 1))
-    const truth = bgrxImage(await painter.dump(0, 0, 640, 384), 640, 384)
+    const truth = await env.screen(0, 0, 640, 384)
     const db = psnr(image, truth)
     t.diagnostic(`PSNR of the latest stripes against the screen: ${db.toFixed(2)} dB`)
     assert.ok(db >= 30, `latest stripes are stale: PSNR ${db.toFixed(2)} dB < 30`)
@@ -525,7 +465,7 @@ describe('faults', () => {
 
   it('fault: slow consumer (200 ms/stripe), H.264 striped: every stripe stream decodes with ffmpeg, no missing references', async (t) => {
     const c = await slowConsumer({ outputMode: 1, h264Fullframe: false }, t)
-    const truth = bgrxImage(await painter.dump(0, 0, 640, 384), 640, 384)
+    const truth = await env.screen(0, 0, 640, 384)
     for (const [y, list] of streamsByY(c.stripes)) {
       const stream = annexB(list)
       const { code, stderr } = await ffmpegCheck(stream)
@@ -610,7 +550,7 @@ describe('faults', () => {
       await drawBlocks(rp, W, H, 3)
     })
     afterEach(async () => {
-      for (const c of live.splice(0)) c.stop()
+      for (const c of env.live.splice(0)) c.stop()
       await setScreenSize(rx.display, W, H)
       await drawBlocks(rp, W, H, 3)
     })

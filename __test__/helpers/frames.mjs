@@ -4,6 +4,7 @@
 // 'rgba' (R G B A per pixel, what jpeg-js decodes to) or 'bgrx' (B G R X per pixel, what the
 // X server and `xpaint dump` give). Comparisons only look at R, G, B and pick the channel
 // offsets from `format`, so the two can be compared directly.
+import assert from 'node:assert/strict'
 import jpeg from 'jpeg-js'
 
 export const JPEG_HEADER_LEN = 6
@@ -64,6 +65,28 @@ export function decodeStripe(stripe) {
   const jfif = data[0] === 0xff && data[1] === 0xd8 ? data : parseStripe(data).payload
   return decodeJpeg(jfif)
 }
+
+/** Decodes a JPEG stripe, asserting that the picture has the stripe's width and height. */
+export function decodeSized(s) {
+  const img = decodeStripe(s)
+  assert.equal(img.width, s.width, `decoded width of stripe y=${s.stripeYStart}`)
+  assert.equal(img.height, s.stripeHeight, `decoded height of stripe y=${s.stripeYStart}`)
+  return img
+}
+
+/** Canvas from the latest stripe of every y among JPEG `stripes`, with the rows it covers. */
+export function canvasOfLatest(stripes, width, height) {
+  const latest = new Map()
+  for (const s of stripes) latest.set(s.stripeYStart, s)
+  return assemble(
+    [...latest.values()].map((s) => ({ y: s.stripeYStart, image: decodeSized(s) })),
+    width,
+    height,
+  )
+}
+
+/** The distinct stripeYStart values among `stripes`, ascending. */
+export const stripeYs = (stripes) => [...new Set(stripes.map((s) => s.stripeYStart))].sort((a, b) => a - b)
 
 /** Wraps raw BGRX bytes (e.g. from `xpaint dump`) as an image. */
 export function bgrxImage(data, width, height) {
