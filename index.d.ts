@@ -13,8 +13,8 @@ declare module './native' {
     /**
      * Starts the capture and yields its stripes as an async iterable. Stripes not yet pulled
      * count as queued (`maxQueuedStripes`): a loop that stops pulling makes the capture skip
-     * frames instead of growing memory. Leaving the loop stops the capture. A fatal capture
-     * error (`ERR_CAPTURE`) is thrown from the loop.
+     * frames instead of growing memory. Leaving the loop stops the capture. An error that ends
+     * the capture (`error.fatal`: `ERR_CAPTURE`, `ERR_SCREEN_CHANGED`) is thrown from the loop.
      *
      * ```ts
      * for await (const stripe of new ScreenCapture().stripes({ outputMode: 'jpeg' })) ws.send(stripe.data)

@@ -24,7 +24,7 @@ export declare class ScreenCapture {
    * errors raised on native threads (capture lost, encoder failure, a throwing `onStripe`).
    * Returns the geometry actually captured.
    */
-  start(settings: CaptureSettings, onStripe: (stripe: StripeEncodeResult) => void, onError?: (error: Error) => void): CaptureInfo
+  start(settings: CaptureSettings, onStripe: (stripe: StripeEncodeResult) => void | Promise<void>, onError?: (error: Error & { code?: string; fatal?: boolean }) => void): CaptureInfo
   /**
    * Stops capturing and joins the native threads. Idempotent; safe to call from inside the
    * stripe callback. No callback runs after it returns.

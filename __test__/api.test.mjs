@@ -489,6 +489,7 @@ describe('errors from native threads', () => {
       assert.ok(at - t0 <= 1000, `ERR_CAPTURE after ${(at - t0).toFixed(0)} ms`)
       assert.ok(e instanceof Error)
       assert.equal(e.code, 'ERR_CAPTURE')
+      assert.equal(e.fatal, true, 'the capture ended')
       assert.ok(e.message.length > 0)
       await waitFor(() => !cap.isCapturing, 1000, 'isCapturing false')
       await sleep(200)

@@ -77,6 +77,7 @@ test('VA-API on a render node that does not exist starts in x264 and says why', 
     await waitFor(() => c.errors.length > 0, 2000, 'the fallback event')
     assert.equal(c.errors.length, 1)
     assert.equal(c.errors[0].code, 'ERR_ENCODER_FALLBACK')
+    assert.equal(c.errors[0].fatal, false, 'a fallback does not end the capture')
     assert.match(c.errors[0].message, /renderD191/)
     assert.ok(c.cap.isCapturing)
   } finally {

@@ -579,6 +579,7 @@ describe('faults', () => {
       if (c.errors.length) {
         const e = c.errors[0]
         assert.equal(e.code, 'ERR_SCREEN_CHANGED', `${e.code}: ${e.message}`)
+        assert.equal(e.fatal, true, 'ERR_SCREEN_CHANGED ends the capture')
         assert.match(e.message, /1024x600/, 'the message gives the new size')
         await waitFor(() => !c.cap.isCapturing, 1000, 'isCapturing false after ERR_SCREEN_CHANGED')
         return { kind: 'error', error: e }

@@ -6,8 +6,9 @@
  * Each stripe waits in a queue until the loop pulls it. Stripes not yet pulled count as queued
  * for the native side (`maxQueuedStripes`), so a loop that stops pulling makes the capture skip
  * frames, exactly as a slow callback does, instead of growing memory. Leaving the loop (`break`,
- * `return`, an exception) stops the capture. A fatal capture error (`ERR_CAPTURE`, e.g. the X
- * server went away) is thrown from the loop; other native errors go to `options.onError`.
+ * `return`, an exception) stops the capture. An error that ends the capture (`error.fatal`:
+ * `ERR_CAPTURE` when the X server went away, `ERR_SCREEN_CHANGED`) is thrown from the loop; other
+ * native errors go to `options.onError`.
  */
 function stripes(capture, settings, options = {}) {
   const buffered = [] // { stripe, release }
@@ -44,7 +45,7 @@ function stripes(capture, settings, options = {}) {
         }
       }),
     (error) => {
-      if (error && error.code === 'ERR_CAPTURE') {
+      if (error && error.fatal) {
         failure = error
         finish()
         wake()

@@ -44,12 +44,25 @@ struct NativeError {
     fatal: bool,
 }
 
-/// A JavaScript `Error` built on the JS thread from a [`NativeError`].
-struct JsErrorArg(napi::Error<String>);
+/// A JavaScript `Error` built on the JS thread from a [`NativeError`]: `code`, `message`, and
+/// `fatal` (true when the capture ended because of it).
+struct JsErrorArg(NativeError);
 
 impl ToNapiValue for JsErrorArg {
     unsafe fn to_napi_value(env: napi::sys::napi_env, val: Self) -> Result<napi::sys::napi_value> {
-        Ok(JsError::from(val.0).into_value(env))
+        let NativeError {
+            code,
+            message,
+            fatal,
+        } = val.0;
+        let error = JsError::from(napi::Error::new(code.to_string(), message)).into_value(env);
+        let mut flag = std::ptr::null_mut();
+        // SAFETY: on the JS thread with a live env; `error` is the object just created.
+        unsafe {
+            napi::sys::napi_get_boolean(env, fatal, &mut flag);
+            napi::sys::napi_set_named_property(env, error, c"fatal".as_ptr(), flag);
+        }
+        Ok(error)
     }
 }
 
@@ -267,7 +280,7 @@ impl ScreenCapture {
     /// errors raised on native threads (capture lost, encoder failure, a throwing `onStripe`).
     /// Returns the geometry actually captured.
     #[napi(
-        ts_args_type = "settings: CaptureSettings, onStripe: (stripe: StripeEncodeResult) => void, onError?: (error: Error) => void"
+        ts_args_type = "settings: CaptureSettings, onStripe: (stripe: StripeEncodeResult) => void | Promise<void>, onError?: (error: Error & { code?: string; fatal?: boolean }) => void"
     )]
     pub fn start(
         &mut self,
@@ -387,9 +400,7 @@ impl ScreenCapture {
                     .callee_handled::<false>()
                     .weak::<true>()
                     .build_callback(|ctx: ThreadsafeCallContext<NativeError>| {
-                        let e = ctx.value;
-                        let _ = e.fatal;
-                        Ok(JsErrorArg(napi::Error::new(e.code.to_string(), e.message)))
+                        Ok(JsErrorArg(ctx.value))
                     })?,
             ),
             None => None,
