@@ -55,7 +55,7 @@ impl ToNapiValue for JsErrorArg {
             message,
             fatal,
         } = val.0;
-        let error = JsError::from(napi::Error::new(code.to_string(), message)).into_value(env);
+        let error = JsError::from(napi::Error::new(code, message)).into_value(env);
         let mut flag = std::ptr::null_mut();
         // SAFETY: on the JS thread with a live env; `error` is the object just created.
         unsafe {
