@@ -4,7 +4,7 @@ export * from './native'
 import type { CaptureSettings, StripeEncodeResult } from './native'
 
 export interface StripesOptions {
-  /** Receives non-fatal native errors (`ERR_ENCODE`, `ERR_WATERMARK`, a failing callback). */
+  /** Receives the errors that do not end the capture (`ERR_ENCODE`, `ERR_ENCODER_FALLBACK`). */
   onError?: (error: Error) => void
 }
 
