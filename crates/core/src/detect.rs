@@ -436,8 +436,15 @@ mod tests {
     #[test]
     fn hash_is_standard_xxh3_64() {
         // Reference values of XXH3-64 (seed 0) for the empty input and for "abc".
-        let s = Stripe { index: 0, y: 0, height: 1 };
-        assert_eq!(stripe_hash(&[], 0, &Stripe { height: 0, ..s }), 0x2D06_8005_38D3_94C2);
+        let s = Stripe {
+            index: 0,
+            y: 0,
+            height: 1,
+        };
+        assert_eq!(
+            stripe_hash(&[], 0, &Stripe { height: 0, ..s }),
+            0x2D06_8005_38D3_94C2
+        );
         assert_eq!(stripe_hash(b"abc", 3, &s), 0x78AF_5F94_892F_3950);
     }
 
@@ -445,12 +452,19 @@ mod tests {
     #[ignore = "timing: cargo test --release -p stripecast-core hash_speed -- --ignored --nocapture"]
     fn hash_speed() {
         let frame = vec![7u8; 1920 * 1080 * 4];
-        let whole = Stripe { index: 0, y: 0, height: 1080 };
+        let whole = Stripe {
+            index: 0,
+            y: 0,
+            height: 1080,
+        };
         let t = std::time::Instant::now();
         let mut acc = 0u64;
         for _ in 0..100 {
             acc ^= stripe_hash(&frame, 1920 * 4, &whole);
         }
-        println!("xxh3 over a 1080p BGRX frame: {:.3} ms ({acc:x})", t.elapsed().as_secs_f64() * 10.0);
+        println!(
+            "xxh3 over a 1080p BGRX frame: {:.3} ms ({acc:x})",
+            t.elapsed().as_secs_f64() * 10.0
+        );
     }
 }
