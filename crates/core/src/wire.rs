@@ -73,6 +73,22 @@ pub fn parse_header(buf: &[u8]) -> Option<(Header, usize)> {
     }
 }
 
+/// The NAL unit types (`nal_unit_type`, 5 bits) of an Annex-B stream, in order: e.g. 7 SPS,
+/// 8 PPS, 5 IDR slice, 1 other slice. For tests and tools.
+pub fn nal_unit_types(annex_b: &[u8]) -> Vec<u8> {
+    let mut types = Vec::new();
+    let mut i = 0;
+    while i + 3 < annex_b.len() {
+        if annex_b[i..i + 3] == [0, 0, 1] {
+            types.push(annex_b[i + 3] & 0x1f);
+            i += 3;
+        } else {
+            i += 1;
+        }
+    }
+    types
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,5 +145,14 @@ mod tests {
         );
         assert_eq!(parse_header(&[0xff, 0xd8, 0, 0, 0, 0]), None);
         assert_eq!(parse_header(&[0x03]), None);
+    }
+
+    #[test]
+    fn nal_unit_types_follow_3_and_4_byte_start_codes() {
+        let stream = [
+            0, 0, 0, 1, 0x67, 9, 0, 0, 1, 0x68, 9, 0, 0, 0, 1, 0x65, 0, 0, 1, 0x41,
+        ];
+        assert_eq!(nal_unit_types(&stream), vec![7, 8, 5, 1]);
+        assert!(nal_unit_types(&[0, 0, 1]).is_empty());
     }
 }

@@ -18,6 +18,7 @@ use stripecast_core::encode::hardware::{
 };
 use stripecast_core::encode::nvenc::{self, NvencConfig, NvencEncoder, NvencPreset};
 use stripecast_core::encode::{BgrxImage, EncodeRequest, Encoder, StreamParams};
+use stripecast_core::wire::nal_unit_types;
 
 static LOCK: Mutex<()> = Mutex::new(());
 
@@ -175,20 +176,6 @@ fn key(force: bool) -> EncodeRequest {
     }
 }
 
-fn nal_types(stream: &[u8]) -> Vec<u8> {
-    let mut types = Vec::new();
-    let mut i = 0;
-    while i + 3 < stream.len() {
-        if stream[i] == 0 && stream[i + 1] == 0 && stream[i + 2] == 1 {
-            types.push(stream[i + 3] & 0x1f);
-            i += 3;
-        } else {
-            i += 1;
-        }
-    }
-    types
-}
-
 /// BT.709 limited range, rounded.
 fn bt709(r: u8, g: u8, b: u8) -> (i32, i32, i32) {
     let (r, g, b) = (r as f64 / 255.0, g as f64 / 255.0, b as f64 / 255.0);
@@ -233,9 +220,9 @@ fn session_setup_three_frames_forced_idr_and_teardown_order() {
     let keys: Vec<bool> = outs.iter().map(|(r, _)| r.key).collect();
     assert_eq!(keys, [true, false, true]);
     assert!(outs.iter().all(|(r, _)| r.produced));
-    assert_eq!(nal_types(&outs[0].1), [7, 8, 5]);
-    assert_eq!(nal_types(&outs[1].1), [1]);
-    assert_eq!(nal_types(&outs[2].1), [7, 8, 5]);
+    assert_eq!(nal_unit_types(&outs[0].1), [7, 8, 5]);
+    assert_eq!(nal_unit_types(&outs[1].1), [1]);
+    assert_eq!(nal_unit_types(&outs[2].1), [7, 8, 5]);
     let numbers: Vec<u8> = outs.iter().map(|(_, o)| *o.last().unwrap()).collect();
     assert_eq!(numbers, [1, 2, 3]);
     drop(enc);
@@ -474,7 +461,7 @@ fn every_failing_step_falls_back_to_x264_naming_the_step() {
         let mut out = Vec::new();
         let r = enc.encode(img(&frame(1)), key(false), &mut out).unwrap();
         assert!(r.key && r.produced);
-        let t = nal_types(&out);
+        let t = nal_unit_types(&out);
         assert!(t.contains(&7) && t.contains(&8) && t.contains(&5), "{t:?}");
         assert!(out.len() > 100);
         // Whatever was created before the failure was released, in order.
@@ -611,14 +598,14 @@ fn open_h264_uses_nvenc_and_survives_a_mid_stream_failure() {
     let (r3, out3, name3) = &outs[2];
     assert!(r3.key && r3.produced);
     assert_eq!(*name3, "x264");
-    let t3 = nal_types(out3);
+    let t3 = nal_unit_types(out3);
     assert!(
         t3.contains(&7) && t3.contains(&8) && t3.contains(&5),
         "{t3:?}"
     );
     assert!(!outs[3].0.key && outs[3].0.produced);
     // x264 with threads 0 may cut a picture into several slices.
-    let t4 = nal_types(&outs[3].1);
+    let t4 = nal_unit_types(&outs[3].1);
     assert!(!t4.is_empty() && t4.iter().all(|&t| t == 1), "{t4:?}");
     let i = info.lock().unwrap().clone();
     assert_eq!(i.encoder, "x264");

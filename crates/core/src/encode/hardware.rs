@@ -377,6 +377,7 @@ impl<B: Backend> From<StepError<B>> for EncodeError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::nal_unit_types;
 
     fn request() -> HwRequest {
         HwRequest {
@@ -411,20 +412,6 @@ mod tests {
             width: 320,
             height: 64,
         }
-    }
-
-    fn nal_types(stream: &[u8]) -> Vec<u8> {
-        let mut types = Vec::new();
-        let mut i = 0;
-        while i + 3 < stream.len() {
-            if stream[i] == 0 && stream[i + 1] == 0 && stream[i + 2] == 1 {
-                types.push(stream[i + 3] & 0x1f);
-                i += 3;
-            } else {
-                i += 1;
-            }
-        }
-        types
     }
 
     #[test]
@@ -601,13 +588,13 @@ mod tests {
         let (r3, bytes3, name3) = &outs[2];
         assert!(r3.key && r3.produced);
         assert_eq!(*name3, "x264");
-        let t = nal_types(bytes3);
+        let t = nal_unit_types(bytes3);
         assert!(t.contains(&7) && t.contains(&8) && t.contains(&5), "{t:?}");
         assert!(!bytes3.windows(7).any(|w| w == b"partial"));
         // Frame 4: an ordinary x264 P frame.
         assert!(!outs[3].0.key && outs[3].0.produced);
         // x264 with threads 0 may cut a picture into several slices.
-        let t4 = nal_types(&outs[3].1);
+        let t4 = nal_unit_types(&outs[3].1);
         assert!(!t4.is_empty() && t4.iter().all(|&t| t == 1), "{t4:?}");
         assert!(
             *dropped.lock().unwrap(),

@@ -329,6 +329,7 @@ impl Encoder for X264Encoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::nal_unit_types;
     use std::io::{Read, Write};
     use std::process::{Command, Stdio};
     use std::time::Instant;
@@ -394,21 +395,6 @@ mod tests {
         let mut cfg = config(fullcolor);
         edit(&mut cfg.params);
         cfg
-    }
-
-    /// NAL unit types in an Annex-B stream, in order.
-    fn nal_types(stream: &[u8]) -> Vec<u8> {
-        let mut types = Vec::new();
-        let mut i = 0;
-        while i + 3 < stream.len() {
-            if stream[i] == 0 && stream[i + 1] == 0 && stream[i + 2] == 1 {
-                types.push(stream[i + 3] & 0x1f);
-                i += 3;
-            } else {
-                i += 1;
-            }
-        }
-        types
     }
 
     fn tool_missing(tool: &str, e: std::io::Error) -> ! {
@@ -543,7 +529,7 @@ mod tests {
                 "{:02x?}",
                 &body[..8]
             );
-            let types = nal_types(body);
+            let types = nal_unit_types(body);
             for t in [7, 8, 5] {
                 assert!(
                     types.contains(&t),
@@ -570,7 +556,7 @@ mod tests {
         let (_, each) = encode_all(&mut enc, &frames);
         let kinds: Vec<(bool, Vec<u8>)> = each
             .iter()
-            .map(|(out, r)| (r.key, nal_types(out)))
+            .map(|(out, r)| (r.key, nal_unit_types(out)))
             .collect();
         assert!(
             each.iter().all(|(_, r)| r.produced),
@@ -694,7 +680,7 @@ mod tests {
                 )
                 .unwrap();
             assert!(r.key, "paint-over alone: {r:?}");
-            let types = nal_types(&out);
+            let types = nal_unit_types(&out);
             assert!(types.contains(&7) && types.contains(&5), "{types:?}");
             // The whole stream decodes.
             assert_eq!(ffmpeg_decode(&outs.concat(), 320, 64).len(), steps.len());
