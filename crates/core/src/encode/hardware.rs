@@ -71,6 +71,17 @@ pub struct StreamInfo {
 }
 
 impl StreamInfo {
+    /// A hardware encoder that opened on `device`.
+    fn hardware(encoder: &'static str, device: &str, notes: &[String]) -> Self {
+        Self {
+            encoder,
+            hardware: true,
+            device: Some(device.to_string()),
+            declined: Vec::new(),
+            notes: notes.to_vec(),
+        }
+    }
+
     fn software(declined: Vec<String>) -> Self {
         StreamInfo {
             encoder: "x264",
@@ -151,13 +162,7 @@ pub fn open_h264_shared(
             cuda_device: 0,
         }) {
             Ok(enc) => {
-                let info = StreamInfo {
-                    encoder: "nvenc",
-                    hardware: true,
-                    device: Some(enc.device_name().to_string()),
-                    declined: Vec::new(),
-                    notes: enc.notes().to_vec(),
-                };
+                let info = StreamInfo::hardware("nvenc", enc.device_name(), enc.notes());
                 Some((Box::new(enc), info))
             }
             Err(e) => {
@@ -170,13 +175,7 @@ pub fn open_h264_shared(
             node,
         }) {
             Ok(enc) => {
-                let info = StreamInfo {
-                    encoder: "vaapi",
-                    hardware: true,
-                    device: Some(enc.device().to_string()),
-                    declined: Vec::new(),
-                    notes: enc.notes().to_vec(),
-                };
+                let info = StreamInfo::hardware("vaapi", enc.device(), enc.notes());
                 Some((Box::new(enc), info))
             }
             Err(e) => {
