@@ -294,13 +294,7 @@ struct Plan {
 }
 
 fn static_info(encoder: &'static str) -> SharedStreamInfo {
-    Arc::new(Mutex::new(StreamInfo {
-        encoder,
-        hardware: false,
-        device: None,
-        declined: Vec::new(),
-        notes: Vec::new(),
-    }))
+    Arc::new(Mutex::new(StreamInfo::software(encoder, Vec::new())))
 }
 
 /// The stripes `config` cuts `region` into, the encoder it expects to use, and notes on any

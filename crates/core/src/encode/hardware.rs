@@ -82,9 +82,10 @@ impl StreamInfo {
         }
     }
 
-    fn software(declined: Vec<String>) -> Self {
+    /// A software encoder (`x264`, `jpeg`), with the reasons hardware was not used.
+    pub fn software(encoder: &'static str, declined: Vec<String>) -> Self {
         StreamInfo {
-            encoder: "x264",
+            encoder,
             hardware: false,
             device: None,
             declined,
@@ -194,7 +195,7 @@ pub fn open_h264_shared(
             let enc = X264Encoder::new(req.x264_config())?;
             Ok((
                 Box::new(enc),
-                Arc::new(Mutex::new(StreamInfo::software(declined))),
+                Arc::new(Mutex::new(StreamInfo::software("x264", declined))),
             ))
         }
     }
@@ -448,7 +449,7 @@ mod tests {
         })
         .unwrap();
         assert_eq!(enc.name(), "x264");
-        assert_eq!(info, StreamInfo::software(Vec::new()));
+        assert_eq!(info, StreamInfo::software("x264", Vec::new()));
         let mut out = Vec::new();
         let r = enc
             .encode(img(&frame(0)), EncodeRequest::default(), &mut out)
