@@ -62,6 +62,23 @@ export function hostnameOf(hostHeader) {
 }
 
 /**
+ * Listens on `port` (0 = any free one) and returns the port and the page's URL (with the token,
+ * when there is one). Shared with ../socketio.
+ */
+export async function listen(server, port, host, token) {
+  await new Promise((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, host, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+  const bound = server.address().port
+  const urlHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host
+  return { port: bound, url: `http://${urlHost}:${bound}/${token ? `?token=${encodeURIComponent(token)}` : ''}` }
+}
+
+/**
  * Starts the server.
  * @param {object} [o]
  * @param {'jpeg'|'h264'} [o.codec='jpeg']
@@ -205,16 +222,7 @@ export async function startServer(o = {}) {
   }, 30000)
   heartbeat.unref()
 
-  await new Promise((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(o.port ?? 8080, host, () => {
-      server.off('error', reject)
-      resolve()
-    })
-  })
-  const port = server.address().port
-  const urlHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host
-  const url = `http://${urlHost}:${port}/${token ? `?token=${encodeURIComponent(token)}` : ''}`
+  const { port, url } = await listen(server, o.port ?? 8080, host, token)
 
   let closing = null
   return {

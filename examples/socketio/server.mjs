@@ -11,7 +11,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { dirname, join } from 'node:path'
 import { Server } from 'socket.io'
 import { createHub, captureSettings } from '../screen-to-browser/viewers.mjs'
-import { LOOPBACK_NAMES, hostnameOf, isLoopback, runCli, sameSecret } from '../screen-to-browser/server.mjs'
+import { LOOPBACK_NAMES, hostnameOf, isLoopback, listen, runCli, sameSecret } from '../screen-to-browser/server.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const ROUTES = new Map([
@@ -114,13 +114,7 @@ export async function startSocketIoServer(o = {}) {
     })
   })
 
-  await new Promise((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(o.port ?? 8080, host, () => resolve())
-  })
-  const port = server.address().port
-  const urlHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host
-  const url = `http://${urlHost}:${port}/${token ? `?token=${encodeURIComponent(token)}` : ''}`
+  const { port, url } = await listen(server, o.port ?? 8080, host, token)
   let closing = null
   return {
     url,
