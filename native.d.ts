@@ -241,9 +241,14 @@ export interface StreamInfo {
 export interface StripeEncodeResult {
   /** 1 = JPEG, 2 = H.264. */
   type: number
-  /** First row of the stripe within the captured region. */
+  /**
+   * First row painted, within the captured region. For JPEG this is the first changed row
+   * of the stripe (rounded down to an even row of it): a JPEG covers only the rows of its
+   * stripe that changed, so a typed glyph sends ~14 rows, not the whole stripe. H.264
+   * stripes always start at their stripe's first row.
+   */
   stripeYStart: number
-  /** Rows in the stripe. */
+  /** Rows painted: the JPEG's height, or the H.264 stream's height. */
   stripeHeight: number
   /** Width of the stripe in pixels (the region's width). */
   width: number

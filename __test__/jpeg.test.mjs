@@ -6,7 +6,7 @@ import { join } from 'node:path'
 
 import { useXvfb } from './helpers/setup.mjs'
 import { openPainter, repoRoot } from './helpers/xpaint.mjs'
-import { parseStripe, decodeStripe, decodeSized, assemble, psnr, assertSolid, crop, pixel } from './helpers/frames.mjs'
+import { parseStripe, decodeStripe, decodeSized, assemble, canvasOfLatest, psnr, assertSolid, crop, pixel } from './helpers/frames.mjs'
 import { loadAddon, sleep, waitFor } from './helpers/capture.mjs'
 
 const W = 1280
@@ -117,31 +117,46 @@ describe('JPEG stripes', () => {
     assert.deepEqual(c.errors, [])
   })
 
-  it('2. a small change re-sends exactly the stripe that contains it', async () => {
+  it('2. a small change re-sends the MCU rows that changed, cut at stripe boundaries', async () => {
     const c = collect({})
     await c.waitForFirstFrame()
     const n = c.stripes.length
     const firstId = c.stripes[0].frameId
-    await env.painter.fill(100, 200, 20, 10, 'e0c020') // rows 200..209: stripe 3 (192..255)
+    // Rows 200..209, inside stripe 3 (192..255): 4:2:0 bands are whole 16-row MCUs of the
+    // stripe, so rows 192..223.
+    await env.painter.fill(100, 200, 20, 10, 'e0c020')
     await c.waitForStripes(n + 1, 3000)
     await sleep(300)
     const next = c.since(n)
     assert.ok(next.length >= 1)
     for (const s of next) {
-      assert.equal(s.stripeYStart, 192, `unexpected stripe y=${s.stripeYStart}`)
-      assert.equal(s.stripeHeight, 64)
+      assert.equal(s.stripeYStart, 192, `unexpected band y=${s.stripeYStart}`)
+      assert.equal(s.stripeHeight, 32)
       assert.ok(s.frameId > firstId)
     }
-    const img = decodeStripe(next[next.length - 1])
+    const img = decodeSized(next[next.length - 1])
     assert.equal(img.width, W)
-    assert.equal(img.height, 64)
     // A small saturated rectangle: 4:2:0 chroma bleeds a little even inside it.
     const d = assertSolid(img, { x: 104, y: 10, w: 12, h: 6 }, 'e0c020', 24, 'new rectangle')
     assert.ok(d.mean < 8, `new rectangle mean diff ${d.mean}`)
-    assertSolid(img, { x: 160, y: 8, w: 100, h: 40 }, BG, 6, 'background beside it')
-    assertSolid(img, { x: 40, y: 24, w: 40, h: 30 }, BG, 6, 'background below it')
+    assertSolid(img, { x: 160, y: 8, w: 100, h: 20 }, BG, 6, 'background beside it')
+    assertSolid(img, { x: 40, y: 0, w: 40, h: 32 }, BG, 6, 'background left of it')
+
+    // Rows 251..268 straddle stripes 3 and 4: one band in each, each ending at the boundary.
+    const m = c.stripes.length
+    await env.painter.fill(300, 251, 40, 18, '20c0e0')
+    await c.waitForStripes(m + 2, 3000)
+    await sleep(300)
+    const bands = c.since(m).map((s) => [s.stripeYStart, s.stripeHeight])
+    assert.deepEqual([...new Set(bands.map(String))].sort(), ['240,16', '256,16'])
+    // What a viewer paints (every delivery in order) equals the screen.
+    const { image } = canvasOfLatest(c.stripes, W, H)
+    const truth = await screen(0, 0, W, H)
+    const db = psnr(image, truth)
+    assert.ok(db >= 35, `assembled picture PSNR ${db.toFixed(2)} dB < 35`)
     assert.deepEqual(c.errors, [])
     await env.painter.fill(100, 200, 20, 10, BG)
+    await env.painter.fill(300, 251, 40, 18, BG)
   })
 
   it('3. a static screen delivers nothing after the first frame', async () => {
@@ -164,11 +179,11 @@ describe('JPEG stripes', () => {
     const c = collect({})
     await c.waitForFirstFrame()
     let n = c.stripes.length
-    await env.painter.fill(10, 70, 30, 30, '80ff80') // stripe 1
+    await env.painter.fill(10, 70, 30, 30, '80ff80') // rows 70..99 of stripe 1
     await c.waitForStripes(n + 1, 3000)
     await sleep(100)
     n = c.stripes.length
-    await env.painter.fill(10, 330, 30, 30, 'ff80ff') // stripe 5
+    await env.painter.fill(10, 330, 30, 30, 'ff80ff') // rows 330..359 of stripe 5
     await c.waitForStripes(n + 1, 3000)
     await sleep(100)
     const t1 = Number(process.hrtime.bigint()) / 1e6
@@ -177,8 +192,9 @@ describe('JPEG stripes', () => {
     assert.ok(ids.length >= 3, `frames: ${ids}`)
     for (let i = 1; i < ids.length; i++) assert.ok(ids[i] > ids[i - 1], `frame ids not increasing: ${ids}`)
     const byFrame = [...c.frames().values()]
-    assert.deepEqual(sortedGeometry(byFrame[1]).ys, [64])
-    assert.deepEqual(sortedGeometry(byFrame[byFrame.length - 1]).ys, [320])
+    // Bands of whole 16-row MCUs of the stripe: rows 64..111 and 320..367.
+    assert.deepEqual(sortedGeometry(byFrame[1]), { ys: [64], hs: [48] })
+    assert.deepEqual(sortedGeometry(byFrame[byFrame.length - 1]), { ys: [320], hs: [48] })
 
     for (const s of c.stripes) {
       assert.ok(Buffer.isBuffer(s.data))
@@ -417,13 +433,13 @@ describe('JPEG stripes', () => {
     // A change inside A only reaches A.
     const na = a.stripes.length
     const nb = b.stripes.length
-    await env.painter.fill(200, 100, 30, 20, '00ffff') // rows 100..119: A's stripe 1 (64..127)
+    await env.painter.fill(200, 100, 30, 20, '00ffff') // rows 100..119 of A's stripe 1 (64..127)
     await a.waitForStripes(na + 1, 3000)
     await sleep(300)
-    assert.deepEqual([...new Set(a.since(na).map((s) => s.stripeYStart))], [64])
+    assert.deepEqual([...new Set(a.since(na).map((s) => s.stripeYStart))], [96])
     assert.equal(b.stripes.length, nb, 'B saw a change outside its region')
     const img = decodeStripe(a.stripes[a.stripes.length - 1])
-    assertSolid(img, { x: 204, y: 40, w: 22, h: 12 }, '00ffff', 24, 'change in A')
+    assertSolid(img, { x: 204, y: 8, w: 22, h: 12 }, '00ffff', 24, 'change in A')
     await env.painter.fill(200, 100, 30, 20, 'd02020')
   })
 

@@ -39,6 +39,9 @@ async function stripeTruth(s) {
 
 const canvasOf = (stripes, width = W, height = H) => canvasOfLatest(stripes, width, height)
 const allYs = () => Array.from({ length: STRIPES }, (_, i) => i * SH)
+/** The stripe a delivery belongs to (a JPEG may cover only the changed band of its stripe). */
+const stripeOf = (s) => Math.floor(s.stripeYStart / SH) * SH
+const stripesOf = (deliveries) => [...new Set(deliveries.map(stripeOf))].sort((a, b) => a - b)
 
 function xdotool(...args) {
   return execFileSync('xdotool', args, { env: { ...process.env, DISPLAY: env.xvfb.display }, encoding: 'utf8' })
@@ -218,20 +221,21 @@ describe('paint-over', () => {
     const after = c.since(n)
     const sends = after.filter((s) => !s.isPaintOver)
     const paints = after.filter((s) => s.isPaintOver)
+    // 4:2:0 bands are whole 16-row MCUs: rows 128..191 and 192..255.
     assert.deepEqual(ys(sends), [128, 192], 'the change re-sends the two stripes it touches')
-    assert.deepEqual(ys(paints), [128, 192], 'paint-over only for the changed stripes')
+    assert.deepEqual(ys(paints), [128, 192], 'paint-over (whole stripes) only for the changed stripes')
+    assert.ok(paints.every((p) => p.stripeHeight === SH))
     assert.equal(paints.length, 2, `paint-over fires once per stripe: ${paints.map((s) => `y${s.stripeYStart}@${s.frameId}`)}`)
     const last = after[after.length - 1]
     assert.ok(paints.includes(last), 'nothing arrives after the paint-over')
     assert.ok(performance.now() - tPaint >= 500)
 
     for (const p of paints) {
-      const orig = sends.filter((s) => s.stripeYStart === p.stripeYStart).at(-1)
+      const orig = sends.filter((s) => stripeOf(s) === p.stripeYStart).at(-1)
       assert.equal(p.frameId - orig.frameId, 5, `paint-over ${p.frameId - orig.frameId} frames after the change`)
       assert.ok(p.size > orig.size * 1.5, `y=${p.stripeYStart}: paint-over ${p.size} B, original ${orig.size} B`)
-      const truth = await stripeTruth(p)
-      const dbOrig = psnr(decode(orig), truth)
-      const dbPaint = psnr(decode(p), truth)
+      const dbOrig = psnr(decode(orig), await stripeTruth(orig))
+      const dbPaint = psnr(decode(p), await stripeTruth(p))
       t.diagnostic(`y=${p.stripeYStart}: q30 ${orig.size} B ${dbOrig.toFixed(2)} dB -> q95 ${p.size} B ${dbPaint.toFixed(2)} dB`)
       assert.ok(dbPaint > dbOrig + 5, `y=${p.stripeYStart}: paint-over ${dbPaint.toFixed(2)} dB vs original ${dbOrig.toFixed(2)} dB`)
     }
@@ -348,13 +352,21 @@ describe('damage throttling', () => {
       `redraws sent only within two blocks of the last change (${lastChangeFrame}): ${ids}`,
     )
     const all = c.since(n)
-    assert.deepEqual(ys(all), [192], 'only the drawn stripe is sent')
+    assert.deepEqual(stripesOf(all), [192], 'only the drawn stripe is sent')
+    for (const s of all) {
+      // The drawn rows (XDamage), or the whole stripe on the once-a-second full check.
+      // Rows 200..239 widen to 16-row MCUs: 192..239.
+      const band = [s.stripeYStart, s.stripeHeight].join()
+      assert.ok(band === '192,48' || band === '192,64', `band ${band}`)
+    }
 
     // The last delivery shows the final content.
-    const img = decode(all.at(-1))
-    const truth = await screen(0, 192, W, SH)
-    assertSolid(truth, { x: AREA.x, y: AREA.y - 192, w: AREA.w, h: AREA.h }, colour, 0, 'screen has the last colour')
-    assertSolid(img, { x: AREA.x + 8, y: AREA.y - 192 + 8, w: AREA.w - 16, h: AREA.h - 16 }, colour, 12, 'last delivery')
+    const last = all.at(-1)
+    const img = decode(last)
+    const top = last.stripeYStart
+    const truth = await stripeTruth(last)
+    assertSolid(truth, { x: AREA.x, y: AREA.y - top, w: AREA.w, h: AREA.h }, colour, 0, 'screen has the last colour')
+    assertSolid(img, { x: AREA.x + 8, y: AREA.y - top + 8, w: AREA.w - 16, h: AREA.h - 24 }, colour, 12, 'last delivery')
     const db = psnr(img, truth)
     assert.ok(db >= 35, `last delivery PSNR ${db.toFixed(2)} dB`)
     assert.deepEqual(c.errors, [])
@@ -399,16 +411,22 @@ describe('cursor', () => {
     await waitFor(() => ys(c.since(n)).length >= 2, 3000, 'the old and new cursor stripes')
     await sleep(300)
     const moved = c.since(n)
-    assert.deepEqual(ys(moved), [192, 384])
-    const oldStripe = decode(moved.filter((s) => s.stripeYStart === 192).at(-1))
-    assertSolid(oldStripe, { x: 0, y: 0, w: W, h: SH }, BG, 6, 'old cursor area is clean again')
-    const newStripe = decode(moved.filter((s) => s.stripeYStart === 384).at(-1))
-    const d2 = diffBox(newStripe, await screen(0, 384, W, SH))
-    assert.ok(d2.n >= 40, `cursor pixels in the new stripe: ${d2.n}`)
+    assert.deepEqual(stripesOf(moved), [192, 384])
+    const oldBand = moved.filter((s) => stripeOf(s) === 192).at(-1)
+    assert.ok(oldBand.stripeYStart <= 193 && oldBand.stripeYStart + oldBand.stripeHeight >= 208, 'the band covers the old cursor')
+    assertSolid(decode(oldBand), { x: 0, y: 0, w: W, h: oldBand.stripeHeight }, BG, 6, 'old cursor area is clean again')
+    const newBand = moved.filter((s) => stripeOf(s) === 384).at(-1)
+    const d2 = diffBox(decode(newBand), await stripeTruth(newBand))
+    assert.ok(d2.n >= 40, `cursor pixels in the new band: ${d2.n}`)
+    const cy = 400 - newBand.stripeYStart
     assert.ok(
-      d2.box.x0 >= 500 - 12 && d2.box.x1 <= 500 + 12 && d2.box.y0 >= 16 - 12 && d2.box.y1 <= 16 + 12,
-      `cursor in stripe 384 at ${JSON.stringify(d2.box)}, want around 500,16`,
+      d2.box.x0 >= 500 - 12 && d2.box.x1 <= 500 + 12 && d2.box.y0 >= cy - 12 && d2.box.y1 <= cy + 12,
+      `cursor in the band at ${newBand.stripeYStart} at ${JSON.stringify(d2.box)}, want around 500,${cy}`,
     )
+    // And a viewer's picture is the screen, cursor included.
+    const moved2 = canvasOf(c.stripes).image
+    const left = maxDiffOutside(moved2, await screen(), { x: 500 - 24, y: 400 - 24, w: 48, h: 48 })
+    assert.ok(left.max <= 10, `difference ${left.max} away from the cursor at ${left.at}`)
     assert.deepEqual(c.errors, [])
   })
 

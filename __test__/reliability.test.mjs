@@ -17,7 +17,7 @@ import { startXvfb } from './helpers/xvfb.mjs'
 import { useXvfb } from './helpers/setup.mjs'
 import { PNG_SIGNATURE, encodePng, pngChunk, pngIhdr } from './helpers/png.mjs'
 import { openPainter, repoRoot } from './helpers/xpaint.mjs'
-import { decodeStripe, assemble, bgrxImage, psnr, crop } from './helpers/frames.mjs'
+import { bgrxImage, canvasOfLatest, psnr, crop } from './helpers/frames.mjs'
 import { loadAddon, startCollector, sleep, waitFor } from './helpers/capture.mjs'
 import { streamsByY, annexB, decodeH264 } from './helpers/h264.mjs'
 
@@ -342,14 +342,6 @@ describe('lifecycle', () => {
 // ---------------------------------------------------------------------------------------------
 // 3. Faults.
 
-/** Latest delivered JPEG stripe per y, assembled: the picture a viewer shows now. */
-function latestPicture(stripes, width, height) {
-  const latest = new Map()
-  for (const s of stripes) latest.set(s.stripeYStart, s)
-  const parts = [...latest.values()].map((s) => ({ y: s.stripeYStart, image: decodeStripe(s) }))
-  return assemble(parts, width, height)
-}
-
 /** Waits until no stripe arrived for quietMs (the capture settled). */
 async function settle(c, quietMs = 400, timeoutMs = 15000) {
   const deadline = Date.now() + timeoutMs
@@ -455,7 +447,7 @@ describe('faults', () => {
 
   it('fault: slow consumer (200 ms/stripe), JPEG: memory bounded, frames skipped, latest content once it catches up', async (t) => {
     const c = await slowConsumer({ outputMode: 0, jpegQuality: 90 }, t)
-    const { image, covered } = latestPicture(c.stripes, 640, 384)
+    const { image, covered } = canvasOfLatest(c.stripes, 640, 384)
     assert.ok(covered.every((v) => v === 1))
     const truth = await env.screen(0, 0, 640, 384)
     const db = psnr(image, truth)
@@ -596,7 +588,7 @@ describe('faults', () => {
       await settle(c)
       const stripes = c.since(n)
       for (const s of stripes) assert.equal(s.width, w, 'stripe width after the resize')
-      const { image, covered } = latestPicture(stripes, w, h)
+      const { image, covered } = canvasOfLatest(stripes, w, h)
       assert.ok(covered.every((v) => v === 1), 'every row covered at the new size')
       const db = psnr(image, bgrxImage(await rp.dump(0, 0, w, h), w, h))
       t.diagnostic(`followed to ${w}x${h}: PSNR ${db.toFixed(2)} dB`)

@@ -82,14 +82,20 @@ function onError(e) {
 
 async function single() {
   const st = { on: false, stripes: 0, bytes: 0, frames: new Set(), lat: [] }
-  const last = new Map() // JPEG: y -> stripe
+  // JPEG: what a viewer's picture depends on, in the order it arrived (a JPEG may cover only the
+  // changed band of its stripe: deliveries overlap, and those painted over entirely are dropped).
+  let last = []
   const streams = new Map() // H.264: y -> stripes
   const cap = new ScreenCapture()
   const info = cap.start(
     settings(),
     (s) => {
       const now = nowMs()
-      if (a.codec === 'jpeg') last.set(s.stripeYStart, s)
+      if (a.codec === 'jpeg') {
+        const end = s.stripeYStart + s.stripeHeight
+        last = last.filter((k) => k.stripeYStart < s.stripeYStart || k.stripeYStart + k.stripeHeight > end)
+        last.push(s)
+      }
       else {
         let l = streams.get(s.stripeYStart)
         if (!l) streams.set(s.stripeYStart, (l = []))
@@ -145,8 +151,9 @@ async function single() {
     mkdirSync(dir, { recursive: true })
     const parts = []
     if (a.codec === 'jpeg') {
-      for (const [y, s] of [...last.entries()].sort((p, q) => p[0] - q[0])) {
-        const file = `jpeg-${y}.bin`
+      for (const [i, s] of last.entries()) {
+        const y = s.stripeYStart
+        const file = `jpeg-${i}-${y}.bin`
         writeFileSync(join(dir, file), payload(s.data))
         parts.push({ y, height: s.stripeHeight, file, frameId: s.frameId })
       }

@@ -120,8 +120,11 @@ export function createStripeClient({ canvas, onError, onNeedKeyframe, onDraw, au
   let keyframeTimer = null
   let width = 0 // size of the content drawn so far
   let height = 0
-  /** Pending JPEG draw order per stripe y (a newer stripe wins over an older one decoded late). */
-  const jpegSeq = new Map() // y -> { next, drawn }
+  /**
+   * JPEG draws, chained in arrival order: decodes run in parallel, but a JPEG may cover only the
+   * changed band of its stripe, so deliveries at different y overlap and must land in order.
+   */
+  let jpegDraws = Promise.resolve()
   /** H.264 streams by stripe y. */
   const streams = new Map() // y -> stream
   let blobChain = Promise.resolve()
@@ -188,27 +191,26 @@ export function createStripeClient({ canvas, onError, onNeedKeyframe, onDraw, au
 
   function handleJpeg(msg) {
     stats.jpegStripes++
-    let seq = jpegSeq.get(msg.y)
-    if (!seq) jpegSeq.set(msg.y, (seq = { next: 0, drawn: -1 }))
-    const mine = seq.next++
     // the Blob copies the bytes, so the caller's buffer may be reused at once
-    createImageBitmap(new Blob([msg.payload], { type: 'image/jpeg' })).then(
-      (bitmap) => {
-        try {
-          if (closed || mine < seq.drawn) return // an older stripe decoded after a newer one
-          seq.drawn = mine
-          fit(bitmap.width, msg.y + bitmap.height)
-          ctx.drawImage(bitmap, 0, msg.y)
-          drawn('jpeg', msg.y, bitmap.height, msg.frameId)
-        } finally {
-          bitmap.close()
-        }
-      },
-      (e) => {
-        stats.decodeErrors++
-        reportError(new Error(`stripecast: JPEG stripe at y=${msg.y} (frame ${msg.frameId}) did not decode: ${e?.message ?? e}`))
-      },
-    )
+    const decoding = createImageBitmap(new Blob([msg.payload], { type: 'image/jpeg' }))
+    jpegDraws = jpegDraws
+      .then(() => decoding)
+      .then(
+        (bitmap) => {
+          try {
+            if (closed) return
+            fit(bitmap.width, msg.y + bitmap.height)
+            ctx.drawImage(bitmap, 0, msg.y)
+            drawn('jpeg', msg.y, bitmap.height, msg.frameId)
+          } finally {
+            bitmap.close()
+          }
+        },
+        (e) => {
+          stats.decodeErrors++
+          reportError(new Error(`stripecast: JPEG stripe at y=${msg.y} (frame ${msg.frameId}) did not decode: ${e?.message ?? e}`))
+        },
+      )
   }
 
   // ---- H.264 ------------------------------------------------------------------------------
@@ -398,7 +400,6 @@ export function createStripeClient({ canvas, onError, onNeedKeyframe, onDraw, au
       for (const s of streams.values()) closeStream(s)
       streams.clear()
       stats.decoders = 0
-      jpegSeq.clear()
     },
     close() {
       client.reset()

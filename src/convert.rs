@@ -315,9 +315,12 @@ pub struct StripeEncodeResult {
     /// 1 = JPEG, 2 = H.264.
     #[napi(js_name = "type")]
     pub kind: u32,
-    /// First row of the stripe within the captured region.
+    /// First row painted, within the captured region. For JPEG this is the first changed row
+    /// of the stripe (rounded down to an even row of it): a JPEG covers only the rows of its
+    /// stripe that changed, so a typed glyph sends ~14 rows, not the whole stripe. H.264
+    /// stripes always start at their stripe's first row.
     pub stripe_y_start: u32,
-    /// Rows in the stripe.
+    /// Rows painted: the JPEG's height, or the H.264 stream's height.
     pub stripe_height: u32,
     /// Width of the stripe in pixels (the region's width).
     pub width: u32,

@@ -74,12 +74,25 @@ export function decodeSized(s) {
   return img
 }
 
-/** Canvas from the latest stripe of every y among JPEG `stripes`, with the rows it covers. */
+/**
+ * The JPEG deliveries a viewer's picture depends on, in the order they arrived: all of them
+ * but those painted over entirely by a later one (a JPEG may cover only the changed band of its
+ * stripe, so deliveries overlap).
+ */
+export function visibleJpegs(stripes) {
+  let kept = []
+  for (const s of stripes) {
+    const end = s.stripeYStart + s.stripeHeight
+    kept = kept.filter((k) => k.stripeYStart < s.stripeYStart || k.stripeYStart + k.stripeHeight > end)
+    kept.push(s)
+  }
+  return kept
+}
+
+/** Canvas painted with JPEG `stripes` in order, as a viewer paints them, with the rows covered. */
 export function canvasOfLatest(stripes, width, height) {
-  const latest = new Map()
-  for (const s of stripes) latest.set(s.stripeYStart, s)
   return assemble(
-    [...latest.values()].map((s) => ({ y: s.stripeYStart, image: decodeSized(s) })),
+    visibleJpegs(stripes).map((s) => ({ y: s.stripeYStart, image: decodeSized(s) })),
     width,
     height,
   )

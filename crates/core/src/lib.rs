@@ -10,3 +10,4 @@ pub mod pipeline;
 pub mod settings;
 pub mod window;
 pub mod wire;
+pub mod workers;

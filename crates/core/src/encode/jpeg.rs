@@ -1,23 +1,33 @@
 //! JPEG stripes through libjpeg-turbo, straight from BGRX (no colour conversion of our own).
-
-use std::cell::RefCell;
+//!
+//! libjpeg-turbo's accurate integer DCT is kept: its AVX2 code is as fast as the "fast" DCT,
+//! which has only SSE2 code (measured: 3.9 vs 4.1 ms per 1080p frame of 64-row stripes).
 
 use turbojpeg::{Compressor, Image, PixelFormat, Subsamp};
 
 use super::{BgrxImage, EncodeError, EncodeOutcome, EncodeRequest, Encoder};
 use crate::settings::Subsampling;
 
-/// Encodes at `quality`, or `paint_over_quality` for paint-over requests. Stateless between
-/// calls: the libjpeg-turbo handle and its output buffer live per worker thread and are reused.
+/// The settings of a JPEG stream.
 #[derive(Debug, Clone, Copy)]
-pub struct JpegEncoder {
+pub struct JpegConfig {
     pub quality: u8,
     pub paint_over_quality: u8,
     pub subsampling: Subsampling,
 }
 
-thread_local! {
-    static WORKER: RefCell<Option<(Compressor, Vec<u8>)>> = const { RefCell::new(None) };
+/// Encodes at `quality`, or `paint_over_quality` for paint-over requests. Each stream (stripe)
+/// owns its libjpeg-turbo handle and output buffer, created on first use and reused: no
+/// per-thread state, so any thread may encode any stripe.
+pub struct JpegEncoder {
+    config: JpegConfig,
+    tj: Option<(Compressor, Vec<u8>)>,
+}
+
+impl JpegEncoder {
+    pub fn new(config: JpegConfig) -> Self {
+        Self { config, tj: None }
+    }
 }
 
 fn jerr(e: turbojpeg::Error) -> EncodeError {
@@ -31,46 +41,51 @@ impl Encoder for JpegEncoder {
         request: EncodeRequest,
         out: &mut Vec<u8>,
     ) -> Result<EncodeOutcome, EncodeError> {
+        let JpegConfig {
+            quality,
+            paint_over_quality,
+            subsampling,
+        } = self.config;
         let quality = if request.paint_over {
-            self.paint_over_quality
+            paint_over_quality
         } else {
-            self.quality
+            quality
         };
-        let subsamp = match self.subsampling {
+        let subsamp = match subsampling {
             Subsampling::S420 => Subsamp::Sub2x2,
             Subsampling::S444 => Subsamp::None,
             // Still content gets full chroma (sharp coloured text); motion gets half the CPU.
             Subsampling::Auto if request.paint_over => Subsamp::None,
             Subsampling::Auto => Subsamp::Sub2x2,
         };
-        WORKER.with(|cell| {
-            let mut slot = cell.borrow_mut();
-            if slot.is_none() {
-                *slot = Some((Compressor::new().map_err(jerr)?, Vec::new()));
-            }
-            let (tj, scratch) = slot.as_mut().expect("initialised above");
-            // libjpeg-turbo treats quality 0 as 1.
-            tj.set_quality(i32::from(quality.max(1))).map_err(jerr)?;
-            tj.set_subsamp(subsamp).map_err(jerr)?;
-            let need = tj
-                .buf_len(image.width as usize, image.height as usize)
-                .map_err(jerr)?;
-            if scratch.len() < need {
-                scratch.resize(need, 0);
-            }
-            let img = Image {
-                pixels: image.data,
-                width: image.width as usize,
-                pitch: image.stride,
-                height: image.height as usize,
-                format: PixelFormat::BGRX,
-            };
-            let n = tj.compress_to_slice(img, scratch).map_err(jerr)?;
-            out.extend_from_slice(&scratch[..n]);
-            Ok(EncodeOutcome {
-                key: true,
-                produced: true,
-            })
+        let (tj, scratch) = match &mut self.tj {
+            Some(tj) => tj,
+            empty => empty.insert((Compressor::new().map_err(jerr)?, Vec::new())),
+        };
+        // libjpeg-turbo treats quality 0 as 1.
+        tj.set_quality(i32::from(quality.max(1))).map_err(jerr)?;
+        tj.set_subsamp(subsamp).map_err(jerr)?;
+        let need = tj
+            .buf_len(image.width as usize, image.height as usize)
+            .map_err(jerr)?;
+        if scratch.len() < need {
+            scratch.resize(need, 0);
+        }
+        let img = Image {
+            pixels: image.data,
+            width: image.width as usize,
+            pitch: image.stride,
+            height: image.height as usize,
+            format: PixelFormat::BGRX,
+        };
+        let n = tj.compress_to_slice(img, scratch).map_err(jerr)?;
+        // The delivered buffer gets exactly its size: the scratch buffer is sized for the worst
+        // case (about 3 bytes a pixel).
+        out.reserve_exact(n);
+        out.extend_from_slice(&scratch[..n]);
+        Ok(EncodeOutcome {
+            key: true,
+            produced: true,
         })
     }
 
@@ -118,11 +133,11 @@ mod tests {
             width: w,
             height: h,
         };
-        let mut enc = JpegEncoder {
+        let mut enc = JpegEncoder::new(JpegConfig {
             quality: 95,
             paint_over_quality: 95,
             subsampling: Subsampling::S444,
-        };
+        });
         let mut out = vec![0xAA; 6];
         let r = enc
             .encode(full.rows(32, 40), EncodeRequest::default(), &mut out)
@@ -158,11 +173,11 @@ mod tests {
             width: w,
             height: h,
         };
-        let mut enc = JpegEncoder {
+        let mut enc = JpegEncoder::new(JpegConfig {
             quality: 30,
             paint_over_quality: 95,
             subsampling: Subsampling::S420,
-        };
+        });
         let (mut lo, mut hi) = (Vec::new(), Vec::new());
         enc.encode(img, EncodeRequest::default(), &mut lo).unwrap();
         enc.encode(
@@ -187,11 +202,11 @@ mod tests {
             width: w,
             height: h,
         };
-        let mut enc = JpegEncoder {
+        let mut enc = JpegEncoder::new(JpegConfig {
             quality: 80,
             paint_over_quality: 90,
             subsampling: Subsampling::Auto,
-        };
+        });
         let subsamp_of = |jpeg: &[u8]| {
             Decompressor::new()
                 .unwrap()
