@@ -254,6 +254,8 @@ struct Job<'a> {
     band: (u32, u32),
     /// The band was hashed this frame: once delivered, its hashes are what the consumer has.
     hashed: bool,
+    /// The rows that changed (within `band`), when known: an H.264 encoder converts only these.
+    changed: Option<(u32, u32)>,
     paint_over: bool,
     stream: &'a mut Stream,
 }
@@ -764,20 +766,20 @@ impl Pipeline {
                 }
                 None => (None, false),
             };
-            let (paint_over, band) =
-                match (stream.state.step(changed.is_some(), &s.policy), changed) {
-                    (Decision::Idle, _) => continue,
-                    (Decision::Send, Some(band)) => match band_align {
-                        Some(align) => (false, align_band(band, stripe, align)),
-                        None => (false, whole),
-                    },
-                    (Decision::Send, _) => (false, whole),
-                    (Decision::PaintOver, _) => (true, whole),
-                };
+            let decision = stream.state.step(changed.is_some(), &s.policy);
+            let (paint_over, band) = match (decision, changed, band_align) {
+                (Decision::Idle, _, _) => continue,
+                (Decision::Send, Some(rows), Some(align)) => {
+                    (false, align_band(rows, stripe, align))
+                }
+                (Decision::Send, _, _) => (false, whole),
+                (Decision::PaintOver, _, _) => (true, whole),
+            };
             jobs.push(Job {
                 stripe: *stripe,
                 band,
                 hashed,
+                changed: changed.filter(|_| !paint_over),
                 paint_over,
                 stream,
             });
@@ -805,6 +807,7 @@ impl Pipeline {
                 let r = encode_and_deliver(
                     job.stream,
                     job.paint_over,
+                    job.changed,
                     factory,
                     &job.stripe,
                     job.band,
@@ -988,6 +991,7 @@ enum Handed {
 fn encode_and_deliver(
     stream: &mut Stream,
     paint_over: bool,
+    changed: Option<(u32, u32)>,
     factory: &EncoderFactory,
     stripe: &Stripe,
     (band_y, band_end): (u32, u32),
@@ -1013,6 +1017,7 @@ fn encode_and_deliver(
     let request = EncodeRequest {
         force_key: stream.force_key || paint_over,
         paint_over,
+        changed_rows: changed.map(|(a, b)| (a - band_y, b - band_y)),
     };
     let band_height = band_end - band_y;
     let outcome = encoder.encode(image.rows(band_y, band_height), request, &mut data)?;

@@ -173,6 +173,7 @@ fn key(force: bool) -> EncodeRequest {
     EncodeRequest {
         force_key: force,
         paint_over: false,
+        ..Default::default()
     }
 }
 
@@ -348,6 +349,7 @@ fn paint_over_reconfigures_the_qp_for_one_idr() {
     let paint = EncodeRequest {
         force_key: true,
         paint_over: true,
+        ..Default::default()
     };
     for req in [key(false), paint, key(false), key(false)] {
         let r = enc.encode(img(&frame(0)), req, &mut out).unwrap();

@@ -33,7 +33,7 @@ pub enum ChromaLayout {
 
 /// Three tightly packed planes (stride = plane width), allocated once and refilled by
 /// [`YuvPlanes::convert`] for every frame.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct YuvPlanes {
     layout: ChromaLayout,
     width: u32,
@@ -121,6 +121,18 @@ impl YuvPlanes {
     /// rows with `chunks_exact(stride)` and would silently skip such a short last row, so
     /// the last row pair is then converted from a tightly packed copy.
     pub fn convert(&mut self, image: BgrxImage<'_>) -> Result<(), EncodeError> {
+        self.convert_rows(image, (0, image.height))
+    }
+
+    /// Like [`YuvPlanes::convert`], but converts only rows `start..end` of `image` (widened to
+    /// whole row pairs for 4:2:0); the other rows of the planes keep what they held. For an
+    /// encoder told which rows changed since its previous picture: a typed glyph converts 16
+    /// rows instead of the whole frame.
+    pub fn convert_rows(
+        &mut self,
+        image: BgrxImage<'_>,
+        (start, end): (u32, u32),
+    ) -> Result<(), EncodeError> {
         if image.width != self.width || image.height != self.height {
             return Err(h264err(format!(
                 "picture is {}x{}, converter was made for {}x{}",
@@ -142,57 +154,58 @@ impl YuvPlanes {
                 image.data.len()
             )));
         }
-        if image.data.len() >= h * image.stride {
-            return convert_rows(
-                self.layout,
-                self.width,
-                image.data,
-                image.stride,
-                &mut self.y,
-                &mut self.u,
-                &mut self.v,
-                0,
-                self.height,
-            );
+        let end = (end as usize).min(h);
+        if start as usize >= end {
+            return Ok(());
         }
-        // Short last row: convert all but the last `tail_rows` rows in place, then the rest
-        // from a packed copy. 4:2:0 must split on a row pair.
-        let tail_rows = match self.layout {
+        let pair = match self.layout {
             ChromaLayout::I420 => 2,
             ChromaLayout::I444 => 1,
-        }
-        .min(h);
-        let head_rows = h - tail_rows;
-        if head_rows > 0 {
-            let head = &image.data[..head_rows * image.stride];
+        };
+        let start = start as usize / pair * pair;
+        let end = end.div_ceil(pair).saturating_mul(pair).min(h);
+        // Rows that can be read in place. When the data ends right after the last pixel of a
+        // row with `stride > width * 4`, the last row pair (4:2:0) or row comes from a packed
+        // copy: the `yuv` crate walks rows with `chunks_exact(stride)` and would silently skip
+        // such a short last row.
+        let in_place = if image.data.len() >= h * image.stride {
+            h
+        } else {
+            h - pair.min(h)
+        };
+        let head = (start, end.min(in_place));
+        if head.0 < head.1 {
             convert_rows(
                 self.layout,
                 self.width,
-                head,
+                &image.data[head.0 * image.stride..head.1 * image.stride],
                 image.stride,
                 &mut self.y,
                 &mut self.u,
                 &mut self.v,
-                0,
-                head_rows as u32,
+                head.0 as u32,
+                (head.1 - head.0) as u32,
             )?;
         }
-        for r in 0..tail_rows {
-            let src = (head_rows + r) * image.stride;
-            self.tail[r * row_bytes..(r + 1) * row_bytes]
+        let tail = (start.max(in_place), end);
+        if tail.0 >= tail.1 {
+            return Ok(());
+        }
+        for (i, r) in (tail.0..tail.1).enumerate() {
+            let src = r * image.stride;
+            self.tail[i * row_bytes..(i + 1) * row_bytes]
                 .copy_from_slice(&image.data[src..src + row_bytes]);
         }
-        let tail = &self.tail[..tail_rows * row_bytes];
         convert_rows(
             self.layout,
             self.width,
-            tail,
+            &self.tail[..(tail.1 - tail.0) * row_bytes],
             row_bytes,
             &mut self.y,
             &mut self.u,
             &mut self.v,
-            head_rows as u32,
-            tail_rows as u32,
+            tail.0 as u32,
+            (tail.1 - tail.0) as u32,
         )
     }
 }
@@ -407,6 +420,56 @@ mod tests {
                 close(planes.u()[last_c], cb) && close(planes.v()[last_c], cr),
                 "{layout:?}"
             );
+        }
+    }
+
+    #[test]
+    fn converting_some_rows_leaves_the_others_and_matches_a_full_conversion() {
+        let (w, h) = (40u32, 12u32);
+        let stride = 48 * 4;
+        for layout in [ChromaLayout::I420, ChromaLayout::I444] {
+            let before = solid(w, h, stride, (10, 20, 30));
+            let mut after = before.clone();
+            // Rows 5..8 change; the data ends right after the last pixel (short last row).
+            for y in 5..8 {
+                for x in 0..w as usize {
+                    after[y * stride + x * 4..y * stride + x * 4 + 4]
+                        .copy_from_slice(&[250, 200, 100, 0]);
+                }
+            }
+            let len = (h as usize - 1) * stride + w as usize * 4;
+            fn img(px: &[u8], len: usize, stride: usize, w: u32, h: u32) -> BgrxImage<'_> {
+                BgrxImage {
+                    data: &px[..len],
+                    stride,
+                    width: w,
+                    height: h,
+                }
+            }
+            let mut partial = YuvPlanes::new(w, h, layout).unwrap();
+            partial.convert(img(&before, len, stride, w, h)).unwrap();
+            partial
+                .convert_rows(img(&after, len, stride, w, h), (5, 8))
+                .unwrap();
+            let mut full = YuvPlanes::new(w, h, layout).unwrap();
+            full.convert(img(&after, len, stride, w, h)).unwrap();
+            assert_eq!(partial.y(), full.y(), "{layout:?}");
+            assert_eq!(partial.u(), full.u(), "{layout:?}");
+            assert_eq!(partial.v(), full.v(), "{layout:?}");
+            // Only the last rows (the short-row path), and nothing at all.
+            let mut bottom = full.clone();
+            bottom
+                .convert_rows(img(&before, len, stride, w, h), (11, 12))
+                .unwrap();
+            bottom
+                .convert_rows(img(&before, len, stride, w, h), (7, 7))
+                .unwrap();
+            let mut want = full.clone();
+            let (top, _, _) = reference(10, 20, 30);
+            assert!(close(bottom.y()[11 * w as usize], top));
+            want.convert_rows(img(&before, len, stride, w, h), (10, 12))
+                .unwrap();
+            assert_eq!(bottom.y(), want.y(), "{layout:?}");
         }
     }
 

@@ -574,6 +574,7 @@ mod tests {
                     EncodeRequest {
                         force_key: i == 0,
                         paint_over: false,
+                        ..Default::default()
                     },
                     &mut out,
                 )

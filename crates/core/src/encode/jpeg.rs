@@ -185,6 +185,7 @@ mod tests {
             EncodeRequest {
                 paint_over: true,
                 force_key: false,
+                ..Default::default()
             },
             &mut hi,
         )
@@ -222,6 +223,7 @@ mod tests {
             EncodeRequest {
                 paint_over: true,
                 force_key: false,
+                ..Default::default()
             },
             &mut still,
         )

@@ -63,6 +63,10 @@ pub struct EncodeRequest {
     pub force_key: bool,
     /// This is a paint-over: re-send still content at the higher quality.
     pub paint_over: bool,
+    /// Rows `[start, end)` of the image outside which it is known to equal the previous image
+    /// given to this encoder; `None` when unknown. An encoder that keeps a converted copy of
+    /// its previous picture may refresh only these rows.
+    pub changed_rows: Option<(u32, u32)>,
 }
 
 /// What one encode call produced.

@@ -37,6 +37,8 @@ pub struct X264Config {
 pub struct X264Encoder {
     enc: NonNull<x::x264_t>,
     planes: YuvPlanes,
+    /// `planes` hold the previous picture given to the encoder.
+    primed: bool,
     csp: c_int,
     config: X264Config,
     pts: i64,
@@ -193,6 +195,7 @@ impl X264Encoder {
         Ok(X264Encoder {
             enc,
             planes,
+            primed: false,
             csp,
             config,
             pts: 0,
@@ -236,8 +239,17 @@ impl Encoder for X264Encoder {
         request: EncodeRequest,
         out: &mut Vec<u8>,
     ) -> Result<EncodeOutcome, EncodeError> {
-        // Checks the size against the encoder's and fills the reused planes.
-        self.planes.convert(image)?;
+        // Checks the size against the encoder's and fills the reused planes: only the rows that
+        // changed when the planes hold the previous picture (a key frame refreshes them all, as
+        // it follows a lost delivery or an error).
+        let primed = std::mem::take(&mut self.primed);
+        match request.changed_rows {
+            Some(rows) if primed && !request.force_key && !request.paint_over => {
+                self.planes.convert_rows(image, rows)?
+            }
+            _ => self.planes.convert(image)?,
+        }
+        self.primed = true;
 
         let mut pic_in = MaybeUninit::<x::x264_picture_t>::uninit();
         // SAFETY: x264_picture_init initialises every field of the picture.
@@ -494,6 +506,7 @@ mod tests {
                     EncodeRequest {
                         force_key: *force_key,
                         paint_over: false,
+                        ..Default::default()
                     },
                     &mut out,
                 )
@@ -502,6 +515,43 @@ mod tests {
             each.push((out, r));
         }
         (stream, each)
+    }
+
+    #[test]
+    fn changed_rows_hint_gives_the_same_stream_as_full_conversion() {
+        // Frame 1 differs from frame 0 only in rows 20..30; frame 2 only in rows 0..3 (odd end:
+        // the chroma row pair must still be refreshed).
+        let f0 = test_image(0);
+        let mut f1 = f0.clone();
+        f1[20 * 320 * 4..30 * 320 * 4].fill(200);
+        let mut f2 = f1.clone();
+        f2[..3 * 320 * 4].fill(30);
+        for fullcolor in [false, true] {
+            let run = |hints: [Option<(u32, u32)>; 3]| {
+                let mut enc = X264Encoder::new(config(fullcolor)).unwrap();
+                let mut stream = Vec::new();
+                for (i, (px, hint)) in [&f0, &f1, &f2].into_iter().zip(hints).enumerate() {
+                    enc.encode(
+                        img(px, 320, 64),
+                        EncodeRequest {
+                            force_key: i == 0,
+                            changed_rows: hint,
+                            ..Default::default()
+                        },
+                        &mut stream,
+                    )
+                    .unwrap();
+                }
+                stream
+            };
+            let full = run([None, None, None]);
+            // The first picture has no previous one, so its hint is ignored.
+            let hinted = run([Some((0, 1)), Some((20, 30)), Some((0, 3))]);
+            assert_eq!(hinted, full, "fullcolor {fullcolor}");
+            // A wrong hint shows: rows outside it keep the previous picture.
+            let wrong = run([None, Some((0, 2)), Some((0, 3))]);
+            assert_ne!(wrong, full, "fullcolor {fullcolor}");
+        }
     }
 
     #[test]
@@ -517,6 +567,7 @@ mod tests {
                     EncodeRequest {
                         force_key: true,
                         paint_over: false,
+                        ..Default::default()
                     },
                     &mut out,
                 )
@@ -620,6 +671,7 @@ mod tests {
                         EncodeRequest {
                             force_key: *force_key,
                             paint_over: *paint_over,
+                            ..Default::default()
                         },
                         &mut out,
                     )
@@ -675,6 +727,7 @@ mod tests {
                     EncodeRequest {
                         force_key: false,
                         paint_over: true,
+                        ..Default::default()
                     },
                     &mut out,
                 )
@@ -831,6 +884,7 @@ mod tests {
             EncodeRequest {
                 force_key: true,
                 paint_over: false,
+                ..Default::default()
             },
             &mut out,
         )
@@ -941,6 +995,7 @@ mod tests {
                     EncodeRequest {
                         force_key: key,
                         paint_over: false,
+                        ..Default::default()
                     },
                     &mut out,
                 )
@@ -1000,6 +1055,7 @@ mod tests {
                 EncodeRequest {
                     force_key: true,
                     paint_over: false,
+                    ..Default::default()
                 },
                 &mut out,
             )

@@ -1150,6 +1150,7 @@ mod tests {
                 EncodeRequest {
                     force_key: t == 0,
                     paint_over: false,
+                    ..Default::default()
                 },
                 &mut out,
             )
