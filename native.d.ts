@@ -154,9 +154,9 @@ export interface CaptureSettings {
    */
   watermarkLocationEnum?: 0 | 1 | 2 | 3 | 4 | 5 | 6 | 'none' | 'top-left' | 'top-right' | 'bottom-left' | 'bottom-right' | 'middle' | 'animated'
   /**
-   * Rows per stripe, a multiple of 8 in 8..=4096. Default 64 for JPEG, 128 for striped
-   * H.264 (measured: see the README). Only changed stripes are encoded, so finer stripes send
-   * less for small changes.
+   * Rows per stripe, a multiple of 8 in 8..=4096. Default 128 for JPEG, 256 for striped
+   * H.264 (measured: see the README). Only changed stripes are encoded (for JPEG only their
+   * changed rows).
    */
   stripeHeight?: number
   /** Deliver bare JFIF / Annex-B payloads without the 6- or 10-byte stripe header. Default false. */

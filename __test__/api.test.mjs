@@ -23,6 +23,7 @@ const BASE = {
   usePaintOverQuality: false,
   damageBlockThreshold: 100000,
   targetFps: 30,
+  stripeHeight: SH,
 }
 
 const { ScreenCapture } = loadAddon()

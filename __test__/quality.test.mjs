@@ -19,7 +19,7 @@ const STRIPES = Math.ceil(H / SH)
 const BG = '304860'
 const FPS = 30
 
-const BASE = { outputMode: 0, captureCursor: false, usePaintOverQuality: false, targetFps: FPS }
+const BASE = { outputMode: 0, captureCursor: false, usePaintOverQuality: false, targetFps: FPS, stripeHeight: SH }
 
 const env = useXvfb({
   width: W,
@@ -201,6 +201,33 @@ describe('paint-over', () => {
     const whole = psnr(canvasOf(c.stripes).image, await screen())
     t.diagnostic(`after the paint-over: ${whole.toFixed(2)} dB over the screen`)
     assert.ok(whole > 30, `paint-over canvas PSNR ${whole.toFixed(2)}`)
+    assert.deepEqual(c.errors, [])
+  })
+
+  it('a small change is painted over as the band that changed, not its whole stripe', async () => {
+    await env.painter.noise(0, 0, W, H, 4)
+    const c = collect(PO)
+    await c.waitForFirstFrame()
+    await c.waitForStripes(2 * STRIPES, 3000) // the first frame's paint-over
+    await sleep(200)
+    const n = c.stripes.length
+    // Rows 300..309 of stripe 256 (256..319): the 4:2:0 band is rows 288..319.
+    await env.painter.fill(600, 300, 40, 10, 'f0f0f0')
+    await waitFor(() => c.since(n).some((s) => s.isPaintOver), 3000, 'the paint-over')
+    await sleep(300)
+    const after = c.since(n)
+    assert.deepEqual(
+      after.map((s) => [s.stripeYStart, s.stripeHeight, s.isPaintOver]),
+      [
+        [288, 32, false],
+        [288, 32, true],
+      ],
+    )
+    assert.equal(after[1].frameId - after[0].frameId, 5)
+    const truth = await stripeTruth(after[1])
+    assert.ok(psnr(decode(after[1]), truth) > psnr(decode(after[0]), truth) + 5, 'the paint-over is sharper')
+    const whole = psnr(canvasOf(c.stripes).image, await screen())
+    assert.ok(whole > 30, `canvas PSNR ${whole.toFixed(2)}`)
     assert.deepEqual(c.errors, [])
   })
 

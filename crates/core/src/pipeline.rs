@@ -246,6 +246,8 @@ struct Stream {
     force_key: bool,
     /// Rows were read without being hashed (a damaged block): hash the whole stripe next time.
     stale: bool,
+    /// Rows sent at normal quality since the last paint-over (what a JPEG paint-over covers).
+    unpainted: Option<(u32, u32)>,
 }
 
 struct Job<'a> {
@@ -280,6 +282,7 @@ fn new_streams(count: usize) -> Vec<Stream> {
             state: StripeState::default(),
             force_key: true,
             stale: true,
+            unpainted: None,
         })
         .collect()
 }
@@ -773,8 +776,20 @@ impl Pipeline {
                     (false, align_band(rows, stripe, align))
                 }
                 (Decision::Send, _, _) => (false, whole),
-                (Decision::PaintOver, _, _) => (true, whole),
+                // A JPEG paint-over covers the rows sent at normal quality since the last one (a
+                // blinking caret repaints its band, not its stripe); an H.264 paint-over is an
+                // IDR of the whole stream.
+                (Decision::PaintOver, _, Some(_)) => {
+                    (true, stream.unpainted.take().unwrap_or(whole))
+                }
+                (Decision::PaintOver, _, None) => (true, whole),
             };
+            if !paint_over {
+                stream.unpainted = Some(match stream.unpainted {
+                    Some((a, b)) => (a.min(band.0), b.max(band.1)),
+                    None => band,
+                });
+            }
             jobs.push(Job {
                 stripe: *stripe,
                 band,

@@ -10,14 +10,16 @@ use std::fmt;
 pub const MAX_DIMENSION: i64 = 16384;
 /// Highest frame rate we pace to.
 pub const MAX_FPS: f64 = 240.0;
-/// Default JPEG stripe height: fine enough that one typed glyph re-sends a thin band, coarse
-/// enough that per-stripe headers stay a small share of a full-screen update. Measured with
-/// `bench/stripe-height.mjs` (README, "Stripes").
-pub const DEFAULT_JPEG_STRIPE_HEIGHT: u32 = 64;
+/// Default JPEG stripe height. A JPEG covers only the changed rows of its stripe, so the height
+/// does not set the cost of small changes; it sets the largest piece, the parallelism of a
+/// full-screen update (9 pieces at 1080p) and how many JPEG headers (~600 bytes each) a
+/// full-screen update carries. Measured with `bench/stripe-height.mjs` (README, "Stripes").
+pub const DEFAULT_JPEG_STRIPE_HEIGHT: u32 = 128;
 /// Default stripe height of striped H.264: each stripe is its own stream, and a stream cannot
 /// predict from content that enters it from a neighbour, so taller stripes cost less on motion
-/// (scrolling: -46% bytes, -15% CPU against 64 rows) while typing costs the same.
-pub const DEFAULT_H264_STRIPE_HEIGHT: u32 = 128;
+/// (scrolling: -39% bytes, -16% CPU against 128 rows); x264 skips the macroblock rows that did
+/// not change, so typing costs little more (1.4 vs 0.9 ms a frame).
+pub const DEFAULT_H264_STRIPE_HEIGHT: u32 = 256;
 /// Largest decoded watermark we accept, per side.
 pub const MAX_WATERMARK_SIDE: u32 = 8192;
 
