@@ -174,6 +174,14 @@ export interface CaptureSettings {
    * ends the capture with `ERR_SCREEN_CHANGED`. Default true.
    */
   autoResize?: boolean
+  /**
+   * JPEG only: a delivery covers only the changed columns of its band too (whole 128-pixel
+   * cells), and carries its x in a 10-byte header (`0x03 0x01`, frame id, y, x, region
+   * width) and in `x`. A typed glyph then sends ~1 KB instead of a full-width band. pixelflux's browser
+   * clients do not read this header (they would draw every tile at x 0):
+   * `stripecast/client` does. Default false.
+   */
+  jpegTiles?: boolean
 }
 
 /** Counters since `start()`. */
@@ -250,7 +258,9 @@ export interface StripeEncodeResult {
   stripeYStart: number
   /** Rows painted: the JPEG's height, or the H.264 stream's height. */
   stripeHeight: number
-  /** Width of the stripe in pixels (the region's width). */
+  /** First column painted: 0, except with `jpegTiles`. */
+  x: number
+  /** Columns painted: the region's width, except with `jpegTiles`. */
   width: number
   /** Bytes in `data`. */
   size: number

@@ -114,7 +114,7 @@ async function checkShadowClient(page, label) {
   assert.deepEqual(diff, { n: 0, errors: 0 }, `${label}: a client sizing itself from the stripes shows the same picture`)
 }
 
-async function endToEnd(opts, label, { decoders = 0, codec = /^$/, start = serve, shadow = false } = {}) {
+async function endToEnd(opts, label, { decoders = 0, codec = /^$/, start = serve, shadow = false, tiles = false } = {}) {
   await drawScene(painter)
   const srv = await start(opts)
   const page = await browser.open(srv.url)
@@ -132,6 +132,8 @@ async function endToEnd(opts, label, { decoders = 0, codec = /^$/, start = serve
       throw new Error(`${label}: the canvas did not follow a change on screen: ${e.message} ${JSON.stringify(await pageState(page))}`)
     })
     const changed = await assertMatches(page, `${label} after a change`)
+    const { stats } = await pageState(page)
+    assert.equal(stats.jpegTiles > 0, tiles, `${label}: ${stats.jpegTiles} of ${stats.jpegStripes} JPEG stripes were tiles`)
 
     // a second viewer joining late gets the whole picture at once
     const late = await browser.open(srv.url)
@@ -195,8 +197,13 @@ describe('browser end-to-end (headless Chromium)', { timeout: 90000 }, () => {
     await xvfb?.stop()
   })
 
-  it('JPEG q75: the canvas shows the screen, follows changes, a late viewer gets it all', async (t) => {
-    const r = await endToEnd({ codec: 'jpeg', quality: 75, fps: 60 }, 'JPEG q75', { shadow: true })
+  it('JPEG q75 (tiles): the canvas shows the screen, follows changes, a late viewer gets it all', async (t) => {
+    const r = await endToEnd({ codec: 'jpeg', quality: 75, fps: 60 }, 'JPEG q75', { shadow: true, tiles: true })
+    t.diagnostic(`PSNR dB: first ${r.first.toFixed(1)}, after change ${r.changed.toFixed(1)}, late viewer ${r.late.toFixed(1)}`)
+  })
+
+  it("JPEG q75 without tiles (pixelflux's wire format): same", async (t) => {
+    const r = await endToEnd({ codec: 'jpeg', quality: 75, fps: 60, tiles: false }, 'JPEG q75 no tiles')
     t.diagnostic(`PSNR dB: first ${r.first.toFixed(1)}, after change ${r.changed.toFixed(1)}, late viewer ${r.late.toFixed(1)}`)
   })
 
@@ -308,9 +315,12 @@ describe('browser end-to-end (headless Chromium)', { timeout: 90000 }, () => {
 })
 
 describe('client module in Node (no browser)', () => {
-  it('parses both headers and derives the avc1 codec from the SPS', () => {
+  it('parses the three headers and derives the avc1 codec from the SPS', () => {
     const j = parseStripeHeader(new Uint8Array([3, 0, 0x12, 0x34, 0x01, 0x40, 0xff, 0xd8]))
-    assert.deepEqual({ ...j, payload: [...j.payload] }, { kind: 'jpeg', frameId: 0x1234, y: 320, payload: [0xff, 0xd8] })
+    assert.deepEqual({ ...j, payload: [...j.payload] }, { kind: 'jpeg', frameId: 0x1234, x: 0, y: 320, regionWidth: null, payload: [0xff, 0xd8] })
+    const t = parseStripeHeader(new Uint8Array([3, 1, 0x12, 0x34, 0x01, 0x40, 0x07, 0x00, 0x07, 0x80, 0xff, 0xd8]))
+    assert.deepEqual({ ...t, payload: [...t.payload] }, { kind: 'jpeg', frameId: 0x1234, x: 1792, y: 320, regionWidth: 1920, payload: [0xff, 0xd8] })
+    assert.throws(() => parseStripeHeader(new Uint8Array([3, 1, 0, 0, 0, 0, 0, 0, 0])), /not a stripe message/)
     const h = parseStripeHeader(new Uint8Array([4, 1, 0, 5, 0, 64, 2, 128, 0, 40, 0, 0, 0, 1, 0x67, 0x42, 0xc0, 0x1f]))
     assert.equal(h.kind, 'h264')
     assert.equal(h.key, true)

@@ -159,6 +159,48 @@ describe('JPEG stripes', () => {
     await env.painter.fill(300, 251, 40, 18, BG)
   })
 
+  it('2b. jpegTiles: a small change sends only its 128-pixel cells, at their x, with a 10-byte header', async () => {
+    const c = collect({ jpegTiles: true })
+    const first = await c.waitForFirstFrame()
+    for (const s of first) {
+      assert.equal(s.x, 0)
+      assert.equal(s.width, W)
+      const h = parseStripe(s.data)
+      assert.deepEqual([s.data[0], s.data[1], h.x, h.regionWidth, h.stripeY, h.headerLength], [0x03, 0x01, 0, W, s.stripeYStart, 10])
+    }
+    const n = c.stripes.length
+    // Columns 300..339, rows 200..209: cell 2 (256..383); rows 192..223 (16-row MCUs).
+    await env.painter.fill(300, 200, 40, 10, 'e0c020')
+    await c.waitForStripes(n + 1, 3000)
+    await sleep(300)
+    const tile = c.since(n)
+    assert.deepEqual(
+      tile.map((s) => [s.x, s.width, s.stripeYStart, s.stripeHeight]),
+      [[256, 128, 192, 32]],
+    )
+    const h = parseStripe(tile[0].data)
+    assert.deepEqual([h.x, h.regionWidth, h.stripeY], [256, W, 192])
+    const img = decodeSized(tile[0])
+    assertSolid(img, { x: 48, y: 10, w: 36, h: 6 }, 'e0c020', 24, 'the rectangle inside the tile')
+
+    // A change across a cell boundary and the right edge (W = 1280 = 10 cells): cells 8 and 9.
+    const m = c.stripes.length
+    await env.painter.fill(1100, 420, 180, 4, '20c0e0')
+    await c.waitForStripes(m + 1, 3000)
+    await sleep(300)
+    assert.deepEqual(
+      c.since(m).map((s) => [s.x, s.width, s.stripeYStart, s.stripeHeight]),
+      [[1024, 256, 416, 16]],
+    )
+    // What a viewer paints (every tile at its x, in order) equals the screen.
+    const { image } = canvasOfLatest(c.stripes, W, H)
+    const db = psnr(image, await screen())
+    assert.ok(db >= 35, `assembled picture PSNR ${db.toFixed(2)} dB < 35`)
+    assert.deepEqual(c.errors, [])
+    await env.painter.fill(300, 200, 40, 10, BG)
+    await env.painter.fill(1100, 420, 180, 4, BG)
+  })
+
   it('3. a static screen delivers nothing after the first frame', async () => {
     const c = collect({ targetFps: 60 })
     await c.waitForFirstFrame()

@@ -231,6 +231,29 @@ describe('paint-over', () => {
     assert.deepEqual(c.errors, [])
   })
 
+  it('with jpegTiles, the paint-over is the tile that changed', async () => {
+    await env.painter.noise(0, 0, W, H, 6)
+    const c = collect({ ...PO, jpegTiles: true })
+    await c.waitForFirstFrame()
+    await c.waitForStripes(2 * STRIPES, 3000)
+    await sleep(200)
+    const n = c.stripes.length
+    // Columns 600..639 (cell 4: 512..639), rows 300..309 (band 288..319).
+    await env.painter.fill(600, 300, 40, 10, 'f0f0f0')
+    await waitFor(() => c.since(n).some((s) => s.isPaintOver), 3000, 'the paint-over')
+    await sleep(300)
+    assert.deepEqual(
+      c.since(n).map((s) => [s.x, s.width, s.stripeYStart, s.stripeHeight, s.isPaintOver]),
+      [
+        [512, 128, 288, 32, false],
+        [512, 128, 288, 32, true],
+      ],
+    )
+    const whole = psnr(canvasOf(c.stripes).image, await screen())
+    assert.ok(whole > 30, `canvas PSNR ${whole.toFixed(2)}`)
+    assert.deepEqual(c.errors, [])
+  })
+
   it('a change that stops: only the changed stripes are painted over, larger and sharper, once', async (t) => {
     await env.painter.noise(0, 0, W, H, 3)
     const c = collect(PO)

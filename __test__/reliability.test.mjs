@@ -177,6 +177,7 @@ const BAD = [
   ["targetFps '30' (string for a number)", { targetFps: '30' }, TypeError, 'ERR_INVALID_SETTING', ['targetFps', '30', 'number']],
   ['captureCursor {} (object for a boolean)', { captureCursor: {} }, TypeError, 'ERR_INVALID_SETTING', ['captureCursor', 'boolean']],
   ["captureCursor 'yes' (string for a boolean)", { captureCursor: 'yes' }, TypeError, 'ERR_INVALID_SETTING', ['captureCursor', 'yes', 'boolean']],
+  ['jpegTiles 1 (number for a boolean)', { jpegTiles: 1 }, TypeError, 'ERR_INVALID_SETTING', ['jpegTiles', '1', 'boolean']],
   // Arguments.
   ['onStripe 42 (not a function)', () => [BASE(), 42], TypeError, 'ERR_INVALID_ARG', ['onStripe', 'function']],
   ['onStripe missing', () => [BASE()], TypeError, 'ERR_INVALID_ARG', ['onStripe', 'function']],

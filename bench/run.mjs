@@ -175,6 +175,10 @@ function childCommand(peer, mode, out, extra = []) {
     // stripes are not sent for a block, pixelflux's are sent every frame without hashing).
     return [process.execPath, [join(here, 'stripecast-child.mjs'), ...common, '--damage-threshold', '100000']]
   }
+  if (peer === 'stripecast-tiles') {
+    // JPEG tiles (`jpegTiles`: only the changed 128-pixel columns, in stripecast's own header).
+    return [process.execPath, [join(here, 'stripecast-child.mjs'), ...common, '--tiles']]
+  }
   return [pf.python, [join(here, 'pixelflux-child.py'), ...common]]
 }
 
@@ -264,7 +268,8 @@ const r2 = (v) => (v == null || !Number.isFinite(v) ? null : +v.toFixed(2))
 const ratio = (a, b) => (a == null || b == null || !(b > 0) ? null : r2(a / b))
 const fmt = (v, d = 2) => (v == null ? '–' : typeof v === 'number' ? v.toFixed(d) : String(v))
 const fx = (v) => (v == null ? '–' : `${v.toFixed(2)}x`)
-const VARIANT = { stripecast: 'stripecast', 'stripecast-nodmg': 'stripecast, damage block off' }
+const VARIANT = { stripecast: 'stripecast', 'stripecast-nodmg': 'stripecast, damage block off', 'stripecast-tiles': 'stripecast, JPEG tiles' }
+const VARIANT_LABEL = { stripecast: 'as configured', 'stripecast-nodmg': 'damage block off', 'stripecast-tiles': 'jpegTiles on' }
 
 function compare(runs) {
   const rows = []
@@ -347,6 +352,9 @@ function markdown(res) {
   L.push('"damage block off" reruns stripecast with `damageBlockThreshold: 100000`: a damaged stripe is, in both peers, ' +
     'sent whenever drawn and not hashed until its block ends; this row shows the plain path, every stripe hashed every ' +
     'frame.', '')
+  L.push('"jpegTiles on" reruns stripecast\'s JPEG with `jpegTiles: true`: only the changed 128-pixel columns of a band ' +
+    "are sent, with an x offset in stripecast's own 10-byte header, which pixelflux's clients do not read (stripecast/client " +
+    'does); off by default for that reason.', '')
   const sub = (peer) => [...new Set(res.runs.filter((r) => r.peer === peer && r.jpeg_subsampling).map((r) => r.jpeg_subsampling))].join(', ') || '–'
   L.push(`JPEG chroma subsampling found in the delivered JFIF: stripecast ${sub('stripecast')}, pixelflux ${sub('pixelflux')} ` +
     "(pixelflux 2.2.1 sets only the quality on libjpeg-turbo, whose default is 4:4:4, so its JPEG costs more CPU and bytes per " +
@@ -363,7 +371,7 @@ function markdown(res) {
   for (const r of res.comparison) {
     const s = r.sc
     const p = r.pf ?? {}
-    const label = r.variant === 'stripecast' ? 'as configured' : 'damage block off'
+    const label = VARIANT_LABEL[r.variant]
     if (s.error || p.error) {
       L.push(`| ${r.scene} | ${MODES[r.mode].label} | ${label} | ${s.error ? 'stripecast failed: ' + s.error : ''} ${p.error ? 'pixelflux failed: ' + p.error : ''} |||||||||`)
       continue
@@ -425,6 +433,7 @@ function peersFor(scene, mode) {
   const p = ['stripecast']
   if (pf.python) p.push('pixelflux')
   if (opt.variants && scene !== 'static' && mode !== 'h264-full') p.push('stripecast-nodmg')
+  if (opt.variants && scene !== 'static' && mode === 'jpeg') p.push('stripecast-tiles')
   return p
 }
 

@@ -40,6 +40,7 @@ function args(argv) {
     else if (k === '--damage-threshold') a.damageThreshold = Number(v())
     else if (k === '--damage-duration') a.damageDuration = Number(v())
     else if (k === '--multi') a.multi = Number(v())
+    else if (k === '--tiles') a.tiles = true
     else if (k === '--out') a.out = v()
     else if (k === '--display') a.display = v()
     else throw new Error(`unknown argument ${k}`)
@@ -72,6 +73,7 @@ function settings(extra = {}) {
     useCpu: true,
     damageBlockThreshold: a.damageThreshold,
     damageBlockDuration: a.damageDuration,
+    ...(a.tiles ? { jpegTiles: true } : {}),
     ...extra,
   }
 }
@@ -83,7 +85,8 @@ function onError(e) {
 async function single() {
   const st = { on: false, stripes: 0, bytes: 0, frames: new Set(), lat: [] }
   // JPEG: what a viewer's picture depends on, in the order it arrived (a JPEG may cover only the
-  // changed band of its stripe: deliveries overlap, and those painted over entirely are dropped).
+  // changed band, or tile, of its stripe: deliveries overlap, and those painted over entirely
+  // are dropped).
   let last = []
   const streams = new Map() // H.264: y -> stripes
   const cap = new ScreenCapture()
@@ -92,8 +95,12 @@ async function single() {
     (s) => {
       const now = nowMs()
       if (a.codec === 'jpeg') {
-        const end = s.stripeYStart + s.stripeHeight
-        last = last.filter((k) => k.stripeYStart < s.stripeYStart || k.stripeYStart + k.stripeHeight > end)
+        const covered = (k) =>
+          s.stripeYStart <= k.stripeYStart &&
+          k.stripeYStart + k.stripeHeight <= s.stripeYStart + s.stripeHeight &&
+          s.x <= k.x &&
+          k.x + k.width <= s.x + s.width
+        last = last.filter((k) => !covered(k))
         last.push(s)
       }
       else {
@@ -146,7 +153,7 @@ async function single() {
 
   // After the window: `snap NAME` writes what a viewer has now to --out/NAME (the parent
   // freezes the scene first), `finish` stops the capture.
-  const payload = (b) => (b[0] === 0x03 ? b.subarray(6) : b[0] === 0x04 ? b.subarray(10) : b)
+  const payload = (b) => (b[0] === 0x03 ? b.subarray(b[1] === 1 ? 10 : 6) : b[0] === 0x04 ? b.subarray(10) : b)
   const writeOut = (dir) => {
     mkdirSync(dir, { recursive: true })
     const parts = []
@@ -155,7 +162,7 @@ async function single() {
         const y = s.stripeYStart
         const file = `jpeg-${i}-${y}.bin`
         writeFileSync(join(dir, file), payload(s.data))
-        parts.push({ y, height: s.stripeHeight, file, frameId: s.frameId })
+        parts.push({ x: s.x, y, height: s.stripeHeight, file, frameId: s.frameId })
       }
     } else {
       for (const [y, l] of [...streams.entries()].sort((p, q) => p[0] - q[0])) {

@@ -1,10 +1,11 @@
 // Types for stripecast-client.js (the browser module, `import ... from 'stripecast/client'`).
 
 export declare const JPEG_HEADER_LENGTH: 6
+export declare const JPEG_TILE_HEADER_LENGTH: 10
 export declare const H264_HEADER_LENGTH: 10
 
 export type StripeHeader =
-  | { kind: 'jpeg'; frameId: number; y: number; payload: Uint8Array }
+  | { kind: 'jpeg'; frameId: number; x: number; y: number; regionWidth: number | null; payload: Uint8Array }
   | { kind: 'h264'; key: boolean; frameId: number; y: number; width: number; height: number; payload: Uint8Array }
 
 /** Parses a stripe's 6-byte (JPEG) or 10-byte (H.264) wire header; throws on anything else. */
@@ -17,6 +18,8 @@ export interface StripeClientStats {
   messages: number
   bytes: number
   jpegStripes: number
+  /** JPEG stripes in stripecast's tile format (`jpegTiles`), counted in `jpegStripes` too. */
+  jpegTiles: number
   h264Chunks: number
   stripesDrawn: number
   /** distinct frame ids received */

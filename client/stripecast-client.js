@@ -7,13 +7,16 @@
 //
 // Wire format (all integers big-endian u16):
 //   JPEG stripe: 0x03 0x00, frameId, stripeY, then JFIF bytes                 (6-byte header)
+//   JPEG tile:   0x03 0x01, frameId, y, x, regionWidth, then JFIF bytes
+//                (10-byte header; stripecast's jpegTiles)
 //   H.264:       0x04, kind (1 IDR / 0 other), frameId, stripeY, width, height,
 //                then Annex-B NAL units, SPS/PPS on every IDR                  (10-byte header)
-// JPEG stripes are decoded with createImageBitmap and drawn at their y. H.264 goes through
+// JPEG stripes are decoded with createImageBitmap and drawn at their x (0 unless tiled), y. H.264 goes through
 // WebCodecs: one VideoDecoder per stripe y (striped mode: every stripe is its own stream;
 // full-frame mode: one stream at y = 0), configured from the SPS of the first IDR.
 
 export const JPEG_HEADER_LENGTH = 6
+export const JPEG_TILE_HEADER_LENGTH = 10
 export const H264_HEADER_LENGTH = 10
 
 /** Frames queued inside one VideoDecoder above which deltas are dropped until the next IDR. */
@@ -26,7 +29,7 @@ const KEYFRAME_REQUEST_INTERVAL_MS = 250
 /**
  * Parses a stripe's wire header.
  * @param {Uint8Array} bytes
- * @returns {{kind: 'jpeg', frameId: number, y: number, payload: Uint8Array}
+ * @returns {{kind: 'jpeg', frameId: number, x: number, y: number, regionWidth: number | null, payload: Uint8Array}
  *         | {kind: 'h264', key: boolean, frameId: number, y: number, width: number, height: number, payload: Uint8Array}}
  */
 export function parseStripeHeader(bytes) {
@@ -34,8 +37,20 @@ export function parseStripeHeader(bytes) {
     return {
       kind: 'jpeg',
       frameId: (bytes[2] << 8) | bytes[3],
+      x: 0,
       y: (bytes[4] << 8) | bytes[5],
+      regionWidth: null, // the JPEG's own width
       payload: bytes.subarray(JPEG_HEADER_LENGTH),
+    }
+  }
+  if (bytes.length >= JPEG_TILE_HEADER_LENGTH && bytes[0] === 0x03 && bytes[1] === 0x01) {
+    return {
+      kind: 'jpeg',
+      frameId: (bytes[2] << 8) | bytes[3],
+      x: (bytes[6] << 8) | bytes[7],
+      y: (bytes[4] << 8) | bytes[5],
+      regionWidth: (bytes[8] << 8) | bytes[9],
+      payload: bytes.subarray(JPEG_TILE_HEADER_LENGTH),
     }
   }
   if (bytes.length >= H264_HEADER_LENGTH && bytes[0] === 0x04 && bytes[1] <= 1) {
@@ -103,6 +118,7 @@ export function createStripeClient({ canvas, onError, onNeedKeyframe, onDraw, au
     messages: 0,
     bytes: 0,
     jpegStripes: 0,
+    jpegTiles: 0, // JPEG stripes in the tile format (x offset), a subset of jpegStripes
     h264Chunks: 0,
     stripesDrawn: 0,
     framesReceived: 0, // distinct frame ids
@@ -191,6 +207,7 @@ export function createStripeClient({ canvas, onError, onNeedKeyframe, onDraw, au
 
   function handleJpeg(msg) {
     stats.jpegStripes++
+    if (msg.regionWidth != null) stats.jpegTiles++
     // the Blob copies the bytes, so the caller's buffer may be reused at once
     const decoding = createImageBitmap(new Blob([msg.payload], { type: 'image/jpeg' }))
     jpegDraws = jpegDraws
@@ -199,8 +216,8 @@ export function createStripeClient({ canvas, onError, onNeedKeyframe, onDraw, au
         (bitmap) => {
           try {
             if (closed) return
-            fit(bitmap.width, msg.y + bitmap.height)
-            ctx.drawImage(bitmap, 0, msg.y)
+            fit(msg.regionWidth ?? bitmap.width, msg.y + bitmap.height)
+            ctx.drawImage(bitmap, msg.x, msg.y)
             drawn('jpeg', msg.y, bitmap.height, msg.frameId)
           } finally {
             bitmap.close()

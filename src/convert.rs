@@ -90,6 +90,12 @@ pub struct CaptureSettings {
     /// fits) and re-send everything. With false, a change that leaves the region off screen
     /// ends the capture with `ERR_SCREEN_CHANGED`. Default true.
     pub auto_resize: Option<bool>,
+    /// JPEG only: a delivery covers only the changed columns of its band too (whole 128-pixel
+    /// cells), and carries its x in a 10-byte header (`0x03 0x01`, frame id, y, x, region
+    /// width) and in `x`. A typed glyph then sends ~1 KB instead of a full-width band. pixelflux's browser
+    /// clients do not read this header (they would draw every tile at x 0):
+    /// `stripecast/client` does. Default false.
+    pub jpeg_tiles: Option<bool>,
 }
 
 fn integer(field: &'static str, v: Option<f64>) -> std::result::Result<Option<i64>, SettingsError> {
@@ -150,6 +156,7 @@ const SETTING_KINDS: &[(&str, Kind)] = &[
     ("omitStripeHeaders", Kind::Boolean),
     ("maxQueuedStripes", Kind::Number),
     ("autoResize", Kind::Boolean),
+    ("jpegTiles", Kind::Boolean),
 ];
 
 fn type_error(field: &'static str, message: String) -> SettingsError {
@@ -305,6 +312,7 @@ impl CaptureSettings {
             omit_stripe_headers: self.omit_stripe_headers,
             max_queued_stripes: integer("maxQueuedStripes", self.max_queued_stripes)?,
             auto_resize: self.auto_resize,
+            jpeg_tiles: self.jpeg_tiles,
         })
     }
 }
@@ -322,7 +330,9 @@ pub struct StripeEncodeResult {
     pub stripe_y_start: u32,
     /// Rows painted: the JPEG's height, or the H.264 stream's height.
     pub stripe_height: u32,
-    /// Width of the stripe in pixels (the region's width).
+    /// First column painted: 0, except with `jpegTiles`.
+    pub x: u32,
+    /// Columns painted: the region's width, except with `jpegTiles`.
     pub width: u32,
     /// Bytes in `data`.
     pub size: u32,
@@ -346,6 +356,7 @@ impl From<Delivery> for StripeEncodeResult {
             kind: d.kind as u32,
             stripe_y_start: d.stripe_y,
             stripe_height: d.stripe_height,
+            x: d.x,
             width: d.width,
             size: d.data.len() as u32,
             data: d.data.into(),

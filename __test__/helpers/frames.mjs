@@ -8,6 +8,7 @@ import assert from 'node:assert/strict'
 import jpeg from 'jpeg-js'
 
 export const JPEG_HEADER_LEN = 6
+const JPEG_TILE_HEADER_LEN = 10
 export const H264_HEADER_LEN = 10
 
 /**
@@ -22,12 +23,27 @@ export function parseStripe(buf) {
   const b = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.length)
   if (b[0] === 0x03) {
     if (b.length < JPEG_HEADER_LEN) throw new Error(`JPEG stripe too short (${b.length} bytes)`)
-    if (b[1] !== 0x00) throw new Error(`JPEG stripe: second header byte is ${b[1]}, want 0`)
+    if (b[1] === 0x01) {
+      // jpegTiles: 0x03 0x01, frame id, y, x, region width
+      if (b.length < JPEG_TILE_HEADER_LEN) throw new Error(`JPEG tile too short (${b.length} bytes)`)
+      return {
+        kind: 'jpeg',
+        type: 1,
+        frameId: b.readUInt16BE(2),
+        stripeY: b.readUInt16BE(4),
+        x: b.readUInt16BE(6),
+        regionWidth: b.readUInt16BE(8),
+        headerLength: JPEG_TILE_HEADER_LEN,
+        payload: b.subarray(JPEG_TILE_HEADER_LEN),
+      }
+    }
+    if (b[1] !== 0x00) throw new Error(`JPEG stripe: second header byte is ${b[1]}, want 0 or 1`)
     return {
       kind: 'jpeg',
       type: 1,
       frameId: b.readUInt16BE(2),
       stripeY: b.readUInt16BE(4),
+      x: 0,
       headerLength: JPEG_HEADER_LEN,
       payload: b.subarray(JPEG_HEADER_LEN),
     }
@@ -81,9 +97,13 @@ export function decodeSized(s) {
  */
 export function visibleJpegs(stripes) {
   let kept = []
+  const covers = (s, k) =>
+    s.stripeYStart <= k.stripeYStart &&
+    k.stripeYStart + k.stripeHeight <= s.stripeYStart + s.stripeHeight &&
+    (s.x ?? 0) <= (k.x ?? 0) &&
+    (k.x ?? 0) + k.width <= (s.x ?? 0) + s.width
   for (const s of stripes) {
-    const end = s.stripeYStart + s.stripeHeight
-    kept = kept.filter((k) => k.stripeYStart < s.stripeYStart || k.stripeYStart + k.stripeHeight > end)
+    kept = kept.filter((k) => !covers(s, k))
     kept.push(s)
   }
   return kept
@@ -92,7 +112,7 @@ export function visibleJpegs(stripes) {
 /** Canvas painted with JPEG `stripes` in order, as a viewer paints them, with the rows covered. */
 export function canvasOfLatest(stripes, width, height) {
   return assemble(
-    visibleJpegs(stripes).map((s) => ({ y: s.stripeYStart, image: decodeSized(s) })),
+    visibleJpegs(stripes).map((s) => ({ x: s.x ?? 0, y: s.stripeYStart, image: decodeSized(s) })),
     width,
     height,
   )
@@ -130,14 +150,14 @@ export function assemble(parts, width, height, format = 'rgba') {
   const canvas = makeImage(width, height, format)
   const covered = new Uint8Array(height)
   const [cr, cg, cb] = channelOffsets(format)
-  for (const { y, image } of parts) {
+  for (const { x = 0, y, image } of parts) {
     const [sr, sg, sb] = channelOffsets(image.format)
-    const w = Math.min(width, image.width)
+    const w = Math.min(width - x, image.width)
     for (let row = 0; row < image.height && y + row < height; row++) {
       if (y + row < 0) continue
-      covered[y + row] = 1
+      if (x === 0) covered[y + row] = 1
       let s = row * image.width * 4
-      let d = (y + row) * width * 4
+      let d = ((y + row) * width + x) * 4
       for (let x = 0; x < w; x++, s += 4, d += 4) {
         canvas.data[d + cr] = image.data[s + sr]
         canvas.data[d + cg] = image.data[s + sg]

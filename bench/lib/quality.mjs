@@ -96,8 +96,8 @@ export async function snapshotPsnr(earlyDir, lateDir, dumpPath) {
   let subsampling = null
   if (late.codec === 'jpeg') {
     if (late.parts.length) subsampling = jpegSubsampling(readFileSync(join(lateDir, late.parts[0].file)))
-    for (const p of early.parts) ep.push({ y: p.y, image: decodeJpeg(readFileSync(join(earlyDir, p.file))) })
-    for (const p of late.parts) lp.push({ y: p.y, image: decodeJpeg(readFileSync(join(lateDir, p.file))) })
+    for (const p of early.parts) ep.push({ x: p.x ?? 0, y: p.y, image: decodeJpeg(readFileSync(join(earlyDir, p.file))) })
+    for (const p of late.parts) lp.push({ x: p.x ?? 0, y: p.y, image: decodeJpeg(readFileSync(join(lateDir, p.file))) })
   } else {
     await eachLimited(late.parts, 2, async (p) => {
       const e = early.parts.find((q) => q.y === p.y)

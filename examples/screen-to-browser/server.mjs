@@ -16,6 +16,9 @@
 //   --region WxH+X+Y      STRIPECAST_REGION    default: the whole screen
 //   --display :N          DISPLAY              default $DISPLAY
 //   --no-cursor                                do not draw the mouse cursor
+//   --no-tiles                                 JPEG: full-width bands only (pixelflux's wire
+//                                              format; by default JPEG is sent as tiles, which
+//                                              this page's client draws)
 //   --port N              PORT                 default 8080; 0 = a free port
 //   --host ADDR           HOST                 default 127.0.0.1; anything else must be explicit
 //   --token SECRET        STRIPECAST_TOKEN     required as ?token=SECRET on every request
@@ -90,6 +93,8 @@ export async function listen(server, port, host, token) {
  * @param {string|object} [o.region] 'WxH+X+Y' or { captureWidth, captureHeight, captureX, captureY }
  * @param {string} [o.display] X display (default $DISPLAY)
  * @param {boolean} [o.cursor=true] draw the cursor
+ * @param {boolean} [o.tiles=true] JPEG: send only the changed columns (`jpegTiles`); false
+ *   keeps pixelflux's wire format
  * @param {object} [o.capture] extra CaptureSettings, e.g. { usePaintOverQuality: false }
  * @param {number} [o.port=8080] 0 = a free port
  * @param {string} [o.host='127.0.0.1']
@@ -271,6 +276,7 @@ export function optionsFromCli(argv = process.argv.slice(2), env = process.env) 
       region: { type: 'string' },
       display: { type: 'string' },
       'no-cursor': { type: 'boolean' },
+      'no-tiles': { type: 'boolean' },
       port: { type: 'string' },
       host: { type: 'string' },
       token: { type: 'string' },
@@ -291,6 +297,7 @@ export function optionsFromCli(argv = process.argv.slice(2), env = process.env) 
     region: values.region ?? env.STRIPECAST_REGION,
     display: values.display,
     cursor: values['no-cursor'] ? false : undefined,
+    tiles: values['no-tiles'] ? false : undefined,
     port: num('port', values.port ?? env.PORT) ?? 8080,
     host: values.host ?? env.HOST ?? '127.0.0.1',
     token: values.token ?? env.STRIPECAST_TOKEN,

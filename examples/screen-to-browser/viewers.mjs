@@ -305,6 +305,8 @@ export function captureSettings(o) {
     captureCursor: o.cursor ?? true,
   }
   if (o.display) s.display = o.display
+  // The page's client draws JPEG tiles (a typed glyph: ~1 KB instead of a full-width band).
+  if (codec === 'jpeg') s.jpegTiles = o.tiles ?? true
   if (o.quality != null) s.jpegQuality = o.quality
   if (o.crf != null) s.h264Crf = o.crf
   if (o.fullframe != null) s.h264Fullframe = o.fullframe

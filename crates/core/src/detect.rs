@@ -35,61 +35,125 @@ pub fn hash(bytes: &[u8]) -> u64 {
     XxHash3_64::oneshot(bytes)
 }
 
-/// Row-level change detection: the hash of every row as last hashed and as last *sent*.
+/// Width in pixels of the column cells of [`ChangeDetector::with_cells`] (JPEG tiles): a
+/// multiple of the 16-pixel MCU, so a tile's block grid is the whole stripe's.
+pub const TILE_CELL_WIDTH: u32 = 128;
+
+/// Row-level change detection: the hash of every row (or every cell of a row, see
+/// [`ChangeDetector::with_cells`]) as last hashed and as last *sent*.
 ///
 /// Rows rather than whole stripes, so that a JPEG stripe can cover just the rows that changed
-/// (a typed glyph is 13 rows of a 64-row stripe) and hashing can skip the rows XDamage says
+/// (a typed glyph is 13 rows of a 128-row stripe) and hashing can skip the rows XDamage says
 /// were not drawn. Hashing row by row costs the same as hashing whole stripes (XXH3 runs at
 /// memory speed on 7,680-byte rows).
 #[derive(Debug, Clone)]
 pub struct ChangeDetector {
     stride: usize,
-    /// Hash of each row's content when it was last hashed.
+    width: u32,
+    /// Cells per row and their width in pixels (one cell of the whole row without tiles).
+    cols: usize,
+    cell_width: u32,
+    /// Hash of each cell's content when it was last hashed, row-major.
     current: Vec<u64>,
-    /// Hash of each row's content when it was last sent; `None` forces a re-send.
+    /// Hash of each cell's content when it was last sent; `None` forces a re-send.
     sent: Vec<Option<u64>>,
 }
 
 impl ChangeDetector {
-    /// A detector for frames of `height` rows `stride` bytes apart; every row counts as unsent.
-    pub fn new(height: u32, stride: usize) -> Self {
+    /// A detector for frames of `height` rows of `width` pixels, `stride` bytes apart, hashing
+    /// whole rows; every row counts as unsent.
+    pub fn new(width: u32, height: u32, stride: usize) -> Self {
+        Self::with_cells(width, height, stride, width.max(1))
+    }
+
+    /// Like [`ChangeDetector::new`], but each row is hashed in cells of `cell_width` pixels, so
+    /// that [`ChangeDetector::changed_cols`] can tell which columns changed.
+    pub fn with_cells(width: u32, height: u32, stride: usize, cell_width: u32) -> Self {
+        let cols = width.div_ceil(cell_width).max(1) as usize;
+        let cells = height as usize * cols;
         Self {
             stride,
-            current: vec![0; height as usize],
-            sent: vec![None; height as usize],
+            width,
+            cols,
+            cell_width,
+            current: vec![0; cells],
+            sent: vec![None; cells],
         }
     }
 
     /// Hashes rows `start..end` of `frame`.
     pub fn hash_rows(&mut self, frame: &[u8], (start, end): (u32, u32)) {
-        let stride = self.stride;
+        let (stride, cols) = (self.stride, self.cols);
+        let cell_bytes = self.cell_width as usize * 4;
         let rows = frame[start as usize * stride..end as usize * stride].chunks_exact(stride);
-        for (h, row) in self.current[start as usize..end as usize]
-            .iter_mut()
-            .zip(rows)
-        {
-            *h = hash(row);
+        let hashes =
+            self.current[start as usize * cols..end as usize * cols].chunks_exact_mut(cols);
+        for (row_hashes, row) in hashes.zip(rows) {
+            if cols == 1 {
+                row_hashes[0] = hash(row);
+                continue;
+            }
+            for (h, cell) in row_hashes.iter_mut().zip(row.chunks(cell_bytes)) {
+                *h = hash(cell);
+            }
         }
     }
 
-    /// The rows `[first, last + 1)` of `stripe` whose latest hash differs from what was last
+    fn row_differs(&self, row: usize) -> bool {
+        let cells = row * self.cols..(row + 1) * self.cols;
+        self.sent[cells.clone()]
+            .iter()
+            .zip(&self.current[cells])
+            .any(|(s, c)| *s != Some(*c))
+    }
+
+    /// The rows `[first, last + 1)` of `stripe` whose latest hashes differ from what was last
     /// sent, or `None` when the stripe is as sent.
     pub fn changed_rows(&self, stripe: &Stripe) -> Option<(u32, u32)> {
         let (y, end) = (stripe.y as usize, (stripe.y + stripe.height) as usize);
-        let differs = |i: &usize| self.sent[*i] != Some(self.current[*i]);
-        let first = (y..end).find(differs)?;
-        let last = (first..end).rfind(differs).expect("first differs");
+        let first = (y..end).find(|&r| self.row_differs(r))?;
+        let last = (first..end)
+            .rfind(|&r| self.row_differs(r))
+            .expect("first differs");
         Some((first as u32, last as u32 + 1))
     }
 
-    /// Records that rows `start..end`, as last hashed, reached the consumer.
-    pub fn mark_sent(&mut self, (start, end): (u32, u32)) {
-        let (start, end) = (start as usize, end as usize);
-        for (sent, &h) in self.sent[start..end]
-            .iter_mut()
-            .zip(&self.current[start..end])
-        {
-            *sent = Some(h);
+    /// The columns `[x0, x1)` (whole cells) in which rows `start..end` differ from what was last
+    /// sent; the whole width when nothing differs or rows are hashed whole.
+    pub fn changed_cols(&self, (start, end): (u32, u32)) -> (u32, u32) {
+        let mut cols = (self.cols, 0);
+        for row in start as usize..end as usize {
+            for c in 0..self.cols {
+                let i = row * self.cols + c;
+                if self.sent[i] != Some(self.current[i]) {
+                    cols = (cols.0.min(c), cols.1.max(c + 1));
+                }
+            }
+        }
+        if cols.0 >= cols.1 {
+            return (0, self.width);
+        }
+        (
+            cols.0 as u32 * self.cell_width,
+            (cols.1 as u32 * self.cell_width).min(self.width),
+        )
+    }
+
+    /// Records that the cells of rows `start..end` and columns `x0..x1`, as last hashed,
+    /// reached the consumer (`x0` and `x1` on cell boundaries or the right edge).
+    pub fn mark_sent(&mut self, (start, end): (u32, u32), (x0, x1): (u32, u32)) {
+        let (c0, c1) = (
+            (x0 / self.cell_width) as usize,
+            (x1.div_ceil(self.cell_width) as usize).min(self.cols),
+        );
+        for row in start as usize..end as usize {
+            let cells = row * self.cols + c0..row * self.cols + c1;
+            for (sent, &h) in self.sent[cells.clone()]
+                .iter_mut()
+                .zip(&self.current[cells])
+            {
+                *sent = Some(h);
+            }
         }
     }
 
@@ -319,14 +383,14 @@ mod tests {
         let (w, h) = (40usize, 100usize);
         let stride = w * 4;
         let layout = stripes(h as u32, 16);
-        let mut det = ChangeDetector::new(h as u32, stride);
+        let mut det = ChangeDetector::new(w as u32, h as u32, stride);
         let mut f = frame(w, h, 1);
 
         let first = changes(&mut det, &f, &layout);
         assert_eq!(first.len(), layout.len());
         for (i, rows) in first {
             assert_eq!(rows, (layout[i].y, layout[i].y + layout[i].height));
-            det.mark_sent(rows);
+            det.mark_sent(rows, (0, w as u32));
         }
         assert!(
             changes(&mut det, &f, &layout).is_empty(),
@@ -349,11 +413,11 @@ mod tests {
         let (w, h) = (8usize, 32usize);
         let stride = w * 4;
         let layout = stripes(h as u32, 8);
-        let mut det = ChangeDetector::new(h as u32, stride);
+        let mut det = ChangeDetector::new(w as u32, h as u32, stride);
         let f = frame(w, h, 9);
         for (i, rows) in changes(&mut det, &f, &layout) {
             if i != 1 {
-                det.mark_sent(rows);
+                det.mark_sent(rows, (0, w as u32));
             }
         }
         assert_eq!(
@@ -362,7 +426,7 @@ mod tests {
             "a stripe never marked sent stays changed"
         );
         // Only part of a stripe sent: the rest is still reported.
-        det.mark_sent((8, 11));
+        det.mark_sent((8, 11), (0, w as u32));
         assert_eq!(changes(&mut det, &f, &layout), vec![(1, (11, 16))]);
         det.invalidate_all();
         assert_eq!(changes(&mut det, &f, &layout).len(), 4);
@@ -373,10 +437,10 @@ mod tests {
         let (w, h) = (8usize, 16usize);
         let stride = w * 4;
         let whole = stripes(h as u32, 16)[0];
-        let mut det = ChangeDetector::new(h as u32, stride);
+        let mut det = ChangeDetector::new(w as u32, h as u32, stride);
         let mut f = frame(w, h, 3);
         det.hash_rows(&f, (0, 16));
-        det.mark_sent((0, 16));
+        det.mark_sent((0, 16), (0, w as u32));
         // Rows 2 and 12 change, but only rows 0..8 are hashed again: row 12 is not seen.
         f[2 * stride] ^= 1;
         f[12 * stride] ^= 1;
@@ -384,6 +448,42 @@ mod tests {
         assert_eq!(det.changed_rows(&whole), Some((2, 3)));
         det.hash_rows(&f, (8, 16));
         assert_eq!(det.changed_rows(&whole), Some((2, 13)));
+    }
+
+    #[test]
+    fn cells_tell_which_columns_changed_and_are_sent_separately() {
+        // 300 pixels in cells of 128: columns 0..128, 128..256, 256..300.
+        let (w, h) = (300usize, 16usize);
+        let stride = w * 4;
+        let whole = stripes(h as u32, 16)[0];
+        let mut det = ChangeDetector::with_cells(w as u32, h as u32, stride, 128);
+        let mut f = frame(w, h, 5);
+        det.hash_rows(&f, (0, 16));
+        assert_eq!(det.changed_rows(&whole), Some((0, 16)));
+        assert_eq!(det.changed_cols((0, 16)), (0, 300));
+        det.mark_sent((0, 16), (0, 300));
+        assert_eq!(det.changed_rows(&whole), None);
+        assert_eq!(
+            det.changed_cols((0, 16)),
+            (0, 300),
+            "nothing changed: whole width"
+        );
+
+        // Pixel 130 of row 5 and pixel 299 of row 9: cells 1 and 2.
+        f[5 * stride + 130 * 4] ^= 1;
+        det.hash_rows(&f, (5, 6));
+        assert_eq!(det.changed_rows(&whole), Some((5, 6)));
+        assert_eq!(det.changed_cols((5, 6)), (128, 256));
+        f[9 * stride + 299 * 4 + 2] ^= 1;
+        det.hash_rows(&f, (9, 10));
+        assert_eq!(det.changed_rows(&whole), Some((5, 10)));
+        assert_eq!(det.changed_cols((5, 10)), (128, 300));
+        // Sending the tile of cell 1 leaves row 9's cell 2 pending.
+        det.mark_sent((5, 10), (128, 256));
+        assert_eq!(det.changed_rows(&whole), Some((9, 10)));
+        assert_eq!(det.changed_cols((9, 10)), (256, 300));
+        det.mark_sent((9, 10), (256, 300));
+        assert_eq!(det.changed_rows(&whole), None);
     }
 
     fn run(policy: &Policy, script: &str) -> String {
@@ -490,7 +590,7 @@ mod tests {
     #[ignore = "timing: cargo test --release -p stripecast-core hash_speed -- --ignored --nocapture"]
     fn hash_speed() {
         let frame = vec![7u8; 1920 * 1080 * 4];
-        let mut det = ChangeDetector::new(1080, 1920 * 4);
+        let mut det = ChangeDetector::new(1920, 1080, 1920 * 4);
         let t = std::time::Instant::now();
         for _ in 0..100 {
             det.hash_rows(&frame, (0, 1080));

@@ -16,7 +16,9 @@ use thiserror::Error;
 
 use crate::capture::x11::X11Capture;
 use crate::capture::{CaptureError, CursorImage};
-use crate::detect::{stripes, ChangeDetector, Decision, Policy, RowSpans, Stripe, StripeState};
+use crate::detect::{
+    stripes, ChangeDetector, Decision, Policy, RowSpans, Stripe, StripeState, TILE_CELL_WIDTH,
+};
 use crate::encode::hardware::{
     self, open_h264_shared, HardwareChoice, HwRequest, SharedStreamInfo, StreamInfo,
 };
@@ -52,6 +54,8 @@ pub struct Delivery {
     /// whose rows changed (see `align_band`).
     pub stripe_y: u32,
     pub stripe_height: u32,
+    /// The first column painted: 0, or with JPEG tiles the first changed cell's.
+    pub x: u32,
     pub width: u32,
     pub frame_id: u32,
     pub key: bool,
@@ -246,14 +250,17 @@ struct Stream {
     force_key: bool,
     /// Rows were read without being hashed (a damaged block): hash the whole stripe next time.
     stale: bool,
-    /// Rows sent at normal quality since the last paint-over (what a JPEG paint-over covers).
-    unpainted: Option<(u32, u32)>,
+    /// Rows and columns sent at normal quality since the last paint-over (what a JPEG
+    /// paint-over covers).
+    unpainted: Option<((u32, u32), (u32, u32))>,
 }
 
 struct Job<'a> {
     stripe: Stripe,
     /// The rows to send: the whole stripe, or for JPEG the band of it that changed.
     band: (u32, u32),
+    /// The columns to send: the whole width, or with JPEG tiles the cells that changed.
+    cols: (u32, u32),
     /// The band was hashed this frame: once delivered, its hashes are what the consumer has.
     hashed: bool,
     /// The rows that changed (within `band`), when known: an H.264 encoder converts only these.
@@ -364,6 +371,9 @@ fn plan(config: &Config, region: Region, slot: &InfoSlot) -> Plan {
             let (vaapi_node, use_cpu) = (config.vaapi_render_node_index, config.use_cpu);
             let choice = hardware::choose(vaapi_node, use_cpu);
             let mut notes = Vec::new();
+            if config.jpeg_tiles {
+                notes.push("jpegTiles ignored: H.264 encodes whole stripes".into());
+            }
             let hardware = !matches!(choice, HardwareChoice::Software { .. });
             // Hardware encoders encode whole frames (GPUs allow few sessions): striped output
             // is only possible in software.
@@ -531,11 +541,13 @@ impl Pipeline {
             c.stripe_height,
             c.h264_fullframe,
             c.h264_fullcolor,
+            c.jpeg_tiles,
         ) != (
             new.output_mode,
             new.stripe_height,
             new.h264_fullframe,
             new.h264_fullcolor,
+            new.jpeg_tiles,
         )
     }
 
@@ -721,6 +733,7 @@ impl Pipeline {
 
         let (region, stride) = (s.region, s.stride);
         let band_align = self.band_align();
+        let tiles = band_align.is_some() && self.config.jpeg_tiles;
         if !rows.is_empty() {
             if let Err(e) = self.capture.grab_rows(&rows) {
                 // A read fails when the screen shrank under the region: tell that apart from a
@@ -747,13 +760,16 @@ impl Pipeline {
             .fetch_add(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
 
         let mut jobs = Vec::new();
+        let full_width = (0, region.width);
         for (stripe, stream) in self.layout.iter().zip(s.streams.iter_mut()) {
             let whole = (stripe.y, stripe.y + stripe.height);
             let drawn = rows.extent_within(stripe);
             // Hash what was drawn, except in a damaged block, where being drawn is taken as
-            // changed (see StripeState) and the drawn rows are the band.
+            // changed (see StripeState) and the drawn rows are the band. Tiles need the hashes
+            // to find the changed columns, so with tiles damaged stripes are hashed too (only
+            // their drawn rows).
             let (changed, hashed) = match drawn {
-                Some(drawn) if !stream.state.wants_hash() => {
+                Some(drawn) if !stream.state.wants_hash() && !tiles => {
                     stream.stale = true;
                     (Some(drawn), false)
                 }
@@ -769,30 +785,36 @@ impl Pipeline {
                 }
                 None => (None, false),
             };
+            let cols = match changed {
+                Some(rows) if tiles && hashed => s.detector.changed_cols(rows),
+                _ => full_width,
+            };
             let decision = stream.state.step(changed.is_some(), &s.policy);
-            let (paint_over, band) = match (decision, changed, band_align) {
+            let (paint_over, area) = match (decision, changed, band_align) {
                 (Decision::Idle, _, _) => continue,
                 (Decision::Send, Some(rows), Some(align)) => {
-                    (false, align_band(rows, stripe, align))
+                    (false, (align_band(rows, stripe, align), cols))
                 }
-                (Decision::Send, _, _) => (false, whole),
-                // A JPEG paint-over covers the rows sent at normal quality since the last one (a
-                // blinking caret repaints its band, not its stripe); an H.264 paint-over is an
-                // IDR of the whole stream.
+                (Decision::Send, _, _) => (false, (whole, full_width)),
+                // A JPEG paint-over covers what was sent at normal quality since the last one
+                // (a blinking caret repaints its band, not its stripe); an H.264 paint-over is
+                // an IDR of the whole stream.
                 (Decision::PaintOver, _, Some(_)) => {
-                    (true, stream.unpainted.take().unwrap_or(whole))
+                    (true, stream.unpainted.take().unwrap_or((whole, full_width)))
                 }
-                (Decision::PaintOver, _, None) => (true, whole),
+                (Decision::PaintOver, _, None) => (true, (whole, full_width)),
             };
             if !paint_over {
+                let union = |a: (u32, u32), b: (u32, u32)| (a.0.min(b.0), a.1.max(b.1));
                 stream.unpainted = Some(match stream.unpainted {
-                    Some((a, b)) => (a.min(band.0), b.max(band.1)),
-                    None => band,
+                    Some((rows, cols)) => (union(rows, area.0), union(cols, area.1)),
+                    None => area,
                 });
             }
             jobs.push(Job {
                 stripe: *stripe,
-                band,
+                band: area.0,
+                cols: area.1,
                 hashed,
                 changed: changed.filter(|_| !paint_over),
                 paint_over,
@@ -811,12 +833,12 @@ impl Pipeline {
             width: region.width,
             height: region.height,
         };
-        let (omit, kind, factory, frame_id) = (
-            self.config.omit_stripe_headers,
-            self.kind,
-            &self.factory,
-            s.frame_id,
-        );
+        let header = match (self.config.omit_stripe_headers, tiles) {
+            (true, _) => WireHeader::Omitted,
+            (false, true) => WireHeader::Tile,
+            (false, false) => WireHeader::Stripe,
+        };
+        let (kind, factory, frame_id) = (self.kind, &self.factory, s.frame_id);
         let results: Vec<(Job<'_>, Result<Handed, EncodeError>)> =
             workers::run(jobs, workers::parallelism(), |job| {
                 let r = encode_and_deliver(
@@ -826,9 +848,10 @@ impl Pipeline {
                     factory,
                     &job.stripe,
                     job.band,
+                    job.cols,
                     image,
                     kind,
-                    omit,
+                    header,
                     frame_id,
                     capture_time_ns,
                     sink,
@@ -849,7 +872,7 @@ impl Pipeline {
                     }
                     if handed != Handed::Refused {
                         if job.hashed {
-                            s.detector.mark_sent(job.band);
+                            s.detector.mark_sent(job.band, job.cols);
                         }
                         continue;
                     }
@@ -920,7 +943,19 @@ impl Session {
             interval: Duration::from_secs_f64(1.0 / p.config.target_fps),
             region: p.capture.region(),
             stride: p.capture.stride(),
-            detector: ChangeDetector::new(p.capture.region().height, p.capture.stride()),
+            detector: {
+                let r = p.capture.region();
+                if p.kind == PayloadKind::Jpeg && p.config.jpeg_tiles {
+                    ChangeDetector::with_cells(
+                        r.width,
+                        r.height,
+                        p.capture.stride(),
+                        TILE_CELL_WIDTH,
+                    )
+                } else {
+                    ChangeDetector::new(r.width, r.height, p.capture.stride())
+                }
+            },
             streams: new_streams(p.layout.len()),
             policy: p.policy(),
             capture_cursor: p.config.capture_cursor && p.capture.has_cursor_support(),
@@ -991,6 +1026,17 @@ impl OverlayMemory {
     }
 }
 
+/// Which wire header a delivery starts with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WireHeader {
+    /// `omitStripeHeaders`: the bare payload.
+    Omitted,
+    /// pixelflux's stripe headers.
+    Stripe,
+    /// The 10-byte JPEG tile header, with an x offset and the region's width (`jpegTiles`).
+    Tile,
+}
+
 /// What became of one stripe's encode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Handed {
@@ -1010,9 +1056,10 @@ fn encode_and_deliver(
     factory: &EncoderFactory,
     stripe: &Stripe,
     (band_y, band_end): (u32, u32),
+    (x0, x1): (u32, u32),
     image: BgrxImage<'_>,
     kind: PayloadKind,
-    omit_header: bool,
+    header: WireHeader,
     frame_id: u32,
     capture_time_ns: u64,
     sink: &dyn Sink,
@@ -1022,10 +1069,11 @@ fn encode_and_deliver(
         stream.force_key = true;
     }
     let encoder = stream.encoder.as_mut().expect("created above");
-    let header_len = match (omit_header, kind) {
-        (true, _) => 0,
-        (false, PayloadKind::Jpeg) => wire::JPEG_HEADER_LEN,
-        (false, PayloadKind::H264) => wire::H264_HEADER_LEN,
+    let header_len = match (header, kind) {
+        (WireHeader::Omitted, _) => 0,
+        (WireHeader::Stripe, PayloadKind::Jpeg) => wire::JPEG_HEADER_LEN,
+        (WireHeader::Tile, PayloadKind::Jpeg) => wire::JPEG_TILE_HEADER_LEN,
+        (_, PayloadKind::H264) => wire::H264_HEADER_LEN,
     };
     let mut data = vec![0u8; header_len];
     // An H.264 paint-over is an IDR at the paint-over CRF, so a decoder converges at once.
@@ -1035,21 +1083,24 @@ fn encode_and_deliver(
         changed_rows: changed.map(|(a, b)| (a - band_y, b - band_y)),
     };
     let band_height = band_end - band_y;
-    let outcome = encoder.encode(image.rows(band_y, band_height), request, &mut data)?;
+    let area = image.rows(band_y, band_height).cols(x0, x1 - x0);
+    let outcome = encoder.encode(area, request, &mut data)?;
     if !outcome.produced {
         return Ok(Handed::Nothing);
     }
     stream.force_key = false;
-    match (omit_header, kind) {
-        (true, _) => {}
-        (false, PayloadKind::Jpeg) => {
+    match (header, kind) {
+        (WireHeader::Omitted, _) => {}
+        (WireHeader::Stripe, PayloadKind::Jpeg) => {
             data[..header_len].copy_from_slice(&wire::jpeg_header(frame_id, band_y))
         }
-        (false, PayloadKind::H264) => data[..header_len].copy_from_slice(&wire::h264_header(
+        (WireHeader::Tile, PayloadKind::Jpeg) => data[..header_len]
+            .copy_from_slice(&wire::jpeg_tile_header(frame_id, band_y, x0, image.width)),
+        (_, PayloadKind::H264) => data[..header_len].copy_from_slice(&wire::h264_header(
             outcome.key,
             frame_id,
             band_y,
-            image.width,
+            area.width,
             band_height,
         )),
     }
@@ -1060,7 +1111,8 @@ fn encode_and_deliver(
         stripe_index: stripe.index,
         stripe_y: band_y,
         stripe_height: band_height,
-        width: image.width,
+        x: x0,
+        width: area.width,
         frame_id,
         key: outcome.key,
         paint_over: request.paint_over,

@@ -55,6 +55,7 @@ pub struct CaptureOptions {
     pub omit_stripe_headers: Option<bool>,
     pub max_queued_stripes: Option<i64>,
     pub auto_resize: Option<bool>,
+    pub jpeg_tiles: Option<bool>,
 }
 
 macro_rules! merge_options {
@@ -97,6 +98,7 @@ impl CaptureOptions {
             omit_stripe_headers,
             max_queued_stripes,
             auto_resize,
+            jpeg_tiles,
         )
     }
 }
@@ -328,6 +330,9 @@ pub struct Config {
     pub max_queued_stripes: u32,
     /// Re-fit the region when the screen changes size (instead of ending the capture).
     pub auto_resize: bool,
+    /// JPEG deliveries cover only the changed columns too (whole 128-pixel cells), with an x
+    /// offset in a 10-byte header that pixelflux's clients do not read.
+    pub jpeg_tiles: bool,
 }
 
 impl CaptureOptions {
@@ -504,6 +509,7 @@ impl CaptureOptions {
             omit_stripe_headers: self.omit_stripe_headers.unwrap_or(false),
             max_queued_stripes,
             auto_resize: self.auto_resize.unwrap_or(true),
+            jpeg_tiles: self.jpeg_tiles.unwrap_or(false),
         })
     }
 }

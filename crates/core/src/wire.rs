@@ -2,10 +2,14 @@
 //! big-endian u16; frame ids wrap at 65536.
 //!
 //! - JPEG: `0x03 0x00`, frame id, stripe y, then the JFIF bytes (6-byte header).
+//! - JPEG tile (`jpegTiles`, not understood by pixelflux's clients): `0x03 0x01`, frame id, y,
+//!   x, the region's width (the canvas a client draws into), then the JFIF bytes (10-byte
+//!   header).
 //! - H.264: `0x04`, frame kind (`0x01` IDR, `0x00` other), frame id, stripe y, width, height,
 //!   then Annex-B NAL units (10-byte header).
 
 pub const JPEG_HEADER_LEN: usize = 6;
+pub const JPEG_TILE_HEADER_LEN: usize = 10;
 pub const H264_HEADER_LEN: usize = 10;
 
 /// Writes the JPEG stripe header.
@@ -13,6 +17,22 @@ pub fn jpeg_header(frame_id: u32, stripe_y: u32) -> [u8; JPEG_HEADER_LEN] {
     let f = (frame_id as u16).to_be_bytes();
     let y = (stripe_y as u16).to_be_bytes();
     [0x03, 0x00, f[0], f[1], y[0], y[1]]
+}
+
+/// Writes the JPEG tile header (`jpegTiles`): the JPEG is drawn at (`x`, `y`) of a region
+/// `region_width` pixels wide.
+pub fn jpeg_tile_header(
+    frame_id: u32,
+    y: u32,
+    x: u32,
+    region_width: u32,
+) -> [u8; JPEG_TILE_HEADER_LEN] {
+    let mut out = [0u8; JPEG_TILE_HEADER_LEN];
+    out[..2].copy_from_slice(&[0x03, 0x01]);
+    for (i, v) in [frame_id, y, x, region_width].into_iter().enumerate() {
+        out[2 + 2 * i..4 + 2 * i].copy_from_slice(&(v as u16).to_be_bytes());
+    }
+    out
 }
 
 /// Writes the H.264 stripe (or full frame) header.
@@ -39,6 +59,12 @@ pub enum Header {
         frame_id: u16,
         stripe_y: u16,
     },
+    JpegTile {
+        frame_id: u16,
+        y: u16,
+        x: u16,
+        region_width: u16,
+    },
     H264 {
         key: bool,
         frame_id: u16,
@@ -58,6 +84,15 @@ pub fn parse_header(buf: &[u8]) -> Option<(Header, usize)> {
                 stripe_y: u16_at(4),
             },
             JPEG_HEADER_LEN,
+        )),
+        0x03 if buf.len() >= JPEG_TILE_HEADER_LEN && buf[1] == 1 => Some((
+            Header::JpegTile {
+                frame_id: u16_at(2),
+                y: u16_at(4),
+                x: u16_at(6),
+                region_width: u16_at(8),
+            },
+            JPEG_TILE_HEADER_LEN,
         )),
         0x04 if buf.len() >= H264_HEADER_LEN && buf[1] <= 1 => Some((
             Header::H264 {
@@ -143,8 +178,26 @@ mod tests {
                 10
             ))
         );
+        let t = jpeg_tile_header(70000, 1056, 1792, 1920);
+        assert_eq!(
+            t,
+            [0x03, 0x01, 0x11, 0x70, 0x04, 0x20, 0x07, 0x00, 0x07, 0x80]
+        );
+        assert_eq!(
+            parse_header(&t),
+            Some((
+                Header::JpegTile {
+                    frame_id: (70000 % 65536) as u16,
+                    y: 1056,
+                    x: 1792,
+                    region_width: 1920
+                },
+                10
+            ))
+        );
         assert_eq!(parse_header(&[0xff, 0xd8, 0, 0, 0, 0]), None);
         assert_eq!(parse_header(&[0x03]), None);
+        assert_eq!(parse_header(&t[..9]), None);
     }
 
     #[test]

@@ -36,6 +36,20 @@ impl<'a> BgrxImage<'a> {
     }
 }
 
+impl<'a> BgrxImage<'a> {
+    /// Columns `x .. x + width` of this image.
+    pub fn cols(&self, x: u32, width: u32) -> BgrxImage<'a> {
+        let start = x as usize * 4;
+        let len = (self.height as usize - 1) * self.stride + width as usize * 4;
+        BgrxImage {
+            data: &self.data[start..start + len],
+            stride: self.stride,
+            width,
+            height: self.height,
+        }
+    }
+}
+
 /// The settings of one H.264 stream (a stripe or the whole region) that every H.264 encoder
 /// takes; each encoder's config adds its own settings and says where it deviates from these.
 #[derive(Debug, Clone, Copy, PartialEq)]
