@@ -204,12 +204,18 @@ describe('paint-over', () => {
     assert.deepEqual(c.errors, [])
   })
 
-  it('a small change is painted over as the band that changed, not its whole stripe', async () => {
-    await env.painter.noise(0, 0, W, H, 4)
-    const c = collect(PO)
+  /** A capture of a noise screen, once its first frame and that frame's paint-over arrived. */
+  async function afterFirstPaintOver(settings, seed) {
+    await env.painter.noise(0, 0, W, H, seed)
+    const c = collect(settings)
     await c.waitForFirstFrame()
-    await c.waitForStripes(2 * STRIPES, 3000) // the first frame's paint-over
-    await sleep(200)
+    await c.waitForStripes(2 * STRIPES, 3000)
+    await sleep(300)
+    return c
+  }
+
+  it('a small change is painted over as the band that changed, not its whole stripe', async () => {
+    const c = await afterFirstPaintOver(PO, 4)
     const n = c.stripes.length
     // Rows 300..309 of stripe 256 (256..319): the 4:2:0 band is rows 288..319.
     await env.painter.fill(600, 300, 40, 10, 'f0f0f0')
@@ -232,11 +238,7 @@ describe('paint-over', () => {
   })
 
   it('with jpegTiles, the paint-over is the tile that changed', async () => {
-    await env.painter.noise(0, 0, W, H, 6)
-    const c = collect({ ...PO, jpegTiles: true })
-    await c.waitForFirstFrame()
-    await c.waitForStripes(2 * STRIPES, 3000)
-    await sleep(200)
+    const c = await afterFirstPaintOver({ ...PO, jpegTiles: true }, 6)
     const n = c.stripes.length
     // Columns 600..639 (cell 4: 512..639), rows 300..309 (band 288..319).
     await env.painter.fill(600, 300, 40, 10, 'f0f0f0')
@@ -255,11 +257,7 @@ describe('paint-over', () => {
   })
 
   it('a change that stops: only the changed stripes are painted over, larger and sharper, once', async (t) => {
-    await env.painter.noise(0, 0, W, H, 3)
-    const c = collect(PO)
-    await c.waitForFirstFrame()
-    await c.waitForStripes(2 * STRIPES, 3000) // the first frame's paint-over
-    await sleep(300)
+    const c = await afterFirstPaintOver(PO, 3)
     const n = c.stripes.length
     assert.equal(n, 2 * STRIPES)
 

@@ -12,11 +12,19 @@ pub const JPEG_HEADER_LEN: usize = 6;
 pub const JPEG_TILE_HEADER_LEN: usize = 10;
 pub const H264_HEADER_LEN: usize = 10;
 
+/// Two lead bytes, then each field as a big-endian u16 (values wrap, as frame ids do).
+fn header<const N: usize>(lead: [u8; 2], fields: &[u32]) -> [u8; N] {
+    let mut out = [0u8; N];
+    out[..2].copy_from_slice(&lead);
+    for (i, v) in fields.iter().enumerate() {
+        out[2 + 2 * i..4 + 2 * i].copy_from_slice(&(*v as u16).to_be_bytes());
+    }
+    out
+}
+
 /// Writes the JPEG stripe header.
 pub fn jpeg_header(frame_id: u32, stripe_y: u32) -> [u8; JPEG_HEADER_LEN] {
-    let f = (frame_id as u16).to_be_bytes();
-    let y = (stripe_y as u16).to_be_bytes();
-    [0x03, 0x00, f[0], f[1], y[0], y[1]]
+    header([0x03, 0x00], &[frame_id, stripe_y])
 }
 
 /// Writes the JPEG tile header (`jpegTiles`): the JPEG is drawn at (`x`, `y`) of a region
@@ -27,12 +35,7 @@ pub fn jpeg_tile_header(
     x: u32,
     region_width: u32,
 ) -> [u8; JPEG_TILE_HEADER_LEN] {
-    let mut out = [0u8; JPEG_TILE_HEADER_LEN];
-    out[..2].copy_from_slice(&[0x03, 0x01]);
-    for (i, v) in [frame_id, y, x, region_width].into_iter().enumerate() {
-        out[2 + 2 * i..4 + 2 * i].copy_from_slice(&(v as u16).to_be_bytes());
-    }
-    out
+    header([0x03, 0x01], &[frame_id, y, x, region_width])
 }
 
 /// Writes the H.264 stripe (or full frame) header.
@@ -43,13 +46,7 @@ pub fn h264_header(
     width: u32,
     height: u32,
 ) -> [u8; H264_HEADER_LEN] {
-    let mut out = [0u8; H264_HEADER_LEN];
-    out[0] = 0x04;
-    out[1] = u8::from(key);
-    for (i, v) in [frame_id, stripe_y, width, height].into_iter().enumerate() {
-        out[2 + 2 * i..4 + 2 * i].copy_from_slice(&(v as u16).to_be_bytes());
-    }
-    out
+    header([0x04, u8::from(key)], &[frame_id, stripe_y, width, height])
 }
 
 /// A parsed header, for tests and tools.
