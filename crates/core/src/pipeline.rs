@@ -578,6 +578,11 @@ impl Pipeline {
         }
     }
 
+    /// `jpegTiles` applies (JPEG only).
+    fn tiles(&self) -> bool {
+        self.kind == PayloadKind::Jpeg && self.config.jpeg_tiles
+    }
+
     fn is_full_frame_h264(&self) -> bool {
         self.kind == PayloadKind::H264 && self.full_frame
     }
@@ -733,7 +738,7 @@ impl Pipeline {
 
         let (region, stride) = (s.region, s.stride);
         let band_align = self.band_align();
-        let tiles = band_align.is_some() && self.config.jpeg_tiles;
+        let tiles = self.tiles();
         if !rows.is_empty() {
             if let Err(e) = self.capture.grab_rows(&rows) {
                 // A read fails when the screen shrank under the region: tell that apart from a
@@ -785,8 +790,9 @@ impl Pipeline {
                 }
                 None => (None, false),
             };
+            // With tiles every changed stripe was hashed, so its cells are known.
             let cols = match changed {
-                Some(rows) if tiles && hashed => s.detector.changed_cols(rows),
+                Some(rows) if tiles => s.detector.changed_cols(rows),
                 _ => full_width,
             };
             let decision = stream.state.step(changed.is_some(), &s.policy);
@@ -838,24 +844,18 @@ impl Pipeline {
             (false, true) => WireHeader::Tile,
             (false, false) => WireHeader::Stripe,
         };
-        let (kind, factory, frame_id) = (self.kind, &self.factory, s.frame_id);
+        let out = FrameOut {
+            image,
+            factory: &self.factory,
+            kind: self.kind,
+            header,
+            frame_id: s.frame_id,
+            capture_time_ns,
+            sink,
+        };
         let results: Vec<(Job<'_>, Result<Handed, EncodeError>)> =
-            workers::run(jobs, workers::parallelism(), |job| {
-                let r = encode_and_deliver(
-                    job.stream,
-                    job.paint_over,
-                    job.changed,
-                    factory,
-                    &job.stripe,
-                    job.band,
-                    job.cols,
-                    image,
-                    kind,
-                    header,
-                    frame_id,
-                    capture_time_ns,
-                    sink,
-                );
+            workers::run(jobs, workers::parallelism(), |mut job| {
+                let r = encode_and_deliver(&mut job, out);
                 (job, r)
             });
         stats
@@ -945,16 +945,8 @@ impl Session {
             stride: p.capture.stride(),
             detector: {
                 let r = p.capture.region();
-                if p.kind == PayloadKind::Jpeg && p.config.jpeg_tiles {
-                    ChangeDetector::with_cells(
-                        r.width,
-                        r.height,
-                        p.capture.stride(),
-                        TILE_CELL_WIDTH,
-                    )
-                } else {
-                    ChangeDetector::new(r.width, r.height, p.capture.stride())
-                }
+                let cell_width = if p.tiles() { TILE_CELL_WIDTH } else { r.width };
+                ChangeDetector::with_cells(r.width, r.height, p.capture.stride(), cell_width)
             },
             streams: new_streams(p.layout.len()),
             policy: p.policy(),
@@ -1048,22 +1040,31 @@ enum Handed {
     Nothing,
 }
 
-#[allow(clippy::too_many_arguments)]
-fn encode_and_deliver(
-    stream: &mut Stream,
-    paint_over: bool,
-    changed: Option<(u32, u32)>,
-    factory: &EncoderFactory,
-    stripe: &Stripe,
-    (band_y, band_end): (u32, u32),
-    (x0, x1): (u32, u32),
-    image: BgrxImage<'_>,
+/// What every job of a frame shares.
+#[derive(Clone, Copy)]
+struct FrameOut<'a> {
+    image: BgrxImage<'a>,
+    factory: &'a EncoderFactory,
     kind: PayloadKind,
     header: WireHeader,
     frame_id: u32,
     capture_time_ns: u64,
-    sink: &dyn Sink,
-) -> Result<Handed, EncodeError> {
+    sink: &'a dyn Sink,
+}
+
+fn encode_and_deliver(job: &mut Job<'_>, out: FrameOut<'_>) -> Result<Handed, EncodeError> {
+    let FrameOut {
+        image,
+        factory,
+        kind,
+        header,
+        frame_id,
+        capture_time_ns,
+        sink,
+    } = out;
+    let (stripe, paint_over, changed) = (&job.stripe, job.paint_over, job.changed);
+    let ((band_y, band_end), (x0, x1)) = (job.band, job.cols);
+    let stream = &mut *job.stream;
     if stream.encoder.is_none() {
         stream.encoder = Some(factory(stripe, image.width)?);
         stream.force_key = true;
