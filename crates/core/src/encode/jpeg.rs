@@ -1,10 +1,16 @@
-//! JPEG stripes through libjpeg-turbo, straight from BGRX (no colour conversion of our own).
+//! JPEG stripes through libjpeg-turbo.
+//!
+//! 4:2:0 pictures of even size are converted to I420 by [`super::colour`] (JFIF's BT.601 full
+//! range, chroma averaged over 2x2 blocks) and handed to libjpeg-turbo as planes: ~9% faster
+//! than its own BGRX conversion and downsampling (3.5 vs 3.8 ms per 1080p frame of 128-row
+//! stripes). 4:4:4 and odd sizes go in as BGRX.
 //!
 //! libjpeg-turbo's accurate integer DCT is kept: its AVX2 code is as fast as the "fast" DCT,
 //! which has only SSE2 code (measured: 3.9 vs 4.1 ms per 1080p frame of 64-row stripes).
 
-use turbojpeg::{Compressor, Image, PixelFormat, Subsamp};
+use turbojpeg::{Compressor, Image, PixelFormat, Subsamp, YuvPlanesImage};
 
+use super::colour::{ChromaLayout, YuvMatrix, YuvPlanes};
 use super::{BgrxImage, EncodeError, EncodeOutcome, EncodeRequest, Encoder};
 use crate::settings::Subsampling;
 
@@ -22,11 +28,17 @@ pub struct JpegConfig {
 pub struct JpegEncoder {
     config: JpegConfig,
     tj: Option<(Compressor, Vec<u8>)>,
+    /// I420 planes of the last 4:2:0 picture, resized per picture.
+    planes: Option<YuvPlanes>,
 }
 
 impl JpegEncoder {
     pub fn new(config: JpegConfig) -> Self {
-        Self { config, tj: None }
+        Self {
+            config,
+            tj: None,
+            planes: None,
+        }
     }
 }
 
@@ -71,14 +83,41 @@ impl Encoder for JpegEncoder {
         if scratch.len() < need {
             scratch.resize(need, 0);
         }
-        let img = Image {
-            pixels: image.data,
-            width: image.width as usize,
-            pitch: image.stride,
-            height: image.height as usize,
-            format: PixelFormat::BGRX,
+        let (w, h) = (image.width, image.height);
+        let n = if subsamp == Subsamp::Sub2x2 && w.is_multiple_of(2) && h.is_multiple_of(2) {
+            let planes = match &mut self.planes {
+                Some(p) => {
+                    p.reshape(w, h)?;
+                    p
+                }
+                empty => empty.insert(
+                    YuvPlanes::new(w, h, ChromaLayout::I420)?.with_matrix(YuvMatrix::JfifFull),
+                ),
+            };
+            planes.convert(image)?;
+            let yuv = YuvPlanesImage {
+                y_plane: planes.y(),
+                u_plane: planes.u(),
+                v_plane: planes.v(),
+                width: w as usize,
+                height: h as usize,
+                y_stride: planes.y_stride(),
+                u_stride: planes.chroma_stride(),
+                v_stride: planes.chroma_stride(),
+                subsamp,
+            };
+            tj.compress_yuv_planes_to_slice(&yuv, scratch)
+                .map_err(jerr)?
+        } else {
+            let img = Image {
+                pixels: image.data,
+                width: w as usize,
+                pitch: image.stride,
+                height: h as usize,
+                format: PixelFormat::BGRX,
+            };
+            tj.compress_to_slice(img, scratch).map_err(jerr)?
         };
-        let n = tj.compress_to_slice(img, scratch).map_err(jerr)?;
         // The delivered buffer gets exactly its size: the scratch buffer is sized for the worst
         // case (about 3 bytes a pixel).
         out.reserve_exact(n);
@@ -159,6 +198,65 @@ mod tests {
         }
         let mse = err as f64 / (96.0 * 40.0 * 3.0);
         assert!(mse < 4.0, "mse {mse}");
+    }
+
+    #[test]
+    fn i420_path_keeps_colours_for_even_sizes_and_bgrx_path_for_odd_ones() {
+        // Solid colour blocks, so 4:2:0 loses nothing but rounding; a sub-rectangle whose rows
+        // are further apart than its width (a tile) and whose last row ends at its last pixel.
+        let (w, h) = (64u32, 48u32);
+        let colours: [[u8; 3]; 4] = [[20, 200, 40], [250, 250, 250], [0, 0, 255], [128, 64, 32]];
+        let mut px = vec![0u8; (w * h * 4) as usize];
+        for y in 0..h {
+            for x in 0..w {
+                let c = colours[((y / 16) as usize + (x / 32) as usize) % 4];
+                let i = ((y * w + x) * 4) as usize;
+                px[i..i + 3].copy_from_slice(&[c[2], c[1], c[0]]);
+            }
+        }
+        let full = BgrxImage {
+            data: &px,
+            stride: (w * 4) as usize,
+            width: w,
+            height: h,
+        };
+        let mut enc = JpegEncoder::new(JpegConfig {
+            quality: 95,
+            paint_over_quality: 95,
+            subsampling: Subsampling::S420,
+        });
+        // (x, width, y, height): even (I420 planes), odd width and odd height (BGRX).
+        for (x, cw, y, ch) in [
+            (0, 64, 0, 48),
+            (32, 32, 16, 32),
+            (0, 33, 0, 48),
+            (32, 32, 16, 31),
+        ] {
+            let mut out = Vec::new();
+            enc.encode(
+                full.rows(y, ch).cols(x, cw),
+                EncodeRequest::default(),
+                &mut out,
+            )
+            .unwrap();
+            let (dec, dw, dh) = decode(&out);
+            assert_eq!((dw, dh), (cw as usize, ch as usize));
+            // Away from the edges between colours, every pixel keeps its colour.
+            for yy in 0..ch {
+                for xx in 0..cw {
+                    let (sx, sy) = (x + xx, y + yy);
+                    if sx % 32 < 4 || sx % 32 > 27 || sy % 16 < 4 || sy % 16 > 11 {
+                        continue;
+                    }
+                    let c = colours[((sy / 16) as usize + (sx / 32) as usize) % 4];
+                    let d = &dec[((yy * cw + xx) * 4) as usize..][..3];
+                    for k in 0..3 {
+                        let diff = (d[k] as i32 - c[2 - k] as i32).abs();
+                        assert!(diff <= 3, "{cw}x{ch}+{x}+{y} at {xx},{yy}: {d:?} vs {c:?}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

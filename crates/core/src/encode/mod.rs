@@ -98,6 +98,8 @@ pub enum EncodeError {
     Jpeg(String),
     #[error("h264: {0}")]
     H264(String),
+    #[error("colour conversion: {0}")]
+    Colour(String),
 }
 
 /// Runs `encode` on `out`; if it fails, `out` is truncated back to what it held before, so a
