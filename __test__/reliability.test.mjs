@@ -43,6 +43,20 @@ const env = useXvfb({
 const { track } = env
 
 const threadCount = () => readdirSync('/proc/self/task').length
+/**
+ * The thread count once it holds still: a thread joined a moment ago (the previous case's
+ * capture, stopped by stop()) can linger in /proc/self/task for a little while after the join.
+ */
+async function steadyThreadCount() {
+  let n = threadCount()
+  for (let i = 0; i < 100; i++) {
+    await sleep(2)
+    const m = threadCount()
+    if (m === n) return m
+    n = m
+  }
+  return n
+}
 const fdCount = () => readdirSync('/proc/self/fd').length
 const rssKb = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))[1])
 
@@ -212,10 +226,10 @@ function expectThrow(fn, cls, code, needles) {
 
 describe('bad input (start() throws before any thread starts; the object stays usable)', () => {
   for (const [name, spec, cls, code, needles] of BAD) {
-    it(`bad input: ${name} → ${cls.name} ${code}`, () => {
+    it(`bad input: ${name} → ${cls.name} ${code}`, async () => {
       const cap = track(new ScreenCapture())
       const args = argsOf(spec)
-      const [threads0, fds0] = [threadCount(), fdCount()]
+      const [threads0, fds0] = [await steadyThreadCount(), fdCount()]
       expectThrow(() => cap.start(...args), cls, code, needles)
       assert.equal(threadCount(), threads0, 'a thread was started (or left) by the failed start()')
       assert.equal(fdCount(), fds0, 'the failed start() left a file descriptor open')
