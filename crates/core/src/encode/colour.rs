@@ -60,7 +60,7 @@ pub struct YuvPlanes {
     tail: Vec<u8>,
 }
 
-fn h264err(msg: String) -> EncodeError {
+fn colour_err(msg: String) -> EncodeError {
     EncodeError::Colour(msg)
 }
 
@@ -91,12 +91,12 @@ impl YuvPlanes {
     /// size changes from one call to the next). Same rules as [`YuvPlanes::new`].
     pub fn reshape(&mut self, width: u32, height: u32) -> Result<(), EncodeError> {
         if width == 0 || height == 0 {
-            return Err(h264err(format!("empty picture {width}x{height}")));
+            return Err(colour_err(format!("empty picture {width}x{height}")));
         }
         if self.layout == ChromaLayout::I420
             && (!width.is_multiple_of(2) || !height.is_multiple_of(2))
         {
-            return Err(h264err(format!(
+            return Err(colour_err(format!(
                 "4:2:0 needs even sizes, got {width}x{height}"
             )));
         }
@@ -170,7 +170,7 @@ impl YuvPlanes {
         (start, end): (u32, u32),
     ) -> Result<(), EncodeError> {
         if image.width != self.width || image.height != self.height {
-            return Err(h264err(format!(
+            return Err(colour_err(format!(
                 "picture is {}x{}, converter was made for {}x{}",
                 image.width, image.height, self.width, self.height
             )));
@@ -178,14 +178,14 @@ impl YuvPlanes {
         let row_bytes = self.width as usize * 4;
         let h = self.height as usize;
         if image.stride < row_bytes {
-            return Err(h264err(format!(
+            return Err(colour_err(format!(
                 "stride {} < width * 4 = {row_bytes}",
                 image.stride
             )));
         }
         let need = (h - 1) * image.stride + row_bytes;
         if image.data.len() < need {
-            return Err(h264err(format!(
+            return Err(colour_err(format!(
                 "pixel data is {} bytes, need {need}",
                 image.data.len()
             )));
@@ -287,7 +287,7 @@ fn convert_rows(
         height: rows,
     };
     let stride =
-        u32::try_from(stride).map_err(|_| h264err(format!("stride {stride} too large")))?;
+        u32::try_from(stride).map_err(|_| colour_err(format!("stride {stride} too large")))?;
     let convert = match layout {
         ChromaLayout::I420 => bgra_to_yuv420,
         ChromaLayout::I444 => bgra_to_yuv444,
@@ -304,7 +304,7 @@ fn convert_rows(
         standard,
         YuvConversionMode::Professional,
     )
-    .map_err(|e| h264err(format!("colour conversion: {e}")))
+    .map_err(|e| colour_err(format!("colour conversion: {e}")))
 }
 
 #[cfg(test)]
@@ -398,14 +398,7 @@ mod tests {
             }
         }
         let mut planes = YuvPlanes::new(w, h, ChromaLayout::I420).unwrap();
-        planes
-            .convert(BgrxImage {
-                data: &px,
-                stride: (w * 4) as usize,
-                width: w,
-                height: h,
-            })
-            .unwrap();
+        planes.convert(BgrxImage::packed(&px, w, h)).unwrap();
         assert_eq!(planes.u().len(), 32 * 2);
         assert!(
             planes

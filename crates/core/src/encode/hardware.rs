@@ -406,12 +406,7 @@ mod tests {
     }
 
     fn img(px: &[u8]) -> BgrxImage<'_> {
-        BgrxImage {
-            data: px,
-            stride: 320 * 4,
-            width: 320,
-            height: 64,
-        }
+        BgrxImage::packed(px, 320, 64)
     }
 
     #[test]

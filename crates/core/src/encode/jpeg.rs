@@ -148,6 +148,14 @@ mod tests {
         v
     }
 
+    fn encoder(quality: u8, paint_over_quality: u8, subsampling: Subsampling) -> JpegEncoder {
+        JpegEncoder::new(JpegConfig {
+            quality,
+            paint_over_quality,
+            subsampling,
+        })
+    }
+
     fn decode(jpeg: &[u8]) -> (Vec<u8>, usize, usize) {
         let mut d = Decompressor::new().unwrap();
         let hdr = d.read_header(jpeg).unwrap();
@@ -166,17 +174,8 @@ mod tests {
     fn encodes_a_sub_rectangle_of_rows_after_the_header() {
         let (w, h) = (96u32, 80u32);
         let px = gradient(w, h);
-        let full = BgrxImage {
-            data: &px,
-            stride: (w * 4) as usize,
-            width: w,
-            height: h,
-        };
-        let mut enc = JpegEncoder::new(JpegConfig {
-            quality: 95,
-            paint_over_quality: 95,
-            subsampling: Subsampling::S444,
-        });
+        let full = BgrxImage::packed(&px, w, h);
+        let mut enc = encoder(95, 95, Subsampling::S444);
         let mut out = vec![0xAA; 6];
         let r = enc
             .encode(full.rows(32, 40), EncodeRequest::default(), &mut out)
@@ -214,17 +213,8 @@ mod tests {
                 px[i..i + 3].copy_from_slice(&[c[2], c[1], c[0]]);
             }
         }
-        let full = BgrxImage {
-            data: &px,
-            stride: (w * 4) as usize,
-            width: w,
-            height: h,
-        };
-        let mut enc = JpegEncoder::new(JpegConfig {
-            quality: 95,
-            paint_over_quality: 95,
-            subsampling: Subsampling::S420,
-        });
+        let full = BgrxImage::packed(&px, w, h);
+        let mut enc = encoder(95, 95, Subsampling::S420);
         // (x, width, y, height): even (I420 planes), odd width and odd height (BGRX).
         for (x, cw, y, ch) in [
             (0, 64, 0, 48),
@@ -265,17 +255,8 @@ mod tests {
         let px: Vec<u8> = (0..w * h * 4)
             .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
             .collect();
-        let img = BgrxImage {
-            data: &px,
-            stride: (w * 4) as usize,
-            width: w,
-            height: h,
-        };
-        let mut enc = JpegEncoder::new(JpegConfig {
-            quality: 30,
-            paint_over_quality: 95,
-            subsampling: Subsampling::S420,
-        });
+        let img = BgrxImage::packed(&px, w, h);
+        let mut enc = encoder(30, 95, Subsampling::S420);
         let (mut lo, mut hi) = (Vec::new(), Vec::new());
         enc.encode(img, EncodeRequest::default(), &mut lo).unwrap();
         enc.encode(
@@ -295,17 +276,8 @@ mod tests {
     fn auto_subsampling_is_420_for_changes_and_444_for_paint_over() {
         let (w, h) = (64u32, 32u32);
         let px = gradient(w, h);
-        let img = BgrxImage {
-            data: &px,
-            stride: (w * 4) as usize,
-            width: w,
-            height: h,
-        };
-        let mut enc = JpegEncoder::new(JpegConfig {
-            quality: 80,
-            paint_over_quality: 90,
-            subsampling: Subsampling::Auto,
-        });
+        let img = BgrxImage::packed(&px, w, h);
+        let mut enc = encoder(80, 90, Subsampling::Auto);
         let subsamp_of = |jpeg: &[u8]| {
             Decompressor::new()
                 .unwrap()

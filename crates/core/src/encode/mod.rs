@@ -23,6 +23,16 @@ pub struct BgrxImage<'a> {
 }
 
 impl<'a> BgrxImage<'a> {
+    /// A tightly packed image: `width * 4` bytes a row.
+    pub fn packed(data: &'a [u8], width: u32, height: u32) -> Self {
+        BgrxImage {
+            data,
+            stride: width as usize * 4,
+            width,
+            height,
+        }
+    }
+
     /// Rows `y .. y + height` of this image.
     pub fn rows(&self, y: u32, height: u32) -> BgrxImage<'a> {
         let start = y as usize * self.stride;

@@ -406,15 +406,6 @@ mod tests {
         px
     }
 
-    fn img(px: &[u8], w: u32, h: u32) -> BgrxImage<'_> {
-        BgrxImage {
-            data: px,
-            stride: (w * 4) as usize,
-            width: w,
-            height: h,
-        }
-    }
-
     fn config(fullcolor: bool) -> X264Config {
         X264Config {
             params: StreamParams {
@@ -530,7 +521,7 @@ mod tests {
             let mut out = Vec::new();
             let r = enc
                 .encode(
-                    img(px, 320, 64),
+                    BgrxImage::packed(px, 320, 64),
                     EncodeRequest {
                         force_key: *force_key,
                         paint_over: false,
@@ -561,7 +552,7 @@ mod tests {
                 let mut stream = Vec::new();
                 for (i, (px, hint)) in frames.into_iter().zip(hints).enumerate() {
                     enc.encode(
-                        img(px, 320, 64),
+                        BgrxImage::packed(px, 320, 64),
                         EncodeRequest {
                             force_key: i == 0,
                             changed_rows: hint,
@@ -607,7 +598,7 @@ mod tests {
             let mut out = vec![0xAB; 10];
             let r = enc
                 .encode(
-                    img(&px, 320, 64),
+                    BgrxImage::packed(&px, 320, 64),
                     EncodeRequest {
                         force_key: true,
                         paint_over: false,
@@ -711,7 +702,7 @@ mod tests {
                 let mut out = Vec::new();
                 let r = enc
                     .encode(
-                        img(px, 320, 64),
+                        BgrxImage::packed(px, 320, 64),
                         EncodeRequest {
                             force_key: *force_key,
                             paint_over: *paint_over,
@@ -767,7 +758,7 @@ mod tests {
             let mut out = Vec::new();
             let r = enc
                 .encode(
-                    img(&still, 320, 64),
+                    BgrxImage::packed(&still, 320, 64),
                     EncodeRequest {
                         force_key: false,
                         paint_over: true,
@@ -910,7 +901,11 @@ mod tests {
         let px = vec![0u8; 160 * 64 * 4];
         let mut out = Vec::new();
         assert!(enc
-            .encode(img(&px, 160, 64), EncodeRequest::default(), &mut out)
+            .encode(
+                BgrxImage::packed(&px, 160, 64),
+                EncodeRequest::default(),
+                &mut out
+            )
             .is_err());
         assert!(out.is_empty());
     }
@@ -924,7 +919,7 @@ mod tests {
         .unwrap();
         let mut out = Vec::new();
         enc.encode(
-            img(&test_image(0), 320, 64),
+            BgrxImage::packed(&test_image(0), 320, 64),
             EncodeRequest {
                 force_key: true,
                 paint_over: false,
@@ -938,7 +933,7 @@ mod tests {
             let mut out = out;
             let r = enc
                 .encode(
-                    img(&test_image(3), 320, 64),
+                    BgrxImage::packed(&test_image(3), 320, 64),
                     EncodeRequest::default(),
                     &mut out,
                 )
@@ -999,12 +994,12 @@ mod tests {
         let frames: Vec<Vec<u8>> = (0..8).map(|i| desktop_1080p(100 + i * 40)).collect();
         for layout in [ChromaLayout::I420, ChromaLayout::I444] {
             let mut planes = YuvPlanes::new(w, h, layout).unwrap();
-            planes.convert(img(&frames[0], w, h)).unwrap();
+            planes.convert(BgrxImage::packed(&frames[0], w, h)).unwrap();
             let n = 100;
             let t = Instant::now();
             for i in 0..n {
                 planes
-                    .convert(img(&frames[i % frames.len()], w, h))
+                    .convert(BgrxImage::packed(&frames[i % frames.len()], w, h))
                     .unwrap();
             }
             eprintln!(
@@ -1035,7 +1030,7 @@ mod tests {
                 let key = i % 20 == 0;
                 let t = Instant::now();
                 enc.encode(
-                    img(&frames[i % frames.len()], w, h),
+                    BgrxImage::packed(&frames[i % frames.len()], w, h),
                     EncodeRequest {
                         force_key: key,
                         paint_over: false,
@@ -1065,13 +1060,7 @@ mod tests {
             );
         }
         // A striped-mode encoder: one 1920x64 stripe, one thread.
-        let stripe = BgrxImage {
-            data: &frames[0],
-            stride: (w * 4) as usize,
-            width: w,
-            height: 1080,
-        }
-        .rows(128, 64);
+        let stripe = BgrxImage::packed(&frames[0], w, 1080).rows(128, 64);
         let rss0 = rss_bytes();
         let mut encs: Vec<X264Encoder> = (0..16)
             .map(|_| {

@@ -1090,14 +1090,7 @@ mod tests {
             p.copy_from_slice(&[(x * 37) as u8, (y * 11) as u8, (x * y) as u8, 0]);
         }
         let mut planes = YuvPlanes::new(w, h, layout).unwrap();
-        planes
-            .convert(BgrxImage {
-                data: &px,
-                stride: (w * 4) as usize,
-                width: w,
-                height: h,
-            })
-            .unwrap();
+        planes.convert(BgrxImage::packed(&px, w, h)).unwrap();
         planes
     }
 

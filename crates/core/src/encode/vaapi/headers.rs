@@ -1141,12 +1141,7 @@ mod tests {
         for t in 0..3 {
             let px = desktop(w, h, t);
             enc.encode(
-                BgrxImage {
-                    data: &px,
-                    stride: (w * 4) as usize,
-                    width: w,
-                    height: h,
-                },
+                BgrxImage::packed(&px, w, h),
                 EncodeRequest {
                     force_key: t == 0,
                     paint_over: false,
