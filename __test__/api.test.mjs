@@ -195,6 +195,57 @@ describe('updateSettings()', () => {
     await env.painter.fill(0, 0, W, H, BG)
   })
 
+  it('on a still screen a drawing is captured when XDamage reports it, and frames stay an interval apart', async (t) => {
+    // 1 fps: on fixed ticks a drawing made 1.3 s after the last change would wait ~700 ms for
+    // the next one.
+    const nowMs = () => Number(process.hrtime.bigint()) / 1e6
+    const c = collect({ targetFps: 1 })
+    await c.waitForFirstFrame()
+    const delays = []
+    for (let k = 0; k < 3; k++) {
+      await sleep(1300) // past the next tick, which finds nothing changed
+      const n = c.stripes.length
+      const drawn = nowMs()
+      await env.painter.fill(40 + 60 * k, 100, 40, 40, ['e03030', '30e030', '3030e0'][k])
+      await c.waitForStripes(n + 1, 3000)
+      delays.push(c.stripes[n].captureTimeMs - drawn)
+    }
+    // Two drawings 100 ms apart on a still screen: the first at once, the second one interval
+    // after it.
+    await sleep(1300)
+    const n = c.stripes.length
+    await env.painter.fill(300, 200, 40, 40, 'f0f0f0') // stripe 192 only
+    await sleep(100)
+    await env.painter.fill(400, 200, 40, 40, 'f0f0f0')
+    await c.waitForStripes(n + 2, 3000)
+    const [first, second] = c.since(n)
+    t.diagnostic(`drawing -> grab: ${delays.map((d) => d.toFixed(1))} ms; two drawings: grabs ${(second.captureTimeMs - first.captureTimeMs).toFixed(0)} ms apart`)
+    for (const d of delays) assert.ok(d >= 0 && d < 300, `drawing -> grab ${d.toFixed(1)} ms`)
+    assert.ok(second.frameId > first.frameId)
+    assert.ok(second.captureTimeMs - first.captureTimeMs >= 990, `grabs ${second.captureTimeMs - first.captureTimeMs} ms apart at 1 fps`)
+    assert.deepEqual(c.errors, [])
+    await env.painter.fill(0, 0, W, H, BG)
+  })
+
+  it('drawing outside the captured region does not wake the capture more than once per tick', async (t) => {
+    const c = collect({ targetFps: 10, captureX: 0, captureY: 0, captureWidth: 320, captureHeight: 192 })
+    await c.waitForFirstFrame()
+    const n = c.stripes.length
+    const drawing = churn(300, 40) // ~100 drawings a second below the region
+    const f0 = c.cap.stats().framesCaptured
+    const t0 = performance.now()
+    await sleep(1500)
+    const frames = c.cap.stats().framesCaptured - f0
+    const secs = (performance.now() - t0) / 1000
+    await drawing.stop()
+    t.diagnostic(`${frames} frames in ${secs.toFixed(2)} s at targetFps 10 with drawing outside the region`)
+    // A tick that finds nothing may wake once for damage; never more.
+    assert.ok(frames <= 2 * 10 * secs + 3, `${frames} frames in ${secs.toFixed(2)} s`)
+    assert.equal(c.stripes.length, n, 'nothing inside the region changed')
+    assert.deepEqual(c.errors, [])
+    await env.painter.fill(0, 0, W, H, BG)
+  })
+
   it('a new region: the next frame has the new width and the new region\'s content, in full', async () => {
     await env.painter.noise(0, 0, W, H, 4)
     await env.painter.fill(100, 100, 200, 120, 'e03030')

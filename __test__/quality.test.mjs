@@ -419,6 +419,34 @@ describe('damage throttling', () => {
     assert.ok(db >= 35, `last delivery PSNR ${db.toFixed(2)} dB`)
     assert.deepEqual(c.errors, [])
   })
+  it('a damaged block ends with the picture the viewer must have, even when it is the one sent before the block', async (t) => {
+    // Inside a damaged block stripes are sent unhashed, so the hashes of what was last sent
+    // predate the block. Here the block's last (hashed) frame shows the content sent just before
+    // the block: it must still go out, since the viewer was sent something else in between.
+    await env.painter.fill(0, 0, W, H, BG)
+    const AREA = { x: 100, y: 200, w: 200, h: 40 } // stripe 192
+    const [A, B] = ['c03030', '30c040']
+    await env.painter.fill(AREA.x, AREA.y, AREA.w, AREA.h, A)
+    // 2 fps: a block of two 500 ms frames after every change.
+    const c = collect({ targetFps: 2, damageBlockThreshold: 1, damageBlockDuration: 2 })
+    await c.waitForFirstFrame()
+    await sleep(2500) // the first frame's block is over
+    const n = c.stripes.length
+    await env.painter.fill(AREA.x, AREA.y, AREA.w, AREA.h, B)
+    await waitFor(() => c.stripes.length > n, 3000, 'B delivered')
+    // B was hashed and sent, and starts a block: A goes out unhashed on its first frame, B is
+    // drawn again before its last one, 500 ms later.
+    await sleep(100)
+    await env.painter.fill(AREA.x, AREA.y, AREA.w, AREA.h, A)
+    await sleep(500)
+    await env.painter.fill(AREA.x, AREA.y, AREA.w, AREA.h, B)
+    await sleep(1800)
+    const sent = c.since(n).map((s) => [s.frameId, s.stripeYStart, pixel(decode(s), AREA.x + 50, AREA.y - s.stripeYStart + 20)])
+    t.diagnostic(`deliveries after B: ${JSON.stringify(sent)}`)
+    const { image } = canvasOf(c.stripes)
+    assertSolid(image, { x: AREA.x + 8, y: AREA.y + 8, w: AREA.w - 16, h: AREA.h - 16 }, B, 16, 'viewer shows the last drawing')
+    assert.deepEqual(c.errors, [])
+  })
 })
 
 describe('cursor', () => {

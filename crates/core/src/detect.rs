@@ -266,6 +266,11 @@ impl StripeState {
         self.damaged_left <= 1
     }
 
+    /// Whether the next frame is the last (hashed) one of a damaged block.
+    pub fn block_ends_next_frame(&self) -> bool {
+        self.damaged_left == 2
+    }
+
     pub fn is_damaged(&self) -> bool {
         self.damaged_left > 0
     }
@@ -537,6 +542,15 @@ mod tests {
         assert_eq!(run(&p, "ccc.c.c"), "SSSxDxS");
         // Left the state: the next changes count from zero again.
         assert_eq!(run(&p, "ccc....cc.ccc"), "SSSxxx-SS-SSS");
+        // The frame before the block's hashed last one is announced (the pipeline hashes the
+        // stripe there, to learn what the consumer has); once per block.
+        let mut st = StripeState::default();
+        let mut announced = Vec::new();
+        for i in 0..11 {
+            announced.extend(st.block_ends_next_frame().then_some(i));
+            st.step(true, &p);
+        }
+        assert_eq!(announced, [5, 9]);
     }
 
     #[test]

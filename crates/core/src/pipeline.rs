@@ -35,6 +35,8 @@ use crate::workers;
 /// How often the whole region is re-read and hashed even when XDamage reports nothing: a safety
 /// net for drawing that XDamage does not see (e.g. some direct-rendered GL).
 const FULL_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+/// How long after XDamage reports a drawing on an idle screen the capture reads it.
+const DAMAGE_SETTLE: Duration = Duration::from_millis(1);
 
 /// Payload type, numbered as pixelflux numbers it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -261,8 +263,10 @@ struct Job<'a> {
     band: (u32, u32),
     /// The columns to send: the whole width, or with JPEG tiles the cells that changed.
     cols: (u32, u32),
-    /// The band was hashed this frame: once delivered, its hashes are what the consumer has.
-    hashed: bool,
+    /// Rows and columns whose current hashes become what the consumer has once this job is
+    /// delivered: the band when it was hashed this frame, or the whole stripe at the end of a
+    /// damaged block (see `frame`).
+    syncs: Option<((u32, u32), (u32, u32))>,
     /// The rows that changed (within `band`), when known: an H.264 encoder converts only these.
     changed: Option<(u32, u32)>,
     paint_over: bool,
@@ -610,6 +614,7 @@ impl Pipeline {
     fn run(mut self, controls: &Controls, sink: &dyn Sink) {
         let mut session = Session::new(&self);
         let mut deadline = Instant::now();
+        let mut woke_early = false;
         while controls.sleep_until(deadline) {
             // Pace from the previous deadline; when late by more than a frame, re-anchor on now
             // instead of bursting to catch up.
@@ -618,9 +623,35 @@ impl Pipeline {
             if now > deadline {
                 deadline = now;
             }
-            if let Err(e) = self.frame(&mut session, controls, sink) {
-                sink.error(e);
-                return;
+            let nothing_changed = match self.frame(&mut session, controls, sink) {
+                Ok(idle) => idle,
+                Err(e) => {
+                    sink.error(e);
+                    return;
+                }
+            };
+            // After a frame in which nothing had changed, what is drawn next is captured when
+            // XDamage reports it rather than at the next tick: up to a frame interval sooner,
+            // and a source animating at the target rate is caught on every one of its frames
+            // instead of beating against the ticks. Deliveries stay at least an interval apart:
+            // this frame delivered no change, and the next tick is counted from the early one.
+            // Not twice in a row: damage outside the region also wakes the wait, and an early
+            // frame that finds nothing then leaves the rest to the next tick.
+            let drawn = if nothing_changed && !woke_early {
+                self.capture
+                    .wait_for_damage(deadline, || controls.stopping())
+            } else {
+                Ok(false)
+            };
+            woke_early = matches!(drawn, Ok(true));
+            match drawn {
+                // A moment's grace lets a paint made of several requests finish.
+                Ok(true) => deadline = deadline.min(Instant::now() + DAMAGE_SETTLE),
+                Ok(false) => {}
+                Err(e) => {
+                    sink.error(e.into());
+                    return;
+                }
             }
         }
     }
@@ -688,13 +719,14 @@ impl Pipeline {
     }
 
     /// One frame: settings, back-pressure, what to read, read, overlays, what changed, encode,
-    /// deliver. An error ends the capture.
+    /// deliver. Returns true when nothing had changed since the previous frame (nothing drawn,
+    /// or XDamage over-reported and the hashes found the same pixels). An error ends the capture.
     fn frame(
         &mut self,
         s: &mut Session,
         controls: &Controls,
         sink: &dyn Sink,
-    ) -> Result<(), PipelineError> {
+    ) -> Result<bool, PipelineError> {
         if let Some(update) = controls.take_update() {
             self.apply_update(update, s)?;
         }
@@ -702,7 +734,7 @@ impl Pipeline {
         if sink.in_flight() >= self.config.max_queued_stripes as usize {
             // Skipped before anything is read: pending damage stays pending.
             stats.frames_skipped.fetch_add(1, Ordering::Relaxed);
-            return Ok(());
+            return Ok(false);
         }
         let t0 = Instant::now();
         let capture_time_ns = monotonic_ns();
@@ -712,7 +744,7 @@ impl Pipeline {
             s.full_check_due = true;
         }
         let Some(mut rows) = self.rows_to_read(s, controls)? else {
-            return Ok(());
+            return Ok(false);
         };
         let cursor = if s.capture_cursor {
             self.capture.cursor()?
@@ -744,7 +776,7 @@ impl Pipeline {
                 // A read fails when the screen shrank under the region: tell that apart from a
                 // lost connection; the next frame re-fits the region.
                 if self.capture.query_screen_size().is_ok() && self.capture.resize_pending() {
-                    return Ok(());
+                    return Ok(false);
                 }
                 return Err(e.into());
             }
@@ -765,6 +797,7 @@ impl Pipeline {
             .fetch_add(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
 
         let mut jobs = Vec::new();
+        let mut nothing_changed = true;
         let full_width = (0, region.width);
         for (stripe, stream) in self.layout.iter().zip(s.streams.iter_mut()) {
             let whole = (stripe.y, stripe.y + stripe.height);
@@ -773,8 +806,9 @@ impl Pipeline {
             // changed (see StripeState) and the drawn rows are the band. Tiles need the hashes
             // to find the changed columns, so with tiles damaged stripes are hashed too (only
             // their drawn rows).
+            let in_block = !stream.state.wants_hash() && !tiles;
             let (changed, hashed) = match drawn {
-                Some(drawn) if !stream.state.wants_hash() && !tiles => {
+                Some(drawn) if in_block => {
                     stream.stale = true;
                     (Some(drawn), false)
                 }
@@ -795,9 +829,24 @@ impl Pipeline {
                 Some(rows) if tiles => s.detector.changed_cols(rows),
                 _ => full_width,
             };
+            nothing_changed &= changed.is_none();
+            // The frame before a damaged block's last one: every drawing in the block has been
+            // sent, so after this frame the consumer has the stripe as it is now. Hash it whole
+            // and take that as sent, so that the block's last frame asks "changed since the
+            // previous frame?" and not "changed since before the block?" (which, for content
+            // that came back to what it was, would leave the consumer with a stale picture).
+            let block_sync = in_block && stream.state.block_ends_next_frame();
+            if block_sync && std::mem::take(&mut stream.stale) {
+                s.detector.hash_rows(frame, whole);
+            }
             let decision = stream.state.step(changed.is_some(), &s.policy);
             let (paint_over, area) = match (decision, changed, band_align) {
-                (Decision::Idle, _, _) => continue,
+                (Decision::Idle, _, _) => {
+                    if block_sync {
+                        s.detector.mark_sent(whole, full_width);
+                    }
+                    continue;
+                }
                 (Decision::Send, Some(rows), Some(align)) => {
                     (false, (align_band(rows, stripe, align), cols))
                 }
@@ -821,14 +870,18 @@ impl Pipeline {
                 stripe: *stripe,
                 band: area.0,
                 cols: area.1,
-                hashed,
+                syncs: if block_sync {
+                    Some((whole, full_width))
+                } else {
+                    hashed.then_some(area)
+                },
                 changed: changed.filter(|_| !paint_over),
                 paint_over,
                 stream,
             });
         }
         if jobs.is_empty() {
-            return Ok(());
+            return Ok(nothing_changed);
         }
         stats.frames_with_changes.fetch_add(1, Ordering::Relaxed);
 
@@ -871,8 +924,8 @@ impl Pipeline {
                         stats.bytes_delivered.fetch_add(bytes, Ordering::Relaxed);
                     }
                     if handed != Handed::Refused {
-                        if job.hashed {
-                            s.detector.mark_sent(job.band, job.cols);
+                        if let Some((rows, cols)) = job.syncs {
+                            s.detector.mark_sent(rows, cols);
                         }
                         continue;
                     }
@@ -896,7 +949,7 @@ impl Pipeline {
             );
         }
         self.report_fallback(s, sink);
-        Ok(())
+        Ok(nothing_changed)
     }
 
     /// Tells the consumer, once per reason, when hardware encoding was chosen but x264 is what

@@ -1,7 +1,9 @@
 //! X11 capture through MIT-SHM: one SysV segment sized for the region, attached once and
 //! reused every frame; `ShmGetImage` writes the region's BGRX pixels straight into it.
 
+use std::os::fd::AsRawFd;
 use std::ptr::NonNull;
+use std::time::{Duration, Instant};
 
 use x11rb::connection::Connection;
 use x11rb::protocol::damage::{self, ConnectionExt as _};
@@ -43,6 +45,8 @@ pub struct X11Capture {
     damage: Option<DamageTracker>,
     /// The screen changed size since `take_resize` was last called.
     resized: bool,
+    /// A DamageNotify was read (by `wait_for_damage`) and not yet handled by `take_damage`.
+    notified: bool,
 }
 
 // SAFETY: the segment pointer is owned by this struct alone and only touched through `&mut self`
@@ -127,6 +131,7 @@ impl X11Capture {
             segment: None,
             damage: None,
             resized: false,
+            notified: false,
         })
     }
 
@@ -202,14 +207,11 @@ impl X11Capture {
         Ok(size)
     }
 
-    /// Rows of the region drawn since the previous call, from XDamage. Also notices screen
-    /// size changes (see `take_resize`). `None` when damage
-    /// tracking is off (then everything must be assumed changed).
-    pub fn take_damage(&mut self) -> Result<Option<RowSpans>, CaptureError> {
-        let mut notified = false;
+    /// Reads the events that have arrived, without blocking: notes damage and size changes.
+    fn read_events(&mut self) -> Result<(), CaptureError> {
         while let Some(event) = self.conn.poll_for_event().map_err(lost)? {
             match event {
-                Event::DamageNotify(_) => notified = true,
+                Event::DamageNotify(_) => self.notified = true,
                 Event::ConfigureNotify(e) if e.window == self.root => {
                     let size = (u32::from(e.width), u32::from(e.height));
                     if size != (self.screen_width, self.screen_height) {
@@ -220,11 +222,52 @@ impl X11Capture {
                 _ => {}
             }
         }
+        Ok(())
+    }
+
+    /// Blocks until XDamage reports a drawing (or the screen changes size), `until` passes, or
+    /// `stop()` turns true; returns whether something was drawn. The drawing stays pending for
+    /// `take_damage`. Without XDamage it returns false at once.
+    pub fn wait_for_damage(
+        &mut self,
+        until: Instant,
+        stop: impl Fn() -> bool,
+    ) -> Result<bool, CaptureError> {
+        if self.damage.is_none() {
+            return Ok(false);
+        }
+        loop {
+            self.read_events()?;
+            if self.notified || self.resized {
+                return Ok(true);
+            }
+            let now = Instant::now();
+            if now >= until || stop() {
+                return Ok(false);
+            }
+            // Slices of at most 20 ms answer a stop request promptly at any frame rate.
+            let slice = (until - now).min(Duration::from_millis(20));
+            let mut fd = libc::pollfd {
+                fd: self.conn.stream().as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd for the duration of the call. Errors (EINTR) and
+            // timeouts alike just go round the loop again.
+            unsafe { libc::poll(&mut fd, 1, slice.as_micros().div_ceil(1000) as libc::c_int) };
+        }
+    }
+
+    /// Rows of the region drawn since the previous call, from XDamage. Also notices screen
+    /// size changes (see `take_resize`). `None` when damage
+    /// tracking is off (then everything must be assumed changed).
+    pub fn take_damage(&mut self) -> Result<Option<RowSpans>, CaptureError> {
+        self.read_events()?;
         let Some(t) = &self.damage else {
             return Ok(None);
         };
         let mut rows = RowSpans::default();
-        if !notified {
+        if !std::mem::take(&mut self.notified) {
             return Ok(Some(rows));
         }
         // Moves the accumulated damage into `parts` and re-arms the notification.
