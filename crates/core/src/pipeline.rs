@@ -635,8 +635,8 @@ impl Pipeline {
             // and a source animating at the target rate is caught on every one of its frames
             // instead of beating against the ticks. Deliveries stay at least an interval apart:
             // this frame delivered no change, and the next tick is counted from the early one.
-            // Not twice in a row: damage outside the region also wakes the wait, and an early
-            // frame that finds nothing then leaves the rest to the next tick.
+            // Not twice in a row: an early frame that finds nothing changed (a redraw of the
+            // same pixels) leaves the rest to the next tick instead of chasing every redraw.
             let drawn = if nothing_changed && !woke_early {
                 self.capture
                     .wait_for_damage(deadline, || controls.stopping())

@@ -45,8 +45,10 @@ pub struct X11Capture {
     damage: Option<DamageTracker>,
     /// The screen changed size since `take_resize` was last called.
     resized: bool,
-    /// A DamageNotify was read (by `wait_for_damage`) and not yet handled by `take_damage`.
+    /// A DamageNotify was read and its damage not yet fetched.
     notified: bool,
+    /// Damaged rows of the region fetched by `wait_for_damage`, not yet taken by `take_damage`.
+    pending: RowSpans,
 }
 
 // SAFETY: the segment pointer is owned by this struct alone and only touched through `&mut self`
@@ -132,6 +134,7 @@ impl X11Capture {
             damage: None,
             resized: false,
             notified: false,
+            pending: RowSpans::default(),
         })
     }
 
@@ -225,9 +228,9 @@ impl X11Capture {
         Ok(())
     }
 
-    /// Blocks until XDamage reports a drawing (or the screen changes size), `until` passes, or
-    /// `stop()` turns true; returns whether something was drawn. The drawing stays pending for
-    /// `take_damage`. Without XDamage it returns false at once.
+    /// Blocks until XDamage reports a drawing in the region (or the screen changes size),
+    /// `until` passes, or `stop()` turns true; returns whether something was drawn. The drawing
+    /// stays pending for `take_damage`. Without XDamage it returns false at once.
     pub fn wait_for_damage(
         &mut self,
         until: Instant,
@@ -238,7 +241,14 @@ impl X11Capture {
         }
         loop {
             self.read_events()?;
-            if self.notified || self.resized {
+            if std::mem::take(&mut self.notified) {
+                // Fetched now, to tell drawing in the region from drawing elsewhere; kept for
+                // `take_damage`.
+                let mut rows = std::mem::take(&mut self.pending);
+                self.fetch_damage(&mut rows)?;
+                self.pending = rows;
+            }
+            if !self.pending.is_empty() || self.resized {
                 return Ok(true);
             }
             let now = Instant::now();
@@ -263,14 +273,22 @@ impl X11Capture {
     /// tracking is off (then everything must be assumed changed).
     pub fn take_damage(&mut self) -> Result<Option<RowSpans>, CaptureError> {
         self.read_events()?;
-        let Some(t) = &self.damage else {
+        if self.damage.is_none() {
             return Ok(None);
-        };
-        let mut rows = RowSpans::default();
-        if !std::mem::take(&mut self.notified) {
-            return Ok(Some(rows));
         }
-        // Moves the accumulated damage into `parts` and re-arms the notification.
+        let mut rows = std::mem::take(&mut self.pending);
+        if std::mem::take(&mut self.notified) {
+            self.fetch_damage(&mut rows)?;
+        }
+        Ok(Some(rows))
+    }
+
+    /// Moves the damage accumulated in the server into `rows` (the region's rows it touches)
+    /// and re-arms the notification.
+    fn fetch_damage(&mut self, rows: &mut RowSpans) -> Result<(), CaptureError> {
+        let Some(t) = &self.damage else {
+            return Ok(());
+        };
         self.conn
             .damage_subtract(t.damage, x11rb::NONE, t.parts)
             .map_err(lost)?;
@@ -289,7 +307,7 @@ impl X11Capture {
             let top = i64::from(rect.y) - i64::from(r.y);
             rows.add(top, top + i64::from(rect.height), r.height);
         }
-        Ok(Some(rows))
+        Ok(())
     }
 
     pub fn display(&self) -> &str {
@@ -336,6 +354,8 @@ impl X11Capture {
             self.segment = Some(self.attach_segment(size)?);
         }
         self.region = region;
+        // Rows of the old region; a new region is read whole anyway.
+        self.pending = RowSpans::default();
         Ok(())
     }
 
