@@ -241,15 +241,17 @@ impl X11Capture {
         }
         loop {
             self.read_events()?;
+            if !self.pending.is_empty() || self.resized {
+                return Ok(true);
+            }
             if std::mem::take(&mut self.notified) {
                 // Fetched now, to tell drawing in the region from drawing elsewhere; kept for
-                // `take_damage`.
+                // `take_damage`. Then round again: events that came in while the reply was
+                // awaited are queued inside the connection, where poll(2) cannot see them.
                 let mut rows = std::mem::take(&mut self.pending);
                 self.fetch_damage(&mut rows)?;
                 self.pending = rows;
-            }
-            if !self.pending.is_empty() || self.resized {
-                return Ok(true);
+                continue;
             }
             let now = Instant::now();
             if now >= until || stop() {
