@@ -106,7 +106,11 @@ export interface CaptureSettings {
   captureX?: number
   /** Top edge of the region, 0..16384 and on screen. Default 0. */
   captureY?: number
-  /** Frames per second to capture at, in (0, 240]. Default 60. */
+  /**
+   * Frames per second to capture at, in (0, 240]. Default 60. The most frames a second:
+   * on a still screen a drawing is read as soon as XDamage reports it, and the next frame
+   * follows one interval later.
+   */
   targetFps?: number
   /** Draw the mouse cursor into the captured image (needs XFixes). Default true. */
   captureCursor?: boolean

@@ -29,7 +29,9 @@ pub struct CaptureSettings {
     pub capture_x: Option<f64>,
     /// Top edge of the region, 0..16384 and on screen. Default 0.
     pub capture_y: Option<f64>,
-    /// Frames per second to capture at, in (0, 240]. Default 60.
+    /// Frames per second to capture at, in (0, 240]. Default 60. The most frames a second:
+    /// on a still screen a drawing is read as soon as XDamage reports it, and the next frame
+    /// follows one interval later.
     pub target_fps: Option<f64>,
     /// Draw the mouse cursor into the captured image (needs XFixes). Default true.
     pub capture_cursor: Option<bool>,
