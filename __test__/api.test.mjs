@@ -2,6 +2,7 @@
 // the async iterator, back-pressure from async callbacks, and errors from native threads.
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
+import { readdirSync, readFileSync } from 'node:fs'
 
 import { startXvfb } from './helpers/xvfb.mjs'
 import { openPainter } from './helpers/xpaint.mjs'
@@ -225,6 +226,34 @@ describe('updateSettings()', () => {
     assert.ok(second.captureTimeMs - first.captureTimeMs >= 990, `grabs ${second.captureTimeMs - first.captureTimeMs} ms apart at 1 fps`)
     assert.deepEqual(c.errors, [])
     await env.painter.fill(0, 0, W, H, BG)
+  })
+
+  it('a still capture sleeps between ticks (about once a second at 1 fps) and stops at once', async (t) => {
+    const captureThreads = () =>
+      new Set(readdirSync('/proc/self/task').filter((id) => {
+        try {
+          return readFileSync(`/proc/self/task/${id}/comm`, 'utf8').startsWith('stripecast-capt')
+        } catch {
+          return false // the thread ended meanwhile
+        }
+      }))
+    const before = captureThreads()
+    const c = collect({ targetFps: 1 })
+    await c.waitForFirstFrame()
+    const [tid] = [...captureThreads()].filter((id) => !before.has(id))
+    assert.ok(tid, 'the capture thread is found')
+    const switches = () => Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(readFileSync(`/proc/self/task/${tid}/status`, 'utf8'))[1])
+    await sleep(1200)
+    const s0 = switches()
+    await sleep(3000)
+    const perSecond = (switches() - s0) / 3
+    const t0 = performance.now()
+    c.cap.stop()
+    const stopMs = performance.now() - t0
+    t.diagnostic(`${perSecond.toFixed(1)} wake-ups a second; stop() took ${stopMs.toFixed(1)} ms`)
+    // A tick, and the wait for XDamage after it, which sleeps until the next tick or stop().
+    assert.ok(perSecond <= 4, `${perSecond} wake-ups a second at targetFps 1`)
+    assert.ok(stopMs < 200, `stop() took ${stopMs} ms`)
   })
 
   it('drawing outside the captured region does not wake the capture; identical redraws at most once per tick', async (t) => {

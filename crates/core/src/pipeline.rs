@@ -7,6 +7,7 @@
 //! skipped, so pending changes simply stay pending (JPEG stripes then carry their latest content,
 //! H.264 streams never lose a delta) and memory stays bounded whatever the consumer does.
 
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -121,6 +122,9 @@ pub struct Controls {
     damage_gating: AtomicBool,
     wake: Mutex<()>,
     wake_cv: Condvar,
+    /// An eventfd made readable by `stop()`, so that a capture waiting on the X connection
+    /// wakes at once (`None` if the kernel refused one: the wait then polls in short slices).
+    wake_fd: Option<OwnedFd>,
     pub stats: Stats,
 }
 
@@ -217,6 +221,12 @@ impl CaptureHandle {
             let _g = self.controls.wake.lock().unwrap_or_else(|e| e.into_inner());
             self.controls.wake_cv.notify_all();
         }
+        if let Some(fd) = &self.controls.wake_fd {
+            let one = 1u64.to_ne_bytes();
+            // SAFETY: writes 8 bytes from a live buffer to an eventfd we own. A failure (the
+            // counter is full: already signalled) needs no handling.
+            unsafe { libc::write(fd.as_raw_fd(), one.as_ptr().cast(), one.len()) };
+        }
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -227,6 +237,14 @@ impl Drop for CaptureHandle {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// A non-blocking eventfd, or `None` if the kernel refuses one.
+fn eventfd() -> Option<OwnedFd> {
+    // SAFETY: plain syscall; a non-negative result is a new descriptor that we alone own.
+    let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+    // SAFETY: see above.
+    (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// Monotonic clock in nanoseconds, the same clock as Node's `process.hrtime`.
@@ -594,6 +612,7 @@ impl Pipeline {
     /// Starts the capture thread.
     pub fn start(self, sink: Arc<dyn Sink>) -> std::io::Result<CaptureHandle> {
         let controls = Arc::new(Controls {
+            wake_fd: eventfd(),
             info: self.info.clone(),
             damage_gating: AtomicBool::new(self.capture.has_damage()),
             ..Controls::default()
@@ -638,8 +657,11 @@ impl Pipeline {
             // Not twice in a row: an early frame that finds nothing changed (a redraw of the
             // same pixels) leaves the rest to the next tick instead of chasing every redraw.
             let drawn = if nothing_changed && !woke_early {
-                self.capture
-                    .wait_for_damage(deadline, || controls.stopping())
+                self.capture.wait_for_damage(
+                    deadline,
+                    controls.wake_fd.as_ref().map(|fd| fd.as_fd()),
+                    || controls.stopping(),
+                )
             } else {
                 Ok(false)
             };

@@ -1,7 +1,7 @@
 //! X11 capture through MIT-SHM: one SysV segment sized for the region, attached once and
 //! reused every frame; `ShmGetImage` writes the region's BGRX pixels straight into it.
 
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::ptr::NonNull;
 use std::time::{Duration, Instant};
 
@@ -230,10 +230,13 @@ impl X11Capture {
 
     /// Blocks until XDamage reports a drawing in the region (or the screen changes size),
     /// `until` passes, or `stop()` turns true; returns whether something was drawn. The drawing
-    /// stays pending for `take_damage`. Without XDamage it returns false at once.
+    /// stays pending for `take_damage`. Without XDamage it returns false at once. `wake`, when
+    /// given, is a descriptor that becomes readable when `stop()` turns true; without it the
+    /// wait polls in slices of 20 ms to notice.
     pub fn wait_for_damage(
         &mut self,
         until: Instant,
+        wake: Option<BorrowedFd<'_>>,
         stop: impl Fn() -> bool,
     ) -> Result<bool, CaptureError> {
         if self.damage.is_none() {
@@ -257,16 +260,24 @@ impl X11Capture {
             if now >= until || stop() {
                 return Ok(false);
             }
-            // Slices of at most 20 ms answer a stop request promptly at any frame rate.
-            let slice = (until - now).min(Duration::from_millis(20));
-            let mut fd = libc::pollfd {
-                fd: self.conn.stream().as_raw_fd(),
+            let slice = match wake {
+                Some(_) => until - now,
+                None => (until - now).min(Duration::from_millis(20)),
+            };
+            let pollfd = |fd| libc::pollfd {
+                fd,
                 events: libc::POLLIN,
                 revents: 0,
             };
-            // SAFETY: one valid pollfd for the duration of the call. Errors (EINTR) and
+            // poll(2) skips a negative descriptor.
+            let mut fds = [
+                pollfd(self.conn.stream().as_raw_fd()),
+                pollfd(wake.map_or(-1, |w| w.as_raw_fd())),
+            ];
+            let ms = slice.as_micros().div_ceil(1000).min(i32::MAX as u128) as libc::c_int;
+            // SAFETY: two valid pollfds for the duration of the call. Errors (EINTR) and
             // timeouts alike just go round the loop again.
-            unsafe { libc::poll(&mut fd, 1, slice.as_micros().div_ceil(1000) as libc::c_int) };
+            unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
         }
     }
 
