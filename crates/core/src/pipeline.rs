@@ -23,7 +23,7 @@ use crate::detect::{
 use crate::encode::hardware::{
     self, open_h264_shared, HardwareChoice, HwRequest, SharedStreamInfo, StreamInfo,
 };
-use crate::encode::jpeg::{JpegConfig, JpegEncoder};
+use crate::encode::jpeg::{JpegConfig, JpegEncoder, PlanesPool};
 use crate::encode::x264::{X264Config, X264Encoder};
 use crate::encode::{BgrxImage, EncodeError, EncodeRequest, Encoder, StreamParams};
 use crate::overlay::cursor::blend_cursor;
@@ -367,10 +367,11 @@ fn plan(config: &Config, region: Region, slot: &InfoSlot) -> Plan {
                 subsampling: config.jpeg_subsampling,
             };
             set_slot(static_info("jpeg"));
+            let pool = Arc::new(PlanesPool::default());
             Plan {
                 layout: stripes(region.height, config.stripe_height),
                 factory: Box::new(move |_, _| {
-                    Ok(Box::new(JpegEncoder::new(jpeg)) as Box<dyn Encoder>)
+                    Ok(Box::new(JpegEncoder::with_pool(jpeg, pool.clone())) as Box<dyn Encoder>)
                 }),
                 kind: PayloadKind::Jpeg,
                 full_frame: false,
