@@ -112,7 +112,10 @@ export interface CaptureSettings {
    * follows one interval later.
    */
   targetFps?: number
-  /** Draw the mouse cursor into the captured image (needs XFixes). Default true. */
+  /**
+   * Draw the mouse cursor into the captured image (needs XFixes). Default true. On a still
+   * screen, pointer motion (XInput 2) is then captured at once rather than at the next tick.
+   */
   captureCursor?: boolean
   /** 0 or `'jpeg'` = JPEG stripes, 1 or `'h264'` = H.264. Default 1. */
   outputMode?: 0 | 1 | 'jpeg' | 'h264'

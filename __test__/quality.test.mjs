@@ -506,6 +506,32 @@ describe('cursor', () => {
     assert.deepEqual(c.errors, [])
   })
 
+  it('on a still screen a moving cursor is captured when XInput reports the motion, not at the next tick', async (t) => {
+    // A cursor is not drawn into the framebuffer, so XDamage does not see it move. At 1 fps a
+    // move made 1.3 s after the last change would wait ~700 ms for the next tick.
+    await env.painter.fill(0, 0, W, H, BG)
+    movePointer(300, 200)
+    const c = collect({ captureCursor: true, targetFps: 1 })
+    await c.waitForFirstFrame()
+    const nowMs = () => Number(process.hrtime.bigint()) / 1e6
+    const delays = []
+    // A relative move (XTest: raw device motion) and an absolute one (a warp: motion on the root).
+    for (const move of [['mousemove_relative', '--', '200', '200'], ['mousemove', '100', '100']]) {
+      await sleep(1300)
+      const n = c.stripes.length
+      const t0 = nowMs()
+      xdotool(...move)
+      await c.waitForStripes(n + 1, 3000)
+      delays.push(c.stripes[n].captureTimeMs - t0)
+    }
+    t.diagnostic(`pointer move -> grab: ${delays.map((d) => d.toFixed(1))} ms`)
+    for (const d of delays) assert.ok(d >= 0 && d < 300, `pointer move -> grab ${d.toFixed(1)} ms`)
+    // The last move left stripe 384 for stripe 64: both are re-sent.
+    await sleep(300)
+    assert.ok(ys(c.stripes.slice(-4)).some((y) => stripeOf({ stripeYStart: y }) === 64), 'the new cursor stripe was sent')
+    assert.deepEqual(c.errors, [])
+  })
+
   it('captureCursor false draws no cursor', async () => {
     await env.painter.fill(0, 0, W, H, BG)
     movePointer(300, 200)

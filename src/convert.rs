@@ -33,7 +33,8 @@ pub struct CaptureSettings {
     /// on a still screen a drawing is read as soon as XDamage reports it, and the next frame
     /// follows one interval later.
     pub target_fps: Option<f64>,
-    /// Draw the mouse cursor into the captured image (needs XFixes). Default true.
+    /// Draw the mouse cursor into the captured image (needs XFixes). Default true. On a still
+    /// screen, pointer motion (XInput 2) is then captured at once rather than at the next tick.
     pub capture_cursor: Option<bool>,
     /// 0 or `'jpeg'` = JPEG stripes, 1 or `'h264'` = H.264. Default 1.
     #[napi(ts_type = "0 | 1 | 'jpeg' | 'h264'")]

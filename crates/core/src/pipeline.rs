@@ -494,6 +494,10 @@ impl Pipeline {
         capture.set_region(region)?;
         // Without XDamage every frame is read in full; with it only what was drawn.
         capture.enable_damage();
+        if config.capture_cursor {
+            // A moving cursor wakes a capture that waits for the screen to change.
+            capture.enable_pointer_events();
+        }
         let info = InfoSlot::default();
         let Plan {
             layout,
@@ -651,23 +655,25 @@ impl Pipeline {
                 }
             };
             // After a frame in which nothing had changed, what is drawn next is captured when
-            // XDamage reports it rather than at the next tick: up to a frame interval sooner,
+            // XDamage reports it (and a cursor that moves, when the cursor is captured, when
+            // XInput reports the motion) rather than at the next tick: up to an interval sooner,
             // and a source animating at the target rate is caught on every one of its frames
             // instead of beating against the ticks. Deliveries stay at least an interval apart:
             // this frame delivered no change, and the next tick is counted from the early one.
             // Not twice in a row: an early frame that finds nothing changed (a redraw of the
             // same pixels) leaves the rest to the next tick instead of chasing every redraw.
-            let drawn = if nothing_changed && !woke_early {
-                self.capture.wait_for_damage(
+            let changed = if nothing_changed && !woke_early {
+                self.capture.wait_for_change(
                     deadline,
+                    session.capture_cursor,
                     controls.wake_fd.as_ref().map(|fd| fd.as_fd()),
                     || controls.stopping(),
                 )
             } else {
                 Ok(false)
             };
-            woke_early = matches!(drawn, Ok(true));
-            match drawn {
+            woke_early = matches!(changed, Ok(true));
+            match changed {
                 // A moment's grace lets a paint made of several requests finish.
                 Ok(true) => deadline = deadline.min(Instant::now() + DAMAGE_SETTLE),
                 Ok(false) => {}
@@ -692,6 +698,9 @@ impl Pipeline {
         s.interval = Duration::from_secs_f64(1.0 / self.config.target_fps);
         s.policy = self.policy();
         s.capture_cursor = self.config.capture_cursor && self.capture.has_cursor_support();
+        if s.capture_cursor {
+            self.capture.enable_pointer_events();
+        }
         if relayout {
             let p = plan(&self.config, update.region, &self.info);
             (self.layout, self.factory, self.kind, self.full_frame) =

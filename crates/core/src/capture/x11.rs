@@ -9,6 +9,7 @@ use x11rb::connection::Connection;
 use x11rb::protocol::damage::{self, ConnectionExt as _};
 use x11rb::protocol::shm::{self, ConnectionExt as _};
 use x11rb::protocol::xfixes::{self, ConnectionExt as _};
+use x11rb::protocol::xinput::{self, ConnectionExt as _};
 use x11rb::protocol::xproto::{
     ChangeWindowAttributesAux, ConnectionExt as _, EventMask, ImageFormat, Window,
 };
@@ -47,8 +48,12 @@ pub struct X11Capture {
     resized: bool,
     /// A DamageNotify was read and its damage not yet fetched.
     notified: bool,
-    /// Damaged rows of the region fetched by `wait_for_damage`, not yet taken by `take_damage`.
+    /// Damaged rows of the region fetched by `wait_for_change`, not yet taken by `take_damage`.
     pending: RowSpans,
+    /// XInput 2 raw motion events are selected (see `enable_pointer_events`).
+    pointer_events: bool,
+    /// The pointer moved since the last `take_damage`.
+    pointer_moved: bool,
 }
 
 // SAFETY: the segment pointer is owned by this struct alone and only touched through `&mut self`
@@ -135,6 +140,8 @@ impl X11Capture {
             resized: false,
             notified: false,
             pending: RowSpans::default(),
+            pointer_events: false,
+            pointer_moved: false,
         })
     }
 
@@ -183,6 +190,47 @@ impl X11Capture {
         }
     }
 
+    /// Subscribes to the pointer's motion (XInput 2 raw events on the root window), so that
+    /// `wait_for_change` can wake for a moving cursor: a cursor moves without drawing on the
+    /// screen (hardware or sprite cursors are not in the framebuffer), so XDamage does not
+    /// see it. Returns false when the server lacks XInput 2.
+    pub fn enable_pointer_events(&mut self) -> bool {
+        if self.pointer_events {
+            return true;
+        }
+        let ok = (|| -> Result<bool, CaptureError> {
+            let reply = self
+                .conn
+                .xinput_xi_query_version(2, 0)
+                .map_err(lost)?
+                .reply()
+                .map_err(lost)?;
+            if reply.major_version < 2 {
+                return Ok(false);
+            }
+            // Raw motion: every pointer device's motion, wherever the pointer is (real devices
+            // and XTest injection). Motion on the root: also pointer warps, while over it.
+            let masks = [
+                xinput::EventMask {
+                    deviceid: xinput::Device::ALL.into(),
+                    mask: vec![xinput::XIEventMask::RAW_MOTION],
+                },
+                xinput::EventMask {
+                    deviceid: xinput::Device::ALL_MASTER.into(),
+                    mask: vec![xinput::XIEventMask::MOTION],
+                },
+            ];
+            self.conn
+                .xinput_xi_select_events(self.root, &masks)
+                .map_err(lost)?
+                .check()
+                .map_err(lost)?;
+            Ok(true)
+        })();
+        self.pointer_events = matches!(ok, Ok(true));
+        self.pointer_events
+    }
+
     /// The new screen size, once, after the screen changed size (seen by `take_damage`).
     pub fn take_resize(&mut self) -> Option<(u32, u32)> {
         std::mem::take(&mut self.resized).then_some((self.screen_width, self.screen_height))
@@ -215,6 +263,7 @@ impl X11Capture {
         while let Some(event) = self.conn.poll_for_event().map_err(lost)? {
             match event {
                 Event::DamageNotify(_) => self.notified = true,
+                Event::XinputRawMotion(_) | Event::XinputMotion(_) => self.pointer_moved = true,
                 Event::ConfigureNotify(e) if e.window == self.root => {
                     let size = (u32::from(e.width), u32::from(e.height));
                     if size != (self.screen_width, self.screen_height) {
@@ -228,14 +277,15 @@ impl X11Capture {
         Ok(())
     }
 
-    /// Blocks until XDamage reports a drawing in the region (or the screen changes size),
-    /// `until` passes, or `stop()` turns true; returns whether something was drawn. The drawing
-    /// stays pending for `take_damage`. Without XDamage it returns false at once. `wake`, when
-    /// given, is a descriptor that becomes readable when `stop()` turns true; without it the
-    /// wait polls in slices of 20 ms to notice.
-    pub fn wait_for_damage(
+    /// Blocks until XDamage reports a drawing in the region (or the screen changes size, or,
+    /// with `pointer`, the pointer moves), `until` passes, or `stop()` turns true; returns
+    /// whether something changed. A drawing stays pending for `take_damage`. Without XDamage it
+    /// returns false at once. `wake`, when given, is a descriptor that becomes readable when
+    /// `stop()` turns true; without it the wait polls in slices of 20 ms to notice.
+    pub fn wait_for_change(
         &mut self,
         until: Instant,
+        pointer: bool,
         wake: Option<BorrowedFd<'_>>,
         stop: impl Fn() -> bool,
     ) -> Result<bool, CaptureError> {
@@ -244,7 +294,7 @@ impl X11Capture {
         }
         loop {
             self.read_events()?;
-            if !self.pending.is_empty() || self.resized {
+            if !self.pending.is_empty() || self.resized || (pointer && self.pointer_moved) {
                 return Ok(true);
             }
             if std::mem::take(&mut self.notified) {
@@ -286,6 +336,8 @@ impl X11Capture {
     /// tracking is off (then everything must be assumed changed).
     pub fn take_damage(&mut self) -> Result<Option<RowSpans>, CaptureError> {
         self.read_events()?;
+        // The frame that calls this reads the cursor anew.
+        self.pointer_moved = false;
         if self.damage.is_none() {
             return Ok(None);
         }
