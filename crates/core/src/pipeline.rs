@@ -36,7 +36,8 @@ use crate::workers;
 /// How often the whole region is re-read and hashed even when XDamage reports nothing: a safety
 /// net for drawing that XDamage does not see (e.g. some direct-rendered GL).
 const FULL_CHECK_INTERVAL: Duration = Duration::from_secs(1);
-/// How long after XDamage reports a drawing on an idle screen the capture reads it.
+/// How long after a change is reported on a still screen (XDamage, pointer motion) the capture
+/// reads it.
 const DAMAGE_SETTLE: Duration = Duration::from_millis(1);
 
 /// Payload type, numbered as pixelflux numbers it.

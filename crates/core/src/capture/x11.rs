@@ -50,7 +50,7 @@ pub struct X11Capture {
     notified: bool,
     /// Damaged rows of the region fetched by `wait_for_change`, not yet taken by `take_damage`.
     pending: RowSpans,
-    /// XInput 2 raw motion events are selected (see `enable_pointer_events`).
+    /// XInput 2 pointer motion events are selected (see `enable_pointer_events`).
     pointer_events: bool,
     /// The pointer moved since the last `take_damage`.
     pointer_moved: bool,
@@ -190,7 +190,7 @@ impl X11Capture {
         }
     }
 
-    /// Subscribes to the pointer's motion (XInput 2 raw events on the root window), so that
+    /// Subscribes to the pointer's motion (XInput 2 events on the root window), so that
     /// `wait_for_change` can wake for a moving cursor: a cursor moves without drawing on the
     /// screen (hardware or sprite cursors are not in the framebuffer), so XDamage does not
     /// see it. Returns false when the server lacks XInput 2.
