@@ -99,12 +99,13 @@ impl ChangeDetector {
         }
     }
 
+    /// Whether cell `i` (row-major) differs from what was last sent.
+    fn cell_differs(&self, i: usize) -> bool {
+        self.sent[i] != Some(self.current[i])
+    }
+
     fn row_differs(&self, row: usize) -> bool {
-        let cells = row * self.cols..(row + 1) * self.cols;
-        self.sent[cells.clone()]
-            .iter()
-            .zip(&self.current[cells])
-            .any(|(s, c)| *s != Some(*c))
+        (row * self.cols..(row + 1) * self.cols).any(|i| self.cell_differs(i))
     }
 
     /// The rows `[first, last + 1)` of `stripe` whose latest hashes differ from what was last
@@ -124,8 +125,7 @@ impl ChangeDetector {
         let mut cols = (self.cols, 0);
         for row in start as usize..end as usize {
             for c in 0..self.cols {
-                let i = row * self.cols + c;
-                if self.sent[i] != Some(self.current[i]) {
+                if self.cell_differs(row * self.cols + c) {
                     cols = (cols.0.min(c), cols.1.max(c + 1));
                 }
             }
@@ -604,32 +604,24 @@ mod tests {
     #[ignore = "timing: cargo test --release -p stripecast-core hash_speed -- --ignored --nocapture"]
     fn hash_speed() {
         let frame = vec![7u8; 1920 * 1080 * 4];
+        // Milliseconds per frame over 100 runs of `f`.
+        let time = |label: &str, f: &mut dyn FnMut()| {
+            let t = std::time::Instant::now();
+            for _ in 0..100 {
+                f();
+            }
+            println!(
+                "xxh3 over a 1080p BGRX frame, {label}: {:.3} ms",
+                t.elapsed().as_secs_f64() * 10.0
+            );
+        };
         let mut det = ChangeDetector::new(1920, 1080, 1920 * 4);
-        let t = std::time::Instant::now();
-        for _ in 0..100 {
-            det.hash_rows(&frame, (0, 1080));
-        }
-        println!(
-            "xxh3 over a 1080p BGRX frame, row by row: {:.3} ms",
-            t.elapsed().as_secs_f64() * 10.0
-        );
+        time("row by row", &mut || det.hash_rows(&frame, (0, 1080)));
         let mut cells = ChangeDetector::with_cells(1920, 1080, 1920 * 4, TILE_CELL_WIDTH);
-        let t = std::time::Instant::now();
-        for _ in 0..100 {
-            cells.hash_rows(&frame, (0, 1080));
-        }
-        println!(
-            "xxh3 over a 1080p BGRX frame, in {TILE_CELL_WIDTH}-pixel cells: {:.3} ms",
-            t.elapsed().as_secs_f64() * 10.0
-        );
-        let t = std::time::Instant::now();
+        let label = format!("in {TILE_CELL_WIDTH}-pixel cells");
+        time(&label, &mut || cells.hash_rows(&frame, (0, 1080)));
         let mut acc = 0u64;
-        for _ in 0..100 {
-            acc ^= hash(&frame);
-        }
-        println!(
-            "xxh3 over a 1080p BGRX frame, in one call: {:.3} ms ({acc:x})",
-            t.elapsed().as_secs_f64() * 10.0
-        );
+        time("in one call", &mut || acc ^= hash(&frame));
+        println!("({acc:x})");
     }
 }
