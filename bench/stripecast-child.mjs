@@ -18,6 +18,8 @@ import { join, resolve, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createInterface } from 'node:readline'
 
+import { keepVisibleJpeg } from '../__test__/helpers/frames.mjs'
+
 const require = createRequire(import.meta.url)
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const { ScreenCapture } = require(join(root, 'index.js'))
@@ -95,13 +97,7 @@ async function single() {
     (s) => {
       const now = nowMs()
       if (a.codec === 'jpeg') {
-        const covered = (k) =>
-          s.stripeYStart <= k.stripeYStart &&
-          k.stripeYStart + k.stripeHeight <= s.stripeYStart + s.stripeHeight &&
-          s.x <= k.x &&
-          k.x + k.width <= s.x + s.width
-        last = last.filter((k) => !covered(k))
-        last.push(s)
+        last = keepVisibleJpeg(last, s)
       }
       else {
         let l = streams.get(s.stripeYStart)

@@ -91,22 +91,25 @@ export function decodeSized(s) {
 }
 
 /**
- * The JPEG deliveries a viewer's picture depends on, in the order they arrived: all of them
- * but those painted over entirely by a later one (a JPEG may cover only the changed band of its
- * stripe, so deliveries overlap).
+ * `kept` (JPEG deliveries in arrival order) after `s` arrives: without those `s` paints over
+ * entirely, with `s` last. A JPEG may cover only the changed band (or tile) of its stripe, so
+ * deliveries overlap.
  */
-export function visibleJpegs(stripes) {
-  let kept = []
-  const covers = (s, k) =>
+export function keepVisibleJpeg(kept, s) {
+  const covered = (k) =>
     s.stripeYStart <= k.stripeYStart &&
     k.stripeYStart + k.stripeHeight <= s.stripeYStart + s.stripeHeight &&
     (s.x ?? 0) <= (k.x ?? 0) &&
     (k.x ?? 0) + k.width <= (s.x ?? 0) + s.width
-  for (const s of stripes) {
-    kept = kept.filter((k) => !covers(s, k))
-    kept.push(s)
-  }
-  return kept
+  return [...kept.filter((k) => !covered(k)), s]
+}
+
+/**
+ * The JPEG deliveries a viewer's picture depends on, in the order they arrived: all of them
+ * but those painted over entirely by a later one.
+ */
+export function visibleJpegs(stripes) {
+  return stripes.reduce(keepVisibleJpeg, [])
 }
 
 /** Canvas painted with JPEG `stripes` in order, as a viewer paints them, with the rows covered. */
