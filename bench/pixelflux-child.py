@@ -17,6 +17,9 @@ the side-by-side driver:
   moment to --out/NAME (`{"event": "snap", "name": NAME}`); `finish` stops it
   (`{"event": "done"}`). pixelflux itself prints `[X11] ...` lines on stdout: the parent skips
   every line that is not JSON.
+- memory: resident set size before the capture starts, at the end of the window, and the
+  process's peak (VmRSS / VmHWM of /proc/self/status); `--keep none` (the memory pass) drops
+  every payload in the callback, copying nothing, and writes nothing.
 """
 import argparse, json, os, resource, sys, threading, time
 
@@ -35,6 +38,7 @@ p.add_argument("--crf", type=int, default=23)
 p.add_argument("--damage-threshold", type=int, default=15)
 p.add_argument("--damage-duration", type=int, default=30)
 p.add_argument("--out", required=True)
+p.add_argument("--keep", default="all", choices=["all", "none"])
 a = p.parse_args()
 
 s = CaptureSettings()
@@ -60,14 +64,24 @@ last = {}  # JPEG: y -> (height, frame_id, bytes)
 streams = {}  # H.264: y -> [height, width, [bytes...]]
 
 
+def rss_mb():
+    """Resident set size now and at its peak, MB (kB figures of /proc/self/status)."""
+    with open("/proc/self/status") as f:
+        kb = dict(l.split(":", 1) for l in f if l.startswith(("VmRSS", "VmHWM")))
+    return {k: round(int(v.split()[0]) / 1024, 1) for k, v in kb.items()}
+
+
+keep = a.keep != "none"
+
+
 def on_stripe(frame):
     now = time.monotonic_ns()
-    data = bytes(memoryview(frame))
+    data = bytes(memoryview(frame)) if keep else None
     y = frame.stripe_y_start
     with lock:
-        if a.codec == "jpeg":
+        if keep and a.codec == "jpeg":
             last[y] = (frame.stripe_height, frame.frame_id, data)
-        else:
+        elif keep:
             e = streams.get(y)
             if e is None:
                 e = streams[y] = [frame.stripe_height, 0, []]
@@ -88,6 +102,7 @@ def emit(obj):
 
 
 cap = ScreenCapture()
+rss_before = rss_mb()["VmRSS"]
 cap.start_capture(on_stripe, s)
 time.sleep(a.warmup)
 r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.monotonic()
@@ -100,6 +115,7 @@ with lock:
     # Access units per H.264 stream when the window closed (the scene still moving).
     motion_chunks = {y: len(e[2]) for y, e in streams.items()}
 r1, t1 = resource.getrusage(resource.RUSAGE_SELF), time.monotonic()
+rss = rss_mb()
 
 dt = t1 - t0
 cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
@@ -114,6 +130,7 @@ emit({
     "cpu_cores": round(cpu / dt, 3),
     "cpu_ms_per_frame": round(1000 * cpu / frames, 2) if frames else None,
     "latency_ms_p50": pick(0.5), "latency_ms_p99": pick(0.99), "latency_count": len(lat),
+    "rss_before_mb": rss_before, "rss_end_mb": rss["VmRSS"], "rss_peak_mb": rss["VmHWM"],
 })
 
 

@@ -11,12 +11,14 @@
 // frozen and each peer's output is decoded and compared with a dump of the screen 0.6 s and
 // 1.5 s later (PSNR of the final picture), and, for H.264 on the video scene, pictures decoded
 // from the measured window are matched with the loop's pictures (PSNR in motion). Finally:
-// N JPEG captures of the typing scene at 30 fps in one process, N = 1, 2, 4, 6, 8.
+// N JPEG captures of the typing scene at 30 fps in one process, N = 1, 2, 4, 6, 8. Memory: each
+// peer again on the static and video scenes, its callback dropping every payload, resident set
+// size before the capture started and at its peak.
 //
 // Writes bench/results.json and bench/results.md, prints the Markdown.
 //
 // Options: --seconds S (8) --warmup S (2) --scenes a,b --modes jpeg,h264-striped,h264-full
-//          --no-pixelflux --no-multi --no-variants (no damage-block-off reruns)
+//          --no-pixelflux --no-multi --no-variants (no damage-block-off reruns) --no-memory
 //          --quick (3 s windows, 1 s warm-up)
 // Env: PIXELFLUX_PYTHON=/path/to/python with pixelflux installed (else bench/.venv, then
 //      /tmp/pfx, else bench/.venv is created with `pip install pixelflux==2.2.1`).
@@ -36,7 +38,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 const log = (...a) => console.error('[bench]', ...a)
 
 // ---------------------------------------------------------------- options
-const opt = { seconds: 8, warmup: 2, scenes: null, modes: null, pixelflux: true, multi: true, variants: true }
+const opt = { seconds: 8, warmup: 2, scenes: null, modes: null, pixelflux: true, multi: true, variants: true, memory: true }
 for (let i = 2; i < process.argv.length; i++) {
   const k = process.argv[i]
   if (k === '--seconds') opt.seconds = Number(process.argv[++i])
@@ -46,6 +48,7 @@ for (let i = 2; i < process.argv.length; i++) {
   else if (k === '--no-pixelflux') opt.pixelflux = false
   else if (k === '--no-multi') opt.multi = false
   else if (k === '--no-variants') opt.variants = false
+  else if (k === '--no-memory') opt.memory = false
   else if (k === '--quick') Object.assign(opt, { seconds: 3, warmup: 1 })
   else {
     console.error(`unknown option ${k}`)
@@ -60,6 +63,9 @@ const MODES = {
   'h264-full': { label: 'H.264 full-frame crf23', codec: 'h264', fullframe: true },
 }
 const modeNames = opt.modes ?? Object.keys(MODES)
+// Memory is measured on a still screen (what a capture holds idle) and on the video scene (every
+// stripe encoded every frame: the most buffers in flight).
+const MEMORY_SCENES = ['static', 'video']
 const W = 1920
 const H = 1080
 // pixelflux's damage-block defaults (15 consecutive changed frames, then 30 frames), given to
@@ -228,6 +234,29 @@ async function measure(scene, mode, peer, workdir) {
     await c.end()
     await player.pause().catch(() => {})
     log(`${scene} ${mode} ${peer} failed: ${e.message}`)
+    return { scene, mode, peer, error: e.message }
+  }
+}
+
+/** Memory pass: one peer on the running scene, every payload dropped in its callback. */
+async function memoryRun(scene, mode, peer, workdir) {
+  const [cmd, args] = childCommand(peer, mode, join(workdir, 'unused'), ['--keep', 'none', '--seconds', '4', '--warmup', '1'])
+  await player.start(scene, FPS)
+  const c = startChild(cmd, args, { DISPLAY: xvfb.display }, 60000)
+  try {
+    const m = await c.waitFor('measured')
+    c.send('finish')
+    await c.waitFor('done')
+    await c.end()
+    await player.pause()
+    return {
+      scene, mode, peer, frames_per_s: m.frames_per_s, rss_before_mb: m.rss_before_mb, rss_end_mb: m.rss_end_mb,
+      rss_peak_mb: m.rss_peak_mb, capture_mb: r2(m.rss_peak_mb - m.rss_before_mb),
+    }
+  } catch (e) {
+    c.kill()
+    await c.end()
+    await player.pause().catch(() => {})
     return { scene, mode, peer, error: e.message }
   }
 }
@@ -403,6 +432,30 @@ function markdown(res) {
     }
     L.push('')
   }
+  if (res.memory?.length) {
+    L.push('## Memory (resident set size, MB)', '')
+    L.push('Each peer runs again for 1 s + 4 s with a callback that drops every payload (nothing kept, nothing copied). ' +
+      '**before** = the process just before its capture starts (the runtime: Node with the addon loaded, or Python with ' +
+      'pixelflux imported); **peak** = VmHWM of the process at the end; **capture** = peak − before, what capturing adds.', '')
+    L.push('| scene | mode | before (stripecast / pixelflux) | peak | capture | fps |')
+    L.push('|---|---|---|---|---|---|')
+    for (const scene of MEMORY_SCENES) {
+      for (const mode of modeNames) {
+        const s = res.memory.find((r) => r.scene === scene && r.mode === mode && r.peer === 'stripecast')
+        const p = res.memory.find((r) => r.scene === scene && r.mode === mode && r.peer === 'pixelflux') ?? {}
+        if (!s) continue
+        if (s.error || p.error) {
+          L.push(`| ${scene} | ${MODES[mode].label} | ${s.error ? 'stripecast failed: ' + s.error : ''} ${p.error ? 'pixelflux failed: ' + p.error : ''} ||||`)
+          continue
+        }
+        const two = (a, b, d = 1) => `${fmt(a, d)} / ${fmt(b, d)}`
+        L.push(`| ${scene} | ${MODES[mode].label} | ${two(s.rss_before_mb, p.rss_before_mb)} | ` +
+          `${two(s.rss_peak_mb, p.rss_peak_mb)} (${fx(ratio(s.rss_peak_mb, p.rss_peak_mb))}) | ` +
+          `${two(s.capture_mb, p.capture_mb)} (${fx(ratio(s.capture_mb, p.capture_mb))}) | ${two(s.frames_per_s, p.frames_per_s)} |`)
+      }
+    }
+    L.push('')
+  }
   L.push('## Every run', '')
   L.push('Player and Xvfb CPU are in cores over the same window (Xvfb also serves the capturer\'s XShmGetImage and XDamage). ' +
     '"other load" = cores the rest of the machine kept busy meanwhile (other processes not part of this benchmark): ' +
@@ -450,6 +503,7 @@ const workdir = mkdtempSync(join(tmpdir(), 'stripecast-bench-'))
 log(`Xvfb ${xvfb.display}, work in ${workdir}`)
 const runs = []
 const concurrency = []
+const memory = []
 try {
   for (const scene of SCENES) {
     if (scene === 'video') {
@@ -465,6 +519,16 @@ try {
           `fps ${fmt(r.frames_per_s, 1)}  cpu ${fmt(r.cpu_cores, 3)}  ms/frame ${fmt(r.cpu_ms_per_frame)}  MB/s ${fmt(r.bytes_per_s / 1e6, 3)}  ` +
           `p50/p99 ${fmt(r.latency_ms_p50, 1)}/${fmt(r.latency_ms_p99, 1)}  player ${fmt(r.player_cpu_cores, 3)}  xvfb ${fmt(r.xvfb_cpu_cores, 3)}`))
         runs.push(r)
+      }
+    }
+    if (opt.memory && MEMORY_SCENES.includes(scene)) {
+      for (const mode of modeNames) {
+        for (const peer of ['stripecast', ...(pf.python ? ['pixelflux'] : [])]) {
+          const r = await memoryRun(scene, mode, peer, workdir)
+          log(`memory ${scene.padEnd(6)} ${mode.padEnd(12)} ${peer.padEnd(10)} ` + (r.error ? `FAILED ${r.error}` :
+            `RSS before ${r.rss_before_mb} MB, peak ${r.rss_peak_mb} MB (+${r.capture_mb}), fps ${r.frames_per_s}`))
+          memory.push(r)
+        }
       }
     }
   }
@@ -534,6 +598,7 @@ const res = {
   comparison: comparison.map(({ sc, pf: p, ...rest }) => rest),
   targets: targets(comparison),
   concurrency,
+  memory,
 }
 const md = markdown({ ...res, comparison })
 writeFileSync(join(here, 'results.json'), JSON.stringify(res, null, 2) + '\n')

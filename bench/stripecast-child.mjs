@@ -3,6 +3,7 @@
 //
 //   node bench/stripecast-child.mjs --display :N --codec jpeg|h264 [--fullframe] --out DIR
 //   node bench/stripecast-child.mjs --display :N --multi 4 --fps 30     (concurrency test)
+//   ... --keep none     (memory pass: every Buffer dropped in the callback, nothing written)
 //
 // Figures over the measured window (after --warmup): delivered frames/s (distinct frameIds),
 // stripes/s, bytes/s (whole delivered Buffers, wire header included, as the probe counts
@@ -11,9 +12,10 @@
 // process.hrtime). Every callback keeps its Buffer (the latest per stripe for JPEG, the whole
 // stream per stripe for H.264) so that the parent can decode what a viewer would see; after
 // the window the capture goes on until the parent writes `finish` on stdin, then the payloads
-// go to --out. Events are JSON lines on stdout.
+// go to --out. Events are JSON lines on stdout. Memory: resident set size before the capture
+// starts, at the end of the window, and the process's peak (VmRSS / VmHWM of /proc/self/status).
 import { createRequire } from 'node:module'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join, resolve, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createInterface } from 'node:readline'
@@ -28,6 +30,7 @@ function args(argv) {
   const a = {
     codec: 'jpeg', fullframe: false, seconds: 8, warmup: 2, fps: 60, jpegQuality: 75, crf: 23,
     damageThreshold: 15, damageDuration: 30, multi: 0, out: null, display: process.env.DISPLAY,
+    keep: 'all',
   }
   for (let i = 2; i < argv.length; i++) {
     const k = argv[i]
@@ -44,6 +47,7 @@ function args(argv) {
     else if (k === '--multi') a.multi = Number(v())
     else if (k === '--tiles') a.tiles = true
     else if (k === '--out') a.out = v()
+    else if (k === '--keep') a.keep = v()
     else if (k === '--display') a.display = v()
     else throw new Error(`unknown argument ${k}`)
   }
@@ -57,6 +61,12 @@ const nowMs = () => Number(process.hrtime.bigint()) / 1e6
 const cpuS = () => {
   const u = process.cpuUsage()
   return (u.user + u.system) / 1e6
+}
+/** Resident set size now and at its peak, MB (kB figures of /proc/self/status). */
+const rssMb = () => {
+  const st = readFileSync('/proc/self/status', 'utf8')
+  const kb = (k) => Number((st.match(new RegExp(`^${k}:\\s*(\\d+)`, 'm')) ?? [0, NaN])[1])
+  return { now: +(kb('VmRSS') / 1024).toFixed(1), peak: +(kb('VmHWM') / 1024).toFixed(1) }
 }
 const pick = (sorted, q) => (sorted.length ? +sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))].toFixed(2) : null)
 
@@ -91,15 +101,16 @@ async function single() {
   // are dropped).
   let last = []
   const streams = new Map() // H.264: y -> stripes
+  const keep = a.keep !== 'none'
   const cap = new ScreenCapture()
+  const rssBefore = rssMb().now
   const info = cap.start(
     settings(),
     (s) => {
       const now = nowMs()
-      if (a.codec === 'jpeg') {
+      if (keep && a.codec === 'jpeg') {
         last = keepVisibleJpeg(last, s)
-      }
-      else {
+      } else if (keep) {
         let l = streams.get(s.stripeYStart)
         if (!l) streams.set(s.stripeYStart, (l = []))
         l.push(s)
@@ -123,6 +134,7 @@ async function single() {
   const c1 = cpuS()
   const t1 = nowMs()
   const s1 = cap.stats()
+  const rss = rssMb()
   // Access units per H.264 stream when the window closed (the scene still moving): the parent
   // samples pictures of the moving scene among these.
   const motionChunks = new Map([...streams.entries()].map(([y, l]) => [y, l.length]))
@@ -137,6 +149,7 @@ async function single() {
     bytes_per_s: Math.round(st.bytes / dt), cpu_s: +cpu.toFixed(4), cpu_cores: +(cpu / dt).toFixed(3),
     cpu_ms_per_frame: frames ? +((1000 * cpu) / frames).toFixed(2) : null,
     latency_ms_p50: pick(lat, 0.5), latency_ms_p99: pick(lat, 0.99), latency_count: lat.length,
+    rss_before_mb: rssBefore, rss_end_mb: rss.now, rss_peak_mb: rss.peak,
     info: { stripeHeight: info.stripeHeight, stripeCount: info.stripeCount, encoder: info.encoder },
     stats: {
       framesCaptured: s1.framesCaptured - s0.framesCaptured,

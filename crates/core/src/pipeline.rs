@@ -23,7 +23,7 @@ use crate::detect::{
 use crate::encode::hardware::{
     self, open_h264_shared, HardwareChoice, HwRequest, SharedStreamInfo, StreamInfo,
 };
-use crate::encode::jpeg::{JpegConfig, JpegEncoder, PlanesPool};
+use crate::encode::jpeg::{JpegConfig, JpegEncoder, WorkspacePool};
 use crate::encode::x264::{X264Config, X264Encoder};
 use crate::encode::{BgrxImage, EncodeError, EncodeRequest, Encoder, StreamParams};
 use crate::overlay::cursor::blend_cursor;
@@ -368,7 +368,7 @@ fn plan(config: &Config, region: Region, slot: &InfoSlot) -> Plan {
                 subsampling: config.jpeg_subsampling,
             };
             set_slot(static_info("jpeg"));
-            let pool = Arc::new(PlanesPool::default());
+            let pool = Arc::new(WorkspacePool::default());
             Plan {
                 layout: stripes(region.height, config.stripe_height),
                 factory: Box::new(move |_, _| {

@@ -24,36 +24,41 @@ pub struct JpegConfig {
     pub subsampling: Subsampling,
 }
 
-/// I420 buffers shared by the JPEG streams of one capture; an encode borrows one while it runs.
-///
-/// A frame's stripes then reuse the few buffers still warm in cache (about one per encoding
-/// thread) instead of each stream keeping its own: at 1080p that was nine 370 KB buffers, each
-/// gone cold by the time its stripe came round again. Measured with `npm run bench`, CPU per
-/// frame: full-screen video 5.6 → 5.2 ms, scroll 5.6 → 4.8 ms. The pool holds as many buffers
-/// as encodes ever ran at once, and goes with the capture's encoders.
-#[derive(Default)]
-pub struct PlanesPool(Mutex<Vec<YuvPlanes>>);
+/// What a JPEG encode works in: a libjpeg-turbo handle, the I420 planes of a 4:2:0 picture and
+/// the buffer the JPEG is written to before it is copied out at its size.
+struct Workspace {
+    tj: Compressor,
+    planes: Option<YuvPlanes>,
+    scratch: Vec<u8>,
+}
 
-impl PlanesPool {
-    fn take(&self) -> Option<YuvPlanes> {
+/// Workspaces shared by the JPEG streams of one capture; an encode borrows one while it runs.
+///
+/// A frame's stripes then reuse the few workspaces still warm in cache (about one per encoding
+/// thread) instead of each stream keeping its own: at 1080p that was nine 370 KB I420 buffers,
+/// each gone cold by the time its stripe came round again (measured with `npm run bench`, CPU
+/// per frame: full-screen video 5.6 → 5.2 ms, scroll 5.6 → 4.8 ms), and nine 740 KB
+/// worst-case output buffers resident for good (6.6 MB). The pool holds as many workspaces as
+/// encodes ever ran at once, and goes with the capture's encoders.
+#[derive(Default)]
+pub struct WorkspacePool(Mutex<Vec<Workspace>>);
+
+impl WorkspacePool {
+    fn take(&self) -> Option<Workspace> {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).pop()
     }
 
-    fn give(&self, planes: YuvPlanes) {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(planes);
+    fn give(&self, ws: Workspace) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(ws);
     }
 }
 
-/// Encodes at `quality`, or `paint_over_quality` for paint-over requests. Each stream (stripe)
-/// owns its libjpeg-turbo handle and output buffer, created on first use and reused; 4:2:0
-/// planes come from a [`PlanesPool`]. No per-thread state, so any thread may encode any stripe.
+/// Encodes at `quality`, or `paint_over_quality` for paint-over requests, in a workspace
+/// borrowed from a [`WorkspacePool`]. No per-thread or per-stream state, so any thread may
+/// encode any stripe.
 pub struct JpegEncoder {
     config: JpegConfig,
-    tj: Option<(Compressor, Vec<u8>)>,
-    pool: Arc<PlanesPool>,
+    pool: Arc<WorkspacePool>,
 }
 
 impl JpegEncoder {
@@ -62,13 +67,9 @@ impl JpegEncoder {
         Self::with_pool(config, Arc::default())
     }
 
-    /// An encoder that borrows its 4:2:0 planes from `pool` (shared by a capture's streams).
-    pub fn with_pool(config: JpegConfig, pool: Arc<PlanesPool>) -> Self {
-        Self {
-            config,
-            tj: None,
-            pool,
-        }
+    /// An encoder that borrows its workspaces from `pool` (shared by a capture's streams).
+    pub fn with_pool(config: JpegConfig, pool: Arc<WorkspacePool>) -> Self {
+        Self { config, pool }
     }
 }
 
@@ -99,6 +100,48 @@ fn compress_i420(
     tj.compress_yuv_planes_to_slice(&yuv, scratch).map_err(jerr)
 }
 
+/// Compresses `image` into `ws.scratch`; returns the JPEG's length.
+fn compress(
+    ws: &mut Workspace,
+    image: BgrxImage<'_>,
+    quality: u8,
+    subsamp: Subsamp,
+) -> Result<usize, EncodeError> {
+    let tj = &mut ws.tj;
+    // libjpeg-turbo treats quality 0 as 1.
+    tj.set_quality(i32::from(quality.max(1))).map_err(jerr)?;
+    tj.set_subsamp(subsamp).map_err(jerr)?;
+    let need = tj
+        .buf_len(image.width as usize, image.height as usize)
+        .map_err(jerr)?;
+    if ws.scratch.len() < need {
+        // Zeroed by the allocator (fresh pages for a buffer this size), not by writing: only
+        // the pages libjpeg-turbo writes become resident, not the whole worst case.
+        ws.scratch = vec![0; need];
+    }
+    let (w, h) = (image.width, image.height);
+    if subsamp == Subsamp::Sub2x2 && w.is_multiple_of(2) && h.is_multiple_of(2) {
+        let planes = match &mut ws.planes {
+            Some(p) => {
+                p.reshape(w, h)?;
+                p
+            }
+            empty => empty
+                .insert(YuvPlanes::new(w, h, ChromaLayout::I420)?.with_matrix(YuvMatrix::JfifFull)),
+        };
+        compress_i420(tj, planes, image, &mut ws.scratch)
+    } else {
+        let img = Image {
+            pixels: image.data,
+            width: w as usize,
+            pitch: image.stride,
+            height: h as usize,
+            format: PixelFormat::BGRX,
+        };
+        tj.compress_to_slice(img, &mut ws.scratch).map_err(jerr)
+    }
+}
+
 impl Encoder for JpegEncoder {
     fn encode(
         &mut self,
@@ -123,45 +166,23 @@ impl Encoder for JpegEncoder {
             Subsampling::Auto if request.paint_over => Subsamp::None,
             Subsampling::Auto => Subsamp::Sub2x2,
         };
-        let (tj, scratch) = match &mut self.tj {
-            Some(tj) => tj,
-            empty => empty.insert((Compressor::new().map_err(jerr)?, Vec::new())),
+        let mut ws = match self.pool.take() {
+            Some(ws) => ws,
+            None => Workspace {
+                tj: Compressor::new().map_err(jerr)?,
+                planes: None,
+                scratch: Vec::new(),
+            },
         };
-        // libjpeg-turbo treats quality 0 as 1.
-        tj.set_quality(i32::from(quality.max(1))).map_err(jerr)?;
-        tj.set_subsamp(subsamp).map_err(jerr)?;
-        let need = tj
-            .buf_len(image.width as usize, image.height as usize)
-            .map_err(jerr)?;
-        if scratch.len() < need {
-            scratch.resize(need, 0);
+        let n = compress(&mut ws, image, quality, subsamp);
+        if let Ok(n) = n {
+            // The delivered buffer gets exactly its size: the scratch buffer is sized for the
+            // worst case (about 3 bytes a pixel).
+            out.reserve_exact(n);
+            out.extend_from_slice(&ws.scratch[..n]);
         }
-        let (w, h) = (image.width, image.height);
-        let n = if subsamp == Subsamp::Sub2x2 && w.is_multiple_of(2) && h.is_multiple_of(2) {
-            let mut planes = match self.pool.take() {
-                Some(mut p) => {
-                    p.reshape(w, h)?;
-                    p
-                }
-                None => YuvPlanes::new(w, h, ChromaLayout::I420)?.with_matrix(YuvMatrix::JfifFull),
-            };
-            let n = compress_i420(tj, &mut planes, image, scratch);
-            self.pool.give(planes);
-            n?
-        } else {
-            let img = Image {
-                pixels: image.data,
-                width: w as usize,
-                pitch: image.stride,
-                height: h as usize,
-                format: PixelFormat::BGRX,
-            };
-            tj.compress_to_slice(img, scratch).map_err(jerr)?
-        };
-        // The delivered buffer gets exactly its size: the scratch buffer is sized for the worst
-        // case (about 3 bytes a pixel).
-        out.reserve_exact(n);
-        out.extend_from_slice(&scratch[..n]);
+        self.pool.give(ws);
+        n?;
         Ok(EncodeOutcome {
             key: true,
             produced: true,
@@ -254,9 +275,9 @@ mod tests {
             }
         }
         let full = BgrxImage::packed(&px, w, h);
-        // Two streams sharing their planes: each picture reuses the buffer the other one
-        // shaped for a different size.
-        let pool = Arc::new(PlanesPool::default());
+        // Two streams sharing a workspace: each picture reuses the planes the other one shaped
+        // for a different size.
+        let pool = Arc::new(WorkspacePool::default());
         let config = JpegConfig {
             quality: 95,
             paint_over_quality: 95,
@@ -306,7 +327,7 @@ mod tests {
         assert_eq!(
             pool.0.lock().unwrap().len(),
             1,
-            "one encode at a time: one buffer"
+            "one encode at a time: one workspace"
         );
     }
 
