@@ -61,7 +61,7 @@ s.damage_block_duration = a.damage_duration
 lock = threading.Lock()
 st = {"on": False, "stripes": 0, "bytes": 0, "frames": set(), "lat": []}
 last = {}  # JPEG: y -> (height, frame_id, bytes)
-streams = {}  # H.264: y -> [height, width, [bytes...]]
+streams = {}  # H.264: y -> [height, [grab time ms...], [bytes...]]
 
 
 def rss_mb():
@@ -84,7 +84,8 @@ def on_stripe(frame):
         elif keep:
             e = streams.get(y)
             if e is None:
-                e = streams[y] = [frame.stripe_height, 0, []]
+                e = streams[y] = [frame.stripe_height, [], []]
+            e[1].append(getattr(frame, "capture_ns", 0) / 1e6)
             e[2].append(data)
         if not st["on"]:
             return
@@ -148,7 +149,7 @@ def write_out(d):
     os.makedirs(d, exist_ok=True)
     with lock:
         jl = sorted(last.items())
-        sl = [(y, h, list(chunks)) for y, (h, _, chunks) in sorted(streams.items())]
+        sl = [(y, h, list(times), list(chunks)) for y, (h, times, chunks) in sorted(streams.items())]
     meta = []
     if a.codec == "jpeg":
         for y, (h, fid, data) in jl:
@@ -157,13 +158,14 @@ def write_out(d):
                 f.write(payload(data))
             meta.append({"y": y, "height": h, "file": name, "frameId": fid})
     else:
-        for y, h, chunks in sl:
+        for y, h, times, chunks in sl:
             name = "h264-%d.bin" % y
             with open(os.path.join(d, name), "wb") as f:
                 for c in chunks:
                     f.write(payload(c))
+            # times: when each access unit's picture was grabbed (CLOCK_MONOTONIC ms).
             meta.append({"y": y, "height": h, "file": name, "chunks": len(chunks),
-                         "motionChunks": motion_chunks.get(y, 0)})
+                         "motionChunks": motion_chunks.get(y, 0), "times": times})
     with open(os.path.join(d, "meta.json"), "w") as f:
         json.dump({"codec": a.codec, "width": a.width, "height": a.height, "parts": meta}, f)
 

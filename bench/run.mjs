@@ -9,8 +9,9 @@
 // blocking off. Each child measures itself over --seconds after --warmup; the player's, Xvfb's
 // and the rest of the machine's CPU over the same window are read from /proc. Then the scene is
 // frozen and each peer's output is decoded and compared with a dump of the screen 0.6 s and
-// 1.5 s later (PSNR of the final picture), and, for H.264 on the video scene, pictures decoded
-// from the measured window are matched with the loop's pictures (PSNR in motion). Finally:
+// 1.5 s later (PSNR of the final picture), and, for H.264 on the scroll, video and window-video
+// scenes, pictures decoded from the measured window are compared with the picture the player
+// had drawn when each was grabbed (PSNR in motion). Finally:
 // N JPEG captures of the typing scene at 30 fps in one process, N = 1, 2, 4, 6, 8. Memory: each
 // peer again on the static and video scenes, its callback dropping every payload, resident set
 // size before the capture started and at its peak.
@@ -19,6 +20,7 @@
 //
 // Options: --seconds S (8) --warmup S (2) --scenes a,b --modes jpeg,h264-striped,h264-full
 //          --no-pixelflux --no-multi --no-variants (no damage-block-off reruns) --no-memory
+//          --keep-work (leave the work folder: what each peer delivered, dumps, the player's log)
 //          --quick (3 s windows, 1 s warm-up)
 // Env: PIXELFLUX_PYTHON=/path/to/python with pixelflux installed (else bench/.venv, then
 //      /tmp/pfx, else bench/.venv is created with `pip install pixelflux==2.2.1`).
@@ -30,7 +32,7 @@ import { fileURLToPath } from 'node:url'
 import { createInterface } from 'node:readline'
 import { startXvfb } from '../tools/xvfb.mjs'
 import { startPlayer, procCpuSeconds } from './lib/player.mjs'
-import { snapshotPsnr, motionPsnr } from './lib/quality.mjs'
+import { snapshotPsnr, motionPsnr, loadScene } from './lib/quality.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const root = resolve(here, '..')
@@ -38,7 +40,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 const log = (...a) => console.error('[bench]', ...a)
 
 // ---------------------------------------------------------------- options
-const opt = { seconds: 8, warmup: 2, scenes: null, modes: null, pixelflux: true, multi: true, variants: true, memory: true }
+const opt = { seconds: 8, warmup: 2, scenes: null, modes: null, pixelflux: true, multi: true, variants: true, memory: true, keepWork: false }
 for (let i = 2; i < process.argv.length; i++) {
   const k = process.argv[i]
   if (k === '--seconds') opt.seconds = Number(process.argv[++i])
@@ -49,6 +51,7 @@ for (let i = 2; i < process.argv.length; i++) {
   else if (k === '--no-multi') opt.multi = false
   else if (k === '--no-variants') opt.variants = false
   else if (k === '--no-memory') opt.memory = false
+  else if (k === '--keep-work') opt.keepWork = true
   else if (k === '--quick') Object.assign(opt, { seconds: 3, warmup: 1 })
   else {
     console.error(`unknown option ${k}`)
@@ -66,6 +69,9 @@ const modeNames = opt.modes ?? Object.keys(MODES)
 // Memory is measured on a still screen (what a capture holds idle) and on the video scene (every
 // stripe encoded every frame: the most buffers in flight).
 const MEMORY_SCENES = ['static', 'video']
+// Scenes whose every picture the player can rebuild (xpaint `scene-parts`, `scene-log`): decoded
+// H.264 pictures of the moving scene are compared with what was on screen when they were grabbed.
+const MOTION_SCENES = ['scroll', 'video', 'window-video']
 const W = 1920
 const H = 1080
 // pixelflux's damage-block defaults (15 consecutive changed frames, then 30 frames), given to
@@ -352,7 +358,7 @@ function targets(rows) {
       const psnrOk = row.psnr_diff_db != null && row.psnr_diff_db >= -0.5
       add('H.264 bytes/s <= 1.1x at equal PSNR', row, row.bytes_per_s, 1.1, row.bytes_per_s != null && row.bytes_per_s <= 1.1 && psnrOk,
         row.psnr_basis === 'motion'
-          ? `PSNR of the moving video ${fmt(sc.psnr_motion)} vs ${fmt(pf.psnr_motion)} dB (${row.psnr_diff_db >= 0 ? '+' : ''}${fmt(row.psnr_diff_db)}); equal = within 0.5 dB or better`
+          ? `PSNR in motion ${fmt(sc.psnr_motion)} vs ${fmt(pf.psnr_motion)} dB (${row.psnr_diff_db >= 0 ? '+' : ''}${fmt(row.psnr_diff_db)}); equal = within 0.5 dB or better`
           : `final-picture PSNR ${fmt(sc.psnr)} vs ${fmt(pf.psnr)} dB (${row.psnr_diff_db >= 0 ? '+' : ''}${fmt(row.psnr_diff_db)}); equal = within 0.5 dB or better; see note on H.264 final pictures`)
     }
   }
@@ -375,9 +381,11 @@ function markdown(res) {
     'would show (last JPEG of each stripe / last decoded H.264 picture of each stream) against a dump of the screen, ' +
     '0.6 s and 1.5 s after the scene player stopped. A final H.264 picture flatters a peer that keeps encoding the ' +
     'still picture after the scene stops (pixelflux re-sends a stripe for the rest of its damage block, and each ' +
-    'further P frame refines it); **PSNR in motion** (video scene, H.264) avoids that: 8 pictures per stream decoded ' +
-    'from the measured window, each matched with the loop picture it shows. JPEG pictures are independent, so their ' +
-    'final PSNR is their quality in motion.', '')
+    'further P frame refines it); **PSNR in motion** (H.264 on scroll, video and window-video) avoids that: 8 pictures ' +
+    'per stream decoded from the measured window, each compared with the picture the scene player had on screen when ' +
+    "the peer grabbed it (the peer's grab time against the player's log of when it drew each picture, both " +
+    'CLOCK_MONOTONIC; the closest of the pictures drawn just before, at and after that time). JPEG pictures are ' +
+    'independent, so their final PSNR is their quality in motion.', '')
   L.push('"damage block off" reruns stripecast with `damageBlockThreshold: 100000`: a damaged stripe is, in both peers, ' +
     'sent whenever drawn and not hashed until its block ends; this row shows the plain path, every stripe hashed every ' +
     'frame.', '')
@@ -506,11 +514,11 @@ const concurrency = []
 const memory = []
 try {
   for (const scene of SCENES) {
-    if (scene === 'video') {
-      // The pictures of the video loop, to match decoded H.264 pictures of the moving scene.
-      await player.start('video', FPS)
+    if (MOTION_SCENES.includes(scene)) {
+      // What the scene's pictures are made of, to rebuild the one on screen at any grab.
+      await player.start(scene, FPS)
       await player.pause()
-      for (let k = 0; k < 30; k++) await player.cmd(`scene-dump ${k} ${join(workdir, `video-ref-${k}.bgrx`)}`)
+      await player.cmd(`scene-parts ${join(workdir, `${scene}-parts`)}`)
     }
     for (const mode of modeNames) {
       for (const peer of peersFor(scene, mode)) {
@@ -521,6 +529,8 @@ try {
         runs.push(r)
       }
     }
+    // Every picture the player drew in this scene, with when (H.264 in-motion quality).
+    if (MOTION_SCENES.includes(scene)) await player.cmd(`scene-log ${join(workdir, `${scene}-parts`, 'log.jsonl')}`)
     if (opt.memory && MEMORY_SCENES.includes(scene)) {
       for (const mode of modeNames) {
         for (const peer of ['stripecast', ...(pf.python ? ['pixelflux'] : [])]) {
@@ -547,18 +557,20 @@ try {
 }
 
 // Quality after everything was measured, so that decoding never overlaps a measurement.
-const videoRefs = existsSync(join(workdir, 'video-ref-0.bgrx'))
-  ? Array.from({ length: 30 }, (_, k) => readFileSync(join(workdir, `video-ref-${k}.bgrx`)))
-  : null
+const drawn = new Map() // scene -> its parts and drawing log, loaded once
 for (const r of runs) {
   if (r.error) continue
-  if (r.scene === 'video' && r.codec === 'h264' && videoRefs) {
+  const partsDir = join(workdir, `${r.scene}-parts`)
+  if (r.codec === 'h264' && existsSync(join(partsDir, 'log.jsonl'))) {
     try {
-      const q = await motionPsnr(join(r.out, 'late'), videoRefs)
+      if (!drawn.has(r.scene)) drawn.set(r.scene, loadScene(partsDir, join(partsDir, 'log.jsonl')))
+      const q = await motionPsnr(join(r.out, 'late'), drawn.get(r.scene))
       if (q) {
         r.psnr_motion = q.psnr
         r.psnr_motion_pictures = q.pictures
         r.psnr_motion_worst = q.worst
+        r.psnr_motion_matched = q.matched
+        r.psnr_motion_each = q.each
       }
     } catch (e) {
       log(`motion quality ${r.scene} ${r.mode} ${r.peer}: ${e.message}`)
@@ -576,10 +588,13 @@ for (const r of runs) {
     r.quality_error = e.message
     log(`quality ${r.scene} ${r.mode} ${r.peer}: ${e.message}`)
   }
-  delete r.out
-  delete r.dump
+  if (!opt.keepWork) {
+    delete r.out
+    delete r.dump
+  }
 }
-rmSync(workdir, { recursive: true, force: true })
+if (opt.keepWork) log(`work folder kept: ${workdir}`)
+else rmSync(workdir, { recursive: true, force: true })
 
 const comparison = compare(runs)
 const res = {

@@ -177,7 +177,11 @@ async function single() {
       for (const [y, l] of [...streams.entries()].sort((p, q) => p[0] - q[0])) {
         const file = `h264-${y}.bin`
         writeFileSync(join(dir, file), Buffer.concat(l.map((s) => payload(s.data))))
-        parts.push({ y, height: l[0].stripeHeight, file, chunks: l.length, motionChunks: motionChunks.get(y) ?? 0 })
+        parts.push({
+          y, height: l[0].stripeHeight, file, chunks: l.length, motionChunks: motionChunks.get(y) ?? 0,
+          // When each access unit's picture was grabbed (CLOCK_MONOTONIC ms, the player's clock).
+          times: l.map((s) => s.captureTimeMs),
+        })
       }
     }
     writeFileSync(join(dir, 'meta.json'), JSON.stringify({ codec: a.codec, width: info.width, height: info.height, parts }))

@@ -110,63 +110,123 @@ export async function snapshotPsnr(earlyDir, lateDir, dumpPath) {
 }
 
 /**
- * PSNR of H.264 pictures decoded while the scene was still moving, for scenes whose every
- * picture is one of a known set (`refs`: raw BGRX screens, the `video` loop). Up to `samples`
- * pictures per stream are taken evenly from the last 70% of the access units delivered before
- * the measured window closed; each is matched with the reference it is closest to (on a coarse
- * grid first) and its squared error against that reference is added up over all streams.
- * Returns { psnr, pictures, worst } (worst = lowest single-picture PSNR, a mismatch shows there).
+ * A scene as the player drew it: its parts (xpaint `scene-parts DIR`) and its drawing log
+ * (`scene-log PATH`: every picture with the CLOCK_MONOTONIC times before and after drawing it).
  */
-export async function motionPsnr(lateDir, refs, samples = 8) {
+export function loadScene(dir, logPath) {
+  const meta = JSON.parse(readFileSync(join(dir, 'scene.json'), 'utf8'))
+  const read = (f) => readFileSync(join(dir, f))
+  const many = (prefix) => Array.from({ length: meta.loop }, (_, k) => read(`${prefix}-${k}.bgrx`))
+  const parts = meta.scene === 'video' ? { loop: many('loop') }
+    : meta.scene === 'window-video' ? { desktop: read('desktop.bgrx'), window: many('window') }
+      : meta.scene === 'scroll' ? { title: read('title.bgrx'), page: read('page.bgrx') }
+        : null
+  if (!parts) throw new Error(`no way to rebuild pictures of scene ${meta.scene}`)
+  const log = readFileSync(logPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l))
+  return { meta, parts, log }
+}
+
+/** Rows y0 .. y0+h of picture `d` (an entry of the scene's log), raw BGRX. */
+export function pictureRows(scene, d, y0, h) {
+  const { meta, parts } = scene
+  const stride = meta.width * 4
+  const out = Buffer.alloc(h * stride)
+  if (meta.scene === 'video') {
+    parts.loop[d.picture % meta.loop].copy(out, 0, y0 * stride, (y0 + h) * stride)
+  } else if (meta.scene === 'window-video') {
+    parts.desktop.copy(out, 0, y0 * stride, (y0 + h) * stride)
+    const [ww, wh] = meta.window
+    const win = parts.window[d.picture % meta.loop]
+    for (let r = Math.max(y0, d.y); r < Math.min(y0 + h, d.y + wh); r++) {
+      win.copy(out, (r - y0) * stride + d.x * 4, (r - d.y) * ww * 4, (r - d.y + 1) * ww * 4)
+    }
+  } else {
+    for (let r = y0; r < y0 + h; r++) {
+      const [src, row] = r < meta.top ? [parts.title, r] : [parts.page, d.y + r - meta.top]
+      src.copy(out, (r - y0) * stride, row * stride, (row + 1) * stride)
+    }
+  }
+  return out
+}
+
+/** Sum of squared R, G, B differences of two BGRX pictures of `rows` rows. */
+function sse(a, b, width, rows) {
+  let e = 0
+  for (let i = 0; i < rows * width * 4; i += 4) {
+    const d0 = a[i] - b[i]
+    const d1 = a[i + 1] - b[i + 1]
+    const d2 = a[i + 2] - b[i + 2]
+    e += d0 * d0 + d1 * d1 + d2 * d2
+  }
+  return e
+}
+
+/**
+ * PSNR of what a viewer saw while the scene was still moving (H.264). `samples` grab times are
+ * taken evenly from the last 70% of the frames delivered before the measured window closed; at
+ * each, every stream shows the last picture it delivered up to then (a stream that sent nothing
+ * since shows an older one, as a viewer would), and the whole screen so rebuilt is compared with
+ * the picture the player had on screen at that grab (its stamp against the player's log: the
+ * last picture finished drawing by then, or the one before or after it if closer, since a peer
+ * may stamp a little before or after it reads the screen). Squared errors are added up over all
+ * samples. Returns { psnr, pictures, worst, matched, each } (worst = lowest single-screen PSNR,
+ * where a mismatch would show; matched = how many screens matched the picture drawn before, at
+ * or after the stamp; each = {t, picture, psnr} per screen).
+ */
+export async function motionPsnr(lateDir, scene, samples = 8) {
   const meta = JSON.parse(readFileSync(join(lateDir, 'meta.json'), 'utf8'))
   const { width } = meta
-  let sse = 0
-  let count = 0
-  let pictures = 0
-  let worst = Infinity
-  await eachLimited(meta.parts, 2, async (p) => {
-    const m = p.motionChunks ?? 0
-    if (m < 4) return
-    const idx = [...new Set(Array.from({ length: samples }, (_, i) => Math.floor(m * 0.3 + ((m * 0.7 - 1) * i) / Math.max(1, samples - 1))))]
-      .filter((n) => n >= 0 && n < m)
-    const pics = await h264Pictures(join(lateDir, p.file), width, p.height, idx.map((n) => n + 1))
-    for (const pic of pics) {
-      const d = pic.data
-      let best = null
-      let bestErr = Infinity
-      for (const ref of refs) {
-        let e = 0
-        for (let row = 0; row < p.height; row += 4) {
-          const o = (p.y + row) * width * 4
-          const po = row * width * 4
-          for (let x = 0; x < width * 4; x += 32) {
-            const a = d[po + x] - ref[o + x]
-            const b = d[po + x + 1] - ref[o + x + 1]
-            const c = d[po + x + 2] - ref[o + x + 2]
-            e += a * a + b * b + c * c
-          }
-        }
-        if (e < bestErr) {
-          bestErr = e
-          best = ref
-        }
-      }
-      let e = 0
-      const base = p.y * width * 4
-      for (let i = 0; i < p.height * width * 4; i += 4) {
-        const a = d[i] - best[base + i]
-        const b = d[i + 1] - best[base + i + 1]
-        const c = d[i + 2] - best[base + i + 2]
-        e += a * a + b * b + c * c
-      }
-      const n = p.height * width * 3
-      sse += e
-      count += n
-      pictures++
-      worst = Math.min(worst, e === 0 ? 99 : 10 * Math.log10((255 * 255) / (e / n)))
-    }
+  const { log } = scene
+  const parts = meta.parts.filter((p) => p.times?.length)
+  // Grab times of the frames delivered during the window (a frame's stripes share one stamp).
+  const grabs = [...new Set(parts.flatMap((p) => p.times.slice(0, p.motionChunks ?? 0)))].sort((a, b) => a - b)
+  if (grabs.length < 4) return null
+  const times = [...new Set(Array.from({ length: samples }, (_, i) =>
+    grabs[Math.floor(grabs.length * 0.3 + ((grabs.length * 0.7 - 1) * i) / Math.max(1, samples - 1))]))]
+  // Per stream, the access unit on show at each sample time (-1: none yet), and its picture.
+  const shown = new Map()
+  await eachLimited(parts, 2, async (p) => {
+    const units = times.map((t) => p.times.findLastIndex((u) => u <= t))
+    const have = units.filter((n) => n >= 0)
+    const pics = have.length ? await h264Pictures(join(lateDir, p.file), width, p.height, have.map((n) => n + 1)) : []
+    shown.set(p, units.map((n) => (n >= 0 ? pics[have.indexOf(n)] : null)))
   })
+  let total = 0
+  let count = 0
+  let worst = Infinity
+  const matched = { before: 0, at: 0, after: 0 }
+  const each = []
+  for (const [j, t] of times.entries()) {
+    // The last picture finished drawing at t (binary search on t1).
+    let lo = 0
+    let hi = log.length - 1
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1
+      if (log[mid].t1 <= t) lo = mid
+      else hi = mid - 1
+    }
+    const tries = [lo - 1, lo, lo + 1].filter((i) => i >= 0 && i < log.length)
+    // Every pixel counts: two neighbouring pictures may differ in one row of the screen.
+    const errs = tries.map((i) => {
+      let e = 0
+      for (const p of parts) {
+        const pic = shown.get(p)[j]
+        if (pic) e += sse(pic.data, pictureRows(scene, log[i], p.y, p.height), width, p.height)
+      }
+      return e
+    })
+    const k = errs.indexOf(Math.min(...errs))
+    matched[['before', 'at', 'after'][tries[k] - lo + 1]]++
+    const n = parts.reduce((sum, p) => sum + (shown.get(p)[j] ? p.height * width * 3 : 0), 0)
+    total += errs[k]
+    count += n
+    const db = errs[k] === 0 ? 99 : 10 * Math.log10((255 * 255) / (errs[k] / n))
+    worst = Math.min(worst, db)
+    each.push({ t: +t.toFixed(1), picture: log[tries[k]].picture, psnr: +db.toFixed(2) })
+  }
   if (!count) return null
-  const mse = sse / count
-  return { psnr: mse === 0 ? 99 : +(10 * Math.log10((255 * 255) / mse)).toFixed(2), pictures, worst: +worst.toFixed(2) }
+  const mse = total / count
+  return {
+    psnr: mse === 0 ? 99 : +(10 * Math.log10((255 * 255) / mse)).toFixed(2), pictures: times.length, worst: +worst.toFixed(2), matched, each,
+  }
 }

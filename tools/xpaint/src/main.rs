@@ -23,8 +23,13 @@
 //!   sets the new scene up. Prints `scene NAME running setup_ms=S` on stderr once the first
 //!   picture is on screen; replies `ok` when it ends and prints
 //!   `scene NAME frames=N late=L setup_ms=S` on stderr.
-//! - `scene-dump K PATH`             raw BGRX of picture K (mod 30) of the current `video` scene's
-//!   loop (the whole screen), so that decoded frames can be matched against what was shown
+//! - `scene-log PATH`               JSON lines, one per picture the current scene has drawn since
+//!   it was set up: `{"picture":P,"t0":MS,"t1":MS,"x":X,"y":Y}`, P counting from the set-up
+//!   picture (0), t0/t1 CLOCK_MONOTONIC milliseconds before its requests and after the round trip
+//!   that follows them, x/y where it put what moves (see `scene.rs`)
+//! - `scene-parts DIR`              what the current scene's pictures are made of (raw BGRX files
+//!   and `scene.json`), so that any picture P of the log can be rebuilt to compare a decoded
+//!   frame with what was on screen when it was grabbed
 //! - `sync`                         just the round trip
 //! - `quit`                         prints `ok` and exits
 //!
@@ -38,8 +43,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use x11rb::connection::{Connection, RequestConnection};
 use x11rb::protocol::xproto::{
-    ChangeGCAux, ConnectionExt, CreateGCAux, FillStyle, Font, Gcontext, ImageFormat, ImageOrder,
-    Rectangle, Window,
+    ChangeGCAux, ConnectionExt, CreateGCAux, Drawable, FillStyle, Font, Gcontext, ImageFormat,
+    ImageOrder, Rectangle, Window,
 };
 use x11rb::protocol::Event;
 use x11rb::rust_connection::RustConnection;
@@ -246,18 +251,40 @@ impl Painter {
     }
 
     fn dump(&self, x: i16, y: i16, w: u16, h: u16) -> Res<Vec<u8>> {
+        self.get_bgrx(self.root, x, y, w, h)
+    }
+
+    /// Core GetImage of a window or pixmap as raw BGRX, in bands that fit a reply comfortably.
+    fn get_bgrx(&self, from: Drawable, x: i16, y: i16, w: u16, h: u16) -> Res<Vec<u8>> {
         if !self.bgrx_ok {
             return Err("root visual is not 24-bit TrueColor at 32 bpp LSB-first".into());
         }
-        let reply = self
-            .conn
-            .get_image(ImageFormat::Z_PIXMAP, self.root, x, y, w, h, !0)?
-            .reply()?;
-        let want = w as usize * h as usize * 4;
-        if reply.data.len() != want {
-            return Err(format!("GetImage gave {} bytes, want {}", reply.data.len(), want).into());
+        let rows_per =
+            ((self.max_put_bytes / 4) / (w as usize * 4).max(1)).clamp(1, h.max(1) as usize);
+        let mut out = Vec::with_capacity(w as usize * h as usize * 4);
+        let mut row = 0usize;
+        while row < h as usize {
+            let n = rows_per.min(h as usize - row);
+            let r = self
+                .conn
+                .get_image(
+                    ImageFormat::Z_PIXMAP,
+                    from,
+                    x,
+                    y + row as i16,
+                    w,
+                    n as u16,
+                    !0,
+                )?
+                .reply()?;
+            out.extend_from_slice(&r.data);
+            row += n;
         }
-        Ok(reply.data)
+        let want = w as usize * h as usize * 4;
+        if out.len() != want {
+            return Err(format!("GetImage gave {} bytes, want {}", out.len(), want).into());
+        }
+        Ok(out)
     }
 }
 
@@ -467,16 +494,25 @@ fn run_command(
                 name, st.frames, st.late, st.setup_ms
             );
         }
-        "scene-dump" => {
-            let (w, rest) = split_words(line, 2);
-            let k: usize = num(w.get(1).copied(), "K")?;
-            let path = rest.trim();
+        "scene-log" => {
+            let path = line["scene-log".len()..].trim();
             if path.is_empty() {
                 return Err("missing PATH".into());
             }
             let state = scene_state.as_ref().ok_or("no scene has been set up")?;
-            let data = state.dump_frame(p, k)?;
-            std::fs::write(path, data).map_err(|e| format!("{}: {}", path, e))?;
+            std::fs::write(path, state.log_json()).map_err(|e| format!("{}: {}", path, e))?;
+        }
+        "scene-parts" => {
+            let dir = line["scene-parts".len()..].trim();
+            if dir.is_empty() {
+                return Err("missing DIR".into());
+            }
+            let state = scene_state.as_ref().ok_or("no scene has been set up")?;
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {}", dir, e))?;
+            for (name, data) in state.parts(p)? {
+                let path = std::path::Path::new(dir).join(name);
+                std::fs::write(&path, data).map_err(|e| format!("{}: {}", path.display(), e))?;
+            }
         }
         "sync" => {}
         "quit" => return Ok(Next::Quit),

@@ -13,6 +13,18 @@
 //! | `scroll` | a text page (below a still 32-row title bar) scrolled up 4 rows |
 //! | `video` | the whole screen replaced by the next of 30 precomputed frames (smooth plasma with per-frame grain, a seamless loop) |
 //! | `window-video` | a 640x360 window of 30 precomputed frames moving 2 px right and 1 px down per frame (bouncing) over a still text page; only the uncovered L-shape is restored |
+//!
+//! Every picture drawn is logged with its CLOCK_MONOTONIC time and where it put what moves
+//! (`scene-log`), and `scene-parts` writes what pictures are made of, so that a benchmark can
+//! rebuild the picture that was on screen when a frame was grabbed:
+//!
+//! | scene | picture P (0 = the set-up picture) | log x, y | parts |
+//! |---|---|---|---|
+//! | `video` | `loop-{P mod 30}` | 0, 0 | `loop-K.bgrx` (whole screens) |
+//! | `window-video` | `desktop` with `window-{P mod 30}` at x, y | window's top left | `desktop.bgrx`, `window-K.bgrx` |
+//! | `scroll` | `title` above rows y.. of `page` | 0, first page row shown | `title.bgrx`, `page.bgrx` |
+//!
+//! `scene.json` gives the sizes (and `loop`, `top`: the title's height).
 
 use std::time::{Duration, Instant};
 
@@ -93,6 +105,27 @@ pub struct Scene {
     frame: u64,
     cw: i16,
     lh: i16,
+    log: Vec<Drawn>,
+}
+
+/// One picture drawn: its number, CLOCK_MONOTONIC ns before its requests and after the round
+/// trip that follows them, and where it put what moves.
+struct Drawn {
+    picture: u64,
+    t0: u64,
+    t1: u64,
+    x: i32,
+    y: i32,
+}
+
+fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes the timespec it is given; CLOCK_MONOTONIC always exists.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 /// Runs (preparing it first when it is not the current one) scene `name` at `fps` for `secs`
@@ -127,10 +160,22 @@ pub fn run(
     let mut next = start;
     let (mut frames, mut late) = (0u64, 0u64);
     loop {
-        if scene.step(p)? {
+        let t0 = monotonic_ns();
+        let drew = scene.step(p)?;
+        if drew {
             p.sync()?;
         }
         scene.frame += 1;
+        if drew {
+            let (x, y) = scene.geometry();
+            scene.log.push(Drawn {
+                picture: scene.frame,
+                t0,
+                t1: monotonic_ns(),
+                x,
+                y,
+            });
+        }
         frames += 1;
         if input.should_stop(end.is_none()) {
             break;
@@ -527,6 +572,7 @@ impl Scene {
             frame: 0,
             cw,
             lh,
+            log: Vec::new(),
         })
     }
 
@@ -635,29 +681,84 @@ impl Scene {
         }
     }
 
-    /// Picture `k` (modulo the loop) of the `video` scene, as raw BGRX of the whole screen.
-    pub fn dump_frame(&self, p: &Painter, k: usize) -> Res<Vec<u8>> {
-        let Kind::Video { frames } = &self.kind else {
-            return Err(format!("scene-dump needs the video scene, not '{}'", self.name).into());
-        };
-        let pix = frames[k % frames.len()];
+    /// Where the picture just drawn (number `self.frame`) put what moves: the window's top left
+    /// (`window-video`), the first page row shown (`scroll`), else 0, 0.
+    fn geometry(&self) -> (i32, i32) {
+        match &self.kind {
+            Kind::WindowVideo { x, y, .. } => (*x, *y),
+            Kind::Scroll { period, .. } => {
+                (0, (self.frame * SCROLL_STEP as u64 % *period as u64) as i32)
+            }
+            _ => (0, 0),
+        }
+    }
+
+    /// The log of pictures drawn since set-up, as JSON lines (times in milliseconds).
+    pub fn log_json(&self) -> String {
+        let ms = |ns: u64| ns as f64 / 1e6;
+        self.log
+            .iter()
+            .map(|d| {
+                format!(
+                    "{{\"picture\":{},\"t0\":{:.3},\"t1\":{:.3},\"x\":{},\"y\":{}}}\n",
+                    d.picture,
+                    ms(d.t0),
+                    ms(d.t1),
+                    d.x,
+                    d.y
+                )
+            })
+            .collect()
+    }
+
+    /// What this scene's pictures are made of: (file name, contents), `scene.json` last.
+    pub fn parts(&self, p: &Painter) -> Res<Vec<(String, Vec<u8>)>> {
         let (w, h) = (p.width, p.height);
-        // GetImage in bands that fit a reply comfortably.
-        let rows_per = ((p.max_put_bytes / 4) / (w as usize * 4)).clamp(1, h as usize);
-        let mut out = Vec::with_capacity(w as usize * h as usize * 4);
-        let mut y = 0usize;
-        while y < h as usize {
-            let n = rows_per.min(h as usize - y);
-            let r = p
-                .conn
-                .get_image(ImageFormat::Z_PIXMAP, pix, 0, y as i16, w, n as u16, !0)?
-                .reply()?;
-            out.extend_from_slice(&r.data);
-            y += n;
-        }
-        if out.len() != w as usize * h as usize * 4 {
-            return Err(format!("GetImage gave {} bytes", out.len()).into());
-        }
+        let mut out = Vec::new();
+        let json = match &self.kind {
+            Kind::Video { frames } => {
+                for (k, f) in frames.iter().enumerate() {
+                    out.push((format!("loop-{k}.bgrx"), p.get_bgrx(*f, 0, 0, w, h)?));
+                }
+                format!("\"loop\":{}", frames.len())
+            }
+            Kind::WindowVideo {
+                desktop, frames, ..
+            } => {
+                out.push(("desktop.bgrx".into(), p.get_bgrx(*desktop, 0, 0, w, h)?));
+                for (k, f) in frames.iter().enumerate() {
+                    out.push((
+                        format!("window-{k}.bgrx"),
+                        p.get_bgrx(*f, 0, 0, WINDOW_W, WINDOW_H)?,
+                    ));
+                }
+                format!(
+                    "\"loop\":{},\"window\":[{WINDOW_W},{WINDOW_H}]",
+                    frames.len()
+                )
+            }
+            Kind::Scroll { pix, period } => {
+                let rows = (h - TITLE_H) as u32 + period;
+                out.push(("title.bgrx".into(), p.dump(0, 0, w, TITLE_H)?));
+                out.push(("page.bgrx".into(), p.get_bgrx(*pix, 0, 0, w, rows as u16)?));
+                format!("\"top\":{TITLE_H},\"pageRows\":{rows}")
+            }
+            _ => {
+                return Err(format!(
+                    "scene '{}' has no parts to rebuild pictures from",
+                    self.name
+                )
+                .into())
+            }
+        };
+        out.push((
+            "scene.json".into(),
+            format!(
+                "{{\"scene\":\"{}\",\"width\":{w},\"height\":{h},{json}}}\n",
+                self.name
+            )
+            .into_bytes(),
+        ));
         Ok(out)
     }
 
