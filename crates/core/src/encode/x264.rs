@@ -115,7 +115,13 @@ impl X264Encoder {
             ChromaLayout::I420
         };
         // Validates the size (non-zero, even for 4:2:0) and allocates the planes once.
-        let planes = YuvPlanes::new(width, height, layout)?;
+        // A stripe's stream converts on its own thread (stripes encode side by side); a
+        // full-frame stream (x264's own threads) splits its conversion over the cores too.
+        let planes = YuvPlanes::new(width, height, layout)?.with_threads(if threads == 1 {
+            1
+        } else {
+            crate::workers::parallelism()
+        });
         let csp = (if fullcolor {
             x::X264_CSP_I444
         } else {
