@@ -21,7 +21,9 @@
 // Options: --seconds S (8) --warmup S (2) --scenes a,b --modes jpeg,h264-striped,h264-full
 //          --no-pixelflux --no-multi --no-variants (no damage-block-off reruns) --no-memory
 //          --keep-work (leave the work folder: what each peer delivered, dumps, the player's log)
-//          --quick (3 s windows, 1 s warm-up)
+//          --repeat N (2: each peer measured N times per scene and mode, the peers taking turns;
+//          the tables show the means, every run is listed)
+//          --quick (3 s windows, 1 s warm-up, one run each)
 // Env: PIXELFLUX_PYTHON=/path/to/python with pixelflux installed (else bench/.venv, then
 //      /tmp/pfx, else bench/.venv is created with `pip install pixelflux==2.2.1`).
 import { spawn, execFileSync } from 'node:child_process'
@@ -32,7 +34,7 @@ import { fileURLToPath } from 'node:url'
 import { createInterface } from 'node:readline'
 import { startXvfb } from '../tools/xvfb.mjs'
 import { startPlayer, procCpuSeconds } from './lib/player.mjs'
-import { snapshotPsnr, motionPsnr, loadScene } from './lib/quality.mjs'
+import { snapshotPsnr, motionPsnr, loadScene, readSceneLog } from './lib/quality.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const root = resolve(here, '..')
@@ -40,7 +42,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 const log = (...a) => console.error('[bench]', ...a)
 
 // ---------------------------------------------------------------- options
-const opt = { seconds: 8, warmup: 2, scenes: null, modes: null, pixelflux: true, multi: true, variants: true, memory: true, keepWork: false }
+const opt = { seconds: 8, warmup: 2, scenes: null, modes: null, pixelflux: true, multi: true, variants: true, memory: true, keepWork: false, repeat: 2 }
 for (let i = 2; i < process.argv.length; i++) {
   const k = process.argv[i]
   if (k === '--seconds') opt.seconds = Number(process.argv[++i])
@@ -52,7 +54,8 @@ for (let i = 2; i < process.argv.length; i++) {
   else if (k === '--no-variants') opt.variants = false
   else if (k === '--no-memory') opt.memory = false
   else if (k === '--keep-work') opt.keepWork = true
-  else if (k === '--quick') Object.assign(opt, { seconds: 3, warmup: 1 })
+  else if (k === '--repeat') opt.repeat = Math.max(1, Math.floor(Number(process.argv[++i])))
+  else if (k === '--quick') Object.assign(opt, { seconds: 3, warmup: 1, repeat: 1 })
   else {
     console.error(`unknown option ${k}`)
     process.exit(2)
@@ -195,9 +198,10 @@ function childCommand(peer, mode, out, extra = []) {
 }
 
 /** One measured run of one peer on the running scene; leaves the scene frozen and dumped. */
-async function measure(scene, mode, peer, workdir) {
-  const out = join(workdir, `${scene}-${mode}-${peer}`)
+async function measure(scene, mode, peer, rep, workdir) {
+  const out = join(workdir, `${scene}-${mode}-${peer}-${rep}`)
   const [cmd, args] = childCommand(peer, mode, out)
+  await player.cmd('scene-restart')
   await player.start(scene, FPS)
   const playing = performance.now()
   const c = startChild(cmd, args, { DISPLAY: xvfb.display }, (opt.warmup + opt.seconds + 60) * 1000)
@@ -214,11 +218,13 @@ async function measure(scene, mode, peer, workdir) {
     const otherCpu = (busyCpuSeconds() - b0) / dt - playerCpu - xvfbCpu - m.cpu_cores
     const ps = await player.pause()
     const frozen = performance.now()
+    // Every picture the player drew in this run, with when (H.264 in-motion quality).
+    if (MOTION_SCENES.includes(scene)) await player.cmd(`scene-log ${join(workdir, `${scene}-${mode}-${peer}-${rep}.log.jsonl`)}`)
     const playerFps = ps ? ps.frames / ((frozen - playing) / 1000) : null
     // What a viewer has 0.6 s after the scene stopped (a damage block of 30 frames is 0.5 s),
     // and 1.5 s after (past stripecast's once-a-second full check).
     await sleep(600)
-    const dump = join(workdir, `${scene}-${mode}-${peer}.screen.bgrx`)
+    const dump = join(workdir, `${scene}-${mode}-${peer}-${rep}.screen.bgrx`)
     await player.dump(0, 0, W, H, dump)
     c.send('snap early')
     await c.waitFor('snap:early')
@@ -229,24 +235,25 @@ async function measure(scene, mode, peer, workdir) {
     await c.waitFor('done')
     await c.end()
     return {
-      ...m, scene, mode, peer, event: undefined,
+      ...m, scene, mode, peer, rep, event: undefined,
       player_cpu_cores: +playerCpu.toFixed(3), xvfb_cpu_cores: +xvfbCpu.toFixed(3),
       other_cpu_cores: +Math.max(0, otherCpu).toFixed(2),
       player_fps: playerFps != null ? +playerFps.toFixed(1) : null, player_late: ps?.late ?? null,
-      out, dump,
+      out, dump, log: join(workdir, `${scene}-${mode}-${peer}-${rep}.log.jsonl`),
     }
   } catch (e) {
     c.kill()
     await c.end()
     await player.pause().catch(() => {})
     log(`${scene} ${mode} ${peer} failed: ${e.message}`)
-    return { scene, mode, peer, error: e.message }
+    return { scene, mode, peer, rep, error: e.message }
   }
 }
 
 /** Memory pass: one peer on the running scene, every payload dropped in its callback. */
 async function memoryRun(scene, mode, peer, workdir) {
   const [cmd, args] = childCommand(peer, mode, join(workdir, 'unused'), ['--keep', 'none', '--seconds', '4', '--warmup', '1'])
+  await player.cmd('scene-restart')
   await player.start(scene, FPS)
   const c = startChild(cmd, args, { DISPLAY: xvfb.display }, 60000)
   try {
@@ -305,6 +312,31 @@ const fmt = (v, d = 2) => (v == null ? '–' : typeof v === 'number' ? v.toFixed
 const fx = (v) => (v == null ? '–' : `${v.toFixed(2)}x`)
 const VARIANT = { stripecast: 'stripecast', 'stripecast-nodmg': 'stripecast, damage block off', 'stripecast-tiles': 'stripecast, JPEG tiles' }
 const VARIANT_LABEL = { stripecast: 'as configured', 'stripecast-nodmg': 'damage block off', 'stripecast-tiles': 'jpegTiles on' }
+
+/** Figures averaged over the repeated runs of each scene, mode and peer (errors win). */
+function mergeRuns(runs) {
+  const groups = new Map()
+  for (const r of runs) {
+    const key = `${r.scene}|${r.mode}|${r.peer}`
+    if (!groups.has(key)) groups.set(key, [])
+    groups.get(key).push(r)
+  }
+  const AVERAGED = ['frames_per_s', 'stripes_per_s', 'bytes_per_s', 'cpu_cores', 'cpu_ms_per_frame', 'latency_ms_p50',
+    'latency_ms_p99', 'psnr_early', 'psnr', 'psnr_motion', 'player_cpu_cores', 'xvfb_cpu_cores', 'other_cpu_cores', 'player_fps']
+  return [...groups.values()].map((g) => {
+    const failed = g.find((r) => r.error)
+    if (failed) return failed
+    const m = { ...g[0], runs: g.length }
+    delete m.rep
+    for (const k of AVERAGED) {
+      const v = g.map((r) => r[k]).filter((x) => x != null)
+      m[k] = v.length ? +(v.reduce((a, b) => a + b, 0) / v.length).toFixed(k === 'bytes_per_s' ? 0 : 3) : null
+    }
+    const ms = g.map((r) => r.cpu_ms_per_frame).filter((x) => x != null)
+    if (ms.length > 1) m.cpu_ms_per_frame_range = [Math.min(...ms), Math.max(...ms)]
+    return m
+  })
+}
 
 function compare(runs) {
   const rows = []
@@ -375,7 +407,9 @@ function markdown(res) {
   L.push('Settings for both peers: cursor off, paint-over off, software encoders, damage block after 15 changed frames for 30 frames ' +
     "(pixelflux's defaults), JPEG quality 75 (each peer's own chroma subsampling, see below), H.264 CRF 23 (4:2:0, x264 " +
     'ultrafast/zerolatency in both). Each peer runs alone in its own process ' +
-    '(pixelflux from Python), one after the other on the same running scene. **CPU** = the whole capturing process ' +
+    '(pixelflux from Python), one after the other on the same running scene' +
+    (res.options.repeat > 1 ? `, ${res.options.repeat} times each, taking turns; the tables show the means (each run is under *Every run*)` : '') +
+    '. **CPU** = the whole capturing process ' +
     '(user + system, every thread); the scene player and Xvfb are measured separately and not included. **fps** = distinct ' +
     'frame ids delivered per second. **Latency** = frame grab to JS/Python callback. **PSNR** (R,G,B) = the picture a viewer ' +
     'would show (last JPEG of each stripe / last decoded H.264 picture of each stream) against a dump of the screen, ' +
@@ -468,16 +502,18 @@ function markdown(res) {
   L.push('Player and Xvfb CPU are in cores over the same window (Xvfb also serves the capturer\'s XShmGetImage and XDamage). ' +
     '"other load" = cores the rest of the machine kept busy meanwhile (other processes not part of this benchmark): ' +
     'where it is high, fps and latency of that run are disturbed.', '')
-  L.push('| scene | mode | peer | fps | stripes/s | MB/s | CPU cores | CPU ms/frame | p50 ms | p99 ms | PSNR 0.6 s | PSNR 1.5 s | player CPU | player fps | Xvfb CPU | other load |')
-  L.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|')
+  L.push('| scene | mode | peer | run | fps | stripes/s | MB/s | CPU cores | CPU ms/frame | p50 ms | p99 ms | PSNR 0.6 s | PSNR 1.5 s | PSNR in motion | player CPU | player fps | Xvfb CPU | other load |')
+  L.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|')
   for (const r of res.runs) {
+    const run = (r.rep ?? 0) + 1
     if (r.error) {
-      L.push(`| ${r.scene} | ${r.mode} | ${r.peer} | failed: ${r.error} |||||||||||`)
+      L.push(`| ${r.scene} | ${r.mode} | ${r.peer} | ${run} | failed: ${r.error} ||||||||||||||`)
       continue
     }
-    L.push(`| ${r.scene} | ${r.mode} | ${r.peer} | ${fmt(r.frames_per_s, 1)} | ${fmt(r.stripes_per_s, 1)} | ${fmt(r.bytes_per_s / 1e6, 3)} | ` +
+    L.push(`| ${r.scene} | ${r.mode} | ${r.peer} | ${run} | ${fmt(r.frames_per_s, 1)} | ${fmt(r.stripes_per_s, 1)} | ${fmt(r.bytes_per_s / 1e6, 3)} | ` +
       `${fmt(r.cpu_cores, 3)} | ${fmt(r.cpu_ms_per_frame)} | ${fmt(r.latency_ms_p50, 1)} | ${fmt(r.latency_ms_p99, 1)} | ` +
-      `${fmt(r.psnr_early)} | ${fmt(r.psnr)} | ${fmt(r.player_cpu_cores, 3)} | ${fmt(r.player_fps, 1)} | ${fmt(r.xvfb_cpu_cores, 3)} | ${fmt(r.other_cpu_cores)} |`)
+      `${fmt(r.psnr_early)} | ${fmt(r.psnr)} | ${r.psnr_motion != null ? fmt(r.psnr_motion) : ''} | ${fmt(r.player_cpu_cores, 3)} | ${fmt(r.player_fps, 1)} | ` +
+      `${fmt(r.xvfb_cpu_cores, 3)} | ${fmt(r.other_cpu_cores)} |`)
   }
   L.push('')
   return L.join('\n')
@@ -514,23 +550,21 @@ const concurrency = []
 const memory = []
 try {
   for (const scene of SCENES) {
-    if (MOTION_SCENES.includes(scene)) {
-      // What the scene's pictures are made of, to rebuild the one on screen at any grab.
-      await player.start(scene, FPS)
-      await player.pause()
-      await player.cmd(`scene-parts ${join(workdir, `${scene}-parts`)}`)
-    }
+    // Set up (each run then restarts it: every run sees the same pictures), and what the
+    // scene's pictures are made of, to rebuild the one on screen at any grab.
+    await player.start(scene, FPS)
+    await player.pause()
+    if (MOTION_SCENES.includes(scene)) await player.cmd(`scene-parts ${join(workdir, `${scene}-parts`)}`)
     for (const mode of modeNames) {
-      for (const peer of peersFor(scene, mode)) {
-        const r = await measure(scene, mode, peer, workdir)
+      // The peers take turns, so that a slower or faster spell of a shared machine falls on both.
+      for (let rep = 0; rep < opt.repeat; rep++) for (const peer of peersFor(scene, mode)) {
+        const r = await measure(scene, mode, peer, rep, workdir)
         log(`${scene.padEnd(12)} ${mode.padEnd(12)} ${peer.padEnd(16)} ` + (r.error ? 'FAILED' :
           `fps ${fmt(r.frames_per_s, 1)}  cpu ${fmt(r.cpu_cores, 3)}  ms/frame ${fmt(r.cpu_ms_per_frame)}  MB/s ${fmt(r.bytes_per_s / 1e6, 3)}  ` +
           `p50/p99 ${fmt(r.latency_ms_p50, 1)}/${fmt(r.latency_ms_p99, 1)}  player ${fmt(r.player_cpu_cores, 3)}  xvfb ${fmt(r.xvfb_cpu_cores, 3)}`))
         runs.push(r)
       }
     }
-    // Every picture the player drew in this scene, with when (H.264 in-motion quality).
-    if (MOTION_SCENES.includes(scene)) await player.cmd(`scene-log ${join(workdir, `${scene}-parts`, 'log.jsonl')}`)
     if (opt.memory && MEMORY_SCENES.includes(scene)) {
       for (const mode of modeNames) {
         for (const peer of ['stripecast', ...(pf.python ? ['pixelflux'] : [])]) {
@@ -543,6 +577,9 @@ try {
     }
   }
   if (opt.multi) {
+    await player.start('typing', FPS)
+    await player.pause()
+    await player.cmd('scene-restart')
     await player.start('typing', FPS)
     for (const n of [1, 2, 4, 6, 8]) {
       const c = await multi(n, workdir)
@@ -557,14 +594,14 @@ try {
 }
 
 // Quality after everything was measured, so that decoding never overlaps a measurement.
-const drawn = new Map() // scene -> its parts and drawing log, loaded once
+const drawn = new Map() // scene -> its parts, loaded once
 for (const r of runs) {
   if (r.error) continue
   const partsDir = join(workdir, `${r.scene}-parts`)
-  if (r.codec === 'h264' && existsSync(join(partsDir, 'log.jsonl'))) {
+  if (r.codec === 'h264' && existsSync(r.log)) {
     try {
-      if (!drawn.has(r.scene)) drawn.set(r.scene, loadScene(partsDir, join(partsDir, 'log.jsonl')))
-      const q = await motionPsnr(join(r.out, 'late'), drawn.get(r.scene))
+      if (!drawn.has(r.scene)) drawn.set(r.scene, loadScene(partsDir))
+      const q = await motionPsnr(join(r.out, 'late'), drawn.get(r.scene), readSceneLog(r.log))
       if (q) {
         r.psnr_motion = q.psnr
         r.psnr_motion_pictures = q.pictures
@@ -591,12 +628,14 @@ for (const r of runs) {
   if (!opt.keepWork) {
     delete r.out
     delete r.dump
+    delete r.log
   }
 }
 if (opt.keepWork) log(`work folder kept: ${workdir}`)
 else rmSync(workdir, { recursive: true, force: true })
 
-const comparison = compare(runs)
+const summary = mergeRuns(runs)
+const comparison = compare(summary)
 const res = {
   machine: {
     date: new Date().toISOString(),
@@ -607,9 +646,10 @@ const res = {
     node: process.version,
   },
   pixelflux: { version: pf.version ?? null, python: pf.python ?? null, error: pf.error ?? null },
-  options: { seconds: opt.seconds, warmup: opt.warmup, fps: FPS, width: W, height: H, damage: DAMAGE, scenes: SCENES, modes: modeNames },
+  options: { seconds: opt.seconds, warmup: opt.warmup, repeat: opt.repeat, fps: FPS, width: W, height: H, damage: DAMAGE, scenes: SCENES, modes: modeNames },
   wallSeconds: Math.round((Date.now() - started) / 1000),
   runs,
+  summary,
   comparison: comparison.map(({ sc, pf: p, ...rest }) => rest),
   targets: targets(comparison),
   concurrency,

@@ -109,11 +109,8 @@ export async function snapshotPsnr(earlyDir, lateDir, dumpPath) {
   return { early: compareWith(ep, width, height, screen), late: compareWith(lp, width, height, screen), subsampling }
 }
 
-/**
- * A scene as the player drew it: its parts (xpaint `scene-parts DIR`) and its drawing log
- * (`scene-log PATH`: every picture with the CLOCK_MONOTONIC times before and after drawing it).
- */
-export function loadScene(dir, logPath) {
+/** What a scene's pictures are made of (xpaint `scene-parts DIR`). */
+export function loadScene(dir) {
   const meta = JSON.parse(readFileSync(join(dir, 'scene.json'), 'utf8'))
   const read = (f) => readFileSync(join(dir, f))
   const many = (prefix) => Array.from({ length: meta.loop }, (_, k) => read(`${prefix}-${k}.bgrx`))
@@ -122,8 +119,15 @@ export function loadScene(dir, logPath) {
       : meta.scene === 'scroll' ? { title: read('title.bgrx'), page: read('page.bgrx') }
         : null
   if (!parts) throw new Error(`no way to rebuild pictures of scene ${meta.scene}`)
-  const log = readFileSync(logPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l))
-  return { meta, parts, log }
+  return { meta, parts }
+}
+
+/**
+ * A run's drawing log (xpaint `scene-log PATH`): every picture drawn since the scene was set up
+ * or restarted, with the CLOCK_MONOTONIC times before and after drawing it.
+ */
+export function readSceneLog(path) {
+  return readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l))
 }
 
 /** Rows y0 .. y0+h of picture `d` (an entry of the scene's log), raw BGRX. */
@@ -137,8 +141,10 @@ export function pictureRows(scene, d, y0, h) {
     parts.desktop.copy(out, 0, y0 * stride, (y0 + h) * stride)
     const [ww, wh] = meta.window
     const win = parts.window[d.picture % meta.loop]
+    // The set-up picture may put the window partly off a small screen.
+    const visible = Math.min(ww, meta.width - d.x)
     for (let r = Math.max(y0, d.y); r < Math.min(y0 + h, d.y + wh); r++) {
-      win.copy(out, (r - y0) * stride + d.x * 4, (r - d.y) * ww * 4, (r - d.y + 1) * ww * 4)
+      win.copy(out, (r - y0) * stride + d.x * 4, (r - d.y) * ww * 4, ((r - d.y) * ww + visible) * 4)
     }
   } else {
     for (let r = y0; r < y0 + h; r++) {
@@ -173,10 +179,9 @@ function sse(a, b, width, rows) {
  * where a mismatch would show; matched = how many screens matched the picture drawn before, at
  * or after the stamp; each = {t, picture, psnr} per screen).
  */
-export async function motionPsnr(lateDir, scene, samples = 8) {
+export async function motionPsnr(lateDir, scene, log, samples = 8) {
   const meta = JSON.parse(readFileSync(join(lateDir, 'meta.json'), 'utf8'))
   const { width } = meta
-  const { log } = scene
   const parts = meta.parts.filter((p) => p.times?.length)
   // Grab times of the frames delivered during the window (a frame's stripes share one stamp).
   const grabs = [...new Set(parts.flatMap((p) => p.times.slice(0, p.motionChunks ?? 0)))].sort((a, b) => a - b)

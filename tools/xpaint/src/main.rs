@@ -23,10 +23,12 @@
 //!   sets the new scene up. Prints `scene NAME running setup_ms=S` on stderr once the first
 //!   picture is on screen; replies `ok` when it ends and prints
 //!   `scene NAME frames=N late=L setup_ms=S` on stderr.
+//! - `scene-restart`                puts the current scene back to its set-up picture and state
+//!   (so that every run of it shows the same pictures) and empties its log
 //! - `scene-log PATH`               JSON lines, one per picture the current scene has drawn since
-//!   it was set up: `{"picture":P,"t0":MS,"t1":MS,"x":X,"y":Y}`, P counting from the set-up
-//!   picture (0), t0/t1 CLOCK_MONOTONIC milliseconds before its requests and after the round trip
-//!   that follows them, x/y where it put what moves (see `scene.rs`)
+//!   it was set up or restarted: `{"picture":P,"t0":MS,"t1":MS,"x":X,"y":Y}`, P counting from the
+//!   set-up picture (0), t0/t1 CLOCK_MONOTONIC milliseconds before its requests and after the
+//!   round trip that follows them, x/y where it put what moves (see `scene.rs`)
 //! - `scene-parts DIR`              what the current scene's pictures are made of (raw BGRX files
 //!   and `scene.json`), so that any picture P of the log can be rebuilt to compare a decoded
 //!   frame with what was on screen when it was grabbed
@@ -493,6 +495,10 @@ fn run_command(
                 "scene {} frames={} late={} setup_ms={}",
                 name, st.frames, st.late, st.setup_ms
             );
+        }
+        "scene-restart" => {
+            let state = scene_state.as_mut().ok_or("no scene has been set up")?;
+            state.restart(p)?;
         }
         "scene-log" => {
             let path = line["scene-log".len()..].trim();

@@ -50,6 +50,8 @@ const VIDEO_FRAMES: usize = 30;
 const WINDOW_W: u16 = 640;
 const WINDOW_H: u16 = 360;
 const SCROLL_STEP: u32 = 4;
+/// Where the `window-video` window starts (x, y) and how it moves each frame (dx, dy).
+const WINDOW_START: (i32, i32, i32, i32) = (200, 150, 2, 1);
 
 const WORDS: [&str; 40] = [
     "let", "fn", "match", "return", "self", "buffer", "stripe", "encode", "frame", "width",
@@ -146,8 +148,11 @@ pub fn run(
         if let Some(old) = state.take() {
             old.free(p)?;
         }
-        *state = Some(Scene::setup(p, name)?);
+        let t0 = monotonic_ns();
+        let mut scene = Scene::setup(p, name)?;
         p.sync()?;
+        scene.log_drawn(t0);
+        *state = Some(scene);
     }
     let setup_ms = t_setup.elapsed().as_millis() as u64;
     let scene = state.as_mut().expect("set above");
@@ -167,14 +172,7 @@ pub fn run(
         }
         scene.frame += 1;
         if drew {
-            let (x, y) = scene.geometry();
-            scene.log.push(Drawn {
-                picture: scene.frame,
-                t0,
-                t1: monotonic_ns(),
-                x,
-                y,
-            });
+            scene.log_drawn(t0);
         }
         frames += 1;
         if input.should_stop(end.is_none()) {
@@ -543,7 +541,7 @@ impl Scene {
                 draw_page(p, desktop, gc, TITLE_H as i16, w, h - TITLE_H, 0, 0, cw, lh)?;
                 conn.copy_area(desktop, root, gc, 0, 0, 0, 0, w, h)?;
                 let frames = video_pixmaps(p, gc, WINDOW_W, WINDOW_H, 0x77e0)?;
-                let (x, y) = (200, 150);
+                let (x, y, dx, dy) = WINDOW_START;
                 conn.copy_area(
                     frames[0], root, gc, 0, 0, x as i16, y as i16, WINDOW_W, WINDOW_H,
                 )?;
@@ -552,8 +550,8 @@ impl Scene {
                     frames,
                     x,
                     y,
-                    dx: 2,
-                    dy: 1,
+                    dx,
+                    dy,
                 }
             }
             other => {
@@ -679,6 +677,76 @@ impl Scene {
                 Ok(true)
             }
         }
+    }
+
+    /// Logs picture `self.frame`, whose requests went out at `t0` and have been processed.
+    fn log_drawn(&mut self, t0: u64) {
+        let (x, y) = self.geometry();
+        self.log.push(Drawn {
+            picture: self.frame,
+            t0,
+            t1: monotonic_ns(),
+            x,
+            y,
+        });
+    }
+
+    /// Back to the set-up picture and state, with a log of that picture alone: every run of a
+    /// scene then shows the same pictures at the same pace (a window at the same place, a
+    /// typing area as empty).
+    pub fn restart(&mut self, p: &Painter) -> Res<()> {
+        let conn = &p.conn;
+        let (w, h) = (p.width, p.height);
+        let (gc, root) = (self.gc, p.root);
+        let t0 = monotonic_ns();
+        match &mut self.kind {
+            Kind::Static => {}
+            Kind::Typing {
+                left,
+                top,
+                x,
+                y,
+                typed,
+            } => {
+                (*x, *y, *typed) = (*left, *top, 0);
+                conn.change_gc(gc, &ChangeGCAux::new().foreground(p.pixel(BG)))?;
+                conn.poly_fill_rectangle(
+                    root,
+                    gc,
+                    &[Rectangle {
+                        x: 0,
+                        y: *top,
+                        width: w,
+                        height: h - *top as u16,
+                    }],
+                )?;
+            }
+            Kind::Scroll { pix, .. } => {
+                conn.copy_area(*pix, root, gc, 0, 0, 0, TITLE_H as i16, w, h - TITLE_H)?;
+            }
+            Kind::Video { frames } => {
+                conn.copy_area(frames[0], root, gc, 0, 0, 0, 0, w, h)?;
+            }
+            Kind::WindowVideo {
+                desktop,
+                frames,
+                x,
+                y,
+                dx,
+                dy,
+            } => {
+                (*x, *y, *dx, *dy) = WINDOW_START;
+                conn.copy_area(*desktop, root, gc, 0, 0, 0, 0, w, h)?;
+                conn.copy_area(
+                    frames[0], root, gc, 0, 0, *x as i16, *y as i16, WINDOW_W, WINDOW_H,
+                )?;
+            }
+        }
+        p.sync()?;
+        self.frame = 0;
+        self.log.clear();
+        self.log_drawn(t0);
+        Ok(())
     }
 
     /// Where the picture just drawn (number `self.frame`) put what moves: the window's top left
