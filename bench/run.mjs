@@ -607,7 +607,7 @@ for (const r of runs) {
         r.psnr_motion_pictures = q.pictures
         r.psnr_motion_worst = q.worst
         r.psnr_motion_matched = q.matched
-        r.psnr_motion_each = q.each
+        if (opt.keepWork) r.psnr_motion_each = q.each // per grab: with the work folder, for a closer look
       }
     } catch (e) {
       log(`motion quality ${r.scene} ${r.mode} ${r.peer}: ${e.message}`)
