@@ -394,6 +394,23 @@ fn video_pixmaps(p: &Painter, gc: Gcontext, w: u16, h: u16, seed: u64) -> Res<Ve
     Ok(out)
 }
 
+/// Fills the root window from row `top` down with the page background (the typing area).
+fn clear_below(p: &Painter, gc: Gcontext, top: i16) -> Res<()> {
+    p.conn
+        .change_gc(gc, &ChangeGCAux::new().foreground(p.pixel(BG)))?;
+    p.conn.poly_fill_rectangle(
+        p.root,
+        gc,
+        &[Rectangle {
+            x: 0,
+            y: top,
+            width: p.width,
+            height: p.height.saturating_sub(top as u16),
+        }],
+    )?;
+    Ok(())
+}
+
 /// `a` minus `b` as up to four rectangles.
 fn subtract(a: (i32, i32, i32, i32), b: (i32, i32, i32, i32)) -> Vec<(i32, i32, i32, i32)> {
     let (ax, ay, aw, ah) = a;
@@ -605,17 +622,7 @@ impl Scene {
                     if *y as i32 + lh as i32 > h {
                         // Page full: clear the typing area and start again at its top.
                         *y = *top;
-                        conn.change_gc(gc, &ChangeGCAux::new().foreground(p.pixel(BG)))?;
-                        conn.poly_fill_rectangle(
-                            root,
-                            gc,
-                            &[Rectangle {
-                                x: 0,
-                                y: *top,
-                                width: w as u16,
-                                height: (h - *top as i32) as u16,
-                            }],
-                        )?;
+                        clear_below(p, gc, *top)?;
                     }
                 }
                 let visible = (frame / 30) % 2 == 0;
@@ -709,17 +716,7 @@ impl Scene {
                 typed,
             } => {
                 (*x, *y, *typed) = (*left, *top, 0);
-                conn.change_gc(gc, &ChangeGCAux::new().foreground(p.pixel(BG)))?;
-                conn.poly_fill_rectangle(
-                    root,
-                    gc,
-                    &[Rectangle {
-                        x: 0,
-                        y: *top,
-                        width: w,
-                        height: h - *top as u16,
-                    }],
-                )?;
+                clear_below(p, gc, *top)?;
             }
             Kind::Scroll { pix, .. } => {
                 conn.copy_area(*pix, root, gc, 0, 0, 0, TITLE_H as i16, w, h - TITLE_H)?;
