@@ -199,10 +199,12 @@ function childCommand(peer, mode, out, extra = []) {
 
 /** One measured run of one peer on the running scene; leaves the scene frozen and dumped. */
 async function measure(scene, mode, peer, rep, workdir) {
+  // What the peer delivered (a folder), the screen dump and the player's log of this run.
   const out = join(workdir, `${scene}-${mode}-${peer}-${rep}`)
+  const dump = `${out}.screen.bgrx`
+  const drawLog = `${out}.log.jsonl`
   const [cmd, args] = childCommand(peer, mode, out)
-  await player.cmd('scene-restart')
-  await player.start(scene, FPS)
+  await player.start(scene, FPS, { restart: true })
   const playing = performance.now()
   const c = startChild(cmd, args, { DISPLAY: xvfb.display }, (opt.warmup + opt.seconds + 60) * 1000)
   try {
@@ -219,12 +221,11 @@ async function measure(scene, mode, peer, rep, workdir) {
     const ps = await player.pause()
     const frozen = performance.now()
     // Every picture the player drew in this run, with when (H.264 in-motion quality).
-    if (MOTION_SCENES.includes(scene)) await player.cmd(`scene-log ${join(workdir, `${scene}-${mode}-${peer}-${rep}.log.jsonl`)}`)
+    if (MOTION_SCENES.includes(scene)) await player.cmd(`scene-log ${drawLog}`)
     const playerFps = ps ? ps.frames / ((frozen - playing) / 1000) : null
     // What a viewer has 0.6 s after the scene stopped (a damage block of 30 frames is 0.5 s),
     // and 1.5 s after (past stripecast's once-a-second full check).
     await sleep(600)
-    const dump = join(workdir, `${scene}-${mode}-${peer}-${rep}.screen.bgrx`)
     await player.dump(0, 0, W, H, dump)
     c.send('snap early')
     await c.waitFor('snap:early')
@@ -239,7 +240,7 @@ async function measure(scene, mode, peer, rep, workdir) {
       player_cpu_cores: +playerCpu.toFixed(3), xvfb_cpu_cores: +xvfbCpu.toFixed(3),
       other_cpu_cores: +Math.max(0, otherCpu).toFixed(2),
       player_fps: playerFps != null ? +playerFps.toFixed(1) : null, player_late: ps?.late ?? null,
-      out, dump, log: join(workdir, `${scene}-${mode}-${peer}-${rep}.log.jsonl`),
+      out, dump, log: drawLog,
     }
   } catch (e) {
     c.kill()
@@ -253,8 +254,7 @@ async function measure(scene, mode, peer, rep, workdir) {
 /** Memory pass: one peer on the running scene, every payload dropped in its callback. */
 async function memoryRun(scene, mode, peer, workdir) {
   const [cmd, args] = childCommand(peer, mode, join(workdir, 'unused'), ['--keep', 'none', '--seconds', '4', '--warmup', '1'])
-  await player.cmd('scene-restart')
-  await player.start(scene, FPS)
+  await player.start(scene, FPS, { restart: true })
   const c = startChild(cmd, args, { DISPLAY: xvfb.display }, 60000)
   try {
     const m = await c.waitFor('measured')
@@ -577,10 +577,7 @@ try {
     }
   }
   if (opt.multi) {
-    await player.start('typing', FPS)
-    await player.pause()
-    await player.cmd('scene-restart')
-    await player.start('typing', FPS)
+    await player.start('typing', FPS, { restart: true })
     for (const n of [1, 2, 4, 6, 8]) {
       const c = await multi(n, workdir)
       log(`concurrent ${n}: ` + (c.error ? `FAILED ${c.error}` : `fps min/mean ${c.fps_min}/${c.fps_mean}  cpu ${c.cpu_cores}`))

@@ -3,6 +3,7 @@
 //   const pl = await startPlayer(':93')
 //   await pl.start('typing', 60)   // resolves once the scene's first picture is on screen
 //   await pl.pause()               // freezes it (last frame fully drawn); start() resumes it
+//   await pl.start('typing', 60, { restart: true })   // from its set-up picture again
 //   await pl.dump(0, 0, 1920, 1080, '/tmp/x.bgrx')
 //   pl.cpuSeconds()                // the player's own CPU (utime + stime) so far
 //   await pl.close()
@@ -63,19 +64,26 @@ export async function startPlayer(display) {
   await send('sync')
 
   let running = null // promise of the running scene's reply
+  let current = null // the scene set up last
   let lastStats = null
   return {
     pid: child.pid,
     log,
-    /** Starts (or resumes) a scene; resolves when its first picture is on screen. */
-    async start(name, fps) {
+    /**
+     * Starts (or resumes) a scene; resolves when its first picture is on screen. With
+     * `restart`, a scene already set up starts again from its set-up picture and state (a scene
+     * set up now starts there anyway), so that every run shows the same pictures.
+     */
+    async start(name, fps, { restart = false } = {}) {
       if (running) throw new Error('a scene is already running')
+      if (restart && current === name) await send('scene-restart')
       const started = stderrLine(new RegExp(`^scene ${name} running setup_ms=(\\d+)`))
       const ended = stderrLine(new RegExp(`^scene ${name} frames=(\\d+) late=(\\d+)`))
       running = send(`scene ${name} ${fps} 0`)
       running.catch(() => {})
       const m = await Promise.race([started, running.then(() => null)])
       if (!m) throw new Error(`scene ${name} ended before it started: ${log.slice(-3).join(' | ')}`)
+      current = name
       running.ended = ended
       return { setupMs: Number(m[1]) }
     },

@@ -253,9 +253,7 @@ impl YuvPlanes {
             (tail.1 - tail.0) as u32,
         )
     }
-}
 
-impl YuvPlanes {
     /// Converts rows `a..b` (whole row pairs for 4:2:0), all readable at full stride, split
     /// into bands of at least [`MIN_ROWS_PER_THREAD`] rows over up to `self.threads` threads.
     fn convert_in_place(
