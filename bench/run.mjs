@@ -415,11 +415,11 @@ function markdown(res) {
     'would show (last JPEG of each stripe / last decoded H.264 picture of each stream) against a dump of the screen, ' +
     '0.6 s and 1.5 s after the scene player stopped. A final H.264 picture flatters a peer that keeps encoding the ' +
     'still picture after the scene stops (pixelflux re-sends a stripe for the rest of its damage block, and each ' +
-    'further P frame refines it); **PSNR in motion** (H.264 on scroll, video and window-video) avoids that: 8 pictures ' +
-    'per stream decoded from the measured window, each compared with the picture the scene player had on screen when ' +
-    "the peer grabbed it (the peer's grab time against the player's log of when it drew each picture, both " +
-    'CLOCK_MONOTONIC; the closest of the pictures drawn just before, at and after that time). JPEG pictures are ' +
-    'independent, so their final PSNR is their quality in motion.', '')
+    'further P frame refines it); **PSNR in motion** (H.264 on scroll, video and window-video) avoids that: at 8 grabs ' +
+    'during the measured window, the whole screen as the streams showed it (each its last picture by then) against the ' +
+    "picture the scene player had on screen at that grab (the peer's grab time against the player's log of when it drew " +
+    'each picture, both CLOCK_MONOTONIC; the closest of the pictures drawn just before, at and after that time). JPEG ' +
+    'pictures are independent, so their final PSNR is their quality in motion.', '')
   L.push('"damage block off" reruns stripecast with `damageBlockThreshold: 100000`: a damaged stripe is, in both peers, ' +
     'sent whenever drawn and not hashed until its block ends; this row shows the plain path, every stripe hashed every ' +
     'frame.', '')

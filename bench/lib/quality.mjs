@@ -10,7 +10,7 @@
 import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { assemble, bgrxImage, decodeJpeg, psnr } from '../../__test__/helpers/frames.mjs'
+import { assemble, bgrxImage, decodeJpeg, mse, psnr } from '../../__test__/helpers/frames.mjs'
 
 function run(cmd, args) {
   return new Promise((resolve, reject) => {
@@ -155,18 +155,6 @@ export function pictureRows(scene, d, y0, h) {
   return out
 }
 
-/** Sum of squared R, G, B differences of two BGRX pictures of `rows` rows. */
-function sse(a, b, width, rows) {
-  let e = 0
-  for (let i = 0; i < rows * width * 4; i += 4) {
-    const d0 = a[i] - b[i]
-    const d1 = a[i + 1] - b[i + 1]
-    const d2 = a[i + 2] - b[i + 2]
-    e += d0 * d0 + d1 * d1 + d2 * d2
-  }
-  return e
-}
-
 /**
  * PSNR of what a viewer saw while the scene was still moving (H.264). `samples` grab times are
  * taken evenly from the last 70% of the frames delivered before the measured window closed; at
@@ -216,7 +204,8 @@ export async function motionPsnr(lateDir, scene, log, samples = 8) {
       let e = 0
       for (const p of parts) {
         const pic = shown.get(p)[j]
-        if (pic) e += sse(pic.data, pictureRows(scene, log[i], p.y, p.height), width, p.height)
+        // Summed squared error over R, G, B (the helper's mean times the samples).
+        if (pic) e += mse(pic, bgrxImage(pictureRows(scene, log[i], p.y, p.height), width, p.height)) * width * p.height * 3
       }
       return e
     })
@@ -230,8 +219,8 @@ export async function motionPsnr(lateDir, scene, log, samples = 8) {
     each.push({ t: +t.toFixed(1), picture: log[tries[k]].picture, psnr: +db.toFixed(2) })
   }
   if (!count) return null
-  const mse = total / count
+  const meanErr = total / count
   return {
-    psnr: mse === 0 ? 99 : +(10 * Math.log10((255 * 255) / mse)).toFixed(2), pictures: times.length, worst: +worst.toFixed(2), matched, each,
+    psnr: meanErr === 0 ? 99 : +(10 * Math.log10((255 * 255) / meanErr)).toFixed(2), pictures: times.length, worst: +worst.toFixed(2), matched, each,
   }
 }
