@@ -8,7 +8,7 @@ import { startXvfb } from './helpers/xvfb.mjs'
 import { openPainter } from './helpers/xpaint.mjs'
 import { useXvfb } from './helpers/setup.mjs'
 import { parseStripe, canvasOfLatest, stripeYs as ys, psnr, assertSolid } from './helpers/frames.mjs'
-import { loadAddon, sleep, waitFor } from './helpers/capture.mjs'
+import { loadAddon, nowMs, sleep, waitFor } from './helpers/capture.mjs'
 
 const W = 640
 const H = 480 // 8 stripes of 64 rows: 7 full ones and the last of 32 rows
@@ -199,7 +199,6 @@ describe('updateSettings()', () => {
   it('on a still screen a drawing is captured when XDamage reports it, and frames stay an interval apart', async (t) => {
     // 1 fps: on fixed ticks a drawing made 1.3 s after the last change would wait ~700 ms for
     // the next one.
-    const nowMs = () => Number(process.hrtime.bigint()) / 1e6
     const c = collect({ targetFps: 1 })
     await c.waitForFirstFrame()
     const delays = []
@@ -383,7 +382,7 @@ describe('stats()', () => {
     await env.painter.fill(0, 0, W, H, BG)
     const t0 = performance.now()
     const latencies = []
-    const c = collect({}, { onStripe: (s) => latencies.push(Number(process.hrtime.bigint()) / 1e6 - s.captureTimeMs) })
+    const c = collect({}, { onStripe: (s) => latencies.push(nowMs() - s.captureTimeMs) })
     await c.waitForFirstFrame()
     for (const [y, rgb] of [
       [10, 'ff0000'],

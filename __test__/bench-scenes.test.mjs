@@ -9,12 +9,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
 import { startXvfb } from './helpers/xvfb.mjs'
+import { nowMs } from './helpers/capture.mjs'
 import { startPlayer } from '../bench/lib/player.mjs'
 import { loadScene, pictureRows, readSceneLog } from '../bench/lib/quality.mjs'
 
 const W = 800
 const H = 600
-const nowMs = () => Number(process.hrtime.bigint()) / 1e6
 
 /** Where two BGRX pictures differ in B, G or R (the X pad byte is not part of a picture). */
 function firstDifference(a, b) {

@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { useXvfb } from './helpers/setup.mjs'
 import { PNG_SIGNATURE, encodePng, pngChunk, pngIhdr } from './helpers/png.mjs'
 import { parseStripe, canvasOfLatest, decodeSized as decode, stripeYs as ys, psnr, assertSolid, crop, pixel } from './helpers/frames.mjs'
-import { loadAddon, sleep, waitFor } from './helpers/capture.mjs'
+import { loadAddon, nowMs, sleep, waitFor } from './helpers/capture.mjs'
 import { annexB, decodeH264, h264Payload, nalTypes } from './helpers/h264.mjs'
 
 const W = 640
@@ -29,8 +29,6 @@ const env = useXvfb({
   setup: (p) => p.fill(0, 0, W, H, BG),
 })
 const { collect, screen } = env
-
-const nowMs = () => Number(process.hrtime.bigint()) / 1e6
 
 /** The screen rows of a stripe. */
 async function stripeTruth(s) {
@@ -513,7 +511,6 @@ describe('cursor', () => {
     movePointer(300, 200)
     const c = collect({ captureCursor: true, targetFps: 1 })
     await c.waitForFirstFrame()
-    const nowMs = () => Number(process.hrtime.bigint()) / 1e6
     const delays = []
     // A relative move (XTest: raw device motion) and an absolute one (a warp: motion on the root).
     for (const move of [['mousemove_relative', '--', '200', '200'], ['mousemove', '100', '100']]) {

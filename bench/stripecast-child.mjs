@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url'
 import { createInterface } from 'node:readline'
 
 import { keepVisibleJpeg } from '../__test__/helpers/frames.mjs'
+import { nowMs } from '../__test__/helpers/capture.mjs'
 
 const require = createRequire(import.meta.url)
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
@@ -57,7 +58,6 @@ function args(argv) {
 const a = args(process.argv)
 const emit = (o) => process.stdout.write(JSON.stringify(o) + '\n')
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
-const nowMs = () => Number(process.hrtime.bigint()) / 1e6
 const cpuS = () => {
   const u = process.cpuUsage()
   return (u.user + u.system) / 1e6

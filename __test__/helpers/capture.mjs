@@ -12,6 +12,9 @@ export function loadAddon() {
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
+/** Now, in milliseconds on the clock of `captureTimeMs` (`process.hrtime`, CLOCK_MONOTONIC). */
+export const nowMs = () => Number(process.hrtime.bigint()) / 1e6
+
 /** Polls `pred` every 5 ms until it returns truthy; rejects after `timeoutMs` with `what`. */
 export async function waitFor(pred, timeoutMs = 5000, what = 'condition') {
   const deadline = Date.now() + timeoutMs
