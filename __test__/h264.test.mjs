@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { useXvfb } from './helpers/setup.mjs'
 import { parseStripe, assemble, psnr, assertSolid, crop } from './helpers/frames.mjs'
 import { sleep, waitFor } from './helpers/capture.mjs'
-import { annexB, streamsByY, decodeH264, probeH264, h264Payload, nalTypes } from './helpers/h264.mjs'
+import { annexB, streamsByY, decodeH264, probeH264, h264Payload, nalTypes, sliceQps } from './helpers/h264.mjs'
 
 const W = 1280
 const H = 720
@@ -297,5 +297,45 @@ describe('H.264', () => {
     assert.ok(dbPo >= dbChange, `paint-over PSNR ${dbPo.toFixed(2)} < change PSNR ${dbChange.toFixed(2)}`)
     assert.deepEqual(c.errors, [])
     await drawScene(env.painter)
+  })
+
+  it("g. h264RateControl 'cqp': P pictures at h264Crf, IDRs 3 lower, paint-over at its own; 'crf' adapts", async (t) => {
+    // Three changes of the same small area: an IDR, then P pictures; with paint-over, an IDR
+    // at h264PaintOverCrf - 3 once the area is still.
+    const run = async (rateControl) => {
+      const c = collect({ h264RateControl: rateControl, h264Crf: 34, usePaintOverQuality: true, paintOverTriggerFrames: 5, h264PaintOverCrf: 20 })
+      await c.waitForFirstFrame()
+      for (const rgb of ['e0c020', '20c0e0', BG]) {
+        const n = c.stripes.length
+        await env.painter.fill(100, 200, 40, 20, rgb)
+        await c.waitForStripes(n + 1, 3000)
+      }
+      await waitFor(() => c.stripes.some((s) => s.isPaintOver), 3000, 'a paint-over')
+      await sleep(200)
+      assert.deepEqual(c.errors, [])
+      const stream = annexB(c.stripes)
+      const dec = await decodeH264(stream, W, H)
+      assert.equal(dec.count, c.stripes.length)
+      const db = psnr(dec.last, await screen())
+      // One entry per picture (x264's sliced threads may cut a picture into several slices).
+      const pictures = []
+      for (const s of sliceQps(stream)) {
+        const q = `${s.nalType === 5 ? 'I' : 'P'}${s.qp}`
+        if (s.firstMb === 0) pictures.push(q)
+        else if (!pictures.at(-1).split('/').includes(q)) pictures[pictures.length - 1] += `/${q}`
+      }
+      t.diagnostic(`${rateControl}: pictures ${pictures.join(' ')}; last picture ${db.toFixed(2)} dB`)
+      assert.ok(db >= 35, `${rateControl}: PSNR ${db.toFixed(2)} dB < 35`)
+      assert.equal(pictures.length, c.stripes.length)
+      return pictures
+    }
+    const cqp = await run('cqp')
+    assert.equal(cqp[0], 'I31', 'first IDR at 34 - 3')
+    assert.equal(cqp.at(-1), 'I17', 'paint-over IDR at 20 - 3')
+    const middle = cqp.slice(1, -1)
+    assert.ok(middle.length >= 3 && middle.every((q) => q === 'P34'), `P pictures at 34: ${middle}`)
+    const crf = await run('crf')
+    assert.equal(crf.at(-1), 'I17', 'a paint-over is forced to the same quantiser under CRF')
+    assert.notDeepEqual(crf.slice(0, -1), cqp.slice(0, -1), 'CRF picks its own quantisers')
   })
 })

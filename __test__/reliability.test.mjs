@@ -169,6 +169,7 @@ const BAD = [
   ['outputMode 7', { outputMode: 7 }, RangeError, 'ERR_INVALID_SETTING', ['outputMode', '7']],
   ["outputMode 'png'", { outputMode: 'png' }, TypeError, 'ERR_INVALID_SETTING', ['outputMode', 'png']],
   ["jpegSubsampling '422'", { jpegSubsampling: '422' }, TypeError, 'ERR_INVALID_SETTING', ['jpegSubsampling', '422']],
+  ["h264RateControl 'vbr'", { h264RateControl: 'vbr' }, TypeError, 'ERR_INVALID_SETTING', ['h264RateControl', 'vbr']],
   ['stripeHeight 60 (not a multiple of 8)', { stripeHeight: 60 }, RangeError, 'ERR_INVALID_SETTING', ['stripeHeight', '60']],
   ['keyframeIntervalS -1', { outputMode: 1, keyframeIntervalS: -1 }, RangeError, 'ERR_INVALID_SETTING', ['keyframeIntervalS', '-1']],
   ['maxQueuedStripes 0', { maxQueuedStripes: 0 }, RangeError, 'ERR_INVALID_SETTING', ['maxQueuedStripes', '0']],

@@ -6,7 +6,8 @@
 // pixelflux 2.2.1 (bench/pixelflux-child.py, the measuring code of
 // shared/reference/pixelflux_probe.py) one after the other in their own processes, on the same
 // display and scene, with the same settings; striped runs are repeated with stripecast's damage
-// blocking off. Each child measures itself over --seconds after --warmup; the player's, Xvfb's
+// blocking off, JPEG ones with jpegTiles, and H.264 on the moving scenes at constant quantisers
+// (`h264RateControl: 'cqp'`, read at pixelflux's PSNR in motion). Each child measures itself over --seconds after --warmup; the player's, Xvfb's
 // and the rest of the machine's CPU over the same window are read from /proc. Then the scene is
 // frozen and each peer's output is decoded and compared with a dump of the screen 0.6 s and
 // 1.5 s later (PSNR of the final picture), and, for H.264 on the scroll, video and window-video
@@ -19,7 +20,7 @@
 // Writes bench/results.json and bench/results.md, prints the Markdown.
 //
 // Options: --seconds S (8) --warmup S (2) --scenes a,b --modes jpeg,h264-striped,h264-full
-//          --no-pixelflux --no-multi --no-variants (no damage-block-off reruns) --no-memory
+//          --no-pixelflux --no-multi --no-variants (no damage-block-off, tiles or cqp reruns) --no-memory
 //          --keep-work (leave the work folder: what each peer delivered, dumps, the player's log)
 //          --repeat N (2: each peer measured N times per scene and mode, the peers taking turns;
 //          the tables show the means, every run is listed)
@@ -35,6 +36,7 @@ import { createInterface } from 'node:readline'
 import { startXvfb } from '../tools/xvfb.mjs'
 import { startPlayer, procCpuSeconds } from './lib/player.mjs'
 import { snapshotPsnr, motionPsnr, loadScene, readSceneLog } from './lib/quality.mjs'
+import { atPsnr } from './lib/equal-psnr.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const root = resolve(here, '..')
@@ -75,6 +77,11 @@ const MEMORY_SCENES = ['static', 'video']
 // Scenes whose every picture the player can rebuild (xpaint `scene-parts`, `scene-log`): decoded
 // H.264 pictures of the moving scene are compared with what was on screen when they were grabbed.
 const MOTION_SCENES = ['scroll', 'video', 'window-video']
+// Quantisers at which stripecast's H.264 runs again with `h264RateControl: 'cqp'` on the moving
+// scenes (one turn each), to read its cost at the other peer's PSNR in motion (bench/lib/equal-psnr.mjs).
+const CQP_QPS = [20, 23, 26]
+const cqpPeer = (qp) => `stripecast-cqp${qp}`
+const cqpOf = (peer) => (peer.startsWith('stripecast-cqp') ? Number(peer.slice('stripecast-cqp'.length)) : null)
 const W = 1920
 const H = 1080
 // pixelflux's damage-block defaults (15 consecutive changed frames, then 30 frames), given to
@@ -193,6 +200,10 @@ function childCommand(peer, mode, out, extra = []) {
   if (peer === 'stripecast-tiles') {
     // JPEG tiles (`jpegTiles`: only the changed 128-pixel columns, in stripecast's own header).
     return [process.execPath, [join(here, 'stripecast-child.mjs'), ...common, '--tiles']]
+  }
+  if (cqpOf(peer) != null) {
+    // Constant quantiser (`h264RateControl: 'cqp'`, `h264Crf` = the quantiser of P pictures).
+    return [process.execPath, [join(here, 'stripecast-child.mjs'), ...common, '--rate-control', 'cqp', '--crf', String(cqpOf(peer))]]
   }
   return [pf.python, [join(here, 'pixelflux-child.py'), ...common]]
 }
@@ -364,7 +375,32 @@ function compare(runs) {
   return rows
 }
 
-function targets(rows) {
+/** Per H.264 cell of a moving scene: stripecast's constant-quantiser runs read at the PSNR in
+ * motion of pixelflux (or of stripecast's CRF run when pixelflux did not run). */
+function equalPsnr(summary) {
+  const rows = []
+  for (const scene of SCENES) {
+    for (const mode of modeNames) {
+      const of = (peer) => summary.find((r) => r.scene === scene && r.mode === mode && r.peer === peer && !r.error)
+      const points = CQP_QPS.map((qp) => ({ qp, r: of(cqpPeer(qp)) })).filter((p) => p.r)
+        .map(({ qp, r }) => ({ qp, psnr: r.psnr_motion, cpu: r.cpu_ms_per_frame, bytes: r.bytes_per_s }))
+      if (!points.length) continue
+      const crf = of('stripecast')
+      const p = of('pixelflux')
+      const basis = p?.psnr_motion != null ? 'pixelflux' : 'stripecast crf'
+      const target = basis === 'pixelflux' ? p.psnr_motion : crf?.psnr_motion
+      const at = atPsnr(points, target)
+      rows.push({
+        scene, mode, basis, target_psnr: target ?? null, points, at,
+        vs_pixelflux: p && at.cpu != null ? { cpu_ms_per_frame: ratio(at.cpu, p.cpu_ms_per_frame), bytes_per_s: ratio(at.bytes, p.bytes_per_s) } : null,
+        vs_crf: crf && at.cpu != null ? { cpu_ms_per_frame: ratio(at.cpu, crf.cpu_ms_per_frame), bytes_per_s: ratio(at.bytes, crf.bytes_per_s) } : null,
+      })
+    }
+  }
+  return rows
+}
+
+function targets(rows, equal = []) {
   const t = []
   const add = (name, row, value, limit, pass, note = '') => t.push({ target: name, scene: row.scene, mode: row.mode, value, limit, pass, note })
   const frameMs = 1000 / FPS
@@ -393,6 +429,13 @@ function targets(rows) {
           ? `PSNR in motion ${fmt(sc.psnr_motion)} vs ${fmt(pf.psnr_motion)} dB (${row.psnr_diff_db >= 0 ? '+' : ''}${fmt(row.psnr_diff_db)}); equal = within 0.5 dB or better`
           : `final-picture PSNR ${fmt(sc.psnr)} vs ${fmt(pf.psnr)} dB (${row.psnr_diff_db >= 0 ? '+' : ''}${fmt(row.psnr_diff_db)}); equal = within 0.5 dB or better; see note on H.264 final pictures`)
     }
+  }
+  for (const e of equal) {
+    if (!e.vs_pixelflux) continue
+    const row = { scene: e.scene, mode: e.mode }
+    const note = `h264RateControl 'cqp' at QP ${fmt(e.at.qp, 1)}, ${e.at.how} at pixelflux's ${fmt(e.target_psnr)} dB in motion`
+    add("H.264 CPU/frame <= 0.85x at equal PSNR (cqp)", row, e.vs_pixelflux.cpu_ms_per_frame, 0.85, e.vs_pixelflux.cpu_ms_per_frame <= 0.85, note)
+    add("H.264 bytes/s <= 1.1x at equal PSNR (cqp)", row, e.vs_pixelflux.bytes_per_s, 1.1, e.vs_pixelflux.bytes_per_s <= 1.1, note)
   }
   return t
 }
@@ -455,7 +498,25 @@ function markdown(res) {
       `${two(s.psnr_early, p.psnr_early, 1)} | ${two(s.psnr, p.psnr, 1)} | ${s.psnr_motion != null || p.psnr_motion != null ? two(s.psnr_motion, p.psnr_motion, 1) : ''} |`)
   }
   L.push('')
-  L.push('## Targets (stripecast as configured)', '')
+  if (res.equalPsnr?.length) {
+    L.push("## H.264 at equal PSNR: `h264RateControl: 'cqp'`", '')
+    L.push("In CRF mode (both peers' setting above) x264 measures every picture's complexity by a motion search on a " +
+      "half-size copy of it; with a constant quantiser it makes no such copy. stripecast runs again with `h264RateControl: " +
+      `'cqp'\` at QP ${CQP_QPS.join(', ')} (one turn each), and its CPU/frame and bytes/s are read at the other peer's ` +
+      'PSNR in motion: interpolated between the two quantisers whose PSNR brackets it (bytes on a log scale), or, when ' +
+      'every quantiser is finer, taken from the coarsest (an upper bound). Ratios are against pixelflux and against ' +
+      "stripecast's own CRF run (means of its turns).", '')
+    L.push('| scene | mode | PSNR in motion to match | cqp runs: QP (dB, CPU ms/frame, MB/s) | at that PSNR: QP, CPU ms/frame, MB/s | vs pixelflux (CPU/frame, bytes) | vs stripecast CRF (CPU/frame, bytes) |')
+    L.push('|---|---|---|---|---|---|---|')
+    for (const e of res.equalPsnr) {
+      const pts = e.points.map((q) => `${q.qp} (${fmt(q.psnr)}, ${fmt(q.cpu)}, ${fmt(q.bytes / 1e6, 3)})`).join('; ')
+      const at = e.at.cpu != null ? `${fmt(e.at.qp, 1)}, ${fmt(e.at.cpu)}, ${fmt(e.at.bytes / 1e6, 3)} (${e.at.how})` : e.at.how
+      const vs = (v) => (v ? `${fx(v.cpu_ms_per_frame)}, ${fx(v.bytes_per_s)}` : '–')
+      L.push(`| ${e.scene} | ${MODES[e.mode].label} | ${fmt(e.target_psnr)} dB (${e.basis}) | ${pts} | ${at} | ${vs(e.vs_pixelflux)} | ${vs(e.vs_crf)} |`)
+    }
+    L.push('')
+  }
+  L.push('## Targets (stripecast as configured; the cqp rows: at equal PSNR, see above)', '')
   L.push('| target | scene | mode | value | limit | result | note |')
   L.push('|---|---|---|---|---|---|---|')
   for (const t of res.targets) {
@@ -524,13 +585,15 @@ const started = Date.now()
 execFileSync('cargo', ['build', '--release', '-p', 'xpaint', '--quiet'], { cwd: root, stdio: 'inherit' })
 const pf = opt.pixelflux ? findPython() : { error: 'disabled (--no-pixelflux)' }
 if (pf.error) log(`pixelflux: ${pf.error}; stripecast figures only`)
-/** Who runs on a scene and mode: stripecast, pixelflux, and stripecast without damage blocking
- * where that policy applies (striped output of a changing scene). */
-function peersFor(scene, mode) {
+/** Who runs on a scene and mode in turn `rep`: stripecast, pixelflux, stripecast without damage
+ * blocking where that policy applies (striped output of a changing scene), with JPEG tiles, and
+ * (first turn only) H.264 at constant quantisers on the moving scenes. */
+function peersFor(scene, mode, rep) {
   const p = ['stripecast']
   if (pf.python) p.push('pixelflux')
   if (opt.variants && scene !== 'static' && mode !== 'h264-full') p.push('stripecast-nodmg')
   if (opt.variants && scene !== 'static' && mode === 'jpeg') p.push('stripecast-tiles')
+  if (opt.variants && rep === 0 && mode !== 'jpeg' && MOTION_SCENES.includes(scene)) p.push(...CQP_QPS.map(cqpPeer))
   return p
 }
 
@@ -557,7 +620,7 @@ try {
     if (MOTION_SCENES.includes(scene)) await player.cmd(`scene-parts ${join(workdir, `${scene}-parts`)}`)
     for (const mode of modeNames) {
       // The peers take turns, so that a slower or faster spell of a shared machine falls on both.
-      for (let rep = 0; rep < opt.repeat; rep++) for (const peer of peersFor(scene, mode)) {
+      for (let rep = 0; rep < opt.repeat; rep++) for (const peer of peersFor(scene, mode, rep)) {
         const r = await measure(scene, mode, peer, rep, workdir)
         log(`${scene.padEnd(12)} ${mode.padEnd(12)} ${peer.padEnd(16)} ` + (r.error ? 'FAILED' :
           `fps ${fmt(r.frames_per_s, 1)}  cpu ${fmt(r.cpu_cores, 3)}  ms/frame ${fmt(r.cpu_ms_per_frame)}  MB/s ${fmt(r.bytes_per_s / 1e6, 3)}  ` +
@@ -633,6 +696,7 @@ else rmSync(workdir, { recursive: true, force: true })
 
 const summary = mergeRuns(runs)
 const comparison = compare(summary)
+const equal = equalPsnr(summary)
 const res = {
   machine: {
     date: new Date().toISOString(),
@@ -648,7 +712,8 @@ const res = {
   runs,
   summary,
   comparison: comparison.map(({ sc, pf: p, ...rest }) => rest),
-  targets: targets(comparison),
+  equalPsnr: equal,
+  targets: targets(comparison, equal),
   concurrency,
   memory,
 }

@@ -47,6 +47,7 @@ function args(argv) {
     else if (k === '--damage-duration') a.damageDuration = Number(v())
     else if (k === '--multi') a.multi = Number(v())
     else if (k === '--tiles') a.tiles = true
+    else if (k === '--rate-control') a.rateControl = v()
     else if (k === '--out') a.out = v()
     else if (k === '--keep') a.keep = v()
     else if (k === '--display') a.display = v()
@@ -86,6 +87,7 @@ function settings(extra = {}) {
     damageBlockThreshold: a.damageThreshold,
     damageBlockDuration: a.damageDuration,
     ...(a.tiles ? { jpegTiles: true } : {}),
+    ...(a.rateControl ? { h264RateControl: a.rateControl } : {}),
     ...extra,
   }
 }

@@ -388,6 +388,7 @@ fn plan(config: &Config, region: Region, slot: &InfoSlot) -> Plan {
                 height: 0,
                 crf: config.h264_crf,
                 paint_over_crf: config.h264_paint_over_crf,
+                rate_control: config.h264_rate_control,
                 fullcolor: config.h264_fullcolor,
                 fps,
                 keyframe_interval_frames: (config.keyframe_interval_s * fps).round() as u32,
@@ -590,7 +591,8 @@ impl Pipeline {
             new.jpeg_quality,
             new.paint_over_jpeg_quality,
             new.jpeg_subsampling,
-        ) || (c.h264_crf, c.h264_paint_over_crf) != (new.h264_crf, new.h264_paint_over_crf)
+        ) || (c.h264_crf, c.h264_paint_over_crf, c.h264_rate_control)
+            != (new.h264_crf, new.h264_paint_over_crf, new.h264_rate_control)
             || c.keyframe_interval_s != new.keyframe_interval_s
             || (c.output_mode == OutputMode::H264 && c.target_fps != new.target_fps)
     }

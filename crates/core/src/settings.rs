@@ -40,6 +40,7 @@ pub struct CaptureOptions {
     pub jpeg_subsampling: Option<String>,
     pub h264_crf: Option<i64>,
     pub h264_paint_over_crf: Option<i64>,
+    pub h264_rate_control: Option<String>,
     pub h264_fullcolor: Option<bool>,
     pub h264_fullframe: Option<bool>,
     pub keyframe_interval_s: Option<f64>,
@@ -83,6 +84,7 @@ impl CaptureOptions {
             jpeg_subsampling,
             h264_crf,
             h264_paint_over_crf,
+            h264_rate_control,
             h264_fullcolor,
             h264_fullframe,
             keyframe_interval_s,
@@ -175,6 +177,19 @@ pub enum Subsampling {
     S444,
     /// 4:2:0 for changes (motion), 4:4:4 for paint-over (still content, often text).
     Auto,
+}
+
+/// How the software H.264 encoder (x264) sets its quantiser (`h264RateControl`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RateControl {
+    /// Constant rate factor `h264Crf`: x264 picks each picture's quantiser from its complexity,
+    /// which it measures on a half-size copy of every picture (pixelflux's choice).
+    #[default]
+    Crf,
+    /// Constant quantiser `h264Crf` for P pictures (I pictures 3 lower), as the hardware
+    /// encoders do: no half-size analysis, so less CPU per picture, but a quantiser that does
+    /// not follow the content (CRF codes small or easily predicted changes finer).
+    Cqp,
 }
 
 /// Where the watermark sits (`watermarkLocationEnum`).
@@ -313,6 +328,7 @@ pub struct Config {
     pub jpeg_subsampling: Subsampling,
     pub h264_crf: u8,
     pub h264_paint_over_crf: u8,
+    pub h264_rate_control: RateControl,
     pub h264_fullcolor: bool,
     pub h264_fullframe: bool,
     pub keyframe_interval_s: f64,
@@ -404,6 +420,17 @@ impl CaptureOptions {
             0,
             51,
         )? as u8;
+        let h264_rate_control = match self.h264_rate_control.as_deref().unwrap_or("crf") {
+            "crf" => RateControl::Crf,
+            "cqp" => RateControl::Cqp,
+            other => {
+                return Err(SettingsError {
+                    kind: SettingsErrorKind::Type,
+                    field: "h264RateControl",
+                    message: format!("h264RateControl must be 'crf' or 'cqp', got {other:?}"),
+                })
+            }
+        };
         let keyframe_interval_s = self.keyframe_interval_s.unwrap_or(0.0);
         if !keyframe_interval_s.is_finite() || !(0.0..=3600.0).contains(&keyframe_interval_s) {
             return Err(range_err(
@@ -494,6 +521,7 @@ impl CaptureOptions {
             jpeg_subsampling,
             h264_crf,
             h264_paint_over_crf,
+            h264_rate_control,
             h264_fullcolor: self.h264_fullcolor.unwrap_or(false),
             h264_fullframe: self.h264_fullframe.unwrap_or(true),
             keyframe_interval_s,
@@ -587,6 +615,12 @@ mod tests {
         .unwrap();
         assert_eq!(jpeg.stripe_height, DEFAULT_JPEG_STRIPE_HEIGHT);
         assert_eq!(c.jpeg_subsampling, Subsampling::S420);
+        assert_eq!(c.h264_rate_control, RateControl::Crf);
+        let cqp = CaptureOptions {
+            h264_rate_control: Some("cqp".into()),
+            ..opts()
+        };
+        assert_eq!(cqp.validate().unwrap().h264_rate_control, RateControl::Cqp);
     }
 
     #[test]
@@ -791,6 +825,14 @@ mod tests {
                 },
                 "jpegSubsampling",
                 "'420', '444' or 'auto'",
+            ),
+            (
+                CaptureOptions {
+                    h264_rate_control: Some("vbr".into()),
+                    ..opts()
+                },
+                "h264RateControl",
+                "'crf' or 'cqp', got \"vbr\"",
             ),
             (
                 CaptureOptions {

@@ -125,6 +125,7 @@ fn params(fullcolor: bool) -> StreamParams {
         height: H,
         crf: 23,
         paint_over_crf: 15,
+        rate_control: Default::default(),
         fullcolor,
         fps: 30.0,
         keyframe_interval_frames: 0,

@@ -386,6 +386,7 @@ mod tests {
                 height: 64,
                 crf: 23,
                 paint_over_crf: 18,
+                rate_control: Default::default(),
                 fullcolor: false,
                 fps: 30.0,
                 keyframe_interval_frames: 0,

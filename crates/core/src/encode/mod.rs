@@ -1,7 +1,7 @@
 //! Encoders: one trait for everything that turns BGRX pixels into a delivered payload.
 //!
 //! The pipeline owns one encoder per stream (a stripe in striped mode, the whole region in
-//! full-frame mode) and calls it from whatever rayon worker picks the stripe up, so encoders
+//! full-frame mode) and calls it from whatever worker thread picks the stripe up, so encoders
 //! are `Send` but never used from two threads at once.
 
 pub mod colour;
@@ -12,6 +12,8 @@ pub mod vaapi;
 pub mod x264;
 
 use thiserror::Error;
+
+pub use crate::settings::RateControl;
 
 /// A borrowed BGRX image: `height` rows of `width` pixels, rows `stride` bytes apart.
 #[derive(Clone, Copy)]
@@ -72,6 +74,9 @@ pub struct StreamParams {
     /// `h264PaintOverCrf`: rate factor of paint-over pictures
     /// ([`EncodeRequest::paint_over`]), 0..=51, normally below `crf`.
     pub paint_over_crf: u8,
+    /// `h264RateControl`: how x264 turns `crf` into quantisers. The hardware encoders always
+    /// code at a constant quantiser derived from `crf` (what [`RateControl::Cqp`] asks of x264).
+    pub rate_control: RateControl,
     /// `h264Fullcolor`: 4:4:4 chroma instead of 4:2:0.
     pub fullcolor: bool,
     /// Nominal frame rate (for rate control and the stream timing info), in (0, 1000].

@@ -2,7 +2,8 @@
 //!
 //! One [`X264Encoder`] is one H.264 stream of fixed size (a stripe in striped mode, the whole
 //! region in full-frame mode). Settings: preset `ultrafast`, tune `zerolatency` (no B-frames,
-//! no lookahead, so every input picture comes straight back out), CRF rate control, Annex-B
+//! no lookahead, so every input picture comes straight back out), CRF or constant-QP rate
+//! control ([`StreamParams::rate_control`]), Annex-B
 //! output with SPS/PPS repeated in front of every IDR, BT.709 limited-range VUI.
 //! Input is BGRX, converted with [`super::colour`] into plane buffers owned by the encoder
 //! (allocated once, reused for every frame).
@@ -14,15 +15,19 @@ use std::ptr::{self, NonNull};
 use x264_sys as x;
 
 use super::colour::{ChromaLayout, YuvPlanes};
-use super::{BgrxImage, EncodeError, EncodeOutcome, EncodeRequest, Encoder, StreamParams};
+use super::{
+    BgrxImage, EncodeError, EncodeOutcome, EncodeRequest, Encoder, RateControl, StreamParams,
+};
 
 /// How to build an [`X264Encoder`].
 ///
 /// x264 specifics of [`StreamParams`]: 4:2:0 is capped to the High profile, which has no
 /// lossless mode, so `crf` 0 is raised to 1 there; with `fullcolor` (High 4:4:4 Predictive)
-/// `crf` 0 is lossless. A paint-over picture is an IDR coded at the quantiser x264's CRF gives
-/// a steady-state I frame at `paint_over_crf` (`paint_over_crf` minus the I/P offset, about
-/// 3); the pictures after it are back under `crf` (see [`X264Encoder::paint_over_qp`]). A
+/// `crf` 0 is lossless. With [`RateControl::Cqp`] `crf` is the quantiser of P pictures and
+/// I pictures get it minus the I/P offset (3). A paint-over picture is an IDR coded at the
+/// quantiser x264 gives a steady-state I frame at `paint_over_crf` (`paint_over_crf` minus the
+/// I/P offset, in either mode); the pictures after it are back under `crf` (see
+/// [`X264Encoder::paint_over_qp`]). A
 /// 4:2:0 stream is capped to High but, since ultrafast uses neither CABAC nor the 8x8
 /// transform, x264 signals Constrained Baseline in the SPS (`avc1.42E0xx`-compatible).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -31,6 +36,13 @@ pub struct X264Config {
     /// x264 worker threads: 0 lets x264 choose (sliced threads, so still no frame delay);
     /// 1 is the right value when many encoders run in parallel (striped mode).
     pub threads: u32,
+}
+
+/// The quantisers of a [`RateControl::Cqp`] stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ConstantQps {
+    p: u8,
+    idr: u8,
 }
 
 /// libx264 encoder handle plus its reusable YUV planes.
@@ -46,6 +58,13 @@ pub struct X264Encoder {
     pts: i64,
     /// Quantiser forced on paint-over pictures; `None` when the stream is lossless already.
     paint_over_qp: Option<u8>,
+    /// Constant-quantiser streams: the quantisers every picture is given explicitly.
+    constant: Option<ConstantQps>,
+    /// IDR every this many pictures (0: only on request); placed here, not by x264, so that
+    /// every IDR's quantiser is known before it is coded.
+    keyint: u32,
+    /// Pictures output since the last IDR.
+    since_key: u32,
     /// Quantiser of the last output picture.
     last_qp: i32,
 }
@@ -87,6 +106,7 @@ impl X264Encoder {
                     height,
                     crf,
                     paint_over_crf,
+                    rate_control,
                     fullcolor,
                     fps,
                     keyframe_interval_frames,
@@ -159,11 +179,7 @@ impl X264Encoder {
         p.i_timebase_den = fps_num;
 
         p.i_bframe = 0;
-        p.i_keyint_max = if keyframe_interval_frames == 0 {
-            x::X264_KEYINT_MAX_INFINITE as c_int
-        } else {
-            keyframe_interval_frames.min(x::X264_KEYINT_MAX_INFINITE - 1) as c_int
-        };
+        p.i_keyint_max = x::X264_KEYINT_MAX_INFINITE as c_int;
         p.b_intra_refresh = 0;
 
         // Lets each picture say which macroblocks are unchanged (X264_MBINFO_CONSTANT): x264
@@ -174,8 +190,44 @@ impl X264Encoder {
         p.b_repeat_headers = 1;
         p.b_aud = 0;
 
-        p.rc.i_rc_method = x::X264_RC_CRF as c_int;
-        p.rc.f_rf_constant = f32::from(if fullcolor { crf } else { crf.max(1) });
+        let quantiser = if fullcolor { crf } else { crf.max(1) };
+        // I pictures are coded this much finer than P pictures (x264's default I/P ratio).
+        let ip_offset = (6.0 * f64::from(p.rc.f_ip_factor).log2()).round() as i32;
+        let lossless = fullcolor && crf == 0;
+        // Why a forced quantiser rather than `x264_encoder_reconfig` of the rate factor: in
+        // CRF mode x264 gives an I frame that follows P frames the recent P frames' average
+        // QP minus the I/P offset, whatever the rate factor is, so a reconfigured CRF would
+        // barely change a paint-over IDR. A steady-state I frame at rate factor `c` is coded
+        // at about `c - ip_offset` (QP 20 at CRF 23), so that is what a paint-over gets. Only
+        // a stream opened lossless (4:4:4, crf 0) codes QP 0 losslessly, so a forced QP stays
+        // >= 1, and a lossless stream needs no paint-over quantiser.
+        let paint_over_qp =
+            (!lossless).then(|| (i32::from(paint_over_crf) - ip_offset).clamp(1, 51) as u8);
+        let constant = (rate_control == RateControl::Cqp && !lossless).then(|| ConstantQps {
+            p: quantiser,
+            idr: (i32::from(quantiser) - ip_offset).max(1) as u8,
+        });
+        match rate_control {
+            // CRF needs each picture's complexity, which x264 measures by motion search on a
+            // half-size copy of every picture: ~15-25% of an ultrafast encode (bench/README).
+            RateControl::Crf => {
+                p.rc.i_rc_method = x::X264_RC_CRF as c_int;
+                p.rc.f_rf_constant = f32::from(quantiser);
+            }
+            // A constant quantiser needs no complexity, so x264 makes no half-size copy.
+            RateControl::Cqp => {
+                p.rc.i_rc_method = x::X264_RC_CQP as c_int;
+                p.rc.i_qp_constant = c_int::from(quantiser);
+                // x264 clips every quantiser of a CQP stream, forced ones too, to the span of
+                // its P, I and B quantisers, and derives the I one from the I/P ratio: a ratio
+                // that puts the I quantiser at the finest one this stream forces widens the
+                // span down to it. Every IDR is then given its quantiser explicitly (encode).
+                if let Some(c) = constant {
+                    let finest = paint_over_qp.map_or(c.idr, |po| po.min(c.idr));
+                    p.rc.f_ip_factor = 2f32.powf(f32::from(quantiser - finest) / 6.0);
+                }
+            }
+        }
 
         // BT.709 primaries / transfer / matrix, limited range (what colour.rs produces).
         p.vui.i_colorprim = 1;
@@ -190,16 +242,6 @@ impl X264Encoder {
                 "x264_param_apply_profile({profile:?}) rejected the settings"
             )));
         }
-        // Why a forced quantiser rather than `x264_encoder_reconfig` of the rate factor: in
-        // CRF mode x264 gives an I frame that follows P frames the recent P frames' average
-        // QP minus the I/P offset, whatever the rate factor is, so a reconfigured CRF would
-        // barely change a paint-over IDR. A steady-state I frame at rate factor `c` is coded
-        // at about `c - 6*log2(ip_factor)` (QP 20 at CRF 23), so that is what a paint-over
-        // gets. Only a stream opened lossless (4:4:4, crf 0) codes QP 0 losslessly, so a
-        // forced QP stays >= 1, and a lossless stream needs no paint-over quantiser.
-        let ip_offset = (6.0 * f64::from(p.rc.f_ip_factor).log2()).round() as i32;
-        let paint_over_qp = (!(fullcolor && crf == 0))
-            .then(|| (i32::from(paint_over_crf) - ip_offset).clamp(1, 51) as u8);
         // SAFETY: as above; x264 copies what it needs out of `p`.
         let enc = unsafe { x::x264_encoder_open(&mut p) };
         let enc = NonNull::new(enc)
@@ -213,6 +255,9 @@ impl X264Encoder {
             config,
             pts: 0,
             paint_over_qp,
+            constant,
+            keyint: keyframe_interval_frames,
+            since_key: 0,
             last_qp: 0,
         })
     }
@@ -284,16 +329,22 @@ impl Encoder for X264Encoder {
             x::x264_picture_init(pic_in.as_mut_ptr());
             pic_in.assume_init()
         };
-        pic_in.i_type = (if request.force_key || request.paint_over {
+        let key = request.force_key
+            || request.paint_over
+            || self.pts == 0
+            || (self.keyint > 0 && self.since_key >= self.keyint);
+        pic_in.i_type = (if key {
             x::X264_TYPE_IDR
         } else {
             x::X264_TYPE_AUTO
         }) as c_int;
         // X264_QP_AUTO (0) leaves the picture to CRF rate control.
-        pic_in.i_qpplus1 = match (request.paint_over, self.paint_over_qp) {
-            (true, Some(qp)) => c_int::from(qp) + 1,
-            _ => x::X264_QP_AUTO as c_int,
+        let qp = match (request.paint_over, self.paint_over_qp, self.constant) {
+            (true, Some(qp), _) => Some(qp),
+            (_, _, Some(c)) => Some(if key { c.idr } else { c.p }),
+            _ => None,
         };
+        pic_in.i_qpplus1 = qp.map_or(x::X264_QP_AUTO as c_int, |qp| c_int::from(qp) + 1);
         pic_in.i_pts = self.pts;
         self.pts += 1;
         let y_stride = self.planes.y_stride() as c_int;
@@ -361,6 +412,7 @@ impl Encoder for X264Encoder {
             )
         };
         out.extend_from_slice(payload);
+        self.since_key = if key { 1 } else { self.since_key + 1 };
         Ok(EncodeOutcome {
             key,
             produced: true,
@@ -419,6 +471,7 @@ mod tests {
                 height: 64,
                 crf: 23,
                 paint_over_crf: 18,
+                rate_control: Default::default(),
                 fullcolor,
                 fps: 30.0,
                 keyframe_interval_frames: 0,
@@ -671,6 +724,80 @@ mod tests {
             *key && types.contains(&5) && types.contains(&7) && types.contains(&8),
             "forced IDR again: {kinds:?}"
         );
+    }
+
+    #[test]
+    fn constant_quantiser_codes_p_at_crf_i_three_lower_and_paint_over_at_its_own() {
+        // (picture seed, force_key, paint_over); pictures of different complexity, so a rate
+        // control that follows the content would move the quantiser.
+        let steps = [
+            (1, true, false),
+            (2, false, false),
+            (40, false, false),
+            (41, false, false),
+            (41, false, false),
+            (7, true, true),
+            (8, false, false),
+            (9, true, false),
+        ];
+        let run = |rate_control| {
+            let cfg = config_with(false, |p| {
+                p.crf = 30;
+                p.paint_over_crf = 15;
+                p.rate_control = rate_control;
+            });
+            let mut enc = X264Encoder::new(cfg).unwrap();
+            let mut stream = Vec::new();
+            let qps: Vec<i32> = steps
+                .iter()
+                .map(|&(seed, force_key, paint_over)| {
+                    let px = test_image(seed);
+                    let request = EncodeRequest {
+                        force_key,
+                        paint_over,
+                        ..Default::default()
+                    };
+                    let r = enc
+                        .encode(BgrxImage::packed(&px, 320, 64), request, &mut stream)
+                        .unwrap();
+                    assert!(r.produced && r.key == force_key, "{r:?}");
+                    enc.last_qp()
+                })
+                .collect();
+            (qps, stream)
+        };
+        let (cqp, stream) = run(RateControl::Cqp);
+        assert_eq!(cqp, [27, 30, 30, 30, 30, 12, 30, 27]);
+        let decoded = ffmpeg_decode(&stream, 320, 64);
+        assert_eq!(decoded.len(), steps.len());
+        let last = psnr_rgb(&test_image(9), &decoded[steps.len() - 1]);
+        assert!(last > 30.0, "an IDR at QP 27 decodes to {last:.2} dB");
+        // The same pictures under CRF 30 get quantisers of their own.
+        let (crf, _) = run(RateControl::Crf);
+        assert_ne!(crf, cqp, "CRF follows the content");
+
+        // IDRs of a key-frame interval get the I quantiser too.
+        let cfg = config_with(false, |p| {
+            p.crf = 30;
+            p.rate_control = RateControl::Cqp;
+            p.keyframe_interval_frames = 3;
+        });
+        let mut enc = X264Encoder::new(cfg).unwrap();
+        let coded: Vec<(bool, i32)> = (0..7)
+            .map(|i| {
+                let px = test_image(i);
+                let r = enc
+                    .encode(
+                        BgrxImage::packed(&px, 320, 64),
+                        EncodeRequest::default(),
+                        &mut Vec::new(),
+                    )
+                    .unwrap();
+                (r.key, enc.last_qp())
+            })
+            .collect();
+        let (k, p) = ((true, 27), (false, 30));
+        assert_eq!(coded, [k, p, p, k, p, p, k]);
     }
 
     #[test]
@@ -1021,6 +1148,7 @@ mod tests {
                     height: h,
                     crf: 25,
                     paint_over_crf: 20,
+                    rate_control: Default::default(),
                     fullcolor,
                     fps: 30.0,
                     keyframe_interval_frames: 0,
@@ -1076,6 +1204,7 @@ mod tests {
                         height: 64,
                         crf: 25,
                         paint_over_crf: 20,
+                        rate_control: Default::default(),
                         fullcolor: false,
                         fps: 30.0,
                         keyframe_interval_frames: 0,

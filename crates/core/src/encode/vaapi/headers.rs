@@ -1130,6 +1130,7 @@ mod tests {
                 height: h,
                 crf: 23,
                 paint_over_crf: 18,
+                rate_control: Default::default(),
                 fullcolor,
                 fps: 30.0,
                 keyframe_interval_frames: 0,

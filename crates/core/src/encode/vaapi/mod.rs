@@ -655,6 +655,8 @@ impl VaapiEncoder {
             height,
             crf,
             paint_over_crf,
+            // Always a constant quantiser here (see `qp_for_crf`).
+            rate_control: _,
             fullcolor,
             fps,
             keyframe_interval_frames: _,
@@ -1260,6 +1262,7 @@ mod tests {
                 height: 240,
                 crf: 23,
                 paint_over_crf: 18,
+                rate_control: Default::default(),
                 fullcolor: false,
                 fps: 30.0,
                 keyframe_interval_frames: 0,
