@@ -79,7 +79,7 @@ const MEMORY_SCENES = ['static', 'video']
 const MOTION_SCENES = ['scroll', 'video', 'window-video']
 // Quantisers at which stripecast's H.264 runs again with `h264RateControl: 'cqp'` on the moving
 // scenes (one turn each), to read its cost at the other peer's PSNR in motion (bench/lib/equal-psnr.mjs).
-const CQP_QPS = [20, 23, 26]
+const CQP_QPS = [17, 20, 23, 26]
 const cqpPeer = (qp) => `stripecast-cqp${qp}`
 const cqpOf = (peer) => (peer.startsWith('stripecast-cqp') ? Number(peer.slice('stripecast-cqp'.length)) : null)
 const W = 1920
