@@ -135,9 +135,10 @@ export interface CaptureSettings {
   /**
    * How x264 (software H.264) uses `h264Crf`: `'crf'` (default, as pixelflux) adapts the
    * quantiser to each picture, measured on a half-size copy of it; `'cqp'` codes P pictures
-   * at quantiser `h264Crf` (I pictures 3 lower), as the hardware encoders always do: about
-   * 15-25% less CPU per picture, but no finer coding of small or easily predicted changes
-   * (CRF 23 codes full-screen video near QP 26, scrolling and small windows near QP 20-22).
+   * at quantiser `h264Crf` (IDRs 3 lower), as the hardware encoders always do: 15-27% less
+   * CPU at equal quality in the benchmark, but small or easily predicted changes are not
+   * coded finer (CRF 23 matched QP 26 on full-screen video, 20-21 on a moving window, 17 on
+   * scrolling text).
    */
   h264RateControl?: 'crf' | 'cqp'
   /** Encode H.264 as 4:4:4 (High 4:4:4 Predictive) instead of 4:2:0. Default false. */
