@@ -23,9 +23,10 @@ const player = await startPlayer(xvfb.display)
 const rows = []
 try {
   for (const scene of scenes) {
-    await player.start(scene, 60)
     for (const mode of modes) {
       for (const stripeHeight of heights) {
+        // From the scene's set-up picture every time, so every height sees the same pictures.
+        await player.start(scene, 60, { restart: true })
         const cap = new ScreenCapture()
         const frames = new Set()
         let bytes = 0
@@ -55,6 +56,7 @@ try {
         const dt = (performance.now() - t0) / 1000
         counting = false
         cap.stop()
+        await player.pause()
         const cpuMs = (cpu.user + cpu.system) / 1000
         const row = {
           scene,
@@ -73,7 +75,6 @@ try {
         )
       }
     }
-    await player.pause()
   }
 } finally {
   await player.close()
