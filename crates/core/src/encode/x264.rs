@@ -209,7 +209,8 @@ impl X264Encoder {
         });
         match rate_control {
             // CRF needs each picture's complexity, which x264 measures by motion search on a
-            // half-size copy of every picture: ~15-25% of an ultrafast encode (bench/README).
+            // half-size copy of every picture: 15-27% of the CPU at equal quality (README,
+            // *Performance*).
             RateControl::Crf => {
                 p.rc.i_rc_method = x::X264_RC_CRF as c_int;
                 p.rc.f_rf_constant = f32::from(quantiser);
@@ -219,12 +220,17 @@ impl X264Encoder {
                 p.rc.i_rc_method = x::X264_RC_CQP as c_int;
                 p.rc.i_qp_constant = c_int::from(quantiser);
                 // x264 clips every quantiser of a CQP stream, forced ones too, to the span of
-                // its P, I and B quantisers, and derives the I one from the I/P ratio: a ratio
-                // that puts the I quantiser at the finest one this stream forces widens the
-                // span down to it. Every IDR is then given its quantiser explicitly (encode).
+                // its P, I and B quantisers, derived from the I/P and P/B ratios: ratios that
+                // put the I quantiser at the finest one this stream forces and the (unused) B
+                // one at the coarsest widen the span to both. Every IDR is then given its
+                // quantiser explicitly (encode).
                 if let Some(c) = constant {
-                    let finest = paint_over_qp.map_or(c.idr, |po| po.min(c.idr));
+                    let paint_over = paint_over_qp.unwrap_or(c.idr);
+                    let (finest, coarsest) = (paint_over.min(c.idr), paint_over.max(quantiser));
                     p.rc.f_ip_factor = 2f32.powf(f32::from(quantiser - finest) / 6.0);
+                    p.rc.f_pb_factor =
+                        p.rc.f_pb_factor
+                            .max(2f32.powf(f32::from(coarsest - quantiser) / 6.0));
                 }
             }
         }
@@ -329,11 +335,11 @@ impl Encoder for X264Encoder {
             x::x264_picture_init(pic_in.as_mut_ptr());
             pic_in.assume_init()
         };
-        let key = request.force_key
+        let idr = request.force_key
             || request.paint_over
             || self.pts == 0
             || (self.keyint > 0 && self.since_key >= self.keyint);
-        pic_in.i_type = (if key {
+        pic_in.i_type = (if idr {
             x::X264_TYPE_IDR
         } else {
             x::X264_TYPE_AUTO
@@ -341,7 +347,7 @@ impl Encoder for X264Encoder {
         // X264_QP_AUTO (0) leaves the picture to CRF rate control.
         let qp = match (request.paint_over, self.paint_over_qp, self.constant) {
             (true, Some(qp), _) => Some(qp),
-            (_, _, Some(c)) => Some(if key { c.idr } else { c.p }),
+            (_, _, Some(c)) => Some(if idr { c.idr } else { c.p }),
             _ => None,
         };
         pic_in.i_qpplus1 = qp.map_or(x::X264_QP_AUTO as c_int, |qp| c_int::from(qp) + 1);
@@ -798,6 +804,31 @@ mod tests {
             .collect();
         let (k, p) = ((true, 27), (false, 30));
         assert_eq!(coded, [k, p, p, k, p, p, k]);
+
+        // A paint-over coarser than the P pictures (a strange choice, but allowed) is coded
+        // at its own quantiser too, not clipped to the stream's.
+        let cfg = config_with(false, |p| {
+            p.crf = 20;
+            p.paint_over_crf = 40;
+            p.rate_control = RateControl::Cqp;
+        });
+        let mut enc = X264Encoder::new(cfg).unwrap();
+        let qps: Vec<i32> = [(true, false), (false, false), (true, true), (false, false)]
+            .iter()
+            .enumerate()
+            .map(|(i, &(force_key, paint_over))| {
+                let px = test_image(i as u32 + 20);
+                let request = EncodeRequest {
+                    force_key,
+                    paint_over,
+                    ..Default::default()
+                };
+                enc.encode(BgrxImage::packed(&px, 320, 64), request, &mut Vec::new())
+                    .unwrap();
+                enc.last_qp()
+            })
+            .collect();
+        assert_eq!(qps, [17, 20, 37, 20]);
     }
 
     #[test]
