@@ -17,8 +17,8 @@ pub const MAX_FPS: f64 = 240.0;
 pub const DEFAULT_JPEG_STRIPE_HEIGHT: u32 = 128;
 /// Default stripe height of striped H.264: each stripe is its own stream, and a stream cannot
 /// predict from content that enters it from a neighbour, so taller stripes cost less on motion
-/// (scrolling: -38% bytes, 7-16% less CPU against 128 rows); x264 skips the macroblock rows that did
-/// not change, so typing costs little more (1.4 vs 0.9 ms a frame).
+/// (scrolling: -38% bytes, 7-16% less CPU against 128 rows); x264 skips the macroblock rows
+/// that did not change, so typing costs little more (1.4 vs 0.9 ms a frame).
 pub const DEFAULT_H264_STRIPE_HEIGHT: u32 = 256;
 /// Largest decoded watermark we accept, per side.
 pub const MAX_WATERMARK_SIDE: u32 = 8192;

@@ -15,7 +15,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use stripecast_core::settings::{
-    CaptureOptions, Config, OutputMode, RegionRequest, Subsampling, WatermarkLocation,
+    CaptureOptions, Config, OutputMode, RateControl, RegionRequest, Subsampling, WatermarkLocation,
     DEFAULT_H264_STRIPE_HEIGHT, DEFAULT_JPEG_STRIPE_HEIGHT, MAX_DIMENSION, MAX_FPS,
 };
 
@@ -231,17 +231,13 @@ fn path_field(r: &mut Rng, m: &Mix) -> Option<String> {
     ))
 }
 
-fn subsampling_field(r: &mut Rng, m: &Mix) -> Option<String> {
+/// An enum setting spelt as a string: one of `names`, or (wild) one of `near_misses`.
+fn name_field(r: &mut Rng, m: &Mix, names: &[&str], near_misses: &[&str]) -> Option<String> {
     if !r.chance(m.given) {
         return None;
     }
-    if !r.chance(m.wild) {
-        return Some(r.pick(&["420", "444", "auto"]).to_string());
-    }
-    Some(
-        r.pick(&["", "422", "4:2:0", " 420", "420 ", "444\0", "0", "\u{e9}"])
-            .to_string(),
-    )
+    let from = if r.chance(m.wild) { near_misses } else { names };
+    Some(r.pick(from).to_string())
 }
 
 fn random_options(r: &mut Rng) -> CaptureOptions {
@@ -274,9 +270,20 @@ fn random_options(r: &mut Rng) -> CaptureOptions {
         output_mode: int_field(r, &m, 0, 1),
         jpeg_quality: int_field(r, &m, 0, 100),
         paint_over_jpeg_quality: int_field(r, &m, 0, 100),
-        jpeg_subsampling: subsampling_field(r, &m),
+        jpeg_subsampling: name_field(
+            r,
+            &m,
+            &["420", "444", "auto"],
+            &["", "422", "4:2:0", " 420", "420 ", "444\0", "0", "\u{e9}"],
+        ),
         h264_crf: int_field(r, &m, 0, 51),
         h264_paint_over_crf: int_field(r, &m, 0, 51),
+        h264_rate_control: name_field(
+            r,
+            &m,
+            &["crf", "cqp"],
+            &["", "CRF", "qp", "cbr", " crf", "cqp\0", "\u{e9}"],
+        ),
         h264_fullcolor: bool_field(r, &m),
         h264_fullframe: bool_field(r, &m),
         keyframe_interval_s: float_field(r, &m, 0.0, 3600.0),
@@ -333,6 +340,7 @@ fn given_fields(o: &CaptureOptions) -> Vec<(&'static str, bool)> {
         ("jpegSubsampling", o.jpeg_subsampling.is_some()),
         ("h264Crf", o.h264_crf.is_some()),
         ("h264PaintOverCrf", o.h264_paint_over_crf.is_some()),
+        ("h264RateControl", o.h264_rate_control.is_some()),
         ("keyframeIntervalS", o.keyframe_interval_s.is_some()),
         ("vaapiRenderNodeIndex", o.vaapi_render_node_index.is_some()),
         (
@@ -439,6 +447,15 @@ fn check_config(o: &CaptureOptions, c: &Config) -> Result<(), String> {
         o.jpeg_subsampling.as_deref().unwrap_or("420") == sub,
         "jpegSubsampling {:?} → {sub}",
         o.jpeg_subsampling
+    );
+    let rate_control = match c.h264_rate_control {
+        RateControl::Crf => "crf",
+        RateControl::Cqp => "cqp",
+    };
+    ensure!(
+        o.h264_rate_control.as_deref().unwrap_or("crf") == rate_control,
+        "h264RateControl {:?} → {rate_control}",
+        o.h264_rate_control
     );
     ensure!(
         c.keyframe_interval_s.is_finite() && (0.0..=3600.0).contains(&c.keyframe_interval_s),
