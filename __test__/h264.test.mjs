@@ -78,6 +78,18 @@ async function decodeStriped(stripes, width, height) {
   return { ...assemble(parts, width, height, 'bgrx'), counts }
 }
 
+/** 'I31', 'P34', ... per picture of a stream (x264's sliced threads may cut a picture into
+ * slices: their distinct values joined by '/'). */
+function pictureQps(stream) {
+  const pictures = []
+  for (const s of sliceQps(stream)) {
+    const q = `${s.nalType === 5 ? 'I' : 'P'}${s.qp}`
+    if (s.firstMb === 0) pictures.push(q)
+    else if (!pictures.at(-1).split('/').includes(q)) pictures[pictures.length - 1] += `/${q}`
+  }
+  return pictures
+}
+
 function expectedYs(height, stripeHeight = 64) {
   const ys = []
   for (let y = 0; y < height; y += stripeHeight) ys.push(y)
@@ -317,13 +329,7 @@ describe('H.264', () => {
       const dec = await decodeH264(stream, W, H)
       assert.equal(dec.count, c.stripes.length)
       const db = psnr(dec.last, await screen())
-      // One entry per picture (x264's sliced threads may cut a picture into several slices).
-      const pictures = []
-      for (const s of sliceQps(stream)) {
-        const q = `${s.nalType === 5 ? 'I' : 'P'}${s.qp}`
-        if (s.firstMb === 0) pictures.push(q)
-        else if (!pictures.at(-1).split('/').includes(q)) pictures[pictures.length - 1] += `/${q}`
-      }
+      const pictures = pictureQps(stream)
       t.diagnostic(`${rateControl}: pictures ${pictures.join(' ')}; last picture ${db.toFixed(2)} dB`)
       assert.ok(db >= 35, `${rateControl}: PSNR ${db.toFixed(2)} dB < 35`)
       assert.equal(pictures.length, c.stripes.length)
@@ -337,5 +343,30 @@ describe('H.264', () => {
     const crf = await run('crf')
     assert.equal(crf.at(-1), 'I17', 'a paint-over is forced to the same quantiser under CRF')
     assert.notDeepEqual(crf.slice(0, -1), cqp.slice(0, -1), 'CRF picks its own quantisers')
+  })
+
+  it("h. updateSettings({ h264RateControl: 'cqp' }) on a running CRF capture: the next picture is an IDR at h264Crf - 3, then P at h264Crf", async (t) => {
+    const c = collect({ h264Crf: 34 })
+    await c.waitForFirstFrame()
+    const draw = async (rgb) => {
+      const n = c.stripes.length
+      await env.painter.fill(100, 200, 40, 20, rgb)
+      await c.waitForStripes(n + 1, 3000)
+    }
+    await draw('e0c020')
+    const before = c.stripes.length
+    c.cap.updateSettings({ h264RateControl: 'cqp' })
+    for (const rgb of ['20c0e0', 'c020e0', BG]) await draw(rgb)
+    await sleep(200)
+    assert.deepEqual(c.errors, [])
+    const after = c.stripes.slice(before)
+    const qps = pictureQps(annexB(after))
+    t.diagnostic(`after the update: ${qps.join(' ')}`)
+    assert.equal(after[0].isKeyFrame, true, 'new encoders start with an IDR')
+    assert.equal(qps.length, after.length)
+    assert.ok(qps.length >= 3, `${qps.length} pictures`)
+    assert.deepEqual(qps, ['I31', ...Array(qps.length - 1).fill('P34')])
+    const dec = await decodeH264(annexB(after), W, H)
+    assert.equal(dec.count, after.length, 'the stream from the IDR on decodes')
   })
 })
