@@ -6,9 +6,10 @@
 // pixelflux 2.2.1 (bench/pixelflux-child.py, the measuring code of
 // shared/reference/pixelflux_probe.py) one after the other in their own processes, on the same
 // display and scene, with the same settings; striped runs are repeated with stripecast's damage
-// blocking off, JPEG ones with jpegTiles, and H.264 on the moving scenes at constant quantisers
-// (`h264RateControl: 'cqp'`, read at pixelflux's PSNR in motion). Each child measures itself over --seconds after --warmup; the player's, Xvfb's
-// and the rest of the machine's CPU over the same window are read from /proc. Then the scene is
+// blocking off, JPEG ones with jpegTiles, and H.264 on the changing scenes at constant
+// quantisers (`h264RateControl: 'cqp'`, read at pixelflux's PSNR). Each child measures itself
+// over --seconds after --warmup; the player's, Xvfb's and the rest of the machine's CPU over
+// the same window are read from /proc. Then the scene is
 // frozen and each peer's output is decoded and compared with a dump of the screen 0.6 s and
 // 1.5 s later (PSNR of the final picture), and, for H.264 on the scroll, video and window-video
 // scenes, pictures decoded from the measured window are compared with the picture the player
@@ -77,8 +78,9 @@ const MEMORY_SCENES = ['static', 'video']
 // Scenes whose every picture the player can rebuild (xpaint `scene-parts`, `scene-log`): decoded
 // H.264 pictures of the moving scene are compared with what was on screen when they were grabbed.
 const MOTION_SCENES = ['scroll', 'video', 'window-video']
-// Quantisers at which stripecast's H.264 runs again with `h264RateControl: 'cqp'` on the moving
-// scenes (one turn each), to read its cost at the other peer's PSNR in motion (bench/lib/equal-psnr.mjs).
+// Quantisers at which stripecast's H.264 runs again with `h264RateControl: 'cqp'` on the changing
+// scenes (one turn each), to read its cost at the other peer's PSNR (bench/lib/equal-psnr.mjs): in
+// motion where the player can rebuild its pictures, else of the final picture (typing).
 const CQP_QPS = [17, 20, 23, 26]
 const cqpPeer = (qp) => `stripecast-cqp${qp}`
 const cqpOf = (peer) => (peer.startsWith('stripecast-cqp') ? Number(peer.slice('stripecast-cqp'.length)) : null)
@@ -375,23 +377,25 @@ function compare(runs) {
   return rows
 }
 
-/** Per H.264 cell of a moving scene: stripecast's constant-quantiser runs read at the PSNR in
- * motion of pixelflux (or of stripecast's CRF run when pixelflux did not run). */
+/** Per H.264 cell of a changing scene: stripecast's constant-quantiser runs read at the PSNR of
+ * pixelflux (or of stripecast's CRF run when pixelflux did not run): in motion where it is
+ * measured, else of the final picture. */
 function equalPsnr(summary) {
   const rows = []
   for (const scene of SCENES) {
+    const metric = MOTION_SCENES.includes(scene) ? 'psnr_motion' : 'psnr'
     for (const mode of modeNames) {
       const of = (peer) => summary.find((r) => r.scene === scene && r.mode === mode && r.peer === peer && !r.error)
       const points = CQP_QPS.map((qp) => ({ qp, r: of(cqpPeer(qp)) })).filter((p) => p.r)
-        .map(({ qp, r }) => ({ qp, psnr: r.psnr_motion, cpu: r.cpu_ms_per_frame, bytes: r.bytes_per_s }))
+        .map(({ qp, r }) => ({ qp, psnr: r[metric], cpu: r.cpu_ms_per_frame, bytes: r.bytes_per_s }))
       if (!points.length) continue
       const crf = of('stripecast')
       const p = of('pixelflux')
-      const basis = p?.psnr_motion != null ? 'pixelflux' : 'stripecast crf'
-      const target = basis === 'pixelflux' ? p.psnr_motion : crf?.psnr_motion
+      const basis = p?.[metric] != null ? 'pixelflux' : 'stripecast crf'
+      const target = basis === 'pixelflux' ? p[metric] : crf?.[metric]
       const at = atPsnr(points, target)
       rows.push({
-        scene, mode, basis, target_psnr: target ?? null, points, at,
+        scene, mode, basis, metric: metric === 'psnr' ? 'final picture' : 'in motion', target_psnr: target ?? null, points, at,
         vs_pixelflux: p && at.cpu != null ? { cpu_ms_per_frame: ratio(at.cpu, p.cpu_ms_per_frame), bytes_per_s: ratio(at.bytes, p.bytes_per_s) } : null,
         vs_crf: crf && at.cpu != null ? { cpu_ms_per_frame: ratio(at.cpu, crf.cpu_ms_per_frame), bytes_per_s: ratio(at.bytes, crf.bytes_per_s) } : null,
       })
@@ -433,7 +437,7 @@ function targets(rows, equal = []) {
   for (const e of equal) {
     if (!e.vs_pixelflux) continue
     const row = { scene: e.scene, mode: e.mode }
-    const note = `h264RateControl 'cqp' at QP ${fmt(e.at.qp, 1)}, ${e.at.how} at pixelflux's ${fmt(e.target_psnr)} dB in motion`
+    const note = `h264RateControl 'cqp' at QP ${fmt(e.at.qp, 1)}, ${e.at.how} at pixelflux's ${fmt(e.target_psnr)} dB (${e.metric})`
     add("H.264 CPU/frame <= 0.85x at equal PSNR (cqp)", row, e.vs_pixelflux.cpu_ms_per_frame, 0.85, e.vs_pixelflux.cpu_ms_per_frame <= 0.85, note)
     add("H.264 bytes/s <= 1.1x at equal PSNR (cqp)", row, e.vs_pixelflux.bytes_per_s, 1.1, e.vs_pixelflux.bytes_per_s <= 1.1, note)
   }
@@ -503,16 +507,17 @@ function markdown(res) {
     L.push("In CRF mode (both peers' setting above) x264 measures every picture's complexity by a motion search on a " +
       "half-size copy of it; with a constant quantiser it makes no such copy. stripecast runs again with `h264RateControl: " +
       `'cqp'\` at QP ${CQP_QPS.join(', ')} (one turn each), and its CPU/frame and bytes/s are read at the other peer's ` +
-      'PSNR in motion: interpolated between the two quantisers whose PSNR brackets it (bytes on a log scale), or, when ' +
+      'PSNR (in motion; of the final picture on typing, whose pictures the player cannot rebuild): interpolated between ' +
+      'the two quantisers whose PSNR brackets it (bytes on a log scale), or, when ' +
       'every quantiser is finer, taken from the coarsest (an upper bound). Ratios are against pixelflux and against ' +
       "stripecast's own CRF run (means of its turns).", '')
-    L.push('| scene | mode | PSNR in motion to match | cqp runs: QP (dB, CPU ms/frame, MB/s) | at that PSNR: QP, CPU ms/frame, MB/s | vs pixelflux (CPU/frame, bytes) | vs stripecast CRF (CPU/frame, bytes) |')
+    L.push('| scene | mode | PSNR to match | cqp runs: QP (dB, CPU ms/frame, MB/s) | at that PSNR: QP, CPU ms/frame, MB/s | vs pixelflux (CPU/frame, bytes) | vs stripecast CRF (CPU/frame, bytes) |')
     L.push('|---|---|---|---|---|---|---|')
     for (const e of res.equalPsnr) {
       const pts = e.points.map((q) => `${q.qp} (${fmt(q.psnr)}, ${fmt(q.cpu)}, ${fmt(q.bytes / 1e6, 3)})`).join('; ')
       const at = e.at.cpu != null ? `${fmt(e.at.qp, 1)}, ${fmt(e.at.cpu)}, ${fmt(e.at.bytes / 1e6, 3)} (${e.at.how})` : e.at.how
       const vs = (v) => (v ? `${fx(v.cpu_ms_per_frame)}, ${fx(v.bytes_per_s)}` : '–')
-      L.push(`| ${e.scene} | ${MODES[e.mode].label} | ${fmt(e.target_psnr)} dB (${e.basis}) | ${pts} | ${at} | ${vs(e.vs_pixelflux)} | ${vs(e.vs_crf)} |`)
+      L.push(`| ${e.scene} | ${MODES[e.mode].label} | ${fmt(e.target_psnr)} dB (${e.basis}, ${e.metric}) | ${pts} | ${at} | ${vs(e.vs_pixelflux)} | ${vs(e.vs_crf)} |`)
     }
     L.push('')
   }
@@ -587,13 +592,13 @@ const pf = opt.pixelflux ? findPython() : { error: 'disabled (--no-pixelflux)' }
 if (pf.error) log(`pixelflux: ${pf.error}; stripecast figures only`)
 /** Who runs on a scene and mode in turn `rep`: stripecast, pixelflux, stripecast without damage
  * blocking where that policy applies (striped output of a changing scene), with JPEG tiles, and
- * (first turn only) H.264 at constant quantisers on the moving scenes. */
+ * (first turn only) H.264 at constant quantisers on the changing scenes. */
 function peersFor(scene, mode, rep) {
   const p = ['stripecast']
   if (pf.python) p.push('pixelflux')
   if (opt.variants && scene !== 'static' && mode !== 'h264-full') p.push('stripecast-nodmg')
   if (opt.variants && scene !== 'static' && mode === 'jpeg') p.push('stripecast-tiles')
-  if (opt.variants && rep === 0 && mode !== 'jpeg' && MOTION_SCENES.includes(scene)) p.push(...CQP_QPS.map(cqpPeer))
+  if (opt.variants && rep === 0 && mode !== 'jpeg' && scene !== 'static') p.push(...CQP_QPS.map(cqpPeer))
   return p
 }
 
