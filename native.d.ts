@@ -135,10 +135,10 @@ export interface CaptureSettings {
   /**
    * How x264 (software H.264) uses `h264Crf`: `'crf'` (default, as pixelflux) adapts the
    * quantiser to each picture, measured on a half-size copy of it; `'cqp'` codes P pictures
-   * at quantiser `h264Crf` (IDRs 3 lower), as the hardware encoders always do: 15-27% less
+   * at quantiser `h264Crf` (IDRs 3 lower), as the hardware encoders always do: 10-27% less
    * CPU at equal quality in the benchmark, but small or easily predicted changes are not
-   * coded finer (CRF 23 matched QP 26 on full-screen video, 20-21 on a moving window, 17 on
-   * scrolling text).
+   * coded finer (CRF 23 matched QP 26 on full-screen video, 19-22 on typing and a moving
+   * window, 17 on scrolling text).
    */
   h264RateControl?: 'crf' | 'cqp'
   /** Encode H.264 as 4:4:4 (High 4:4:4 Predictive) instead of 4:2:0. Default false. */

@@ -209,7 +209,7 @@ impl X264Encoder {
         });
         match rate_control {
             // CRF needs each picture's complexity, which x264 measures by motion search on a
-            // half-size copy of every picture: 15-27% of the CPU at equal quality (README,
+            // half-size copy of every picture: 10-27% of the CPU at equal quality (README,
             // *Performance*).
             RateControl::Crf => {
                 p.rc.i_rc_method = x::X264_RC_CRF as c_int;
