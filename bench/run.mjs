@@ -82,8 +82,9 @@ const MOTION_SCENES = ['scroll', 'video', 'window-video']
 // scenes (one turn each), to read its cost at the other peer's PSNR (bench/lib/equal-psnr.mjs): in
 // motion where the player can rebuild its pictures, else of the final picture (typing).
 const CQP_QPS = [17, 20, 23, 26]
-const cqpPeer = (qp) => `stripecast-cqp${qp}`
-const cqpOf = (peer) => (peer.startsWith('stripecast-cqp') ? Number(peer.slice('stripecast-cqp'.length)) : null)
+const CQP_PEER = 'stripecast-cqp'
+const cqpPeer = (qp) => `${CQP_PEER}${qp}`
+const cqpOf = (peer) => (peer.startsWith(CQP_PEER) ? Number(peer.slice(CQP_PEER.length)) : null)
 const W = 1920
 const H = 1080
 // pixelflux's damage-block defaults (15 consecutive changed frames, then 30 frames), given to

@@ -142,8 +142,9 @@ class Bits {
 
 /**
  * The quantiser of every slice in an Annex-B stream: `[{ nalType, firstMb, qp }]` (qp = 26 +
- * pic_init_qp_minus26 + slice_qp_delta; a picture starts with the slice whose firstMb is 0), from the SPS and PPS that precede the slices. Covers what x264 writes for
- * progressive frames without weighted prediction (its ultrafast settings).
+ * pic_init_qp_minus26 + slice_qp_delta; a picture starts with the slice whose firstMb is 0),
+ * from the SPS and PPS that precede the slices. Covers what x264 writes for progressive frames
+ * without weighted prediction (its ultrafast settings).
  */
 export function sliceQps(buf) {
   const starts = []
