@@ -208,7 +208,9 @@ describe('browser end-to-end (headless Chromium)', { timeout: 90000 }, () => {
   })
 
   it('H.264 crf 23 striped (one decoder per stripe): same', async (t) => {
-    const r = await endToEnd({ codec: 'h264', crf: 23, fullframe: false, fps: 60 }, 'H.264 striped', { decoders: Math.ceil(H / 256), codec: /^avc1\.42/, shadow: true })
+    // 128-row stripes: three streams at this height (the default would make it one).
+    const capture = { usePaintOverQuality: false, stripeHeight: 128 }
+    const r = await endToEnd({ codec: 'h264', crf: 23, fullframe: false, fps: 60, capture }, 'H.264 striped', { decoders: Math.ceil(H / 128), codec: /^avc1\.42/, shadow: true })
     t.diagnostic(`PSNR dB: first ${r.first.toFixed(1)}, after change ${r.changed.toFixed(1)}, late viewer ${r.late.toFixed(1)}`)
   })
 

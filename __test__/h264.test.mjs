@@ -205,6 +205,24 @@ describe('H.264', () => {
     await env.painter.fill(100, 200, 20, 10, BG)
   })
 
+  it('c2. striped, default stripeHeight: equal stripes of about 256 rows in whole macroblock rows (720: 3 x 240; 540: 272 + 268)', async (t) => {
+    for (const [height, rows, ys] of [[720, 240, [0, 240, 480]], [540, 272, [0, 272]]]) {
+      const c = collect({ h264Fullframe: false, stripeHeight: undefined, captureX: 0, captureY: 0, captureWidth: W, captureHeight: height })
+      assert.equal(c.info.stripeHeight, rows, `${height}: info.stripeHeight`)
+      assert.equal(c.info.stripeCount, ys.length, `${height}: info.stripeCount`)
+      const first = await c.waitForFirstFrame()
+      assert.deepEqual(first.map((s) => [s.stripeYStart, s.stripeHeight]).sort((a, b) => a[0] - b[0]),
+        ys.map((y) => [y, Math.min(rows, height - y)]), `${height}: stripes`)
+      for (const s of first) checkHeader(s)
+      const { image, covered } = await decodeStriped(first, W, height)
+      assert.ok(covered.every((v) => v === 1), 'every row covered')
+      const db = psnr(image, await screen(0, 0, W, height))
+      t.diagnostic(`${height} rows: ${ys.length} stripes of ${rows}, PSNR ${db.toFixed(2)} dB`)
+      assert.ok(db >= 35, `${height} rows: PSNR ${db.toFixed(2)} dB < 35`)
+      c.stop()
+    }
+  })
+
   it('d. static screen: nothing after the first frame; requestKeyframe() gives IDRs that decode on their own', async (t) => {
     const c = collect({ h264Fullframe: false })
     await c.waitForFirstFrame()

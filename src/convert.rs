@@ -86,9 +86,10 @@ pub struct CaptureSettings {
         ts_type = "0 | 1 | 2 | 3 | 4 | 5 | 6 | 'none' | 'top-left' | 'top-right' | 'bottom-left' | 'bottom-right' | 'middle' | 'animated'"
     )]
     pub watermark_location_enum: Option<Either<f64, String>>,
-    /// Rows per stripe, a multiple of 8 in 8..=4096. Default 128 for JPEG, 256 for striped
-    /// H.264 (measured: see the README). Only changed stripes are encoded (for JPEG only their
-    /// changed rows).
+    /// Rows per stripe, a multiple of 8 in 8..=4096. Default 128 for JPEG; for striped H.264 the
+    /// region is cut into equal stripes of about 256 rows, each a whole number of 16-row
+    /// macroblock rows (1080 rows: 4 x 272; 720: 3 x 240; measured: see the README). Only
+    /// changed stripes are encoded (for JPEG only their changed rows).
     pub stripe_height: Option<f64>,
     /// Deliver bare JFIF / Annex-B payloads without the 6- or 10-byte stripe header. Default false.
     pub omit_stripe_headers: Option<bool>,

@@ -370,7 +370,10 @@ fn plan(config: &Config, region: Region, slot: &InfoSlot) -> Plan {
             set_slot(static_info("jpeg"));
             let pool = Arc::new(WorkspacePool::default());
             Plan {
-                layout: stripes(region.height, config.stripe_height),
+                layout: stripes(
+                    region.height,
+                    config.stripe_height.for_height(region.height),
+                ),
                 factory: Box::new(move |_, _| {
                     Ok(Box::new(JpegEncoder::with_pool(jpeg, pool.clone())) as Box<dyn Encoder>)
                 }),
@@ -459,7 +462,10 @@ fn plan(config: &Config, region: Region, slot: &InfoSlot) -> Plan {
                     Ok(Box::new(enc) as Box<dyn Encoder>)
                 });
                 Plan {
-                    layout: stripes(region.height, config.stripe_height),
+                    layout: stripes(
+                        region.height,
+                        config.stripe_height.for_height(region.height),
+                    ),
                     factory,
                     kind: PayloadKind::H264,
                     full_frame,

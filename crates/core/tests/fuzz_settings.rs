@@ -15,8 +15,9 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use stripecast_core::settings::{
-    CaptureOptions, Config, OutputMode, RateControl, RegionRequest, Subsampling, WatermarkLocation,
-    DEFAULT_H264_STRIPE_HEIGHT, DEFAULT_JPEG_STRIPE_HEIGHT, MAX_DIMENSION, MAX_FPS,
+    CaptureOptions, Config, OutputMode, RateControl, RegionRequest, StripeRows, Subsampling,
+    WatermarkLocation, DEFAULT_H264_STRIPE_HEIGHT, DEFAULT_JPEG_STRIPE_HEIGHT, MAX_DIMENSION,
+    MAX_FPS,
 };
 
 /// xorshift64*.
@@ -512,21 +513,23 @@ fn check_config(o: &CaptureOptions, c: &Config) -> Result<(), String> {
         WatermarkLocation::Animated => 6,
     };
     kept!(o.watermark_location_enum, loc, 4, "watermarkLocationEnum");
-    let stripe_default = match c.output_mode {
-        OutputMode::Jpeg => i64::from(DEFAULT_JPEG_STRIPE_HEIGHT),
-        OutputMode::H264 => i64::from(DEFAULT_H264_STRIPE_HEIGHT),
+    let want_rows = match (o.stripe_height, c.output_mode) {
+        (Some(rows), _) => StripeRows::Exactly(rows as u32),
+        (None, OutputMode::Jpeg) => StripeRows::Exactly(DEFAULT_JPEG_STRIPE_HEIGHT),
+        (None, OutputMode::H264) => StripeRows::About(DEFAULT_H264_STRIPE_HEIGHT),
     };
-    kept!(
-        o.stripe_height,
-        c.stripe_height,
-        stripe_default,
-        "stripeHeight"
-    );
     ensure!(
-        (8..=4096).contains(&c.stripe_height) && c.stripe_height.is_multiple_of(8),
-        "stripeHeight {}",
+        c.stripe_height == want_rows,
+        "stripeHeight: {:?} accepted as {:?}",
+        o.stripe_height,
         c.stripe_height
     );
+    if let StripeRows::Exactly(rows) = c.stripe_height {
+        ensure!(
+            (8..=4096).contains(&rows) && rows.is_multiple_of(8),
+            "stripeHeight {rows}"
+        );
+    }
     kept!(
         o.max_queued_stripes,
         c.max_queued_stripes,
