@@ -360,6 +360,13 @@ pub fn describe(config: &Config, region: Region) -> (Vec<Stripe>, &'static str, 
 fn plan(config: &Config, region: Region, slot: &InfoSlot) -> Plan {
     let set_slot =
         |info: SharedStreamInfo| *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(info);
+    // JPEG and striped H.264 cut the region the same way; full-frame H.264 is one stripe.
+    let striped = || {
+        stripes(
+            region.height,
+            config.stripe_height.for_height(region.height),
+        )
+    };
     match config.output_mode {
         OutputMode::Jpeg => {
             let jpeg = JpegConfig {
@@ -370,10 +377,7 @@ fn plan(config: &Config, region: Region, slot: &InfoSlot) -> Plan {
             set_slot(static_info("jpeg"));
             let pool = Arc::new(WorkspacePool::default());
             Plan {
-                layout: stripes(
-                    region.height,
-                    config.stripe_height.for_height(region.height),
-                ),
+                layout: striped(),
                 factory: Box::new(move |_, _| {
                     Ok(Box::new(JpegEncoder::with_pool(jpeg, pool.clone())) as Box<dyn Encoder>)
                 }),
@@ -462,10 +466,7 @@ fn plan(config: &Config, region: Region, slot: &InfoSlot) -> Plan {
                     Ok(Box::new(enc) as Box<dyn Encoder>)
                 });
                 Plan {
-                    layout: stripes(
-                        region.height,
-                        config.stripe_height.for_height(region.height),
-                    ),
+                    layout: striped(),
                     factory,
                     kind: PayloadKind::H264,
                     full_frame,
