@@ -352,7 +352,16 @@ function mergeRuns(runs) {
   })
 }
 
+/** The PSNR a cell's quality is judged by: in motion for H.264 on a moving scene (a final H.264
+ * picture flatters a peer that keeps refining a still one), else of the final picture (JPEG
+ * pictures are independent; typing's pictures cannot be rebuilt for PSNR in motion). When that
+ * one was not measured for a peer, the cell has no PSNR comparison rather than another basis. */
+function psnrMetric(scene, mode) {
+  return mode !== 'jpeg' && MOTION_SCENES.includes(scene) ? 'psnr_motion' : 'psnr'
+}
+
 function compare(runs) {
+  const diff = (a, b) => (a != null && b != null ? r2(a - b) : null)
   const rows = []
   for (const scene of SCENES) {
     for (const mode of modeNames) {
@@ -367,10 +376,8 @@ function compare(runs) {
           cpu_ms_per_frame: ratio(s.cpu_ms_per_frame, p?.cpu_ms_per_frame),
           bytes_per_s: ratio(s.bytes_per_s, p?.bytes_per_s),
           latency_p99: ratio(s.latency_ms_p99, p?.latency_ms_p99),
-          // Quality of the moving scene where it can be measured (video H.264), else the final picture.
-          psnr_basis: s.psnr_motion != null && p?.psnr_motion != null ? 'motion' : 'final',
-          psnr_diff_db: s.psnr_motion != null && p?.psnr_motion != null ? r2(s.psnr_motion - p.psnr_motion)
-            : s.psnr != null && p?.psnr != null ? r2(s.psnr - p.psnr) : null,
+          psnr_basis: psnrMetric(scene, mode) === 'psnr_motion' ? 'motion' : 'final',
+          psnr_diff_db: diff(s[psnrMetric(scene, mode)], p?.[psnrMetric(scene, mode)]),
         })
       }
     }
@@ -379,13 +386,12 @@ function compare(runs) {
 }
 
 /** Per H.264 cell of a changing scene: stripecast's constant-quantiser runs read at the PSNR of
- * pixelflux (or of stripecast's CRF run when pixelflux did not run): in motion where it is
- * measured, else of the final picture. */
+ * pixelflux (or of stripecast's CRF run when pixelflux did not run), by psnrMetric. */
 function equalPsnr(summary) {
   const rows = []
   for (const scene of SCENES) {
-    const metric = MOTION_SCENES.includes(scene) ? 'psnr_motion' : 'psnr'
     for (const mode of modeNames) {
+      const metric = psnrMetric(scene, mode)
       const of = (peer) => summary.find((r) => r.scene === scene && r.mode === mode && r.peer === peer && !r.error)
       const points = CQP_QPS.map((qp) => ({ qp, r: of(cqpPeer(qp)) })).filter((p) => p.r)
         .map(({ qp, r }) => ({ qp, psnr: r[metric], cpu: r.cpu_ms_per_frame, bytes: r.bytes_per_s }))

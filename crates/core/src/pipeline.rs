@@ -305,6 +305,23 @@ fn align_band((start, end): (u32, u32), stripe: &Stripe, align: u32) -> (u32, u3
     (top, bottom)
 }
 
+impl Stream {
+    /// Hashes the whole stripe (`whole`) if rows of it were read without being hashed;
+    /// returns whether it did.
+    fn rehash_if_stale(
+        &mut self,
+        detector: &mut ChangeDetector,
+        frame: &[u8],
+        whole: (u32, u32),
+    ) -> bool {
+        let stale = std::mem::take(&mut self.stale);
+        if stale {
+            detector.hash_rows(frame, whole);
+        }
+        stale
+    }
+}
+
 fn new_streams(count: usize) -> Vec<Stream> {
     (0..count)
         .map(|_| Stream {
@@ -855,9 +872,7 @@ impl Pipeline {
                     (Some(drawn), false)
                 }
                 Some(_) => {
-                    if std::mem::take(&mut stream.stale) {
-                        s.detector.hash_rows(frame, whole);
-                    } else {
+                    if !stream.rehash_if_stale(&mut s.detector, frame, whole) {
                         for span in rows.within(stripe) {
                             s.detector.hash_rows(frame, span);
                         }
@@ -878,8 +893,8 @@ impl Pipeline {
             // previous frame?" and not "changed since before the block?" (which, for content
             // that came back to what it was, would leave the consumer with a stale picture).
             let block_sync = in_block && stream.state.block_ends_next_frame();
-            if block_sync && std::mem::take(&mut stream.stale) {
-                s.detector.hash_rows(frame, whole);
+            if block_sync {
+                stream.rehash_if_stale(&mut s.detector, frame, whole);
             }
             let decision = stream.state.step(changed.is_some(), &s.policy);
             let (paint_over, area) = match (decision, changed, band_align) {
