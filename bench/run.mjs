@@ -366,6 +366,7 @@ function compare(runs) {
   for (const scene of SCENES) {
     for (const mode of modeNames) {
       const p = runs.find((r) => r.scene === scene && r.mode === mode && r.peer === 'pixelflux')
+      const metric = psnrMetric(scene, mode)
       for (const variant of Object.keys(VARIANT)) {
         const s = runs.find((r) => r.scene === scene && r.mode === mode && r.peer === variant)
         if (!s) continue
@@ -376,8 +377,8 @@ function compare(runs) {
           cpu_ms_per_frame: ratio(s.cpu_ms_per_frame, p?.cpu_ms_per_frame),
           bytes_per_s: ratio(s.bytes_per_s, p?.bytes_per_s),
           latency_p99: ratio(s.latency_ms_p99, p?.latency_ms_p99),
-          psnr_basis: psnrMetric(scene, mode) === 'psnr_motion' ? 'motion' : 'final',
-          psnr_diff_db: diff(s[psnrMetric(scene, mode)], p?.[psnrMetric(scene, mode)]),
+          psnr_basis: metric === 'psnr_motion' ? 'motion' : 'final',
+          psnr_diff_db: diff(s[metric], p?.[metric]),
         })
       }
     }

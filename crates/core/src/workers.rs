@@ -114,6 +114,10 @@ impl Helpers {
     /// Runs `work` on the calling thread and on up to `helpers` idle helpers at once; returns
     /// when all of them have returned from it.
     fn share(&'static self, helpers: usize, work: &(dyn Fn() + Sync)) {
+        // Nothing to post (a frame with one changed stripe): no board lock, no wait.
+        if helpers == 0 {
+            return work();
+        }
         // SAFETY: lifetime erasure only; see `Work`. `Finish` below waits for the helpers even
         // when `work` panics on this thread.
         let erased = Work(unsafe {
