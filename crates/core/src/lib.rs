@@ -7,6 +7,7 @@ pub mod detect;
 pub mod encode;
 pub mod overlay;
 pub mod pipeline;
+pub mod seams;
 pub mod settings;
 pub mod window;
 pub mod wire;

@@ -29,6 +29,7 @@ use crate::encode::{BgrxImage, EncodeError, EncodeRequest, Encoder, StreamParams
 use crate::overlay::cursor::blend_cursor;
 use crate::overlay::watermark::Watermark;
 use crate::overlay::{widen_for_overlays, OverlayRows};
+use crate::seams::{self, ChromaSeams};
 use crate::settings::{Config, OutputMode, Region, Subsampling, WatermarkLocation};
 use crate::wire;
 use crate::workers;
@@ -274,6 +275,8 @@ struct Stream {
     /// Rows and columns sent at normal quality since the last paint-over (what a JPEG
     /// paint-over covers).
     unpainted: Option<((u32, u32), (u32, u32))>,
+    /// 4:2:0 JPEG: which blocks the viewer decoded together (see [`ChromaSeams`]).
+    seams: Option<ChromaSeams>,
 }
 
 struct Job<'a> {
@@ -289,6 +292,9 @@ struct Job<'a> {
     /// The rows that changed (within `band`), when known: an H.264 encoder converts only these.
     changed: Option<(u32, u32)>,
     paint_over: bool,
+    /// 4:2:0 JPEG: the area is recorded in the stream's seams once delivered, decoded with
+    /// its chroma subsampled (true) or not (an `auto` paint-over in 4:4:4).
+    seams_subsampled: bool,
     stream: &'a mut Stream,
 }
 
@@ -322,14 +328,18 @@ impl Stream {
     }
 }
 
-fn new_streams(count: usize) -> Vec<Stream> {
-    (0..count)
-        .map(|_| Stream {
+/// A fresh stream per stripe of `layout`; `seams` gives the cell width of 4:2:0 JPEG bands
+/// (whose edges need [`ChromaSeams`]) for a region `width` pixels wide.
+fn new_streams(layout: &[Stripe], width: u32, seams: Option<u32>) -> Vec<Stream> {
+    layout
+        .iter()
+        .map(|stripe| Stream {
             encoder: None,
             state: StripeState::default(),
             force_key: true,
             stale: true,
             unpainted: None,
+            seams: seams.map(|cell_width| ChromaSeams::new(*stripe, width, cell_width)),
         })
         .collect()
 }
@@ -916,6 +926,12 @@ impl Pipeline {
                 }
                 (Decision::PaintOver, _, None) => (true, (whole, full_width)),
             };
+            // A band that ends where the viewer's decoded chroma depends on what changed
+            // inside it takes in the block beyond (see `ChromaSeams`).
+            let area = match &stream.seams {
+                Some(seams) if area != (whole, full_width) => seams.widen(frame, stride, area),
+                _ => area,
+            };
             if !paint_over {
                 let union = |a: (u32, u32), b: (u32, u32)| (a.0.min(b.0), a.1.max(b.1));
                 stream.unpainted = Some(match stream.unpainted {
@@ -934,6 +950,8 @@ impl Pipeline {
                 },
                 changed: changed.filter(|_| !paint_over),
                 paint_over,
+                seams_subsampled: !(paint_over
+                    && self.config.jpeg_subsampling == Subsampling::Auto),
                 stream,
             });
         }
@@ -983,6 +1001,10 @@ impl Pipeline {
                     if handed != Handed::Refused {
                         if let Some((rows, cols)) = job.syncs {
                             s.detector.mark_sent(rows, cols);
+                        }
+                        if let Some(seams) = &mut job.stream.seams {
+                            let area = (job.band, job.cols);
+                            seams.record(frame, stride, area, job.seams_subsampled);
                         }
                         continue;
                     }
@@ -1049,16 +1071,24 @@ struct Session {
 
 impl Session {
     fn new(p: &Pipeline) -> Self {
+        let region = p.capture.region();
+        let cell_width = if p.tiles() {
+            TILE_CELL_WIDTH
+        } else {
+            region.width
+        };
+        let seams = (p.band_align() == Some(seams::BLOCK_HEIGHT)).then_some(cell_width);
         Self {
             interval: Duration::from_secs_f64(1.0 / p.config.target_fps),
-            region: p.capture.region(),
+            region,
             stride: p.capture.stride(),
-            detector: {
-                let r = p.capture.region();
-                let cell_width = if p.tiles() { TILE_CELL_WIDTH } else { r.width };
-                ChangeDetector::with_cells(r.width, r.height, p.capture.stride(), cell_width)
-            },
-            streams: new_streams(p.layout.len()),
+            detector: ChangeDetector::with_cells(
+                region.width,
+                region.height,
+                p.capture.stride(),
+                cell_width,
+            ),
+            streams: new_streams(&p.layout, region.width, seams),
             policy: p.policy(),
             capture_cursor: p.config.capture_cursor && p.capture.has_cursor_support(),
             frame_id: 0,

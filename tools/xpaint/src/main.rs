@@ -15,7 +15,8 @@
 //! - `image X Y W H PATH`           PutImage of a raw BGRX file of W*H*4 bytes
 //! - `dump X Y W H PATH`            core GetImage (ZPixmap, not SHM) to a raw BGRX file
 //! - `play FPS SCENE SECONDS`       animate SCENE (`bounce`) at FPS for SECONDS
-//!   (0 = until stdin closes; a `stop` line or termination ends it early in any case)
+//!   (0 = until stdin closes; a `stop` line or termination ends it early in any case);
+//!   the first `play` draws the background, a later one continues where the last stopped
 //! - `scene NAME FPS SECONDS`       benchmark scene player (see `scene.rs`): `static`, `typing`,
 //!   `scroll`, `video`, `window-video`. Content is precomputed (server-side pixmaps) on first
 //!   use; each frame only copies what changes. Runs until SECONDS (0 = until `stop` or stdin
@@ -416,12 +417,14 @@ impl Input {
     }
 }
 
-fn run_command(
-    p: &Painter,
-    line: &str,
-    input: &mut Input,
-    scene_state: &mut Option<scene::Scene>,
-) -> Res<Next> {
+/// What commands leave behind for later ones.
+#[derive(Default)]
+struct State {
+    scene: Option<scene::Scene>,
+    bounce: Option<Bounce>,
+}
+
+fn run_command(p: &Painter, line: &str, input: &mut Input, state: &mut State) -> Res<Next> {
     let (head, _) = split_words(line, 1);
     let cmd = head.first().copied().unwrap_or("");
     match cmd {
@@ -474,7 +477,13 @@ fn run_command(
                 return Err("SECONDS must be >= 0".into());
             }
             match scene {
-                "bounce" => play_bounce(p, fps, secs, input)?,
+                "bounce" => {
+                    let bounce = match &mut state.bounce {
+                        Some(b) => b,
+                        empty => empty.insert(Bounce::setup(p)?),
+                    };
+                    bounce.play(p, fps, secs, input)?
+                }
                 other => return Err(format!("unknown scene '{}' (known: bounce)", other).into()),
             }
         }
@@ -489,7 +498,7 @@ fn run_command(
             if !(secs >= 0.0 && secs.is_finite()) {
                 return Err("SECONDS must be >= 0".into());
             }
-            let st = scene::run(p, scene_state, name, fps, secs, input)?;
+            let st = scene::run(p, &mut state.scene, name, fps, secs, input)?;
             // The reply stays a plain `ok` (what every driver expects); the figures go to stderr.
             eprintln!(
                 "scene {} frames={} late={} setup_ms={}",
@@ -497,7 +506,7 @@ fn run_command(
             );
         }
         "scene-restart" => {
-            let state = scene_state.as_mut().ok_or("no scene has been set up")?;
+            let state = state.scene.as_mut().ok_or("no scene has been set up")?;
             state.restart(p)?;
         }
         "scene-log" => {
@@ -505,7 +514,7 @@ fn run_command(
             if path.is_empty() {
                 return Err("missing PATH".into());
             }
-            let state = scene_state.as_ref().ok_or("no scene has been set up")?;
+            let state = state.scene.as_ref().ok_or("no scene has been set up")?;
             std::fs::write(path, state.log_json()).map_err(|e| format!("{}: {}", path, e))?;
         }
         "scene-parts" => {
@@ -513,7 +522,7 @@ fn run_command(
             if dir.is_empty() {
                 return Err("missing DIR".into());
             }
-            let state = scene_state.as_ref().ok_or("no scene has been set up")?;
+            let state = state.scene.as_ref().ok_or("no scene has been set up")?;
             std::fs::create_dir_all(dir).map_err(|e| format!("{}: {}", dir, e))?;
             for (name, data) in state.parts(p)? {
                 let path = std::path::Path::new(dir).join(name);
@@ -539,108 +548,124 @@ struct Mover {
 }
 
 /// Rectangles bouncing over a static tiled background plus a line of changing text.
-/// Only the areas that change are redrawn each frame.
-fn play_bounce(p: &Painter, fps: f64, secs: f64, input: &mut Input) -> Res<()> {
-    let (sw, sh) = (p.width as i32, p.height as i32);
-    let conn = &p.conn;
+/// Only the areas that change are redrawn each frame. Set up (background drawn) by the first
+/// `play`; a later `play` continues where the previous one stopped, so a test can hold the
+/// picture still between runs of motion.
+struct Bounce {
+    movers: Vec<Mover>,
+    frame: u64,
+    bg_gc: Gcontext,
+    fg_gc: Gcontext,
+}
 
-    // Background tile: 64x64 of soft diagonal stripes and a grid, JPEG-friendly.
-    const T: usize = 64;
-    let mut tile = vec![0u8; T * T * 4];
-    for y in 0..T {
-        for x in 0..T {
-            let i = (y * T + x) * 4;
-            let band = ((x + y) / 16) % 2;
-            let (r, g, b) = if x % 32 == 0 || y % 32 == 0 {
-                (90u8, 90u8, 110u8)
-            } else if band == 0 {
-                (40, 48, 64)
-            } else {
-                (52, 60, 80)
-            };
-            tile[i..i + 4].copy_from_slice(&[b, g, r, 0]);
+impl Bounce {
+    fn setup(p: &Painter) -> Res<Self> {
+        let (sw, sh) = (p.width as i32, p.height as i32);
+        let conn = &p.conn;
+
+        // Background tile: 64x64 of soft diagonal stripes and a grid, JPEG-friendly.
+        const T: usize = 64;
+        let mut tile = vec![0u8; T * T * 4];
+        for y in 0..T {
+            for x in 0..T {
+                let i = (y * T + x) * 4;
+                let band = ((x + y) / 16) % 2;
+                let (r, g, b) = if x % 32 == 0 || y % 32 == 0 {
+                    (90u8, 90u8, 110u8)
+                } else if band == 0 {
+                    (40, 48, 64)
+                } else {
+                    (52, 60, 80)
+                };
+                tile[i..i + 4].copy_from_slice(&[b, g, r, 0]);
+            }
         }
-    }
-    let pix = conn.generate_id()?;
-    conn.create_pixmap(p.depth, pix, p.root, T as u16, T as u16)?;
-    if !p.bgrx_ok {
-        return Err("root visual is not 24-bit TrueColor at 32 bpp LSB-first".into());
-    }
-    conn.put_image(
-        ImageFormat::Z_PIXMAP,
-        pix,
-        p.gc,
-        T as u16,
-        T as u16,
-        0,
-        0,
-        0,
-        p.depth,
-        &tile,
-    )?;
-    let bg_gc = conn.generate_id()?;
-    conn.create_gc(
-        bg_gc,
-        p.root,
-        &CreateGCAux::new()
-            .fill_style(FillStyle::TILED)
-            .tile(pix)
-            .graphics_exposures(0),
-    )?;
-    let fg_gc = conn.generate_id()?;
-    conn.create_gc(
-        fg_gc,
-        p.root,
-        &CreateGCAux::new()
-            .font(p.font)
-            .foreground(p.pixel(0xffffff))
-            .background(p.pixel(0x101010))
-            .graphics_exposures(0),
-    )?;
-    let full = Rectangle {
-        x: 0,
-        y: 0,
-        width: p.width,
-        height: p.height,
-    };
-    conn.poly_fill_rectangle(p.root, bg_gc, &[full])?;
+        if !p.bgrx_ok {
+            return Err("root visual is not 24-bit TrueColor at 32 bpp LSB-first".into());
+        }
+        let pix = conn.generate_id()?;
+        conn.create_pixmap(p.depth, pix, p.root, T as u16, T as u16)?;
+        conn.put_image(
+            ImageFormat::Z_PIXMAP,
+            pix,
+            p.gc,
+            T as u16,
+            T as u16,
+            0,
+            0,
+            0,
+            p.depth,
+            &tile,
+        )?;
+        let bg_gc = conn.generate_id()?;
+        conn.create_gc(
+            bg_gc,
+            p.root,
+            &CreateGCAux::new()
+                .fill_style(FillStyle::TILED)
+                .tile(pix)
+                .graphics_exposures(0),
+        )?;
+        // The GC keeps the tile.
+        conn.free_pixmap(pix)?;
+        let fg_gc = conn.generate_id()?;
+        conn.create_gc(
+            fg_gc,
+            p.root,
+            &CreateGCAux::new()
+                .font(p.font)
+                .foreground(p.pixel(0xffffff))
+                .background(p.pixel(0x101010))
+                .graphics_exposures(0),
+        )?;
+        let full = Rectangle {
+            x: 0,
+            y: 0,
+            width: p.width,
+            height: p.height,
+        };
+        conn.poly_fill_rectangle(p.root, bg_gc, &[full])?;
 
-    let scale = (sw.min(sh) / 8).max(8);
-    let mut movers = [
-        (0xe04040, 3, 2),
-        (0x40c040, -2, 3),
-        (0x4060f0, 4, -3),
-        (0xf0c020, -3, -2),
-    ]
-    .iter()
-    .enumerate()
-    .map(|(i, &(rgb, dx, dy))| Mover {
-        x: (sw / 5) * (i as i32 + 1) - scale / 2,
-        y: (sh / 5) * (i as i32 + 1) - scale / 2,
-        w: scale + 16 * i as i32,
-        h: scale * 3 / 4,
-        dx: dx * (sw / 640).max(1),
-        dy: dy * (sh / 480).max(1),
-        rgb,
-    })
-    .collect::<Vec<_>>();
-    for m in &mut movers {
-        m.w = m.w.min(sw);
-        m.h = m.h.min(sh);
-        m.x = m.x.clamp(0, sw - m.w);
-        m.y = m.y.clamp(0, sh - m.h);
-    }
-
-    let period = Duration::from_secs_f64(1.0 / fps);
-    let start = Instant::now();
-    let end = (secs > 0.0).then(|| start + Duration::from_secs_f64(secs));
-    let mut next = start;
-    let mut frame: u64 = 0;
-    let text_y = (sh - 20).max(0) as i16;
-    loop {
-        // Move: erase old positions with the background, draw the new ones.
-        let mut erase = Vec::with_capacity(movers.len());
+        let scale = (sw.min(sh) / 8).max(8);
+        let mut movers = [
+            (0xe04040, 3, 2),
+            (0x40c040, -2, 3),
+            (0x4060f0, 4, -3),
+            (0xf0c020, -3, -2),
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, &(rgb, dx, dy))| Mover {
+            x: (sw / 5) * (i as i32 + 1) - scale / 2,
+            y: (sh / 5) * (i as i32 + 1) - scale / 2,
+            w: scale + 16 * i as i32,
+            h: scale * 3 / 4,
+            dx: dx * (sw / 640).max(1),
+            dy: dy * (sh / 480).max(1),
+            rgb,
+        })
+        .collect::<Vec<_>>();
         for m in &mut movers {
+            m.w = m.w.min(sw);
+            m.h = m.h.min(sh);
+            m.x = m.x.clamp(0, sw - m.w);
+            m.y = m.y.clamp(0, sh - m.h);
+        }
+        Ok(Self {
+            movers,
+            frame: 0,
+            bg_gc,
+            fg_gc,
+        })
+    }
+
+    /// Moves every rectangle one step: erases the old positions with the background and
+    /// draws the new ones, then the clock line.
+    fn step(&mut self, p: &Painter) -> Res<()> {
+        let (sw, sh) = (p.width as i32, p.height as i32);
+        let conn = &p.conn;
+        let mut erase = Vec::with_capacity(self.movers.len());
+        for m in &mut self.movers {
             erase.push(Rectangle {
                 x: m.x as i16,
                 y: m.y as i16,
@@ -658,12 +683,12 @@ fn play_bounce(p: &Painter, fps: f64, secs: f64, input: &mut Input) -> Res<()> {
                 m.y = m.y.clamp(0, sh - m.h);
             }
         }
-        conn.poly_fill_rectangle(p.root, bg_gc, &erase)?;
-        for m in &movers {
-            conn.change_gc(fg_gc, &ChangeGCAux::new().foreground(p.pixel(m.rgb)))?;
+        conn.poly_fill_rectangle(p.root, self.bg_gc, &erase)?;
+        for m in &self.movers {
+            conn.change_gc(self.fg_gc, &ChangeGCAux::new().foreground(p.pixel(m.rgb)))?;
             conn.poly_fill_rectangle(
                 p.root,
-                fg_gc,
+                self.fg_gc,
                 &[Rectangle {
                     x: m.x as i16,
                     y: m.y as i16,
@@ -678,38 +703,53 @@ fn play_bounce(p: &Painter, fps: f64, secs: f64, input: &mut Input) -> Res<()> {
         let ms = now.as_millis() as u64;
         let line = format!(
             " frame {:>8}  {:02}:{:02}:{:02}.{:03} UTC ",
-            frame,
+            self.frame,
             (ms / 3_600_000) % 24,
             (ms / 60_000) % 60,
             (ms / 1000) % 60,
             ms % 1000
         );
-        conn.change_gc(fg_gc, &ChangeGCAux::new().foreground(p.pixel(0xffffff)))?;
-        conn.image_text8(p.root, fg_gc, 8, text_y + p.font_ascent, line.as_bytes())?;
+        conn.change_gc(
+            self.fg_gc,
+            &ChangeGCAux::new().foreground(p.pixel(0xffffff)),
+        )?;
+        let text_y = (sh - 20).max(0) as i16;
+        conn.image_text8(
+            p.root,
+            self.fg_gc,
+            8,
+            text_y + p.font_ascent,
+            line.as_bytes(),
+        )?;
         p.sync()?;
-        frame += 1;
+        self.frame += 1;
+        Ok(())
+    }
 
-        if input.should_stop(end.is_none()) {
-            break;
-        }
-        next += period;
-        let now = Instant::now();
-        if let Some(e) = end {
-            if now >= e {
-                break;
+    /// Animates at `fps` for `secs` (0: until `stop` or stdin closes).
+    fn play(&mut self, p: &Painter, fps: f64, secs: f64, input: &mut Input) -> Res<()> {
+        let period = Duration::from_secs_f64(1.0 / fps);
+        let start = Instant::now();
+        let end = (secs > 0.0).then(|| start + Duration::from_secs_f64(secs));
+        let mut next = start;
+        loop {
+            self.step(p)?;
+            if input.should_stop(end.is_none()) {
+                return Ok(());
+            }
+            next += period;
+            let now = Instant::now();
+            if end.is_some_and(|e| now >= e) {
+                return Ok(());
+            }
+            if next > now {
+                std::thread::sleep(next - now);
+            } else {
+                // Late: re-anchor instead of bursting.
+                next = now;
             }
         }
-        if next > now {
-            std::thread::sleep(next - now);
-        } else {
-            // Late: re-anchor instead of bursting.
-            next = now;
-        }
     }
-    conn.free_gc(bg_gc)?;
-    conn.free_gc(fg_gc)?;
-    conn.free_pixmap(pix)?;
-    Ok(())
 }
 
 fn usage() -> ! {
@@ -761,14 +801,14 @@ fn main() {
     };
 
     let stdout = std::io::stdout();
-    let mut scene_state: Option<scene::Scene> = None;
+    let mut state = State::default();
     while let Some(line) = input.next_line() {
         let line = line.trim_end_matches(['\r', '\n']);
         let t = line.trim();
         if t.is_empty() || t.starts_with('#') || t == "stop" {
             continue;
         }
-        let result = run_command(&painter, line, &mut input, &mut scene_state).and_then(|n| {
+        let result = run_command(&painter, line, &mut input, &mut state).and_then(|n| {
             painter.sync()?;
             Ok(n)
         });
