@@ -226,6 +226,14 @@ export interface CaptureStats {
   fps: number
 }
 
+/**
+ * Checks `settings` as `start()` would, without opening the display or any file: throws the
+ * same `RangeError`/`TypeError` (`code: 'ERR_INVALID_SETTING'`, `setting`: the setting's name)
+ * for a value `start()` would refuse. What only the display can tell (a region off the screen,
+ * a display that does not answer) and an unreadable watermark are still `start()`'s to report.
+ */
+export declare function checkSettings(settings: CaptureSettings): void
+
 /** What this host offers for hardware H.264, probed without starting a capture. */
 export interface HardwareEncoders {
   nvencAvailable: boolean

@@ -167,7 +167,10 @@ const BAD = [
   ['h264Crf -1', { outputMode: 1, h264Crf: -1 }, RangeError, 'ERR_INVALID_SETTING', ['h264Crf', '-1', '0..=51']],
   ['h264Crf 52', { outputMode: 1, h264Crf: 52 }, RangeError, 'ERR_INVALID_SETTING', ['h264Crf', '52', '0..=51']],
   ['outputMode 7', { outputMode: 7 }, RangeError, 'ERR_INVALID_SETTING', ['outputMode', '7']],
-  ["outputMode 'png'", { outputMode: 'png' }, TypeError, 'ERR_INVALID_SETTING', ['outputMode', 'png']],
+  ["outputMode 'png'", { outputMode: 'png' }, TypeError, 'ERR_INVALID_SETTING', ['outputMode', 'png', "0 or 'jpeg'", "1 or 'h264'"]],
+  ["outputMode 'jpg' (a near miss)", { outputMode: 'jpg' }, TypeError, 'ERR_INVALID_SETTING', ['outputMode', 'jpg', 'did you mean "jpeg"?']],
+  ["jpegQualty (a misspelt name)", { jpegQualty: 80 }, TypeError, 'ERR_INVALID_SETTING', ['unknown setting "jpegQualty"', 'did you mean "jpegQuality"?']],
+  ['bogus (an unknown name, nothing near)', { bogus: 1 }, TypeError, 'ERR_INVALID_SETTING', ['unknown setting "bogus"', 'CaptureSettings']],
   ["jpegSubsampling '422'", { jpegSubsampling: '422' }, TypeError, 'ERR_INVALID_SETTING', ['jpegSubsampling', '422']],
   ["h264RateControl 'vbr'", { h264RateControl: 'vbr' }, TypeError, 'ERR_INVALID_SETTING', ['h264RateControl', 'vbr']],
   ['stripeHeight 60 (not a multiple of 8)', { stripeHeight: 60 }, RangeError, 'ERR_INVALID_SETTING', ['stripeHeight', '60']],
@@ -243,6 +246,21 @@ describe('bad input (start() throws before any thread starts; the object stays u
       assert.equal(cap.isCapturing, false)
     })
   }
+
+  it('bad input: checkSettings() throws what start() throws, names the setting, and opens nothing', async () => {
+    const { checkSettings } = loadAddon()
+    assert.equal(checkSettings({ outputMode: 'jpeg', jpegQuality: 80, display: ':99' }), undefined, 'no display is opened')
+    for (const [name, spec, cls, , needles] of BAD) {
+      if (typeof spec === 'function' || 'display' in spec || /off a |cannot round down/.test(name)) continue
+      const [threads0, fds0] = [await steadyThreadCount(), fdCount()]
+      const thrown = expectThrow(() => checkSettings({ ...BASE(), ...spec }), cls, 'ERR_INVALID_SETTING', needles)
+      assert.equal(threadCount(), threads0, name)
+      assert.equal(fdCount(), fds0, name)
+      const key = Object.keys(spec).at(-1)
+      if (key in QUIET || key === 'bogus' || key === 'jpegQualty') continue
+      assert.equal(thrown.setting, key, `${name}: error.setting`)
+    }
+  })
 
   it('bad input: start() twice without stop() → Error ERR_ALREADY_STARTED, the first capture unharmed', async () => {
     const c = track(startCollector(GOOD()))

@@ -8,7 +8,9 @@ use napi_derive::napi;
 use std::sync::atomic::Ordering;
 use stripecast_core::encode::hardware::{HardwareChoice, HardwareReport};
 use stripecast_core::pipeline::{describe, CaptureStreamInfo, Controls, Delivery};
-use stripecast_core::settings::{CaptureOptions, Config, Region, SettingsError, SettingsErrorKind};
+use stripecast_core::settings::{
+    did_you_mean, CaptureOptions, Config, Region, SettingsError, SettingsErrorKind,
+};
 use stripecast_core::window::WindowSnapshot;
 
 /// Capture settings. Every field is optional; names and defaults follow pixelflux's
@@ -212,9 +214,10 @@ pub fn settings_from_js(
     for key in 0..names.get_array_length()? {
         let name: String = names.get_element(key)?;
         let Some(&(field, kind)) = SETTING_KINDS.iter().find(|(f, _)| *f == name) else {
+            let hint = did_you_mean(&name, SETTING_KINDS.iter().map(|(f, _)| *f));
             return Ok(Err(type_error(
                 "settings",
-                format!("unknown setting {name:?} (see CaptureSettings for the names)"),
+                format!("unknown setting {name:?}{hint} (see CaptureSettings for the names)"),
             )));
         };
         let v: Unknown = object.get_named_property(field)?;
@@ -263,12 +266,14 @@ fn named(
                 kind: SettingsErrorKind::Type,
                 field,
                 message: format!(
-                    "{field} must be one of {} (or its number), got {name:?}",
+                    "{field} must be {}, got {name:?}{}",
                     names
                         .iter()
-                        .map(|n| format!("'{n}'"))
+                        .enumerate()
+                        .map(|(i, n)| format!("{i} or '{n}'"))
                         .collect::<Vec<_>>()
-                        .join(", ")
+                        .join(", "),
+                    did_you_mean(&name, names.iter().copied())
                 ),
             }),
         },

@@ -76,15 +76,28 @@ enum ErrorClass {
 /// Throws a JavaScript error with `code` and `message` and returns the marker error that tells
 /// napi the exception is already pending.
 fn throw(env: &Env, class: ErrorClass, code: &str, message: String) -> napi::Error {
+    throw_with(env, class, code, message, None)
+}
+
+/// Like [`throw`], with a `setting` property naming the setting at fault.
+fn throw_with(
+    env: &Env,
+    class: ErrorClass,
+    code: &str,
+    message: String,
+    setting: Option<&str>,
+) -> napi::Error {
     let err = napi::Error::new(code.to_string(), message.clone());
-    // SAFETY: called on the JS thread with the env of the current call.
-    unsafe {
-        match class {
-            ErrorClass::Error => JsError::from(err).throw_into(env.raw()),
-            ErrorClass::Range => JsRangeError::from(err).throw_into(env.raw()),
-            ErrorClass::Type => JsTypeError::from(err).throw_into(env.raw()),
-        }
+    let value = match class {
+        ErrorClass::Error => JsError::from(err).into_unknown(*env),
+        ErrorClass::Range => JsRangeError::from(err).into_unknown(*env),
+        ErrorClass::Type => JsTypeError::from(err).into_unknown(*env),
+    };
+    if let (Some(name), Ok(mut object)) = (setting, Object::from_unknown(value)) {
+        // Best effort: without the property the error still names the setting in its message.
+        let _ = object.set_named_property("setting", name);
     }
+    let _ = env.throw(value);
     napi::Error::new(Status::PendingException, message)
 }
 
@@ -93,7 +106,15 @@ fn throw_settings_error(env: &Env, e: &SettingsError) -> napi::Error {
         SettingsErrorKind::Range => ErrorClass::Range,
         SettingsErrorKind::Type => ErrorClass::Type,
     };
-    throw(env, class, "ERR_INVALID_SETTING", e.message.clone())
+    // "settings" is the object as a whole (an unknown name), not one setting.
+    let setting = (e.field != "settings").then_some(e.field);
+    throw_with(
+        env,
+        class,
+        "ERR_INVALID_SETTING",
+        e.message.clone(),
+        setting,
+    )
 }
 
 /// The settings argument, checked: a `TypeError` (`ERR_INVALID_ARG`) when it is not an object,
@@ -579,6 +600,19 @@ impl ScreenCapture {
             None => CaptureStats::default(),
         }
     }
+}
+
+/// Checks `settings` as `start()` would, without opening the display or any file: throws the
+/// same `RangeError`/`TypeError` (`code: 'ERR_INVALID_SETTING'`, `setting`: the setting's name)
+/// for a value `start()` would refuse. What only the display can tell (a region off the screen,
+/// a display that does not answer) and an unreadable watermark are still `start()`'s to report.
+#[napi(ts_args_type = "settings: CaptureSettings")]
+pub fn check_settings(env: &Env, settings: Unknown<'_>) -> Result<()> {
+    settings_arg(env, settings)?
+        .into_options()
+        .and_then(|o| o.validate())
+        .map(|_| ())
+        .map_err(|e| throw_settings_error(env, &e))
 }
 
 impl JsSink {

@@ -142,6 +142,46 @@ pub fn js_number(v: f64) -> String {
     }
 }
 
+/// The candidate closest to `name` when it is probably a misspelling of it (case ignored, at
+/// most one edit per four characters, and at least one allowed), for "did you mean" hints.
+pub fn nearest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let name = name.to_lowercase();
+    let limit = (name.chars().count() / 4).max(1);
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(&name, &c.to_lowercase()), c))
+        .filter(|&(d, _)| d <= limit)
+        .min_by_key(|&(d, _)| d)
+        .map(|(_, c)| c)
+}
+
+/// ` (did you mean "x"?)` for the nearest candidate, or nothing.
+pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+    nearest(name, candidates).map_or_else(String::new, |c| format!(" (did you mean {c:?}?)"))
+}
+
+/// Optimal string alignment distance: insertions, deletions, substitutions and swaps of two
+/// neighbouring characters each cost one.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut d: Vec<Vec<usize>> = (0..=a.len())
+        .map(|i| (0..=b.len()).map(|j| if i == 0 { j } else { i }).collect())
+        .collect();
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
+        }
+    }
+    d[a.len()][b.len()]
+}
+
 fn range_err(field: &'static str, allowed: &str, got: impl fmt::Display) -> SettingsError {
     SettingsError {
         kind: SettingsErrorKind::Range,
@@ -433,7 +473,8 @@ impl CaptureOptions {
                     kind: SettingsErrorKind::Type,
                     field: "jpegSubsampling",
                     message: format!(
-                        "jpegSubsampling must be '420', '444' or 'auto', got {other:?}"
+                        "jpegSubsampling must be '420', '444' or 'auto', got {other:?}{}",
+                        did_you_mean(other, ["420", "444", "auto"])
                     ),
                 })
             }
@@ -454,7 +495,10 @@ impl CaptureOptions {
                 return Err(SettingsError {
                     kind: SettingsErrorKind::Type,
                     field: "h264RateControl",
-                    message: format!("h264RateControl must be 'crf' or 'cqp', got {other:?}"),
+                    message: format!(
+                        "h264RateControl must be 'crf' or 'cqp', got {other:?}{}",
+                        did_you_mean(other, ["crf", "cqp"])
+                    ),
                 })
             }
         };
@@ -591,6 +635,27 @@ fn validate_display(d: &str) -> Result<String, SettingsError> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn misspelt_names_find_their_setting_and_strangers_find_none() {
+        let names = [
+            "jpegQuality",
+            "paintOverJpegQuality",
+            "h264Crf",
+            "targetFps",
+            "jpegTiles",
+        ];
+        assert_eq!(nearest("jpegQualty", names), Some("jpegQuality"));
+        assert_eq!(nearest("JPEGQUALITY", names), Some("jpegQuality"));
+        assert_eq!(nearest("jepgQuality", names), Some("jpegQuality"));
+        assert_eq!(nearest("h264crf", names), Some("h264Crf"));
+        assert_eq!(nearest("targetFPS", names), Some("targetFps"));
+        assert_eq!(nearest("fps", names), None);
+        assert_eq!(nearest("quality", names), None);
+        assert_eq!(nearest("bogus", names), None);
+        assert_eq!(nearest("jpg", ["jpeg", "h264"]), Some("jpeg"));
+        assert_eq!(nearest("png", ["jpeg", "h264"]), None);
+    }
+
     use super::*;
 
     fn opts() -> CaptureOptions {
