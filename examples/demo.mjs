@@ -3,26 +3,44 @@
 // private 1920x1080 Xvfb with moving demo content) and serves it to browsers; prints the URL
 // and live statistics. Options are the screen-to-browser server's (see its header), e.g.
 //   npm run demo -- --codec h264 --fps 30
-import { startServer, optionsFromCli, printHelp } from './screen-to-browser/server.mjs'
+// Every option is checked (and the port tried) before anything starts: a mistake is one line
+// on stderr and exit status 2.
+import { startServer, printHelp } from './screen-to-browser/server.mjs'
+import { optionsFromCli, checkOptions, checkPort, exitWith } from './screen-to-browser/cli.mjs'
 import { startXvfb } from '../tools/xvfb.mjs'
 import { openPainter } from '../tools/xpaint.mjs'
 
-const options = optionsFromCli()
-if (options.help) {
-  await printHelp()
-  process.exit(0)
-}
-let xvfb = null
-let painter = null
-if (!options.display && !process.env.DISPLAY) {
-  xvfb = await startXvfb({ width: 1920, height: 1080 })
-  painter = await openPainter(xvfb.display)
-  painter.play(30, 'bounce', 0).catch(() => {})
-  options.display = xvfb.display
-  console.log(`no DISPLAY: started Xvfb ${xvfb.display} (1920x1080) with moving demo content`)
+const NAME = 'stripecast demo'
+let options
+try {
+  options = optionsFromCli()
+  if (options.help) {
+    await printHelp()
+    process.exit(0)
+  }
+  checkOptions(options)
+  await checkPort(options.port, options.host)
+} catch (e) {
+  exitWith(e, NAME)
 }
 
-const server = await startServer({ ...options, log: (line) => console.log(line) })
+let xvfb = null
+let painter = null
+let server = null
+try {
+  if (!options.display && !process.env.DISPLAY) {
+    xvfb = await startXvfb({ width: 1920, height: 1080 })
+    painter = await openPainter(xvfb.display)
+    painter.play(30, 'bounce', 0).catch(() => {})
+    options.display = xvfb.display
+    console.log(`no DISPLAY: started Xvfb ${xvfb.display} (1920x1080) with moving demo content`)
+  }
+  server = await startServer({ ...options, log: (line) => console.log(line) })
+} catch (e) {
+  painter?.close()
+  await xvfb?.stop()
+  exitWith(e, NAME)
+}
 console.log(`stripecast demo: open ${server.url} in a browser (Ctrl+C to quit)`)
 
 const timer = setInterval(() => {

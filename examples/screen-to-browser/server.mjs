@@ -30,9 +30,11 @@ import { readFile } from 'node:fs/promises'
 import { timingSafeEqual, createHash } from 'node:crypto'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { dirname, join } from 'node:path'
-import { parseArgs } from 'node:util'
 import { WebSocketServer } from 'ws'
 import { createHub, captureSettings } from './viewers.mjs'
+import { optionsFromCli, checkOptions, exitWith, portError } from './cli.mjs'
+
+export { optionsFromCli } from './cli.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const clientPath = join(here, '..', '..', 'client', 'stripecast-client.js')
@@ -70,7 +72,7 @@ export function hostnameOf(hostHeader) {
  */
 export async function listen(server, port, host, token) {
   await new Promise((resolve, reject) => {
-    server.once('error', reject)
+    server.once('error', (e) => reject(portError(e, port, host)))
     server.listen(port, host, () => {
       server.off('error', reject)
       resolve()
@@ -249,62 +251,6 @@ export async function startServer(o = {}) {
   }
 }
 
-function envBool(v) {
-  if (v == null || v === '') return undefined
-  return !/^(0|false|no|off)$/i.test(v)
-}
-
-function num(name, v) {
-  if (v == null || v === '') return undefined
-  const n = Number(v)
-  if (!Number.isFinite(n)) throw new RangeError(`--${name} must be a number, got '${v}'`)
-  return n
-}
-
-/** Options for startServer from argv and the environment. */
-export function optionsFromCli(argv = process.argv.slice(2), env = process.env) {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      codec: { type: 'string' },
-      fps: { type: 'string' },
-      quality: { type: 'string' },
-      crf: { type: 'string' },
-      fullframe: { type: 'boolean' },
-      striped: { type: 'boolean' },
-      fullcolor: { type: 'boolean' },
-      region: { type: 'string' },
-      display: { type: 'string' },
-      'no-cursor': { type: 'boolean' },
-      'no-tiles': { type: 'boolean' },
-      port: { type: 'string' },
-      host: { type: 'string' },
-      token: { type: 'string' },
-      'max-buffer': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    strict: true,
-  })
-  if (values.help) return { help: true }
-  if (values.fullframe && values.striped) throw new RangeError('--fullframe and --striped exclude each other')
-  return {
-    codec: values.codec ?? env.STRIPECAST_CODEC ?? 'jpeg',
-    fps: num('fps', values.fps ?? env.STRIPECAST_FPS),
-    quality: num('quality', values.quality ?? env.STRIPECAST_QUALITY),
-    crf: num('crf', values.crf ?? env.STRIPECAST_CRF),
-    fullframe: values.striped ? false : values.fullframe ? true : envBool(env.STRIPECAST_FULLFRAME),
-    fullcolor: values.fullcolor,
-    region: values.region ?? env.STRIPECAST_REGION,
-    display: values.display,
-    cursor: values['no-cursor'] ? false : undefined,
-    tiles: values['no-tiles'] ? false : undefined,
-    port: num('port', values.port ?? env.PORT) ?? 8080,
-    host: values.host ?? env.HOST ?? '127.0.0.1',
-    token: values.token ?? env.STRIPECAST_TOKEN,
-    maxBufferedBytes: num('max-buffer', values['max-buffer']),
-  }
-}
-
 /** Prints the options (the comment at the top of this file). */
 export async function printHelp() {
   const src = await readFile(fileURLToPath(import.meta.url), 'utf8')
@@ -317,15 +263,15 @@ export async function printHelp() {
  * The command line shared by this example and ../socketio: options (see the top of this file),
  * `--help`, a warning when exposed without a token, start, and a clean shutdown on signals.
  */
-export async function runCli(start) {
+export async function runCli(start, name = 'stripecast') {
   let opts
   try {
     opts = optionsFromCli()
+    if (opts.help) return printHelp()
+    checkOptions(opts)
   } catch (e) {
-    console.error(`${e.message}\nsee the comment at the top of ${fileURLToPath(import.meta.url)} for the options`)
-    process.exit(2)
+    exitWith(e, name)
   }
-  if (opts.help) return printHelp()
   if (!isLoopback(opts.host) && !opts.token) {
     console.warn(`warning: listening on ${opts.host} without --token: anyone who can reach this port sees the screen`)
   }
@@ -333,8 +279,7 @@ export async function runCli(start) {
   try {
     srv = await start({ ...opts, log: (l) => console.log(l) })
   } catch (e) {
-    console.error(`stripecast: ${e.code ? e.code + ': ' : ''}${e.message}`)
-    process.exit(1)
+    exitWith(e, name)
   }
   console.log(`open ${srv.url}`)
   const shutdown = () => {
