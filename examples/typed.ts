@@ -1,10 +1,11 @@
 // A typed example: captures the X screen ($DISPLAY) for two seconds with the async iterator,
 // prints a line per second and the capture's counters at the end.
 //
-//   npx tsc -p tsconfig.json                    # type-check only
-//   npx tsc -p tsconfig.json --noEmit false --outDir target/typed && node target/typed/examples/typed.js
+//   npm run example:typed      # builds what is missing, compiles this file, runs it (Node >= 20)
+//   npx tsc -p tsconfig.json   # type-check only
 //
-// (target/typed lies inside this package, so `'stripecast'` resolves to it by its own name.)
+// (It is compiled into target/typed, inside this package, so `'stripecast'` resolves to it by
+// its own name.)
 import { ScreenCapture } from 'stripecast'
 import type { CaptureSettings, CaptureStats, StripeEncodeResult } from 'stripecast'
 
