@@ -5,6 +5,7 @@
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { request } from 'node:http'
+import { readFileSync } from 'node:fs'
 import WebSocket from 'ws'
 
 import { startXvfb } from './helpers/xvfb.mjs'
@@ -317,6 +318,17 @@ describe('browser end-to-end (headless Chromium)', { timeout: 90000 }, () => {
 })
 
 describe('client module in Node (no browser)', () => {
+  it('parses every header the Rust writer writes (fixture written and checked by crates/core/src/wire.rs)', () => {
+    const cases = JSON.parse(readFileSync(new URL('./fixtures/wire-headers.json', import.meta.url), 'utf8'))
+    assert.ok(cases.length >= 5, `${cases.length} cases`)
+    for (const { bytes, header } of cases) {
+      const parsed = parseStripeHeader(new Uint8Array([...bytes, 0xff, 0xd8]))
+      assert.deepEqual([...parsed.payload], [0xff, 0xd8], `payload after ${JSON.stringify(bytes)}`)
+      delete parsed.payload
+      assert.deepEqual(parsed, header, `header ${JSON.stringify(bytes)}`)
+    }
+  })
+
   it('parses the three headers and derives the avc1 codec from the SPS', () => {
     const j = parseStripeHeader(new Uint8Array([3, 0, 0x12, 0x34, 0x01, 0x40, 0xff, 0xd8]))
     assert.deepEqual({ ...j, payload: [...j.payload] }, { kind: 'jpeg', frameId: 0x1234, x: 0, y: 320, regionWidth: null, payload: [0xff, 0xd8] })

@@ -7,9 +7,10 @@ use napi_derive::napi;
 
 use std::sync::atomic::Ordering;
 use stripecast_core::encode::hardware::{HardwareChoice, HardwareReport};
+use stripecast_core::geometry::Region;
 use stripecast_core::pipeline::{describe, CaptureStreamInfo, Controls, Delivery};
 use stripecast_core::settings::{
-    did_you_mean, CaptureOptions, Config, Region, SettingsError, SettingsErrorKind,
+    did_you_mean, CaptureOptions, Config, SettingsError, SettingsErrorKind,
 };
 use stripecast_core::window::WindowSnapshot;
 

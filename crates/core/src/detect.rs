@@ -1,33 +1,12 @@
-//! Stripe geometry and hash-based change detection. Pure: no I/O, no X.
+//! Hash-based change detection. Pure: no I/O, no X.
 //!
-//! A frame is cut into horizontal stripes of a fixed height (the last one may be shorter).
-//! Each stripe's bytes are hashed with XXH3-64; a stripe whose hash differs from the one last
+//! Each stripe's rows are hashed with XXH3-64; a stripe whose hash differs from the one last
 //! *sent* is reported as changed. The hash is the final word on change: anything that only
 //! hints at change (XDamage, a moving cursor) can widen what is hashed, never what is sent.
 
 use twox_hash::XxHash3_64;
 
-/// One horizontal band of the captured region.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Stripe {
-    pub index: usize,
-    pub y: u32,
-    pub height: u32,
-}
-
-/// Cuts `height` rows into stripes of `stripe_height` rows; every row is covered exactly once.
-pub fn stripes(height: u32, stripe_height: u32) -> Vec<Stripe> {
-    assert!(stripe_height > 0, "stripe height must be positive");
-    (0..height)
-        .step_by(stripe_height as usize)
-        .enumerate()
-        .map(|(index, y)| Stripe {
-            index,
-            y,
-            height: stripe_height.min(height - y),
-        })
-        .collect()
-}
+use crate::geometry::Stripe;
 
 /// XXH3-64 of `bytes` (twox-hash picks its AVX2 code at run time where the CPU has it: about
 /// 2.5x the SSE2 speed a portable build would otherwise be limited to).
@@ -163,61 +142,6 @@ impl ChangeDetector {
     }
 }
 
-/// Sorted, disjoint row ranges `[start, end)` of the region that may have changed.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RowSpans(Vec<(u32, u32)>);
-
-impl RowSpans {
-    pub fn everything(height: u32) -> Self {
-        Self(vec![(0, height)])
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    pub fn spans(&self) -> &[(u32, u32)] {
-        &self.0
-    }
-
-    /// Adds rows `[start, end)` (clamped to `height`), merging overlapping or touching spans.
-    pub fn add(&mut self, start: i64, end: i64, height: u32) {
-        let (start, end) = (
-            start.clamp(0, height as i64) as u32,
-            end.clamp(0, height as i64) as u32,
-        );
-        if start >= end {
-            return;
-        }
-        self.0.push((start, end));
-        self.0.sort_unstable();
-        let mut merged: Vec<(u32, u32)> = Vec::with_capacity(self.0.len());
-        for &(s, e) in &self.0 {
-            match merged.last_mut() {
-                Some(last) if s <= last.1 => last.1 = last.1.max(e),
-                _ => merged.push((s, e)),
-            }
-        }
-        self.0 = merged;
-    }
-
-    /// The first and last row (exclusive) drawn within `stripe`, if any.
-    pub fn extent_within(&self, stripe: &Stripe) -> Option<(u32, u32)> {
-        let mut clipped = self.within(stripe);
-        let first = clipped.next()?;
-        Some((first.0, clipped.last().unwrap_or(first).1))
-    }
-
-    /// The spans clipped to `stripe`.
-    pub fn within<'a>(&'a self, stripe: &Stripe) -> impl Iterator<Item = (u32, u32)> + 'a {
-        let (s, e) = (stripe.y, stripe.y + stripe.height);
-        self.0
-            .iter()
-            .map(move |&(a, b)| (a.max(s), b.min(e)))
-            .filter(|(a, b)| a < b)
-    }
-}
-
 /// The dynamic-quality rules applied per stripe (see [`StripeState`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Policy {
@@ -330,42 +254,7 @@ impl StripeState {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn every_row_is_covered_exactly_once() {
-        for height in [1u32, 7, 63, 64, 65, 128, 1080, 1081, 2160] {
-            for sh in [8u32, 16, 64, 100, 540] {
-                let layout = stripes(height, sh);
-                let mut covered = vec![0u8; height as usize];
-                for (i, s) in layout.iter().enumerate() {
-                    assert_eq!(s.index, i);
-                    assert!(s.height > 0 && s.height <= sh);
-                    for y in s.y..s.y + s.height {
-                        covered[y as usize] += 1;
-                    }
-                }
-                assert!(
-                    covered.iter().all(|&c| c == 1),
-                    "height {height} stripe {sh}"
-                );
-                assert_eq!(layout.len() as u32, height.div_ceil(sh));
-            }
-        }
-    }
-
-    #[test]
-    fn last_stripe_is_the_remainder() {
-        let l = stripes(1080, 64);
-        assert_eq!(l.len(), 17);
-        assert_eq!(
-            l[16],
-            Stripe {
-                index: 16,
-                y: 1024,
-                height: 56
-            }
-        );
-    }
+    use crate::geometry::stripes;
 
     fn frame(w: usize, h: usize, seed: u8) -> Vec<u8> {
         (0..w * h * 4)
@@ -569,28 +458,6 @@ mod tests {
             assert!(st.is_damaged());
             assert_eq!(st.step(false, &p), Decision::Idle);
         }
-    }
-
-    #[test]
-    fn row_spans_merge_clamp_and_touch() {
-        let mut r = RowSpans::default();
-        assert!(r.is_empty());
-        r.add(100, 110, 720);
-        r.add(-5, 3, 720);
-        r.add(105, 130, 720);
-        r.add(130, 131, 720);
-        r.add(700, 900, 720);
-        r.add(50, 50, 720);
-        assert_eq!(r.spans(), &[(0, 3), (100, 131), (700, 720)]);
-        let layout = stripes(720, 64);
-        let touched: Vec<usize> = layout
-            .iter()
-            .filter(|s| r.extent_within(s).is_some())
-            .map(|s| s.index)
-            .collect();
-        // Rows 0..3 -> stripe 0; 100..131 -> stripes 1 and 2; 700..720 -> stripe 10 (640..704) and 11.
-        assert_eq!(touched, vec![0, 1, 2, 10, 11]);
-        assert_eq!(RowSpans::everything(720).spans(), &[(0, 720)]);
     }
 
     #[test]

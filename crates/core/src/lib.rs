@@ -5,6 +5,7 @@
 pub mod capture;
 pub mod detect;
 pub mod encode;
+pub mod geometry;
 pub mod overlay;
 pub mod pipeline;
 pub mod seams;

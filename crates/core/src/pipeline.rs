@@ -17,21 +17,20 @@ use thiserror::Error;
 
 use crate::capture::x11::X11Capture;
 use crate::capture::{CaptureError, CursorImage};
-use crate::detect::{
-    stripes, ChangeDetector, Decision, Policy, RowSpans, Stripe, StripeState, TILE_CELL_WIDTH,
-};
+use crate::detect::{ChangeDetector, Decision, Policy, StripeState, TILE_CELL_WIDTH};
 use crate::encode::hardware::{
     self, open_h264_shared, HardwareChoice, HwRequest, SharedStreamInfo, StreamInfo,
 };
 use crate::encode::jpeg::{JpegConfig, JpegEncoder, WorkspacePool};
 use crate::encode::x264::{X264Config, X264Encoder};
 use crate::encode::{BgrxImage, EncodeError, EncodeRequest, Encoder, StreamParams};
+use crate::geometry::{align_band, stripes, Region, RowSpans, Stripe};
 use crate::overlay::cursor::blend_cursor;
 use crate::overlay::watermark::Watermark;
 use crate::overlay::{widen_for_overlays, OverlayRows};
 use crate::seams::{self, ChromaSeams};
-use crate::settings::{Config, OutputMode, Region, Subsampling, WatermarkLocation};
-use crate::wire;
+use crate::settings::{Config, OutputMode, Subsampling, WatermarkLocation};
+use crate::wire::{HeaderFormat, PayloadKind, Placement};
 use crate::workers;
 
 /// How often the whole region is re-read and hashed even when XDamage reports nothing: a safety
@@ -40,13 +39,6 @@ const FULL_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 /// How long after a change is reported on a still screen (XDamage, pointer motion) the capture
 /// reads it.
 const DAMAGE_SETTLE: Duration = Duration::from_millis(1);
-
-/// Payload type, numbered as pixelflux numbers it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PayloadKind {
-    Jpeg = 1,
-    H264 = 2,
-}
 
 /// One encoded stripe (or full frame), ready for the consumer.
 #[derive(Debug)]
@@ -296,19 +288,6 @@ struct Job<'a> {
     /// its chroma subsampled (true) or not (an `auto` paint-over in 4:4:4).
     seams_subsampled: bool,
     stream: &'a mut Stream,
-}
-
-/// `band` widened to multiples of `align` rows from the top of `stripe` (and clipped to it).
-///
-/// JPEG bands are aligned to the JPEG's MCU height (16 rows for 4:2:0, 8 for 4:4:4): every
-/// encode of a stripe then uses the same block grid, so a band replaces whole blocks and no
-/// ringing of the content it replaces survives beside it. (Aligning to 2 rows would save ~20%
-/// of the bytes of typing, but leaves faint ghosts of a moved caret or cursor.)
-fn align_band((start, end): (u32, u32), stripe: &Stripe, align: u32) -> (u32, u32) {
-    let top = stripe.y + (start - stripe.y) / align * align;
-    let bottom =
-        (stripe.y + (end - stripe.y).div_ceil(align) * align).min(stripe.y + stripe.height);
-    (top, bottom)
 }
 
 impl Stream {
@@ -968,9 +947,9 @@ impl Pipeline {
             height: region.height,
         };
         let header = match (self.config.omit_stripe_headers, tiles) {
-            (true, _) => WireHeader::Omitted,
-            (false, true) => WireHeader::Tile,
-            (false, false) => WireHeader::Stripe,
+            (true, _) => HeaderFormat::Omitted,
+            (false, true) => HeaderFormat::Tile,
+            (false, false) => HeaderFormat::Stripe,
         };
         let out = FrameOut {
             image,
@@ -1158,17 +1137,6 @@ impl OverlayMemory {
     }
 }
 
-/// Which wire header a delivery starts with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum WireHeader {
-    /// `omitStripeHeaders`: the bare payload.
-    Omitted,
-    /// pixelflux's stripe headers.
-    Stripe,
-    /// The 10-byte JPEG tile header, with an x offset and the region's width (`jpegTiles`).
-    Tile,
-}
-
 /// What became of one stripe's encode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Handed {
@@ -1186,7 +1154,7 @@ struct FrameOut<'a> {
     image: BgrxImage<'a>,
     factory: &'a EncoderFactory,
     kind: PayloadKind,
-    header: WireHeader,
+    header: HeaderFormat,
     frame_id: u32,
     capture_time_ns: u64,
     sink: &'a dyn Sink,
@@ -1210,12 +1178,7 @@ fn encode_and_deliver(job: &mut Job<'_>, out: FrameOut<'_>) -> Result<Handed, En
         stream.force_key = true;
     }
     let encoder = stream.encoder.as_mut().expect("created above");
-    let header_len = match (header, kind) {
-        (WireHeader::Omitted, _) => 0,
-        (WireHeader::Stripe, PayloadKind::Jpeg) => wire::JPEG_HEADER_LEN,
-        (WireHeader::Tile, PayloadKind::Jpeg) => wire::JPEG_TILE_HEADER_LEN,
-        (_, PayloadKind::H264) => wire::H264_HEADER_LEN,
-    };
+    let header_len = header.len(kind);
     let mut data = vec![0u8; header_len];
     // An H.264 paint-over is an IDR at the paint-over CRF, so a decoder converges at once.
     let request = EncodeRequest {
@@ -1230,20 +1193,17 @@ fn encode_and_deliver(job: &mut Job<'_>, out: FrameOut<'_>) -> Result<Handed, En
         return Ok(Handed::Nothing);
     }
     stream.force_key = false;
-    match (header, kind) {
-        (WireHeader::Omitted, _) => {}
-        (WireHeader::Stripe, PayloadKind::Jpeg) => {
-            data[..header_len].copy_from_slice(&wire::jpeg_header(frame_id, band_y))
-        }
-        (WireHeader::Tile, PayloadKind::Jpeg) => data[..header_len]
-            .copy_from_slice(&wire::jpeg_tile_header(frame_id, band_y, x0, image.width)),
-        (_, PayloadKind::H264) => data[..header_len].copy_from_slice(&wire::h264_header(
-            outcome.key,
-            frame_id,
-            band_y,
-            area.width,
-            band_height,
-        )),
+    let placement = Placement {
+        frame_id,
+        key: outcome.key,
+        x: x0,
+        y: band_y,
+        width: area.width,
+        height: band_height,
+        region_width: image.width,
+    };
+    if let Some(h) = header.header(kind, &placement) {
+        h.write(&mut data[..header_len]);
     }
     let bytes = data.len() as u64;
     let accepted = sink.deliver(Delivery {
@@ -1264,37 +1224,4 @@ fn encode_and_deliver(job: &mut Job<'_>, out: FrameOut<'_>) -> Result<Handed, En
     } else {
         Handed::Refused
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bands_widen_to_whole_mcus_of_their_stripe() {
-        let stripe = Stripe {
-            index: 3,
-            y: 192,
-            height: 64,
-        };
-        // Rows 200..209 (a glyph): the first 4:2:0 MCU row of the stripe.
-        assert_eq!(align_band((200, 210), &stripe, 16), (192, 224));
-        assert_eq!(align_band((200, 210), &stripe, 8), (200, 216));
-        // Already aligned: unchanged.
-        assert_eq!(align_band((208, 224), &stripe, 16), (208, 224));
-        // Never past the stripe, also when the stripe is not a multiple of the MCU.
-        assert_eq!(align_band((250, 256), &stripe, 16), (240, 256));
-        let short = Stripe {
-            index: 11,
-            y: 704,
-            height: 16,
-        };
-        assert_eq!(align_band((705, 707), &short, 16), (704, 720));
-        let odd = Stripe {
-            index: 0,
-            y: 0,
-            height: 24,
-        };
-        assert_eq!(align_band((17, 20), &odd, 16), (16, 24));
-    }
 }

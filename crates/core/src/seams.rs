@@ -14,7 +14,8 @@
 //! take in every block outside it whose decoded edge depends on an edge inside it that changed.
 //! The blocks it adds did not change, so re-sending them leaves no trace elsewhere.
 
-use crate::detect::{hash, Stripe};
+use crate::detect::hash;
+use crate::geometry::Stripe;
 
 /// Block rows of a 4:2:0 JPEG: its MCU height.
 pub const BLOCK_HEIGHT: u32 = 16;

@@ -6,6 +6,8 @@
 
 use std::fmt;
 
+use crate::geometry::RegionRequest;
+
 /// Largest width or height we accept for a region (H.264 level limits and sane memory use).
 pub const MAX_DIMENSION: i64 = 16384;
 /// Highest frame rate we pace to.
@@ -182,7 +184,11 @@ fn edit_distance(a: &str, b: &str) -> usize {
     d[a.len()][b.len()]
 }
 
-fn range_err(field: &'static str, allowed: &str, got: impl fmt::Display) -> SettingsError {
+pub(crate) fn range_err(
+    field: &'static str,
+    allowed: &str,
+    got: impl fmt::Display,
+) -> SettingsError {
     SettingsError {
         kind: SettingsErrorKind::Range,
         field,
@@ -282,103 +288,6 @@ impl WatermarkLocation {
             6 => Self::Animated,
             _ => Self::None,
         }
-    }
-}
-
-/// The requested region; `None` size means "to the edge of the screen".
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RegionRequest {
-    pub x: u32,
-    pub y: u32,
-    pub width: Option<u32>,
-    pub height: Option<u32>,
-}
-
-/// The region actually captured, after clamping to the screen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Region {
-    pub x: u32,
-    pub y: u32,
-    pub width: u32,
-    pub height: u32,
-}
-
-/// Result of fitting a requested region onto a screen.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ClampedRegion {
-    pub region: Region,
-    /// Human-readable notes on every adjustment made (empty when the request fitted as asked).
-    pub notes: Vec<String>,
-}
-
-impl RegionRequest {
-    /// Fits the request onto a `screen_w` x `screen_h` screen: a region running past the right or
-    /// bottom edge is shrunk to fit; when `even` (H.264 needs even sizes) odd sizes round down.
-    /// A region that starts off screen cannot be fitted and is an error.
-    pub fn clamp(
-        &self,
-        screen_w: u32,
-        screen_h: u32,
-        even: bool,
-    ) -> Result<ClampedRegion, SettingsError> {
-        if self.x >= screen_w {
-            return Err(range_err(
-                "captureX",
-                &format!("0..{screen_w} (screen width)"),
-                self.x,
-            ));
-        }
-        if self.y >= screen_h {
-            return Err(range_err(
-                "captureY",
-                &format!("0..{screen_h} (screen height)"),
-                self.y,
-            ));
-        }
-        let mut notes = Vec::new();
-        let fit = |name: &str,
-                   want: Option<u32>,
-                   origin: u32,
-                   screen: u32,
-                   notes: &mut Vec<String>| {
-            let room = screen - origin;
-            match want {
-                None => room,
-                Some(w) if w > room => {
-                    notes.push(format!(
-                        "{name} {w} clamped to {room}: the region would end past the screen edge ({screen})"
-                    ));
-                    room
-                }
-                Some(w) => w,
-            }
-        };
-        let mut width = fit("captureWidth", self.width, self.x, screen_w, &mut notes);
-        let mut height = fit("captureHeight", self.height, self.y, screen_h, &mut notes);
-        if even {
-            for (name, v) in [("captureWidth", &mut width), ("captureHeight", &mut height)] {
-                if *v % 2 == 1 {
-                    if *v == 1 {
-                        return Err(range_err(name, "at least 2 for H.264", 1));
-                    }
-                    notes.push(format!(
-                        "{name} {} rounded down to {} (H.264 needs even sizes)",
-                        *v,
-                        *v - 1
-                    ));
-                    *v -= 1;
-                }
-            }
-        }
-        Ok(ClampedRegion {
-            region: Region {
-                x: self.x,
-                y: self.y,
-                width,
-                height,
-            },
-            notes,
-        })
     }
 }
 
@@ -1019,95 +928,6 @@ mod tests {
             .unwrap();
             assert_eq!(c.display.as_deref(), Some(d));
         }
-    }
-
-    #[test]
-    fn region_is_clamped_and_reported() {
-        let r = RegionRequest {
-            x: 100,
-            y: 50,
-            width: Some(2000),
-            height: Some(100),
-        };
-        let c = r.clamp(1920, 1080, false).unwrap();
-        assert_eq!(
-            c.region,
-            Region {
-                x: 100,
-                y: 50,
-                width: 1820,
-                height: 100
-            }
-        );
-        assert_eq!(c.notes.len(), 1);
-        assert!(
-            c.notes[0].contains("captureWidth 2000 clamped to 1820"),
-            "{:?}",
-            c.notes
-        );
-
-        let full = RegionRequest {
-            x: 0,
-            y: 0,
-            width: None,
-            height: None,
-        }
-        .clamp(1920, 1080, false)
-        .unwrap();
-        assert_eq!(
-            full.region,
-            Region {
-                x: 0,
-                y: 0,
-                width: 1920,
-                height: 1080
-            }
-        );
-        assert!(full.notes.is_empty());
-    }
-
-    #[test]
-    fn region_off_screen_is_an_error() {
-        let e = RegionRequest {
-            x: 5000,
-            y: 0,
-            width: Some(10),
-            height: Some(10),
-        }
-        .clamp(1920, 1080, false)
-        .unwrap_err();
-        assert_eq!(e.field, "captureX");
-        let e = RegionRequest {
-            x: 0,
-            y: 1080,
-            width: None,
-            height: None,
-        }
-        .clamp(1920, 1080, false)
-        .unwrap_err();
-        assert_eq!(e.field, "captureY");
-    }
-
-    #[test]
-    fn h264_rounds_odd_sizes_down_and_says_so() {
-        let c = RegionRequest {
-            x: 0,
-            y: 0,
-            width: Some(641),
-            height: Some(481),
-        }
-        .clamp(1920, 1080, true)
-        .unwrap();
-        assert_eq!((c.region.width, c.region.height), (640, 480));
-        assert_eq!(c.notes.len(), 2);
-        assert!(RegionRequest {
-            x: 0,
-            y: 0,
-            width: Some(1),
-            height: Some(4)
-        }
-        .clamp(1920, 1080, true)
-        .is_err());
     }
 
     #[test]

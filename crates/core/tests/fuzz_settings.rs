@@ -14,10 +14,10 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use stripecast_core::geometry::RegionRequest;
 use stripecast_core::settings::{
-    CaptureOptions, Config, OutputMode, RateControl, RegionRequest, StripeRows, Subsampling,
-    WatermarkLocation, DEFAULT_H264_STRIPE_HEIGHT, DEFAULT_JPEG_STRIPE_HEIGHT, MAX_DIMENSION,
-    MAX_FPS,
+    CaptureOptions, Config, OutputMode, RateControl, StripeRows, Subsampling, WatermarkLocation,
+    DEFAULT_H264_STRIPE_HEIGHT, DEFAULT_JPEG_STRIPE_HEIGHT, MAX_DIMENSION, MAX_FPS,
 };
 
 /// xorshift64*.

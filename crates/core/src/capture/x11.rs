@@ -17,8 +17,7 @@ use x11rb::protocol::Event;
 use x11rb::rust_connection::RustConnection;
 
 use super::{CaptureError, CursorImage};
-use crate::detect::RowSpans;
-use crate::settings::Region;
+use crate::geometry::{Region, RowSpans};
 
 /// XDamage on the root window: tells which parts of the screen were drawn since the last look.
 struct DamageTracker {

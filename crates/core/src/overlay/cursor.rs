@@ -1,7 +1,7 @@
 //! Compositing the XFixes cursor image (premultiplied ARGB) over BGRX pixels.
 
 use crate::capture::CursorImage;
-use crate::settings::Region;
+use crate::geometry::Region;
 
 /// `dst' = src + dst * (255 - alpha) / 255` for one premultiplied channel, rounded.
 #[inline]

@@ -4,7 +4,7 @@
 pub mod cursor;
 pub mod watermark;
 
-use crate::detect::RowSpans;
+use crate::geometry::RowSpans;
 
 /// Where an overlay was last frame and is now, as rows `[start, end)` of the region, and
 /// whether it changed at all (moved, even within the same rows, or changed its image).

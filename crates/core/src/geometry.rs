@@ -1,0 +1,371 @@
+//! Geometry of a capture: the region on the screen, its stripes, row spans and JPEG bands.
+//! Pure: no I/O.
+
+use crate::settings::{range_err, SettingsError};
+
+/// The requested region; `None` size means "to the edge of the screen".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RegionRequest {
+    pub x: u32,
+    pub y: u32,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+}
+
+/// The region actually captured, after clamping to the screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Region {
+    pub x: u32,
+    pub y: u32,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// Result of fitting a requested region onto a screen.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClampedRegion {
+    pub region: Region,
+    /// Human-readable notes on every adjustment made (empty when the request fitted as asked).
+    pub notes: Vec<String>,
+}
+
+impl RegionRequest {
+    /// Fits the request onto a `screen_w` x `screen_h` screen: a region running past the right or
+    /// bottom edge is shrunk to fit; when `even` (H.264 needs even sizes) odd sizes round down.
+    /// A region that starts off screen cannot be fitted and is an error.
+    pub fn clamp(
+        &self,
+        screen_w: u32,
+        screen_h: u32,
+        even: bool,
+    ) -> Result<ClampedRegion, SettingsError> {
+        if self.x >= screen_w {
+            return Err(range_err(
+                "captureX",
+                &format!("0..{screen_w} (screen width)"),
+                self.x,
+            ));
+        }
+        if self.y >= screen_h {
+            return Err(range_err(
+                "captureY",
+                &format!("0..{screen_h} (screen height)"),
+                self.y,
+            ));
+        }
+        let mut notes = Vec::new();
+        let fit = |name: &str,
+                   want: Option<u32>,
+                   origin: u32,
+                   screen: u32,
+                   notes: &mut Vec<String>| {
+            let room = screen - origin;
+            match want {
+                None => room,
+                Some(w) if w > room => {
+                    notes.push(format!(
+                        "{name} {w} clamped to {room}: the region would end past the screen edge ({screen})"
+                    ));
+                    room
+                }
+                Some(w) => w,
+            }
+        };
+        let mut width = fit("captureWidth", self.width, self.x, screen_w, &mut notes);
+        let mut height = fit("captureHeight", self.height, self.y, screen_h, &mut notes);
+        if even {
+            for (name, v) in [("captureWidth", &mut width), ("captureHeight", &mut height)] {
+                if *v % 2 == 1 {
+                    if *v == 1 {
+                        return Err(range_err(name, "at least 2 for H.264", 1));
+                    }
+                    notes.push(format!(
+                        "{name} {} rounded down to {} (H.264 needs even sizes)",
+                        *v,
+                        *v - 1
+                    ));
+                    *v -= 1;
+                }
+            }
+        }
+        Ok(ClampedRegion {
+            region: Region {
+                x: self.x,
+                y: self.y,
+                width,
+                height,
+            },
+            notes,
+        })
+    }
+}
+
+/// One horizontal band of the captured region.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stripe {
+    pub index: usize,
+    pub y: u32,
+    pub height: u32,
+}
+
+/// Cuts `height` rows into stripes of `stripe_height` rows; every row is covered exactly once.
+pub fn stripes(height: u32, stripe_height: u32) -> Vec<Stripe> {
+    assert!(stripe_height > 0, "stripe height must be positive");
+    (0..height)
+        .step_by(stripe_height as usize)
+        .enumerate()
+        .map(|(index, y)| Stripe {
+            index,
+            y,
+            height: stripe_height.min(height - y),
+        })
+        .collect()
+}
+
+/// `band` widened to multiples of `align` rows from the top of `stripe` (and clipped to it).
+///
+/// JPEG bands are aligned to the JPEG's MCU height (16 rows for 4:2:0, 8 for 4:4:4): every
+/// encode of a stripe then uses the same block grid, so a band replaces whole blocks and no
+/// ringing of the content it replaces survives beside it. (Aligning to 2 rows would save ~20%
+/// of the bytes of typing, but leaves faint ghosts of a moved caret or cursor.)
+pub fn align_band((start, end): (u32, u32), stripe: &Stripe, align: u32) -> (u32, u32) {
+    let top = stripe.y + (start - stripe.y) / align * align;
+    let bottom =
+        (stripe.y + (end - stripe.y).div_ceil(align) * align).min(stripe.y + stripe.height);
+    (top, bottom)
+}
+
+/// Sorted, disjoint row ranges `[start, end)` of the region that may have changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RowSpans(Vec<(u32, u32)>);
+
+impl RowSpans {
+    pub fn everything(height: u32) -> Self {
+        Self(vec![(0, height)])
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn spans(&self) -> &[(u32, u32)] {
+        &self.0
+    }
+
+    /// Adds rows `[start, end)` (clamped to `height`), merging overlapping or touching spans.
+    pub fn add(&mut self, start: i64, end: i64, height: u32) {
+        let (start, end) = (
+            start.clamp(0, height as i64) as u32,
+            end.clamp(0, height as i64) as u32,
+        );
+        if start >= end {
+            return;
+        }
+        self.0.push((start, end));
+        self.0.sort_unstable();
+        let mut merged: Vec<(u32, u32)> = Vec::with_capacity(self.0.len());
+        for &(s, e) in &self.0 {
+            match merged.last_mut() {
+                Some(last) if s <= last.1 => last.1 = last.1.max(e),
+                _ => merged.push((s, e)),
+            }
+        }
+        self.0 = merged;
+    }
+
+    /// The first and last row (exclusive) drawn within `stripe`, if any.
+    pub fn extent_within(&self, stripe: &Stripe) -> Option<(u32, u32)> {
+        let mut clipped = self.within(stripe);
+        let first = clipped.next()?;
+        Some((first.0, clipped.last().unwrap_or(first).1))
+    }
+
+    /// The spans clipped to `stripe`.
+    pub fn within<'a>(&'a self, stripe: &Stripe) -> impl Iterator<Item = (u32, u32)> + 'a {
+        let (s, e) = (stripe.y, stripe.y + stripe.height);
+        self.0
+            .iter()
+            .map(move |&(a, b)| (a.max(s), b.min(e)))
+            .filter(|(a, b)| a < b)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_row_is_covered_exactly_once() {
+        for height in [1u32, 7, 63, 64, 65, 128, 1080, 1081, 2160] {
+            for sh in [8u32, 16, 64, 100, 540] {
+                let layout = stripes(height, sh);
+                let mut covered = vec![0u8; height as usize];
+                for (i, s) in layout.iter().enumerate() {
+                    assert_eq!(s.index, i);
+                    assert!(s.height > 0 && s.height <= sh);
+                    for y in s.y..s.y + s.height {
+                        covered[y as usize] += 1;
+                    }
+                }
+                assert!(
+                    covered.iter().all(|&c| c == 1),
+                    "height {height} stripe {sh}"
+                );
+                assert_eq!(layout.len() as u32, height.div_ceil(sh));
+            }
+        }
+    }
+
+    #[test]
+    fn last_stripe_is_the_remainder() {
+        let l = stripes(1080, 64);
+        assert_eq!(l.len(), 17);
+        assert_eq!(
+            l[16],
+            Stripe {
+                index: 16,
+                y: 1024,
+                height: 56
+            }
+        );
+    }
+
+    #[test]
+    fn row_spans_merge_clamp_and_touch() {
+        let mut r = RowSpans::default();
+        assert!(r.is_empty());
+        r.add(100, 110, 720);
+        r.add(-5, 3, 720);
+        r.add(105, 130, 720);
+        r.add(130, 131, 720);
+        r.add(700, 900, 720);
+        r.add(50, 50, 720);
+        assert_eq!(r.spans(), &[(0, 3), (100, 131), (700, 720)]);
+        let layout = stripes(720, 64);
+        let touched: Vec<usize> = layout
+            .iter()
+            .filter(|s| r.extent_within(s).is_some())
+            .map(|s| s.index)
+            .collect();
+        // Rows 0..3 -> stripe 0; 100..131 -> stripes 1 and 2; 700..720 -> stripe 10 (640..704) and 11.
+        assert_eq!(touched, vec![0, 1, 2, 10, 11]);
+        assert_eq!(RowSpans::everything(720).spans(), &[(0, 720)]);
+    }
+
+    #[test]
+    fn bands_widen_to_whole_mcus_of_their_stripe() {
+        let stripe = Stripe {
+            index: 3,
+            y: 192,
+            height: 64,
+        };
+        // Rows 200..209 (a glyph): the first 4:2:0 MCU row of the stripe.
+        assert_eq!(align_band((200, 210), &stripe, 16), (192, 224));
+        assert_eq!(align_band((200, 210), &stripe, 8), (200, 216));
+        // Already aligned: unchanged.
+        assert_eq!(align_band((208, 224), &stripe, 16), (208, 224));
+        // Never past the stripe, also when the stripe is not a multiple of the MCU.
+        assert_eq!(align_band((250, 256), &stripe, 16), (240, 256));
+        let short = Stripe {
+            index: 11,
+            y: 704,
+            height: 16,
+        };
+        assert_eq!(align_band((705, 707), &short, 16), (704, 720));
+        let odd = Stripe {
+            index: 0,
+            y: 0,
+            height: 24,
+        };
+        assert_eq!(align_band((17, 20), &odd, 16), (16, 24));
+    }
+
+    #[test]
+    fn region_is_clamped_and_reported() {
+        let r = RegionRequest {
+            x: 100,
+            y: 50,
+            width: Some(2000),
+            height: Some(100),
+        };
+        let c = r.clamp(1920, 1080, false).unwrap();
+        assert_eq!(
+            c.region,
+            Region {
+                x: 100,
+                y: 50,
+                width: 1820,
+                height: 100
+            }
+        );
+        assert_eq!(c.notes.len(), 1);
+        assert!(
+            c.notes[0].contains("captureWidth 2000 clamped to 1820"),
+            "{:?}",
+            c.notes
+        );
+
+        let full = RegionRequest {
+            x: 0,
+            y: 0,
+            width: None,
+            height: None,
+        }
+        .clamp(1920, 1080, false)
+        .unwrap();
+        assert_eq!(
+            full.region,
+            Region {
+                x: 0,
+                y: 0,
+                width: 1920,
+                height: 1080
+            }
+        );
+        assert!(full.notes.is_empty());
+    }
+
+    #[test]
+    fn region_off_screen_is_an_error() {
+        let e = RegionRequest {
+            x: 5000,
+            y: 0,
+            width: Some(10),
+            height: Some(10),
+        }
+        .clamp(1920, 1080, false)
+        .unwrap_err();
+        assert_eq!(e.field, "captureX");
+        let e = RegionRequest {
+            x: 0,
+            y: 1080,
+            width: None,
+            height: None,
+        }
+        .clamp(1920, 1080, false)
+        .unwrap_err();
+        assert_eq!(e.field, "captureY");
+    }
+
+    #[test]
+    fn h264_rounds_odd_sizes_down_and_says_so() {
+        let c = RegionRequest {
+            x: 0,
+            y: 0,
+            width: Some(641),
+            height: Some(481),
+        }
+        .clamp(1920, 1080, true)
+        .unwrap();
+        assert_eq!((c.region.width, c.region.height), (640, 480));
+        assert_eq!(c.notes.len(), 2);
+        assert!(RegionRequest {
+            x: 0,
+            y: 0,
+            width: Some(1),
+            height: Some(4)
+        }
+        .clamp(1920, 1080, true)
+        .is_err());
+    }
+}
