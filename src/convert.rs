@@ -8,10 +8,8 @@ use napi_derive::napi;
 use std::sync::atomic::Ordering;
 use stripecast_core::encode::hardware::{HardwareChoice, HardwareReport};
 use stripecast_core::geometry::Region;
-use stripecast_core::pipeline::{describe, CaptureStreamInfo, Controls, Delivery};
-use stripecast_core::settings::{
-    did_you_mean, CaptureOptions, Config, SettingsError, SettingsErrorKind,
-};
+use stripecast_core::pipeline::{CaptureStreamInfo, Controls, Delivery, Plan};
+use stripecast_core::settings::{did_you_mean, CaptureOptions, SettingsError, SettingsErrorKind};
 use stripecast_core::window::WindowSnapshot;
 
 /// Capture settings. Every field is optional; names and defaults follow pixelflux's
@@ -411,15 +409,14 @@ pub struct CaptureInfo {
 
 impl CaptureInfo {
     pub fn new(
-        config: &Config,
+        plan: &Plan,
         region: Region,
         display: &str,
         (screen_width, screen_height): (u32, u32),
         notes: Vec<String>,
     ) -> Self {
-        let (layout, encoder, plan_notes) = describe(config, region);
         let mut notes = notes;
-        notes.extend(plan_notes);
+        notes.extend(plan.notes.iter().cloned());
         Self {
             display: display.to_string(),
             x: region.x,
@@ -428,9 +425,9 @@ impl CaptureInfo {
             height: region.height,
             screen_width,
             screen_height,
-            stripe_height: layout.first().map_or(0, |s| s.height),
-            stripe_count: layout.len() as u32,
-            encoder: encoder.to_string(),
+            stripe_height: plan.layout.first().map_or(0, |s| s.height),
+            stripe_count: plan.layout.len() as u32,
+            encoder: plan.encoder.to_string(),
             notes,
         }
     }

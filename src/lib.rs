@@ -17,11 +17,14 @@ use napi::{JsError, JsRangeError, JsTypeError, JsValue, ValueType};
 use napi_derive::napi;
 
 use stripecast_core::capture::x11::X11Capture;
+use stripecast_core::capture::Source;
 use stripecast_core::pipeline::{
-    load_watermark, monotonic_ns, CaptureHandle, Controls, Delivery, Pipeline, PipelineError, Sink,
-    Update,
+    hardware_choice, load_watermark, monotonic_ns, plan, CaptureHandle, Controls, Delivery,
+    Pipeline, PipelineError, Sink, Update,
 };
-use stripecast_core::settings::{CaptureOptions, OutputMode, SettingsError, SettingsErrorKind};
+use stripecast_core::settings::{
+    CaptureOptions, Config, OutputMode, SettingsError, SettingsErrorKind,
+};
 use stripecast_core::window::DeliveryWindow;
 
 use convert::{describe_value, settings_from_js};
@@ -345,14 +348,20 @@ impl ScreenCapture {
             .clamp(sw, sh, config.output_mode == OutputMode::H264)
             .map_err(|e| throw_settings_error(env, &e))?;
         let display = capture.display().to_string();
-        let info = CaptureInfo::new(&config, clamped.region, &display, (sw, sh), clamped.notes);
-        let pipeline = Pipeline::new(config, capture, clamped.region).map_err(|e| {
+        let pipeline = Pipeline::new(config, Box::new(capture), clamped.region).map_err(|e| {
             let code = match e {
                 PipelineError::Watermark(_) => "ERR_WATERMARK",
                 _ => "ERR_START",
             };
             throw(env, ErrorClass::Error, code, e.to_string())
         })?;
+        let info = CaptureInfo::new(
+            pipeline.plan(),
+            clamped.region,
+            &display,
+            (sw, sh),
+            clamped.notes,
+        );
 
         let active = Arc::new(AtomicBool::new(true));
         let window = Arc::new(Mutex::new(DeliveryWindow::default()));
@@ -520,17 +529,30 @@ impl ScreenCapture {
             .map_err(|e| throw_settings_error(env, &e))?;
         let watermark = load_watermark(&config)
             .map_err(|e| throw(env, ErrorClass::Error, "ERR_WATERMARK", e.to_string()))?;
+        // The hardware encoder stays what it is unless the settings that choose it changed
+        // (only then is the host probed again).
+        let controls = running.handle.controls();
+        let hardware = |c: &Config| (c.output_mode, c.vaapi_render_node_index, c.use_cpu);
+        let same_hardware = running
+            .options
+            .validate()
+            .is_ok_and(|old| hardware(&old) == hardware(&config));
+        let choice = match controls.hardware_choice() {
+            Some(choice) if same_hardware => choice,
+            _ => hardware_choice(&config),
+        };
         let info = CaptureInfo::new(
-            &config,
+            &plan(&config, clamped.region, &choice),
             clamped.region,
             &running.display,
             (sw, sh),
             clamped.notes,
         );
         running.options = options;
-        running.handle.controls().update(Update {
+        controls.update(Update {
             config,
             region: clamped.region,
+            choice,
             watermark,
         });
         Ok(info)

@@ -1,8 +1,66 @@
-//! Screen capture. One backend today: X11 through MIT-SHM ([`x11::X11Capture`]).
+//! Screen capture: the [`Source`] trait the pipeline reads a screen through, and its
+//! implementations: X11 through MIT-SHM ([`x11::X11Capture`]) and an in-memory screen for
+//! tests ([`fake::FakeSource`]). A new kind of source is a new file here.
 
+pub mod fake;
 pub mod x11;
 
+use std::os::fd::BorrowedFd;
+use std::time::Instant;
+
 use thiserror::Error;
+
+use crate::geometry::{Region, RowSpans};
+
+/// A screen the pipeline captures a region of. The source keeps a frame buffer of the region
+/// (BGRX, [`Source::stride`] bytes a row) that holds what was last read of each row;
+/// [`Source::read_rows`] refreshes rows of it, and the pipeline draws overlays into it.
+pub trait Source: Send {
+    /// How it reads, for `streamInfo().capture`: e.g. `xshm+xdamage` (only what was drawn).
+    fn name(&self) -> &'static str;
+    /// The whole screen's size as last seen.
+    fn screen_size(&self) -> (u32, u32);
+    /// The region captured.
+    fn region(&self) -> Region;
+    /// Captures `region` (on screen) from now on; the frame buffer is sized to it, and what it
+    /// holds is undefined until read.
+    fn set_region(&mut self, region: Region) -> Result<(), CaptureError>;
+    /// Bytes between rows of the frame buffer.
+    fn stride(&self) -> usize;
+    /// Starts reporting what is drawn ([`Source::take_damage`]); false when it cannot, and
+    /// then every frame is read in full.
+    fn watch_damage(&mut self) -> bool;
+    /// Starts noticing pointer motion, so that [`Source::wait_for_change`] wakes for a moving
+    /// cursor; false when it cannot.
+    fn watch_pointer(&mut self) -> bool;
+    /// Whether [`Source::cursor`] can tell where the cursor is.
+    fn has_cursor(&self) -> bool;
+    /// Rows of the region drawn since the previous call; `None` when the source does not know
+    /// (everything must be assumed drawn). Also notices size changes ([`Source::take_resize`]).
+    fn take_damage(&mut self) -> Result<Option<RowSpans>, CaptureError>;
+    /// The new screen size, once, after the screen changed size.
+    fn take_resize(&mut self) -> Option<(u32, u32)>;
+    /// Reads `rows` of the region into the frame buffer; the other rows keep what they held.
+    fn read_rows(&mut self, rows: &RowSpans) -> Result<(), CaptureError>;
+    /// After a failed read: whether the screen shrank under the region (a size change is
+    /// pending) rather than the source being lost.
+    fn shrank(&mut self) -> bool;
+    /// The frame buffer; writable so that overlays can be drawn into it.
+    fn pixels(&mut self) -> &mut [u8];
+    /// The cursor's image and position, or `None` when the source cannot tell.
+    fn cursor(&self) -> Result<Option<CursorImage>, CaptureError>;
+    /// Blocks until something is drawn in the region (or the size changes, or, with `pointer`,
+    /// the pointer moves), `until` passes, or `stop()` turns true; returns whether something
+    /// changed (it stays pending for [`Source::take_damage`]). `wake`, when given, becomes
+    /// readable when `stop()` turns true. A source that cannot wait returns false at once.
+    fn wait_for_change(
+        &mut self,
+        until: Instant,
+        pointer: bool,
+        wake: Option<BorrowedFd<'_>>,
+        stop: &dyn Fn() -> bool,
+    ) -> Result<bool, CaptureError>;
+}
 
 #[derive(Debug, Error)]
 pub enum CaptureError {

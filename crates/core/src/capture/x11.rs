@@ -16,7 +16,7 @@ use x11rb::protocol::xproto::{
 use x11rb::protocol::Event;
 use x11rb::rust_connection::RustConnection;
 
-use super::{CaptureError, CursorImage};
+use super::{CaptureError, CursorImage, Source};
 use crate::geometry::{Region, RowSpans};
 
 /// XDamage on the root window: tells which parts of the screen were drawn since the last look.
@@ -144,105 +144,9 @@ impl X11Capture {
         })
     }
 
-    /// Whether XDamage tells this capture what was drawn.
-    pub fn has_damage(&self) -> bool {
-        self.damage.is_some()
-    }
-
-    /// Subscribes to XDamage on the root window. Returns false (and captures every frame in
-    /// full) when the server lacks DAMAGE or XFixes regions.
-    pub fn enable_damage(&mut self) -> bool {
-        if self.damage.is_some() {
-            return true;
-        }
-        let ok = self.xfixes
-            && self
-                .conn
-                .damage_query_version(1, 1)
-                .ok()
-                .and_then(|c| c.reply().ok())
-                .is_some();
-        if !ok {
-            return false;
-        }
-        let made = (|| -> Result<DamageTracker, CaptureError> {
-            let damage = self.conn.generate_id().map_err(lost)?;
-            let parts = self.conn.generate_id().map_err(lost)?;
-            self.conn
-                .damage_create(damage, self.root, damage::ReportLevel::NON_EMPTY)
-                .map_err(lost)?
-                .check()
-                .map_err(lost)?;
-            self.conn
-                .xfixes_create_region(parts, &[])
-                .map_err(lost)?
-                .check()
-                .map_err(lost)?;
-            Ok(DamageTracker { damage, parts })
-        })();
-        match made {
-            Ok(t) => {
-                self.damage = Some(t);
-                true
-            }
-            Err(_) => false,
-        }
-    }
-
-    /// Subscribes to the pointer's motion (XInput 2 events on the root window), so that
-    /// `wait_for_change` can wake for a moving cursor: a cursor moves without drawing on the
-    /// screen (hardware or sprite cursors are not in the framebuffer), so XDamage does not
-    /// see it. Returns false when the server lacks XInput 2.
-    pub fn enable_pointer_events(&mut self) -> bool {
-        if self.pointer_events {
-            return true;
-        }
-        let ok = (|| -> Result<bool, CaptureError> {
-            let reply = self
-                .conn
-                .xinput_xi_query_version(2, 0)
-                .map_err(lost)?
-                .reply()
-                .map_err(lost)?;
-            if reply.major_version < 2 {
-                return Ok(false);
-            }
-            // Raw motion: every pointer device's motion, wherever the pointer is (real devices
-            // and XTest injection). Motion on the root: also pointer warps, while over it.
-            let masks = [
-                xinput::EventMask {
-                    deviceid: xinput::Device::ALL.into(),
-                    mask: vec![xinput::XIEventMask::RAW_MOTION],
-                },
-                xinput::EventMask {
-                    deviceid: xinput::Device::ALL_MASTER.into(),
-                    mask: vec![xinput::XIEventMask::MOTION],
-                },
-            ];
-            self.conn
-                .xinput_xi_select_events(self.root, &masks)
-                .map_err(lost)?
-                .check()
-                .map_err(lost)?;
-            Ok(true)
-        })();
-        self.pointer_events = matches!(ok, Ok(true));
-        self.pointer_events
-    }
-
-    /// The new screen size, once, after the screen changed size (seen by `take_damage`).
-    pub fn take_resize(&mut self) -> Option<(u32, u32)> {
-        std::mem::take(&mut self.resized).then_some((self.screen_width, self.screen_height))
-    }
-
-    /// Whether the screen changed size since `take_resize` was last called.
-    pub fn resize_pending(&self) -> bool {
-        self.resized
-    }
-
     /// Asks the server for the screen size now (after a failed read, to tell a resize from a
     /// lost connection).
-    pub fn query_screen_size(&mut self) -> Result<(u32, u32), CaptureError> {
+    fn query_screen_size(&mut self) -> Result<(u32, u32), CaptureError> {
         let g = self
             .conn
             .get_geometry(self.root)
@@ -276,77 +180,6 @@ impl X11Capture {
         Ok(())
     }
 
-    /// Blocks until XDamage reports a drawing in the region (or the screen changes size, or,
-    /// with `pointer`, the pointer moves), `until` passes, or `stop()` turns true; returns
-    /// whether something changed. A drawing stays pending for `take_damage`. Without XDamage it
-    /// returns false at once. `wake`, when given, is a descriptor that becomes readable when
-    /// `stop()` turns true; without it the wait polls in slices of 20 ms to notice.
-    pub fn wait_for_change(
-        &mut self,
-        until: Instant,
-        pointer: bool,
-        wake: Option<BorrowedFd<'_>>,
-        stop: impl Fn() -> bool,
-    ) -> Result<bool, CaptureError> {
-        if self.damage.is_none() {
-            return Ok(false);
-        }
-        loop {
-            self.read_events()?;
-            if !self.pending.is_empty() || self.resized || (pointer && self.pointer_moved) {
-                return Ok(true);
-            }
-            if std::mem::take(&mut self.notified) {
-                // Fetched now, to tell drawing in the region from drawing elsewhere; kept for
-                // `take_damage`. Then round again: events that came in while the reply was
-                // awaited are queued inside the connection, where poll(2) cannot see them.
-                let mut rows = std::mem::take(&mut self.pending);
-                self.fetch_damage(&mut rows)?;
-                self.pending = rows;
-                continue;
-            }
-            let now = Instant::now();
-            if now >= until || stop() {
-                return Ok(false);
-            }
-            let slice = match wake {
-                Some(_) => until - now,
-                None => (until - now).min(Duration::from_millis(20)),
-            };
-            let pollfd = |fd| libc::pollfd {
-                fd,
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            // poll(2) skips a negative descriptor.
-            let mut fds = [
-                pollfd(self.conn.stream().as_raw_fd()),
-                pollfd(wake.map_or(-1, |w| w.as_raw_fd())),
-            ];
-            let ms = slice.as_micros().div_ceil(1000).min(i32::MAX as u128) as libc::c_int;
-            // SAFETY: two valid pollfds for the duration of the call. Errors (EINTR) and
-            // timeouts alike just go round the loop again.
-            unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
-        }
-    }
-
-    /// Rows of the region drawn since the previous call, from XDamage. Also notices screen
-    /// size changes (see `take_resize`). `None` when damage
-    /// tracking is off (then everything must be assumed changed).
-    pub fn take_damage(&mut self) -> Result<Option<RowSpans>, CaptureError> {
-        self.read_events()?;
-        // The frame that calls this reads the cursor anew.
-        self.pointer_moved = false;
-        if self.damage.is_none() {
-            return Ok(None);
-        }
-        let mut rows = std::mem::take(&mut self.pending);
-        if std::mem::take(&mut self.notified) {
-            self.fetch_damage(&mut rows)?;
-        }
-        Ok(Some(rows))
-    }
-
     /// Moves the damage accumulated in the server into `rows` (the region's rows it touches)
     /// and re-arms the notification.
     fn fetch_damage(&mut self, rows: &mut RowSpans) -> Result<(), CaptureError> {
@@ -376,51 +209,6 @@ impl X11Capture {
 
     pub fn display(&self) -> &str {
         &self.display
-    }
-
-    pub fn screen_size(&self) -> (u32, u32) {
-        (self.screen_width, self.screen_height)
-    }
-
-    pub fn region(&self) -> Region {
-        self.region
-    }
-
-    pub fn has_cursor_support(&self) -> bool {
-        self.xfixes
-    }
-
-    /// Bytes between rows of the captured image.
-    pub fn stride(&self) -> usize {
-        self.region.width as usize * 4
-    }
-
-    /// Sets the region to capture and (re)allocates the shared segment to fit it.
-    pub fn set_region(&mut self, region: Region) -> Result<(), CaptureError> {
-        if region.width == 0
-            || region.height == 0
-            || region.x + region.width > self.screen_width
-            || region.y + region.height > self.screen_height
-        {
-            return Err(CaptureError::Format(format!(
-                "region {}x{}+{}+{} does not fit the {}x{} screen",
-                region.width,
-                region.height,
-                region.x,
-                region.y,
-                self.screen_width,
-                self.screen_height
-            )));
-        }
-        let size = region.width as usize * region.height as usize * 4;
-        if self.segment.as_ref().map(|s| s.size) != Some(size) {
-            self.release_segment();
-            self.segment = Some(self.attach_segment(size)?);
-        }
-        self.region = region;
-        // Rows of the old region; a new region is read whole anyway.
-        self.pending = RowSpans::default();
-        Ok(())
     }
 
     fn attach_segment(&self, size: usize) -> Result<ShmSegment, CaptureError> {
@@ -474,16 +262,226 @@ impl X11Capture {
             unsafe { libc::shmdt(s.addr.as_ptr().cast()) };
         }
     }
+}
 
-    /// Reads the region into the shared segment and returns its pixels (BGRX, `stride()` bytes
-    /// per row). The slice is writable so overlays can be drawn into the captured image.
-    pub fn grab(&mut self) -> Result<&mut [u8], CaptureError> {
-        self.grab_rows(&RowSpans::everything(self.region.height))
+impl Source for X11Capture {
+    fn name(&self) -> &'static str {
+        if self.damage.is_some() {
+            "xshm+xdamage"
+        } else {
+            "xshm"
+        }
     }
 
-    /// Like [`X11Capture::grab`], but re-reads only the given rows of the region; the other rows
-    /// keep what was read before.
-    pub fn grab_rows(&mut self, rows: &RowSpans) -> Result<&mut [u8], CaptureError> {
+    fn shrank(&mut self) -> bool {
+        self.query_screen_size().is_ok() && self.resized
+    }
+
+    /// Subscribes to XDamage on the root window. Returns false (and captures every frame in
+    /// full) when the server lacks DAMAGE or XFixes regions.
+    fn watch_damage(&mut self) -> bool {
+        if self.damage.is_some() {
+            return true;
+        }
+        let ok = self.xfixes
+            && self
+                .conn
+                .damage_query_version(1, 1)
+                .ok()
+                .and_then(|c| c.reply().ok())
+                .is_some();
+        if !ok {
+            return false;
+        }
+        let made = (|| -> Result<DamageTracker, CaptureError> {
+            let damage = self.conn.generate_id().map_err(lost)?;
+            let parts = self.conn.generate_id().map_err(lost)?;
+            self.conn
+                .damage_create(damage, self.root, damage::ReportLevel::NON_EMPTY)
+                .map_err(lost)?
+                .check()
+                .map_err(lost)?;
+            self.conn
+                .xfixes_create_region(parts, &[])
+                .map_err(lost)?
+                .check()
+                .map_err(lost)?;
+            Ok(DamageTracker { damage, parts })
+        })();
+        match made {
+            Ok(t) => {
+                self.damage = Some(t);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Subscribes to the pointer's motion (XInput 2 events on the root window), so that
+    /// `wait_for_change` can wake for a moving cursor: a cursor moves without drawing on the
+    /// screen (hardware or sprite cursors are not in the framebuffer), so XDamage does not
+    /// see it. Returns false when the server lacks XInput 2.
+    fn watch_pointer(&mut self) -> bool {
+        if self.pointer_events {
+            return true;
+        }
+        let ok = (|| -> Result<bool, CaptureError> {
+            let reply = self
+                .conn
+                .xinput_xi_query_version(2, 0)
+                .map_err(lost)?
+                .reply()
+                .map_err(lost)?;
+            if reply.major_version < 2 {
+                return Ok(false);
+            }
+            // Raw motion: every pointer device's motion, wherever the pointer is (real devices
+            // and XTest injection). Motion on the root: also pointer warps, while over it.
+            let masks = [
+                xinput::EventMask {
+                    deviceid: xinput::Device::ALL.into(),
+                    mask: vec![xinput::XIEventMask::RAW_MOTION],
+                },
+                xinput::EventMask {
+                    deviceid: xinput::Device::ALL_MASTER.into(),
+                    mask: vec![xinput::XIEventMask::MOTION],
+                },
+            ];
+            self.conn
+                .xinput_xi_select_events(self.root, &masks)
+                .map_err(lost)?
+                .check()
+                .map_err(lost)?;
+            Ok(true)
+        })();
+        self.pointer_events = matches!(ok, Ok(true));
+        self.pointer_events
+    }
+
+    /// The new screen size, once, after the screen changed size (seen by `take_damage`).
+    fn take_resize(&mut self) -> Option<(u32, u32)> {
+        std::mem::take(&mut self.resized).then_some((self.screen_width, self.screen_height))
+    }
+
+    /// Blocks until XDamage reports a drawing in the region (or the screen changes size, or,
+    /// with `pointer`, the pointer moves), `until` passes, or `stop()` turns true; returns
+    /// whether something changed. A drawing stays pending for `take_damage`. Without XDamage it
+    /// returns false at once. `wake`, when given, is a descriptor that becomes readable when
+    /// `stop()` turns true; without it the wait polls in slices of 20 ms to notice.
+    fn wait_for_change(
+        &mut self,
+        until: Instant,
+        pointer: bool,
+        wake: Option<BorrowedFd<'_>>,
+        stop: &dyn Fn() -> bool,
+    ) -> Result<bool, CaptureError> {
+        if self.damage.is_none() {
+            return Ok(false);
+        }
+        loop {
+            self.read_events()?;
+            if !self.pending.is_empty() || self.resized || (pointer && self.pointer_moved) {
+                return Ok(true);
+            }
+            if std::mem::take(&mut self.notified) {
+                // Fetched now, to tell drawing in the region from drawing elsewhere; kept for
+                // `take_damage`. Then round again: events that came in while the reply was
+                // awaited are queued inside the connection, where poll(2) cannot see them.
+                let mut rows = std::mem::take(&mut self.pending);
+                self.fetch_damage(&mut rows)?;
+                self.pending = rows;
+                continue;
+            }
+            let now = Instant::now();
+            if now >= until || stop() {
+                return Ok(false);
+            }
+            let slice = match wake {
+                Some(_) => until - now,
+                None => (until - now).min(Duration::from_millis(20)),
+            };
+            let pollfd = |fd| libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // poll(2) skips a negative descriptor.
+            let mut fds = [
+                pollfd(self.conn.stream().as_raw_fd()),
+                pollfd(wake.map_or(-1, |w| w.as_raw_fd())),
+            ];
+            let ms = slice.as_micros().div_ceil(1000).min(i32::MAX as u128) as libc::c_int;
+            // SAFETY: two valid pollfds for the duration of the call. Errors (EINTR) and
+            // timeouts alike just go round the loop again.
+            unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+        }
+    }
+
+    /// Rows of the region drawn since the previous call, from XDamage. Also notices screen
+    /// size changes (see `take_resize`). `None` when damage
+    /// tracking is off (then everything must be assumed changed).
+    fn take_damage(&mut self) -> Result<Option<RowSpans>, CaptureError> {
+        self.read_events()?;
+        // The frame that calls this reads the cursor anew.
+        self.pointer_moved = false;
+        if self.damage.is_none() {
+            return Ok(None);
+        }
+        let mut rows = std::mem::take(&mut self.pending);
+        if std::mem::take(&mut self.notified) {
+            self.fetch_damage(&mut rows)?;
+        }
+        Ok(Some(rows))
+    }
+
+    fn screen_size(&self) -> (u32, u32) {
+        (self.screen_width, self.screen_height)
+    }
+
+    fn region(&self) -> Region {
+        self.region
+    }
+
+    fn has_cursor(&self) -> bool {
+        self.xfixes
+    }
+
+    /// Bytes between rows of the captured image.
+    fn stride(&self) -> usize {
+        self.region.width as usize * 4
+    }
+
+    /// Sets the region to capture and (re)allocates the shared segment to fit it.
+    fn set_region(&mut self, region: Region) -> Result<(), CaptureError> {
+        if region.width == 0
+            || region.height == 0
+            || region.x + region.width > self.screen_width
+            || region.y + region.height > self.screen_height
+        {
+            return Err(CaptureError::Format(format!(
+                "region {}x{}+{}+{} does not fit the {}x{} screen",
+                region.width,
+                region.height,
+                region.x,
+                region.y,
+                self.screen_width,
+                self.screen_height
+            )));
+        }
+        let size = region.width as usize * region.height as usize * 4;
+        if self.segment.as_ref().map(|s| s.size) != Some(size) {
+            self.release_segment();
+            self.segment = Some(self.attach_segment(size)?);
+        }
+        self.region = region;
+        // Rows of the old region; a new region is read whole anyway.
+        self.pending = RowSpans::default();
+        Ok(())
+    }
+
+    /// One `ShmGetImage` per span into the segment at the span's offset, sent together: one
+    /// round trip in all.
+    fn read_rows(&mut self, rows: &RowSpans) -> Result<(), CaptureError> {
         let r = self.region;
         let stride = self.stride();
         let seg = self
@@ -512,22 +510,21 @@ impl X11Capture {
         for c in cookies {
             c.reply().map_err(lost)?;
         }
-        // SAFETY: the segment is `size` bytes, mapped for as long as `self.segment` lives, and the
-        // server finished writing before it replied.
-        Ok(unsafe { std::slice::from_raw_parts_mut(seg.addr.as_ptr(), seg.size) })
+        Ok(())
     }
 
     /// The pixels read so far (what the last grab left in the shared segment).
-    pub fn pixels(&mut self) -> &mut [u8] {
+    fn pixels(&mut self) -> &mut [u8] {
         match &self.segment {
-            // SAFETY: as in `grab_rows`; no request is writing into the segment now.
+            // SAFETY: the segment is `size` bytes, mapped for as long as `self.segment` lives, and
+            // no request is writing into it now (every read waited for its reply).
             Some(seg) => unsafe { std::slice::from_raw_parts_mut(seg.addr.as_ptr(), seg.size) },
             None => &mut [],
         }
     }
 
     /// The current cursor image and position, or `None` when XFixes is missing.
-    pub fn cursor(&self) -> Result<Option<CursorImage>, CaptureError> {
+    fn cursor(&self) -> Result<Option<CursorImage>, CaptureError> {
         if !self.xfixes {
             return Ok(None);
         }

@@ -1,0 +1,251 @@
+//! An in-memory screen for tests: the pipeline reads it through [`Source`] as it reads X11,
+//! while the test draws on it through a [`FakeScreen`] handle, resizes it, or breaks it.
+//!
+//! Drawing is reported as damage (rows of the region touched), reads copy rows of the screen
+//! into the frame buffer (rows not read keep what they held, as with MIT-SHM), and nothing
+//! blocks: [`Source::wait_for_change`] returns at once.
+
+use std::os::fd::BorrowedFd;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use super::{CaptureError, CursorImage, Source};
+use crate::geometry::{Region, RowSpans};
+
+/// The screen shared by a [`FakeSource`] and its [`FakeScreen`] handles.
+#[derive(Debug)]
+struct Screen {
+    width: u32,
+    height: u32,
+    /// BGRX, `width * 4` bytes a row.
+    pixels: Vec<u8>,
+    /// Rows of the screen drawn since the source last took its damage.
+    drawn: Vec<(u32, u32)>,
+    /// The screen changed size and the source has not seen it yet.
+    resized: bool,
+    /// Reads fail with a lost connection from now on.
+    lost: bool,
+    /// Rows read so far, for tests that check what was read.
+    rows_read: u64,
+}
+
+/// What a test draws with; clone it freely.
+#[derive(Debug, Clone)]
+pub struct FakeScreen(Arc<Mutex<Screen>>);
+
+/// The [`Source`] side of a fake screen.
+#[derive(Debug)]
+pub struct FakeSource {
+    screen: FakeScreen,
+    region: Region,
+    frame: Vec<u8>,
+    damage: bool,
+}
+
+impl FakeScreen {
+    /// A `width` x `height` screen filled with one colour, and a source reading it.
+    pub fn new(width: u32, height: u32, bgrx: [u8; 4]) -> (FakeScreen, FakeSource) {
+        let screen = FakeScreen(Arc::new(Mutex::new(Screen {
+            width,
+            height,
+            pixels: bgrx.repeat(width as usize * height as usize),
+            drawn: Vec::new(),
+            resized: false,
+            lost: false,
+            rows_read: 0,
+        })));
+        let source = FakeSource {
+            screen: screen.clone(),
+            region: Region {
+                x: 0,
+                y: 0,
+                width: 0,
+                height: 0,
+            },
+            frame: Vec::new(),
+            damage: false,
+        };
+        (screen, source)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Screen> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Fills a rectangle (clipped to the screen) and reports it drawn.
+    pub fn fill(&self, (x, y, w, h): (u32, u32, u32, u32), bgrx: [u8; 4]) {
+        let mut s = self.lock();
+        let (x1, y1) = ((x + w).min(s.width), (y + h).min(s.height));
+        let stride = s.width as usize * 4;
+        for row in y..y1 {
+            let line = &mut s.pixels[row as usize * stride..][..stride];
+            for px in line[x as usize * 4..x1 as usize * 4].chunks_exact_mut(4) {
+                px.copy_from_slice(&bgrx);
+            }
+        }
+        if x < x1 && y < y1 {
+            s.drawn.push((y, y1));
+        }
+    }
+
+    /// The pixel at `(x, y)` of the screen.
+    pub fn pixel(&self, x: u32, y: u32) -> [u8; 4] {
+        let s = self.lock();
+        let i = (y as usize * s.width as usize + x as usize) * 4;
+        s.pixels[i..i + 4].try_into().expect("4 bytes")
+    }
+
+    /// Changes the screen's size (new area: black); the source sees it at its next look.
+    pub fn resize(&self, width: u32, height: u32) {
+        let mut s = self.lock();
+        let old = std::mem::take(&mut s.pixels);
+        let (ow, oh) = (s.width as usize, s.height as usize);
+        let mut pixels = vec![0u8; width as usize * height as usize * 4];
+        for row in 0..oh.min(height as usize) {
+            let n = ow.min(width as usize) * 4;
+            pixels[row * width as usize * 4..][..n].copy_from_slice(&old[row * ow * 4..][..n]);
+        }
+        (s.width, s.height, s.pixels, s.resized) = (width, height, pixels, true);
+        s.drawn.clear();
+    }
+
+    /// From now on every read fails as if the display had gone away.
+    pub fn lose(&self) {
+        self.lock().lost = true;
+    }
+
+    /// Rows read by the source so far.
+    pub fn rows_read(&self) -> u64 {
+        self.lock().rows_read
+    }
+}
+
+impl FakeSource {
+    /// The handle to draw on this source's screen.
+    pub fn screen(&self) -> FakeScreen {
+        self.screen.clone()
+    }
+}
+
+fn lost() -> CaptureError {
+    CaptureError::Lost("the fake screen was lost".into())
+}
+
+impl Source for FakeSource {
+    fn name(&self) -> &'static str {
+        if self.damage {
+            "fake+damage"
+        } else {
+            "fake"
+        }
+    }
+
+    fn screen_size(&self) -> (u32, u32) {
+        let s = self.screen.lock();
+        (s.width, s.height)
+    }
+
+    fn region(&self) -> Region {
+        self.region
+    }
+
+    fn set_region(&mut self, region: Region) -> Result<(), CaptureError> {
+        let (w, h) = self.screen_size();
+        if region.width == 0
+            || region.height == 0
+            || region.x + region.width > w
+            || region.y + region.height > h
+        {
+            return Err(CaptureError::Format(format!(
+                "region {}x{}+{}+{} does not fit the {w}x{h} screen",
+                region.width, region.height, region.x, region.y
+            )));
+        }
+        self.region = region;
+        self.frame = vec![0; region.width as usize * region.height as usize * 4];
+        Ok(())
+    }
+
+    fn stride(&self) -> usize {
+        self.region.width as usize * 4
+    }
+
+    fn watch_damage(&mut self) -> bool {
+        self.damage = true;
+        true
+    }
+
+    fn watch_pointer(&mut self) -> bool {
+        false
+    }
+
+    fn has_cursor(&self) -> bool {
+        false
+    }
+
+    fn take_damage(&mut self) -> Result<Option<RowSpans>, CaptureError> {
+        let mut s = self.screen.lock();
+        if s.lost {
+            return Err(lost());
+        }
+        let drawn = std::mem::take(&mut s.drawn);
+        if !self.damage {
+            return Ok(None);
+        }
+        let mut rows = RowSpans::default();
+        let top = i64::from(self.region.y);
+        for (a, b) in drawn {
+            rows.add(i64::from(a) - top, i64::from(b) - top, self.region.height);
+        }
+        Ok(Some(rows))
+    }
+
+    fn take_resize(&mut self) -> Option<(u32, u32)> {
+        let mut s = self.screen.lock();
+        std::mem::take(&mut s.resized).then_some((s.width, s.height))
+    }
+
+    fn read_rows(&mut self, rows: &RowSpans) -> Result<(), CaptureError> {
+        let mut s = self.screen.lock();
+        let r = self.region;
+        if s.lost {
+            return Err(lost());
+        }
+        if r.x + r.width > s.width || r.y + r.height > s.height {
+            return Err(CaptureError::Lost("the region is off the screen".into()));
+        }
+        let (screen_stride, stride) = (s.width as usize * 4, r.width as usize * 4);
+        for &(a, b) in rows.spans() {
+            for row in a..b {
+                let from = (r.y + row) as usize * screen_stride + r.x as usize * 4;
+                self.frame[row as usize * stride..][..stride]
+                    .copy_from_slice(&s.pixels[from..from + stride]);
+            }
+            s.rows_read += u64::from(b - a);
+        }
+        Ok(())
+    }
+
+    fn shrank(&mut self) -> bool {
+        let s = self.screen.lock();
+        s.resized && !s.lost
+    }
+
+    fn pixels(&mut self) -> &mut [u8] {
+        &mut self.frame
+    }
+
+    fn cursor(&self) -> Result<Option<CursorImage>, CaptureError> {
+        Ok(None)
+    }
+
+    fn wait_for_change(
+        &mut self,
+        _until: Instant,
+        _pointer: bool,
+        _wake: Option<BorrowedFd<'_>>,
+        _stop: &dyn Fn() -> bool,
+    ) -> Result<bool, CaptureError> {
+        Ok(false)
+    }
+}
