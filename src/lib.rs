@@ -22,15 +22,11 @@ use stripecast_core::pipeline::{
     hardware_choice, load_watermark, monotonic_ns, plan, CaptureHandle, Controls, Delivery,
     Pipeline, PipelineError, Sink, Update,
 };
-use stripecast_core::settings::{
-    CaptureOptions, Config, OutputMode, SettingsError, SettingsErrorKind,
-};
+use stripecast_core::settings::{CaptureOptions, OutputMode, SettingsError, SettingsErrorKind};
 use stripecast_core::window::DeliveryWindow;
 
 use convert::{describe_value, settings_from_js};
-pub use convert::{
-    CaptureInfo, CaptureSettings, CaptureStats, HardwareEncoders, StreamInfo, StripeEncodeResult,
-};
+pub use convert::{CaptureInfo, CaptureStats, HardwareEncoders, StreamInfo, StripeEncodeResult};
 use stripecast_core::encode::hardware;
 
 /// Calls the user's stripe callback; runs on the JS thread.
@@ -122,7 +118,7 @@ fn throw_settings_error(env: &Env, e: &SettingsError) -> napi::Error {
 
 /// The settings argument, checked: a `TypeError` (`ERR_INVALID_ARG`) when it is not an object,
 /// the usual settings errors for a bad field.
-fn settings_arg(env: &Env, value: Unknown<'_>) -> Result<CaptureSettings> {
+fn settings_arg(env: &Env, value: Unknown<'_>) -> Result<CaptureOptions> {
     if value.get_type()? != ValueType::Object || value.is_array()? {
         return Err(throw(
             env,
@@ -334,18 +330,16 @@ impl ScreenCapture {
         }
         self.stop_inner(env);
 
-        let options = settings
-            .into_options()
-            .map_err(|e| throw_settings_error(env, &e))?;
+        let options = settings;
         let config = options
             .validate()
             .map_err(|e| throw_settings_error(env, &e))?;
-        let capture = X11Capture::open(config.display.as_deref())
+        let capture = X11Capture::open(config.region.display.as_deref())
             .map_err(|e| throw(env, ErrorClass::Error, "ERR_DISPLAY", e.to_string()))?;
         let (sw, sh) = capture.screen_size();
         let clamped = config
             .region
-            .clamp(sw, sh, config.output_mode == OutputMode::H264)
+            .clamp(sw, sh, config.layout.mode == OutputMode::H264)
             .map_err(|e| throw_settings_error(env, &e))?;
         let display = capture.display().to_string();
         let pipeline = Pipeline::new(config, Box::new(capture), clamped.region).map_err(|e| {
@@ -507,9 +501,7 @@ impl ScreenCapture {
                 "updateSettings() needs a running capture; call start() first".into(),
             ));
         };
-        let update = settings
-            .into_options()
-            .map_err(|e| throw_settings_error(env, &e))?;
+        let update = settings;
         if update.display.is_some() && update.display != running.options.display {
             return Err(throw(
                 env,
@@ -525,18 +517,16 @@ impl ScreenCapture {
         let (sw, sh) = running.screen;
         let clamped = config
             .region
-            .clamp(sw, sh, config.output_mode == OutputMode::H264)
+            .clamp(sw, sh, config.layout.mode == OutputMode::H264)
             .map_err(|e| throw_settings_error(env, &e))?;
         let watermark = load_watermark(&config)
             .map_err(|e| throw(env, ErrorClass::Error, "ERR_WATERMARK", e.to_string()))?;
         // The hardware encoder stays what it is unless the settings that choose it changed
         // (only then is the host probed again).
         let controls = running.handle.controls();
-        let hardware = |c: &Config| (c.output_mode, c.vaapi_render_node_index, c.use_cpu);
-        let same_hardware = running
-            .options
-            .validate()
-            .is_ok_and(|old| hardware(&old) == hardware(&config));
+        let same_hardware = running.options.validate().is_ok_and(|old| {
+            (old.layout.mode, &old.hardware) == (config.layout.mode, &config.hardware)
+        });
         let choice = match controls.hardware_choice() {
             Some(choice) if same_hardware => choice,
             _ => hardware_choice(&config),
@@ -631,8 +621,7 @@ impl ScreenCapture {
 #[napi(ts_args_type = "settings: CaptureSettings")]
 pub fn check_settings(env: &Env, settings: Unknown<'_>) -> Result<()> {
     settings_arg(env, settings)?
-        .into_options()
-        .and_then(|o| o.validate())
+        .validate()
         .map(|_| ())
         .map_err(|e| throw_settings_error(env, &e))
 }

@@ -1,16 +1,7 @@
 //! Geometry of a capture: the region on the screen, its stripes, row spans and JPEG bands.
 //! Pure: no I/O.
 
-use crate::settings::{range_err, SettingsError};
-
-/// The requested region; `None` size means "to the edge of the screen".
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RegionRequest {
-    pub x: u32,
-    pub y: u32,
-    pub width: Option<u32>,
-    pub height: Option<u32>,
-}
+use crate::settings::{range_err, RegionRequest, SettingsError};
 
 /// The region actually captured, after clamping to the screen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -194,6 +185,17 @@ impl RowSpans {
 mod tests {
     use super::*;
 
+    fn req(x: u32, y: u32, width: Option<u32>, height: Option<u32>) -> RegionRequest {
+        RegionRequest {
+            display: None,
+            x,
+            y,
+            width,
+            height,
+            auto_resize: true,
+        }
+    }
+
     #[test]
     fn every_row_is_covered_exactly_once() {
         for height in [1u32, 7, 63, 64, 65, 128, 1080, 1081, 2160] {
@@ -282,12 +284,7 @@ mod tests {
 
     #[test]
     fn region_is_clamped_and_reported() {
-        let r = RegionRequest {
-            x: 100,
-            y: 50,
-            width: Some(2000),
-            height: Some(100),
-        };
+        let r = req(100, 50, Some(2000), Some(100));
         let c = r.clamp(1920, 1080, false).unwrap();
         assert_eq!(
             c.region,
@@ -305,14 +302,7 @@ mod tests {
             c.notes
         );
 
-        let full = RegionRequest {
-            x: 0,
-            y: 0,
-            width: None,
-            height: None,
-        }
-        .clamp(1920, 1080, false)
-        .unwrap();
+        let full = req(0, 0, None, None).clamp(1920, 1080, false).unwrap();
         assert_eq!(
             full.region,
             Region {
@@ -327,45 +317,23 @@ mod tests {
 
     #[test]
     fn region_off_screen_is_an_error() {
-        let e = RegionRequest {
-            x: 5000,
-            y: 0,
-            width: Some(10),
-            height: Some(10),
-        }
-        .clamp(1920, 1080, false)
-        .unwrap_err();
+        let e = req(5000, 0, Some(10), Some(10))
+            .clamp(1920, 1080, false)
+            .unwrap_err();
         assert_eq!(e.field, "captureX");
-        let e = RegionRequest {
-            x: 0,
-            y: 1080,
-            width: None,
-            height: None,
-        }
-        .clamp(1920, 1080, false)
-        .unwrap_err();
+        let e = req(0, 1080, None, None)
+            .clamp(1920, 1080, false)
+            .unwrap_err();
         assert_eq!(e.field, "captureY");
     }
 
     #[test]
     fn h264_rounds_odd_sizes_down_and_says_so() {
-        let c = RegionRequest {
-            x: 0,
-            y: 0,
-            width: Some(641),
-            height: Some(481),
-        }
-        .clamp(1920, 1080, true)
-        .unwrap();
+        let c = req(0, 0, Some(641), Some(481))
+            .clamp(1920, 1080, true)
+            .unwrap();
         assert_eq!((c.region.width, c.region.height), (640, 480));
         assert_eq!(c.notes.len(), 2);
-        assert!(RegionRequest {
-            x: 0,
-            y: 0,
-            width: Some(1),
-            height: Some(4)
-        }
-        .clamp(1920, 1080, true)
-        .is_err());
+        assert!(req(0, 0, Some(1), Some(4)).clamp(1920, 1080, true).is_err());
     }
 }

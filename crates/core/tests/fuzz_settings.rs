@@ -1,10 +1,11 @@
-//! Property test of settings validation (`CaptureOptions::validate`) and region fitting
+//! Property test of settings validation (`CaptureOptions::validate`, every setting of the table
+//! generated from its descriptor in `SETTINGS`) and region fitting
 //! (`RegionRequest::clamp`) with pseudo-random inputs from a small xorshift generator (no extra
 //! crates). Properties:
 //!
 //! - neither ever panics;
-//! - every accepted config is within the documented ranges, and keeps every value that was given
-//!   (nothing is silently clamped; defaults fill what was not given);
+//! - every accepted config is within the ranges the settings table documents, and keeps every
+//!   value that was given (nothing is silently clamped; defaults fill what was not given);
 //! - every error names a field that was actually given, and its message starts with that field;
 //! - `clamp` keeps the origin, fits the screen, never grows a size, rounds to even for H.264, and
 //!   fails exactly when the region cannot be fitted.
@@ -14,10 +15,8 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use stripecast_core::geometry::RegionRequest;
 use stripecast_core::settings::{
-    CaptureOptions, Config, OutputMode, RateControl, StripeRows, Subsampling, WatermarkLocation,
-    DEFAULT_H264_STRIPE_HEIGHT, DEFAULT_JPEG_STRIPE_HEIGHT, MAX_DIMENSION, MAX_FPS,
+    CaptureOptions, Config, JsType, OutputMode, RawValue, RegionRequest, MAX_DIMENSION, SETTINGS,
 };
 
 /// xorshift64*.
@@ -232,15 +231,39 @@ fn path_field(r: &mut Rng, m: &Mix) -> Option<String> {
     ))
 }
 
-/// An enum setting spelt as a string: one of `names`, or (wild) one of `near_misses`.
-fn name_field(r: &mut Rng, m: &Mix, names: &[&str], near_misses: &[&str]) -> Option<String> {
+/// A choice spelt as a string: one of `names`, or (wild) a near miss of one.
+fn name_field(r: &mut Rng, m: &Mix, names: &[&str]) -> Option<String> {
     if !r.chance(m.given) {
         return None;
     }
-    let from = if r.chance(m.wild) { near_misses } else { names };
-    Some(r.pick(from).to_string())
+    let name = r.pick(names).to_string();
+    if !r.chance(m.wild) {
+        return Some(name);
+    }
+    Some(match r.below(7) {
+        0 => name.to_uppercase(),
+        1 => format!(" {name}"),
+        2 => format!("{name}\0"),
+        3 => name[..name.len() - 1].to_string(),
+        4 => String::new(),
+        5 => "\u{e9}".into(),
+        _ => name.replace('4', ":"),
+    })
 }
 
+/// The documented range of a number setting, `(lo, hi]` or `lo..=hi`, as bounds and whether
+/// the low bound is excluded.
+fn span(range: &str) -> (f64, f64, bool) {
+    if let Some(inner) = range.strip_prefix('(').and_then(|r| r.strip_suffix(']')) {
+        let (lo, hi) = inner.split_once(", ").expect("(lo, hi]");
+        return (lo.parse().unwrap(), hi.parse().unwrap(), true);
+    }
+    let (lo, hi) = range.split_once("..=").expect("lo..=hi");
+    (lo.parse().unwrap(), hi.parse().unwrap(), false)
+}
+
+/// Random options: every setting of the table given or not, in range or (with `Mix::wild`)
+/// anywhere, as the binding would hand them over.
 fn random_options(r: &mut Rng) -> CaptureOptions {
     let m = match r.below(4) {
         0 => Mix {
@@ -260,54 +283,37 @@ fn random_options(r: &mut Rng) -> CaptureOptions {
             wild: 0.5,
         },
     };
-    CaptureOptions {
-        display: display_field(r, &m),
-        capture_width: int_field(r, &m, 1, MAX_DIMENSION),
-        capture_height: int_field(r, &m, 1, MAX_DIMENSION),
-        capture_x: int_field(r, &m, 0, MAX_DIMENSION - 1),
-        capture_y: int_field(r, &m, 0, MAX_DIMENSION - 1),
-        target_fps: float_field(r, &m, 0.0, MAX_FPS),
-        capture_cursor: bool_field(r, &m),
-        output_mode: int_field(r, &m, 0, 1),
-        jpeg_quality: int_field(r, &m, 0, 100),
-        paint_over_jpeg_quality: int_field(r, &m, 0, 100),
-        jpeg_subsampling: name_field(
-            r,
-            &m,
-            &["420", "444", "auto"],
-            &["", "422", "4:2:0", " 420", "420 ", "444\0", "0", "\u{e9}"],
-        ),
-        h264_crf: int_field(r, &m, 0, 51),
-        h264_paint_over_crf: int_field(r, &m, 0, 51),
-        h264_rate_control: name_field(
-            r,
-            &m,
-            &["crf", "cqp"],
-            &["", "CRF", "qp", "cbr", " crf", "cqp\0", "\u{e9}"],
-        ),
-        h264_fullcolor: bool_field(r, &m),
-        h264_fullframe: bool_field(r, &m),
-        keyframe_interval_s: float_field(r, &m, 0.0, 3600.0),
-        vaapi_render_node_index: int_field(r, &m, -1, 63),
-        use_cpu: bool_field(r, &m),
-        use_paint_over_quality: bool_field(r, &m),
-        paint_over_trigger_frames: int_field(r, &m, 1, 100_000),
-        damage_block_threshold: int_field(r, &m, 1, 100_000),
-        damage_block_duration: int_field(r, &m, 1, 100_000),
-        watermark_path: path_field(r, &m),
-        watermark_location_enum: int_field(r, &m, 0, 6),
-        stripe_height: int_field(r, &m, 8, 4096).map(|v| {
-            // In-range values are mostly multiples of 8, sometimes not.
-            if (8..=4096).contains(&v) && r.chance(0.8) {
-                v / 8 * 8
-            } else {
-                v
+    let mut o = CaptureOptions::default();
+    for s in SETTINGS {
+        let info = (s.info)();
+        let value = match (info.js, info.bounds) {
+            (JsType::Boolean, _) => bool_field(r, &m).map(RawValue::Bool),
+            (JsType::Number | JsType::NumberOrName, Some((lo, hi))) => {
+                int_field(r, &m, lo, hi).map(|v| {
+                    // A range that asks for multiples: in-range values mostly are.
+                    let multiple = info.range.starts_with("multiple of 8");
+                    match multiple && (lo..=hi).contains(&v) && r.chance(0.8) {
+                        true => RawValue::Int(v / 8 * 8),
+                        false => RawValue::Int(v),
+                    }
+                })
             }
-        }),
-        omit_stripe_headers: bool_field(r, &m),
-        max_queued_stripes: int_field(r, &m, 1, 1_000_000),
-        ..Default::default()
+            (JsType::Number, None) => {
+                let (lo, hi, _) = span(&info.range);
+                float_field(r, &m, lo, hi).map(RawValue::Number)
+            }
+            (JsType::String, _) if !info.names.is_empty() => {
+                name_field(r, &m, info.names).map(RawValue::Text)
+            }
+            (JsType::String, _) if s.js == "display" => display_field(r, &m).map(RawValue::Text),
+            (JsType::String, _) => path_field(r, &m).map(RawValue::Text),
+            (JsType::NumberOrName, None) => unreachable!("{}: a choice has bounds", s.js),
+        };
+        if let Some(v) = value {
+            assert!(o.set(s.js, v), "{}: a value of its raw type", s.js);
+        }
     }
+    o
 }
 
 /// The shape `validate` documents for displays: `[host]:display[.screen]`.
@@ -326,255 +332,36 @@ fn display_shape_ok(d: &str) -> bool {
         && screen.is_none_or(digits)
 }
 
-/// Every field name an error may blame, with whether the options gave it.
-fn given_fields(o: &CaptureOptions) -> Vec<(&'static str, bool)> {
-    vec![
-        ("display", o.display.is_some()),
-        ("captureWidth", o.capture_width.is_some()),
-        ("captureHeight", o.capture_height.is_some()),
-        ("captureX", o.capture_x.is_some()),
-        ("captureY", o.capture_y.is_some()),
-        ("targetFps", o.target_fps.is_some()),
-        ("outputMode", o.output_mode.is_some()),
-        ("jpegQuality", o.jpeg_quality.is_some()),
-        ("paintOverJpegQuality", o.paint_over_jpeg_quality.is_some()),
-        ("jpegSubsampling", o.jpeg_subsampling.is_some()),
-        ("h264Crf", o.h264_crf.is_some()),
-        ("h264PaintOverCrf", o.h264_paint_over_crf.is_some()),
-        ("h264RateControl", o.h264_rate_control.is_some()),
-        ("keyframeIntervalS", o.keyframe_interval_s.is_some()),
-        ("vaapiRenderNodeIndex", o.vaapi_render_node_index.is_some()),
-        (
-            "paintOverTriggerFrames",
-            o.paint_over_trigger_frames.is_some(),
-        ),
-        ("damageBlockThreshold", o.damage_block_threshold.is_some()),
-        ("damageBlockDuration", o.damage_block_duration.is_some()),
-        ("watermarkPath", o.watermark_path.is_some()),
-        ("watermarkLocationEnum", o.watermark_location_enum.is_some()),
-        ("stripeHeight", o.stripe_height.is_some()),
-        ("maxQueuedStripes", o.max_queued_stripes.is_some()),
-    ]
-}
-
 /// Checks an accepted config against the documented ranges and the options it came from.
 fn check_config(o: &CaptureOptions, c: &Config) -> Result<(), String> {
-    macro_rules! ensure {
-        ($cond:expr, $($fmt:tt)*) => {
-            if !$cond {
-                return Err(format!($($fmt)*));
+    for s in SETTINGS {
+        let (given, got) = (o.shown(s.js), c.shown(s.js).expect("every setting shows"));
+        // Given values are kept as given (no silent clamping); missing ones get the defaults.
+        let want = given.clone().unwrap_or_else(s.default);
+        if got != want {
+            return Err(format!("{}: given {given:?}, config has {got}", s.js));
+        }
+        let Some(given) = given else { continue };
+        let info = (s.info)();
+        let in_range = match (info.js, info.bounds) {
+            (JsType::Number | JsType::NumberOrName, Some((lo, hi))) => {
+                let v: i64 = given.split(' ').next().unwrap().parse().unwrap();
+                (lo..=hi).contains(&v) && (!info.range.starts_with("multiple of 8") || v % 8 == 0)
             }
+            (JsType::Number, None) => {
+                let v: f64 = given.parse().unwrap();
+                let (lo, hi, open) = span(&info.range);
+                v.is_finite() && v <= hi && if open { v > lo } else { v >= lo }
+            }
+            (JsType::String, _) if !info.names.is_empty() => {
+                info.names.iter().any(|n| given == format!("'{n}'"))
+            }
+            (JsType::String, _) if s.js == "display" => display_shape_ok(given.trim_matches('\'')),
+            _ => true,
         };
-    }
-    // Given values are kept as given (no silent clamping); missing ones get the defaults.
-    macro_rules! kept {
-        ($opt:expr, $got:expr, $default:expr, $name:literal) => {
-            let want = $opt.unwrap_or($default);
-            ensure!(
-                ($got as i64) == want,
-                "{}: accepted {} as {}",
-                $name,
-                want,
-                $got
-            );
-        };
-    }
-    let max = MAX_DIMENSION as u32;
-    ensure!(
-        c.region.x < max && c.region.y < max,
-        "origin {:?}",
-        c.region
-    );
-    for (v, given, name) in [
-        (c.region.width, o.capture_width, "captureWidth"),
-        (c.region.height, o.capture_height, "captureHeight"),
-    ] {
-        ensure!(
-            v.map(i64::from) == given,
-            "{name}: given {given:?}, config has {v:?}"
-        );
-        ensure!(v.is_none_or(|v| (1..=max).contains(&v)), "{name} {v:?}");
-    }
-    ensure!(
-        i64::from(c.region.x) == o.capture_x.unwrap_or(0)
-            && i64::from(c.region.y) == o.capture_y.unwrap_or(0),
-        "origin {:?} from {:?},{:?}",
-        c.region,
-        o.capture_x,
-        o.capture_y
-    );
-    ensure!(
-        c.target_fps.is_finite() && c.target_fps > 0.0 && c.target_fps <= MAX_FPS,
-        "targetFps {}",
-        c.target_fps
-    );
-    ensure!(
-        c.target_fps == o.target_fps.unwrap_or(60.0),
-        "targetFps {} from {:?}",
-        c.target_fps,
-        o.target_fps
-    );
-    let mode = match c.output_mode {
-        OutputMode::Jpeg => 0,
-        OutputMode::H264 => 1,
-    };
-    kept!(o.output_mode, mode, 1, "outputMode");
-    kept!(o.jpeg_quality, c.jpeg_quality, 75, "jpegQuality");
-    kept!(
-        o.paint_over_jpeg_quality,
-        c.paint_over_jpeg_quality,
-        90,
-        "paintOverJpegQuality"
-    );
-    ensure!(
-        c.jpeg_quality <= 100 && c.paint_over_jpeg_quality <= 100,
-        "jpeg quality"
-    );
-    kept!(o.h264_crf, c.h264_crf, 23, "h264Crf");
-    ensure!(c.h264_crf <= 51 && c.h264_paint_over_crf <= 51, "crf");
-    let po_default = (i64::from(c.h264_crf) - 5).max(0);
-    kept!(
-        o.h264_paint_over_crf,
-        c.h264_paint_over_crf,
-        po_default,
-        "h264PaintOverCrf"
-    );
-    let sub = match c.jpeg_subsampling {
-        Subsampling::S420 => "420",
-        Subsampling::S444 => "444",
-        Subsampling::Auto => "auto",
-    };
-    ensure!(
-        o.jpeg_subsampling.as_deref().unwrap_or("420") == sub,
-        "jpegSubsampling {:?} → {sub}",
-        o.jpeg_subsampling
-    );
-    let rate_control = match c.h264_rate_control {
-        RateControl::Crf => "crf",
-        RateControl::Cqp => "cqp",
-    };
-    ensure!(
-        o.h264_rate_control.as_deref().unwrap_or("crf") == rate_control,
-        "h264RateControl {:?} → {rate_control}",
-        o.h264_rate_control
-    );
-    ensure!(
-        c.keyframe_interval_s.is_finite() && (0.0..=3600.0).contains(&c.keyframe_interval_s),
-        "keyframeIntervalS {}",
-        c.keyframe_interval_s
-    );
-    ensure!(
-        c.keyframe_interval_s == o.keyframe_interval_s.unwrap_or(0.0),
-        "keyframeIntervalS changed"
-    );
-    kept!(
-        o.vaapi_render_node_index,
-        c.vaapi_render_node_index,
-        -1,
-        "vaapiRenderNodeIndex"
-    );
-    ensure!(
-        (-1..=63).contains(&c.vaapi_render_node_index),
-        "vaapi {}",
-        c.vaapi_render_node_index
-    );
-    kept!(
-        o.paint_over_trigger_frames,
-        c.paint_over_trigger_frames,
-        15,
-        "paintOverTriggerFrames"
-    );
-    kept!(
-        o.damage_block_threshold,
-        c.damage_block_threshold,
-        10,
-        "damageBlockThreshold"
-    );
-    kept!(
-        o.damage_block_duration,
-        c.damage_block_duration,
-        30,
-        "damageBlockDuration"
-    );
-    for v in [
-        c.paint_over_trigger_frames,
-        c.damage_block_threshold,
-        c.damage_block_duration,
-    ] {
-        ensure!((1..=100_000).contains(&v), "frame count {v}");
-    }
-    let loc = match c.watermark_location {
-        WatermarkLocation::None => 0,
-        WatermarkLocation::TopLeft => 1,
-        WatermarkLocation::TopRight => 2,
-        WatermarkLocation::BottomLeft => 3,
-        WatermarkLocation::BottomRight => 4,
-        WatermarkLocation::Middle => 5,
-        WatermarkLocation::Animated => 6,
-    };
-    kept!(o.watermark_location_enum, loc, 4, "watermarkLocationEnum");
-    let want_rows = match (o.stripe_height, c.output_mode) {
-        (Some(rows), _) => StripeRows::Exactly(rows as u32),
-        (None, OutputMode::Jpeg) => StripeRows::Exactly(DEFAULT_JPEG_STRIPE_HEIGHT),
-        (None, OutputMode::H264) => StripeRows::About(DEFAULT_H264_STRIPE_HEIGHT),
-    };
-    ensure!(
-        c.stripe_height == want_rows,
-        "stripeHeight: {:?} accepted as {:?}",
-        o.stripe_height,
-        c.stripe_height
-    );
-    if let StripeRows::Exactly(rows) = c.stripe_height {
-        ensure!(
-            (8..=4096).contains(&rows) && rows.is_multiple_of(8),
-            "stripeHeight {rows}"
-        );
-    }
-    kept!(
-        o.max_queued_stripes,
-        c.max_queued_stripes,
-        256,
-        "maxQueuedStripes"
-    );
-    ensure!(
-        (1..=1_000_000).contains(&c.max_queued_stripes),
-        "maxQueuedStripes {}",
-        c.max_queued_stripes
-    );
-    ensure!(
-        c.display == o.display,
-        "display changed: {:?} → {:?}",
-        o.display,
-        c.display
-    );
-    if let Some(d) = &c.display {
-        ensure!(display_shape_ok(d), "display {d:?} accepted");
-    }
-    if let Some(p) = &c.watermark_path {
-        ensure!(
-            !p.is_empty() && !p.contains('\0'),
-            "watermarkPath {p:?} accepted"
-        );
-    }
-    for (got, given, default, name) in [
-        (c.capture_cursor, o.capture_cursor, true, "captureCursor"),
-        (c.h264_fullcolor, o.h264_fullcolor, false, "h264Fullcolor"),
-        (c.h264_fullframe, o.h264_fullframe, true, "h264Fullframe"),
-        (c.use_cpu, o.use_cpu, false, "useCpu"),
-        (
-            c.use_paint_over_quality,
-            o.use_paint_over_quality,
-            true,
-            "usePaintOverQuality",
-        ),
-        (
-            c.omit_stripe_headers,
-            o.omit_stripe_headers,
-            false,
-            "omitStripeHeaders",
-        ),
-    ] {
-        ensure!(got == given.unwrap_or(default), "{name}");
+        if !in_range {
+            return Err(format!("{}: accepted {given} ({})", s.js, info.range));
+        }
     }
     Ok(())
 }
@@ -599,17 +386,15 @@ fn validate_never_panics_accepts_only_documented_ranges_and_names_the_field() {
             }
             Err(e) => {
                 rejected += 1;
-                let fields = given_fields(&o);
-                let Some((_, given)) = fields.iter().find(|(f, _)| *f == e.field) else {
-                    panic!(
-                        "error blames unknown field {:?} ({}); {}",
-                        e.field,
-                        e.message,
-                        ctx()
-                    );
-                };
                 assert!(
-                    *given,
+                    SETTINGS.iter().any(|s| s.js == e.field),
+                    "error blames unknown field {:?} ({}); {}",
+                    e.field,
+                    e.message,
+                    ctx()
+                );
+                assert!(
+                    o.shown(e.field).is_some(),
                     "error blames {} which was not given ({}); {}",
                     e.field,
                     e.message,
@@ -672,10 +457,12 @@ fn random_request(r: &mut Rng, wide: bool, sw: u32, sh: u32) -> RegionRequest {
         })
     };
     RegionRequest {
+        display: None,
         x: coord(r, sw),
         y: coord(r, sh),
         width: size(r),
         height: size(r),
+        auto_resize: true,
     }
 }
 
@@ -809,7 +596,7 @@ fn validated_regions_always_clamp_without_panicking() {
             random_screen_side(&mut r, false),
             random_screen_side(&mut r, false),
         );
-        let even = c.output_mode == OutputMode::H264;
+        let even = c.layout.mode == OutputMode::H264;
         let res =
             catch_unwind(AssertUnwindSafe(|| c.region.clamp(sw, sh, even))).unwrap_or_else(|_| {
                 panic!(

@@ -3,8 +3,8 @@
 //! rebuilds, and where the region goes when the screen changes size. No I/O: the frame loop
 //! (`run.rs`) gathers the facts, asks here, and acts; `cargo test` covers every rule.
 
-use crate::geometry::{align_band, Region, RegionRequest, RowSpans, Stripe};
-use crate::settings::{Config, OutputMode, Subsampling};
+use crate::geometry::{align_band, Region, RowSpans, Stripe};
+use crate::settings::{Config, OutputMode, RegionRequest, Subsampling};
 use crate::wire::PayloadKind;
 
 /// Rows `[start, end)` and columns `[x0, x1)` of the region.
@@ -257,15 +257,14 @@ pub fn rows_to_read(
 }
 
 /// Where the region goes when the screen becomes `to`: re-fitted from the request (with
-/// `auto_resize`), kept when it still fits (without), or `None`: the capture must end.
+/// `autoResize`), kept when it still fits (without), or `None`: the capture must end.
 pub fn refit(
     request: &RegionRequest,
-    auto_resize: bool,
     h264: bool,
     region: Region,
     to: (u32, u32),
 ) -> Option<Region> {
-    if auto_resize {
+    if request.auto_resize {
         return request.clamp(to.0, to.1, h264).ok().map(|c| c.region);
     }
     let fits = region.x + region.width <= to.0 && region.y + region.height <= to.1;
@@ -284,33 +283,19 @@ pub enum Rebuild {
     Layout,
 }
 
-/// What going from `old` to `new` (and from region `was` to `is`) rebuilds.
+/// What going from `old` to `new` (and from region `was` to `is`) rebuilds. The chroma
+/// subsampling counts as layout: it sets the bands' block grid (and whether their seams are
+/// tracked), so a change re-sends everything on the new grid.
 pub fn rebuild(old: &Config, new: &Config, was: Region, is: Region) -> Rebuild {
-    let layout = |c: &Config| {
-        (
-            c.output_mode,
-            c.stripe_height,
-            c.h264_fullframe,
-            c.h264_fullcolor,
-            c.jpeg_tiles,
-        )
-    };
-    let encoders = |c: &Config| {
-        (
-            (
-                c.jpeg_quality,
-                c.paint_over_jpeg_quality,
-                c.jpeg_subsampling,
-            ),
-            (c.h264_crf, c.h264_paint_over_crf, c.h264_rate_control),
-            c.keyframe_interval_s,
-            // H.264 encoders are told the frame rate.
-            (c.output_mode == OutputMode::H264).then_some(c.target_fps),
-        )
-    };
-    if was != is || layout(old) != layout(new) {
+    // H.264 encoders are told the frame rate.
+    let h264_fps = |c: &Config| (c.layout.mode == OutputMode::H264).then_some(c.pacing.fps);
+    if was != is
+        || old.layout != new.layout
+        || old.hardware != new.hardware
+        || old.jpeg.subsampling != new.jpeg.subsampling
+    {
         Rebuild::Layout
-    } else if encoders(old) != encoders(new) {
+    } else if old.jpeg != new.jpeg || old.h264 != new.h264 || h264_fps(old) != h264_fps(new) {
         Rebuild::Encoders
     } else {
         Rebuild::Nothing
@@ -332,12 +317,10 @@ pub fn band_align(kind: PayloadKind, subsampling: Subsampling) -> Option<u32> {
 /// full-frame encode would throttle the whole screen for one animated corner, so damage
 /// applies to striped output only.
 pub fn policy(config: &Config, full_frame_h264: bool) -> Policy {
+    let (paint_over, damage) = (&config.paint_over, &config.damage);
     Policy {
-        paint_over_after: config
-            .use_paint_over_quality
-            .then_some(config.paint_over_trigger_frames),
-        damage: (!full_frame_h264)
-            .then_some((config.damage_block_threshold, config.damage_block_duration)),
+        paint_over_after: paint_over.enabled.then_some(paint_over.after_frames),
+        damage: (!full_frame_h264).then_some((damage.threshold, damage.duration)),
     }
 }
 
@@ -599,11 +582,15 @@ mod tests {
 
     #[test]
     fn a_resized_screen_refits_the_request_or_ends_the_capture() {
-        let full = RegionRequest {
-            x: 0,
-            y: 0,
-            width: None,
-            height: None,
+        let request = |x, size: Option<u32>, auto_resize| {
+            let o = crate::settings::CaptureOptions {
+                capture_x: Some(x),
+                capture_width: size.map(i64::from),
+                capture_height: size.map(i64::from),
+                auto_resize: Some(auto_resize),
+                ..Default::default()
+            };
+            o.validate().unwrap().region
         };
         let was = Region {
             x: 0,
@@ -616,23 +603,19 @@ mod tests {
             height: 600,
             ..was
         };
-        assert_eq!(refit(&full, true, false, was, (1024, 600)), Some(small));
+        let (full, fixed) = (request(0, None, true), request(0, None, false));
+        assert_eq!(refit(&full, false, was, (1024, 600)), Some(small));
         // H.264 rounds odd sizes down.
         assert_eq!(
-            refit(&full, true, true, was, (1025, 601)).map(|r| (r.width, r.height)),
+            refit(&full, true, was, (1025, 601)).map(|r| (r.width, r.height)),
             Some((1024, 600))
         );
         // Without autoResize: kept when it still fits, else the end.
-        assert_eq!(refit(&full, false, false, was, (1920, 1080)), Some(was));
-        assert_eq!(refit(&full, false, false, was, (1024, 600)), None);
+        assert_eq!(refit(&fixed, false, was, (1920, 1080)), Some(was));
+        assert_eq!(refit(&fixed, false, was, (1024, 600)), None);
         // A region that starts off the new screen cannot be re-fitted either.
-        let right = RegionRequest {
-            x: 1100,
-            y: 0,
-            width: Some(100),
-            height: Some(100),
-        };
-        assert_eq!(refit(&right, true, false, was, (1024, 600)), None);
+        let right = request(1100, Some(100), true);
+        assert_eq!(refit(&right, false, was, (1024, 600)), None);
     }
 
     #[test]
@@ -663,6 +646,11 @@ mod tests {
         assert_eq!(same(&|o| o.jpeg_quality = Some(50)), Rebuild::Encoders);
         assert_eq!(
             same(&|o| o.jpeg_subsampling = Some("444".into())),
+            Rebuild::Layout
+        );
+        assert_eq!(same(&|o| o.use_cpu = Some(true)), Rebuild::Layout);
+        assert_eq!(
+            same(&|o| o.keyframe_interval_s = Some(2.0)),
             Rebuild::Encoders
         );
         assert_eq!(same(&|o| o.stripe_height = Some(64)), Rebuild::Layout);

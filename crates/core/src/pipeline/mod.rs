@@ -56,7 +56,10 @@ pub enum PipelineError {
 
 /// Loads the watermark `config` asks for (none when no path is set or the location is 0).
 pub fn load_watermark(config: &Config) -> Result<Option<Watermark>, PipelineError> {
-    match (&config.watermark_path, config.watermark_location) {
+    match (
+        &config.overlay.watermark_path,
+        config.overlay.watermark_location,
+    ) {
         (Some(path), location) if location != WatermarkLocation::None => {
             Ok(Some(Watermark::load(std::path::Path::new(path))?))
         }

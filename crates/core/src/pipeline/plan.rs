@@ -48,8 +48,8 @@ impl Plan {
 /// The hardware encoder `config` leads to on this host: H.264 looks for NVENC (opens its
 /// driver library) unless told otherwise; JPEG looks for nothing.
 pub fn hardware_choice(config: &Config) -> HardwareChoice {
-    match config.output_mode {
-        OutputMode::H264 => hardware::choose(config.vaapi_render_node_index, config.use_cpu),
+    match config.layout.mode {
+        OutputMode::H264 => hardware::choose(config.hardware.vaapi_node, config.hardware.use_cpu),
         OutputMode::Jpeg => HardwareChoice::Software { reason: None },
     }
 }
@@ -58,12 +58,10 @@ pub fn hardware_choice(config: &Config) -> HardwareChoice {
 pub fn plan(config: &Config, region: Region, choice: &HardwareChoice) -> Plan {
     // JPEG and striped H.264 cut the region the same way; full-frame H.264 is one stripe.
     let striped = || {
-        stripes(
-            region.height,
-            config.stripe_height.for_height(region.height),
-        )
+        let rows = config.layout.stripe_rows().for_height(region.height);
+        stripes(region.height, rows)
     };
-    match config.output_mode {
+    match config.layout.mode {
         OutputMode::Jpeg => Plan {
             layout: striped(),
             kind: PayloadKind::Jpeg,
@@ -73,14 +71,14 @@ pub fn plan(config: &Config, region: Region, choice: &HardwareChoice) -> Plan {
         },
         OutputMode::H264 => {
             let mut notes = Vec::new();
-            if config.jpeg_tiles {
+            if config.layout.jpeg_tiles {
                 notes.push("jpegTiles ignored: H.264 encodes whole stripes".into());
             }
             let hardware = !matches!(choice, HardwareChoice::Software { .. });
             // Hardware encoders encode whole frames (GPUs allow few sessions): striped output
             // is only possible in software.
-            let full_frame = config.h264_fullframe || hardware;
-            if hardware && !config.h264_fullframe {
+            let full_frame = config.layout.h264_fullframe || hardware;
+            if hardware && !config.layout.h264_fullframe {
                 notes.push(
                     "h264Fullframe false ignored: hardware H.264 encoding is full-frame".into(),
                 );
@@ -123,9 +121,9 @@ pub fn encoders(config: &Config, plan: &Plan, slot: &InfoSlot) -> EncoderFactory
         |info: SharedStreamInfo| *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(info);
     if plan.kind == PayloadKind::Jpeg {
         let jpeg = JpegConfig {
-            quality: config.jpeg_quality,
-            paint_over_quality: config.paint_over_jpeg_quality,
-            subsampling: config.jpeg_subsampling,
+            quality: config.jpeg.quality,
+            paint_over_quality: config.jpeg.paint_over_quality,
+            subsampling: config.jpeg.subsampling,
         };
         set_slot(static_info("jpeg"));
         let pool = Arc::new(WorkspacePool::default());
@@ -133,19 +131,19 @@ pub fn encoders(config: &Config, plan: &Plan, slot: &InfoSlot) -> EncoderFactory
             Ok(Box::new(JpegEncoder::with_pool(jpeg, pool.clone())) as Box<dyn Encoder>)
         });
     }
-    let fps = config.target_fps;
+    let (h264, fps) = (&config.h264, config.pacing.fps);
     // The size is each stream's own (set by the factories).
     let params = StreamParams {
         width: 0,
         height: 0,
-        crf: config.h264_crf,
-        paint_over_crf: config.h264_paint_over_crf,
-        rate_control: config.h264_rate_control,
-        fullcolor: config.h264_fullcolor,
+        crf: h264.crf,
+        paint_over_crf: h264.paint_over_crf_or_default(),
+        rate_control: h264.rate_control,
+        fullcolor: config.layout.h264_fullcolor,
         fps,
-        keyframe_interval_frames: (config.keyframe_interval_s * fps).round() as u32,
+        keyframe_interval_frames: (h264.keyframe_interval_s * fps).round() as u32,
     };
-    let (vaapi_node, use_cpu) = (config.vaapi_render_node_index, config.use_cpu);
+    let (vaapi_node, use_cpu) = (config.hardware.vaapi_node, config.hardware.use_cpu);
     if plan.full_frame {
         // One stream for the region: the hardware encoder when there is one, else x264 with
         // threads sized to the machine.

@@ -70,7 +70,7 @@ impl Pipeline {
         source.set_region(region)?;
         // Without damage reports every frame is read in full; with them only what was drawn.
         source.watch_damage();
-        if config.capture_cursor {
+        if config.overlay.cursor {
             // A moving cursor wakes a capture that waits for the screen to change.
             source.watch_pointer();
         }
@@ -173,7 +173,7 @@ impl Pipeline {
     }
 
     fn interval(&self) -> Duration {
-        Duration::from_secs_f64(1.0 / self.config.target_fps)
+        Duration::from_secs_f64(1.0 / self.config.pacing.fps)
     }
 
     /// One frame, on the caller's thread (the capture thread runs these, paced; tests call it
@@ -194,13 +194,7 @@ impl Pipeline {
     /// that ends the capture.
     fn refit(&self, region: Region, to: (u32, u32)) -> Result<Update, PipelineError> {
         let h264 = self.plan.kind == PayloadKind::H264;
-        match refit(
-            &self.config.region,
-            self.config.auto_resize,
-            h264,
-            region,
-            to,
-        ) {
+        match refit(&self.config.region, h264, region, to) {
             Some(region) => Ok(Update {
                 config: self.config.clone(),
                 region,
@@ -212,11 +206,11 @@ impl Pipeline {
     }
 
     fn tiles(&self) -> bool {
-        self.plan.kind == PayloadKind::Jpeg && self.config.jpeg_tiles
+        self.plan.kind == PayloadKind::Jpeg && self.config.layout.jpeg_tiles
     }
 
     fn band_align(&self) -> Option<u32> {
-        band_align(self.plan.kind, self.config.jpeg_subsampling)
+        band_align(self.plan.kind, self.config.jpeg.subsampling)
     }
 
     fn policy(&self) -> Policy {
@@ -239,7 +233,7 @@ impl Pipeline {
         self.config = update.config;
         self.choice = update.choice;
         controls.set_hardware_choice(self.choice.clone());
-        s.capture_cursor = self.config.capture_cursor && self.source.has_cursor();
+        s.capture_cursor = self.config.overlay.cursor && self.source.has_cursor();
         if s.capture_cursor {
             self.source.watch_pointer();
         }
@@ -276,7 +270,7 @@ impl Pipeline {
             self.apply_update(update, s, controls)?;
         }
         let stats = &controls.stats;
-        if sink.in_flight() >= self.config.max_queued_stripes as usize {
+        if sink.in_flight() >= self.config.pacing.max_queued as usize {
             // Skipped before anything is read: pending damage stays pending.
             stats.frames_skipped.fetch_add(1, Relaxed);
             return Ok(false);
@@ -314,7 +308,7 @@ impl Pipeline {
         let watermark_at = self.watermark.as_ref().and_then(|w| {
             let r = s.region;
             w.position(
-                self.config.watermark_location,
+                self.config.overlay.watermark_location,
                 r.width,
                 r.height,
                 s.started.elapsed(),
@@ -358,10 +352,10 @@ impl Pipeline {
         let full_width = (0, region.width);
         let rules = Rules {
             policy: s.policy,
-            band_align: band_align(self.plan.kind, self.config.jpeg_subsampling),
+            band_align: band_align(self.plan.kind, self.config.jpeg.subsampling),
             full_width,
         };
-        let auto = self.config.jpeg_subsampling == Subsampling::Auto;
+        let auto = self.config.jpeg.subsampling == Subsampling::Auto;
         let mut jobs = Vec::new();
         let mut nothing_changed = true;
         for (stripe, stream) in self.plan.layout.iter().zip(s.streams.iter_mut()) {
@@ -432,7 +426,7 @@ impl Pipeline {
             width: region.width,
             height: region.height,
         };
-        let header = match (self.config.omit_stripe_headers, tiles) {
+        let header = match (self.config.delivery.omit_headers, tiles) {
             (true, _) => HeaderFormat::Omitted,
             (false, true) => HeaderFormat::Tile,
             (false, false) => HeaderFormat::Stripe,
@@ -574,7 +568,7 @@ impl Session {
                 .map(|stripe| Stream::new(*stripe, region.width, seams))
                 .collect(),
             policy: p.policy(),
-            capture_cursor: p.config.capture_cursor && p.source.has_cursor(),
+            capture_cursor: p.config.overlay.cursor && p.source.has_cursor(),
             frame_id: 0,
             started: Instant::now(),
             full_check_due: true,

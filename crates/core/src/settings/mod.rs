@@ -1,12 +1,23 @@
 //! Capture settings: the raw, all-optional options a user passes, their defaults, and the
-//! validation that turns them into a checked [`Config`] before any thread starts.
+//! validation that turns them into a checked, grouped [`Config`] before any thread starts.
+//! Every setting is one row of [`settings_table!`](crate::settings_table) (`table.rs`); its
+//! kind (`kind.rs`) says what it accepts.
 //!
 //! Every error names the field (in the JavaScript spelling), the value and what is allowed,
 //! so a user can fix a call without reading the source.
 
 use std::fmt;
 
-use crate::geometry::RegionRequest;
+mod describe;
+mod kind;
+mod table;
+
+pub use describe::{markdown_table, typescript};
+
+pub use kind::{
+    Choice, Display, FilePath, Flag, Fps, FromRawValue, Int, JsType, Kind, KindInfo, NameOf, Named,
+    Opt, RawValue, Seconds, StripeRowsKind,
+};
 
 /// Largest width or height we accept for a region (H.264 level limits and sane memory use).
 pub const MAX_DIMENSION: i64 = 16384;
@@ -25,88 +36,6 @@ pub const DEFAULT_JPEG_STRIPE_HEIGHT: u32 = 128;
 pub const DEFAULT_H264_STRIPE_HEIGHT: u32 = 256;
 /// Largest decoded watermark we accept, per side.
 pub const MAX_WATERMARK_SIDE: u32 = 8192;
-
-/// What the user asked for. `None` means "use the default".
-/// Field names mirror pixelflux's `CaptureSettings` (camelCase on the JavaScript side).
-#[derive(Debug, Clone, Default)]
-pub struct CaptureOptions {
-    pub display: Option<String>,
-    pub capture_width: Option<i64>,
-    pub capture_height: Option<i64>,
-    pub capture_x: Option<i64>,
-    pub capture_y: Option<i64>,
-    pub target_fps: Option<f64>,
-    pub capture_cursor: Option<bool>,
-    pub output_mode: Option<i64>,
-    pub jpeg_quality: Option<i64>,
-    pub paint_over_jpeg_quality: Option<i64>,
-    pub jpeg_subsampling: Option<String>,
-    pub h264_crf: Option<i64>,
-    pub h264_paint_over_crf: Option<i64>,
-    pub h264_rate_control: Option<String>,
-    pub h264_fullcolor: Option<bool>,
-    pub h264_fullframe: Option<bool>,
-    pub keyframe_interval_s: Option<f64>,
-    pub vaapi_render_node_index: Option<i64>,
-    pub use_cpu: Option<bool>,
-    pub use_paint_over_quality: Option<bool>,
-    pub paint_over_trigger_frames: Option<i64>,
-    pub damage_block_threshold: Option<i64>,
-    pub damage_block_duration: Option<i64>,
-    pub watermark_path: Option<String>,
-    pub watermark_location_enum: Option<i64>,
-    pub stripe_height: Option<i64>,
-    pub omit_stripe_headers: Option<bool>,
-    pub max_queued_stripes: Option<i64>,
-    pub auto_resize: Option<bool>,
-    pub jpeg_tiles: Option<bool>,
-}
-
-macro_rules! merge_options {
-    ($base:expr, $update:expr, $($field:ident),* $(,)?) => {
-        CaptureOptions { $($field: $update.$field.clone().or_else(|| $base.$field.clone()),)* }
-    };
-}
-
-impl CaptureOptions {
-    /// These options with every field that `update` sets replaced by its value.
-    pub fn merged_with(&self, update: &CaptureOptions) -> CaptureOptions {
-        merge_options!(
-            self,
-            update,
-            display,
-            capture_width,
-            capture_height,
-            capture_x,
-            capture_y,
-            target_fps,
-            capture_cursor,
-            output_mode,
-            jpeg_quality,
-            paint_over_jpeg_quality,
-            jpeg_subsampling,
-            h264_crf,
-            h264_paint_over_crf,
-            h264_rate_control,
-            h264_fullcolor,
-            h264_fullframe,
-            keyframe_interval_s,
-            vaapi_render_node_index,
-            use_cpu,
-            use_paint_over_quality,
-            paint_over_trigger_frames,
-            damage_block_threshold,
-            damage_block_duration,
-            watermark_path,
-            watermark_location_enum,
-            stripe_height,
-            omit_stripe_headers,
-            max_queued_stripes,
-            auto_resize,
-            jpeg_tiles,
-        )
-    }
-}
 
 /// Which kind of JavaScript error a settings problem becomes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -196,20 +125,6 @@ pub(crate) fn range_err(
     }
 }
 
-fn int_in(
-    field: &'static str,
-    v: Option<i64>,
-    default: i64,
-    lo: i64,
-    hi: i64,
-) -> Result<i64, SettingsError> {
-    let v = v.unwrap_or(default);
-    if v < lo || v > hi {
-        return Err(range_err(field, &format!("{lo}..={hi}"), v));
-    }
-    Ok(v)
-}
-
 /// Encoded output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputMode {
@@ -277,269 +192,71 @@ pub enum WatermarkLocation {
     Animated,
 }
 
-impl WatermarkLocation {
-    fn from_index(i: i64) -> Self {
-        match i {
-            1 => Self::TopLeft,
-            2 => Self::TopRight,
-            3 => Self::BottomLeft,
-            4 => Self::BottomRight,
-            5 => Self::Middle,
-            6 => Self::Animated,
-            _ => Self::None,
+macro_rules! named {
+    ($ty:ty, [$($variant:ident = $name:literal),+ $(,)?]) => {
+        impl Named for $ty {
+            const NAMES: &'static [&'static str] = &[$($name),+];
+            fn from_index(i: usize) -> Self {
+                const ALL: &[$ty] = &[$(<$ty>::$variant),+];
+                ALL[i]
+            }
+            fn index(self) -> usize {
+                [$(<$ty>::$variant),+].iter().position(|v| *v == self).expect("a variant")
+            }
         }
-    }
+    };
 }
 
-/// Validated configuration; every value is in range.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Config {
-    pub display: Option<String>,
-    pub region: RegionRequest,
-    pub target_fps: f64,
-    pub capture_cursor: bool,
-    pub output_mode: OutputMode,
-    pub jpeg_quality: u8,
-    pub paint_over_jpeg_quality: u8,
-    pub jpeg_subsampling: Subsampling,
-    pub h264_crf: u8,
-    pub h264_paint_over_crf: u8,
-    pub h264_rate_control: RateControl,
-    pub h264_fullcolor: bool,
-    pub h264_fullframe: bool,
-    pub keyframe_interval_s: f64,
-    pub vaapi_render_node_index: i32,
-    pub use_cpu: bool,
-    pub use_paint_over_quality: bool,
-    pub paint_over_trigger_frames: u32,
-    pub damage_block_threshold: u32,
-    pub damage_block_duration: u32,
-    pub watermark_path: Option<String>,
-    pub watermark_location: WatermarkLocation,
-    pub stripe_height: StripeRows,
-    pub omit_stripe_headers: bool,
-    /// Stripes handed to JavaScript but not yet consumed, above which new frames are skipped.
-    pub max_queued_stripes: u32,
-    /// Re-fit the region when the screen changes size (instead of ending the capture).
-    pub auto_resize: bool,
-    /// JPEG deliveries cover only the changed columns too (whole 128-pixel cells), with an x
-    /// offset in a 10-byte header that pixelflux's clients do not read.
-    pub jpeg_tiles: bool,
+named!(OutputMode, [Jpeg = "jpeg", H264 = "h264"]);
+named!(Subsampling, [S420 = "420", S444 = "444", Auto = "auto"]);
+named!(RateControl, [Crf = "crf", Cqp = "cqp"]);
+named!(
+    WatermarkLocation,
+    [
+        None = "none",
+        TopLeft = "top-left",
+        TopRight = "top-right",
+        BottomLeft = "bottom-left",
+        BottomRight = "bottom-right",
+        Middle = "middle",
+        Animated = "animated",
+    ]
+);
+
+/// One setting, for the binding's checks and for generated descriptions.
+#[derive(Debug, Clone, Copy)]
+pub struct Setting {
+    /// Its JavaScript name.
+    pub js: &'static str,
+    /// Its TypeScript type.
+    pub ts: &'static str,
+    pub doc: &'static str,
+    /// The [`Config`] group it is in.
+    pub group: &'static str,
+    pub info: fn() -> KindInfo,
+    /// Its default, as a user would write it (`none`: worked out from something else).
+    pub default: fn() -> String,
 }
 
-impl CaptureOptions {
-    /// Checks every field and fills in defaults. Pure: touches no display or file.
-    pub fn validate(&self) -> Result<Config, SettingsError> {
-        let display = match &self.display {
-            Some(d) => Some(validate_display(d)?),
-            None => None,
-        };
-        let dim = |field: &'static str, v: Option<i64>| -> Result<Option<u32>, SettingsError> {
-            match v {
-                None => Ok(None),
-                Some(v) if (1..=MAX_DIMENSION).contains(&v) => Ok(Some(v as u32)),
-                Some(v) => Err(range_err(field, &format!("1..={MAX_DIMENSION}"), v)),
-            }
-        };
-        let origin = |field: &'static str, v: Option<i64>| {
-            int_in(field, v, 0, 0, MAX_DIMENSION - 1).map(|v| v as u32)
-        };
-        let region = RegionRequest {
-            x: origin("captureX", self.capture_x)?,
-            y: origin("captureY", self.capture_y)?,
-            width: dim("captureWidth", self.capture_width)?,
-            height: dim("captureHeight", self.capture_height)?,
-        };
+crate::settings_table!(table::define_settings);
 
-        let target_fps = self.target_fps.unwrap_or(60.0);
-        if !target_fps.is_finite() || target_fps <= 0.0 || target_fps > MAX_FPS {
-            return Err(range_err(
-                "targetFps",
-                &format!("a finite number in (0, {MAX_FPS}]"),
-                js_number(target_fps),
-            ));
-        }
-
-        let output_mode = match self.output_mode.unwrap_or(1) {
-            0 => OutputMode::Jpeg,
-            1 => OutputMode::H264,
-            v => return Err(range_err("outputMode", "0 (JPEG) or 1 (H.264)", v)),
-        };
-        let jpeg_quality = int_in("jpegQuality", self.jpeg_quality, 75, 0, 100)? as u8;
-        let paint_over_jpeg_quality = int_in(
-            "paintOverJpegQuality",
-            self.paint_over_jpeg_quality,
-            90,
-            0,
-            100,
-        )? as u8;
-        let jpeg_subsampling = match self.jpeg_subsampling.as_deref().unwrap_or("420") {
-            "420" => Subsampling::S420,
-            "444" => Subsampling::S444,
-            "auto" => Subsampling::Auto,
-            other => {
-                return Err(SettingsError {
-                    kind: SettingsErrorKind::Type,
-                    field: "jpegSubsampling",
-                    message: format!(
-                        "jpegSubsampling must be '420', '444' or 'auto', got {other:?}{}",
-                        did_you_mean(other, ["420", "444", "auto"])
-                    ),
-                })
-            }
-        };
-        let h264_crf = int_in("h264Crf", self.h264_crf, 23, 0, 51)? as u8;
-        let default_po_crf = (h264_crf as i64 - 5).max(0);
-        let h264_paint_over_crf = int_in(
-            "h264PaintOverCrf",
-            self.h264_paint_over_crf,
-            default_po_crf,
-            0,
-            51,
-        )? as u8;
-        let h264_rate_control = match self.h264_rate_control.as_deref().unwrap_or("crf") {
-            "crf" => RateControl::Crf,
-            "cqp" => RateControl::Cqp,
-            other => {
-                return Err(SettingsError {
-                    kind: SettingsErrorKind::Type,
-                    field: "h264RateControl",
-                    message: format!(
-                        "h264RateControl must be 'crf' or 'cqp', got {other:?}{}",
-                        did_you_mean(other, ["crf", "cqp"])
-                    ),
-                })
-            }
-        };
-        let keyframe_interval_s = self.keyframe_interval_s.unwrap_or(0.0);
-        if !keyframe_interval_s.is_finite() || !(0.0..=3600.0).contains(&keyframe_interval_s) {
-            return Err(range_err(
-                "keyframeIntervalS",
-                "0 (never) or a number of seconds up to 3600",
-                js_number(keyframe_interval_s),
-            ));
-        }
-        let vaapi_render_node_index = int_in(
-            "vaapiRenderNodeIndex",
-            self.vaapi_render_node_index,
-            -1,
-            -1,
-            63,
-        )? as i32;
-        let paint_over_trigger_frames = int_in(
-            "paintOverTriggerFrames",
-            self.paint_over_trigger_frames,
-            15,
-            1,
-            100_000,
-        )? as u32;
-        let damage_block_threshold = int_in(
-            "damageBlockThreshold",
-            self.damage_block_threshold,
-            10,
-            1,
-            100_000,
-        )? as u32;
-        let damage_block_duration = int_in(
-            "damageBlockDuration",
-            self.damage_block_duration,
-            30,
-            1,
-            100_000,
-        )? as u32;
-        let watermark_location = WatermarkLocation::from_index(int_in(
-            "watermarkLocationEnum",
-            self.watermark_location_enum,
-            4,
-            0,
-            6,
-        )?);
-        let watermark_path = match &self.watermark_path {
-            Some(p) if p.is_empty() => None,
-            Some(p) if p.contains('\0') => {
-                return Err(SettingsError {
-                    kind: SettingsErrorKind::Type,
-                    field: "watermarkPath",
-                    message: "watermarkPath must not contain NUL characters".into(),
-                })
-            }
-            other => other.clone(),
-        };
-        let stripe_height = match (self.stripe_height, output_mode) {
+impl Layout {
+    /// How the region is cut into stripes: `stripeHeight` exactly when given, else JPEG's
+    /// default height or striped H.264's equal stripes.
+    pub fn stripe_rows(&self) -> StripeRows {
+        match (self.stripe_height, self.mode) {
+            (Some(rows), _) => StripeRows::Exactly(rows),
             (None, OutputMode::Jpeg) => StripeRows::Exactly(DEFAULT_JPEG_STRIPE_HEIGHT),
             (None, OutputMode::H264) => StripeRows::About(DEFAULT_H264_STRIPE_HEIGHT),
-            (Some(rows), _) => {
-                let rows = int_in("stripeHeight", Some(rows), 0, 8, 4096)?;
-                if rows % 8 != 0 {
-                    return Err(range_err(
-                        "stripeHeight",
-                        "a multiple of 8 in 8..=4096",
-                        rows,
-                    ));
-                }
-                StripeRows::Exactly(rows as u32)
-            }
-        };
-        let max_queued_stripes = int_in(
-            "maxQueuedStripes",
-            self.max_queued_stripes,
-            256,
-            1,
-            1_000_000,
-        )? as u32;
-
-        Ok(Config {
-            display,
-            region,
-            target_fps,
-            capture_cursor: self.capture_cursor.unwrap_or(true),
-            output_mode,
-            jpeg_quality,
-            paint_over_jpeg_quality,
-            jpeg_subsampling,
-            h264_crf,
-            h264_paint_over_crf,
-            h264_rate_control,
-            h264_fullcolor: self.h264_fullcolor.unwrap_or(false),
-            h264_fullframe: self.h264_fullframe.unwrap_or(true),
-            keyframe_interval_s,
-            vaapi_render_node_index,
-            use_cpu: self.use_cpu.unwrap_or(false),
-            use_paint_over_quality: self.use_paint_over_quality.unwrap_or(true),
-            paint_over_trigger_frames,
-            damage_block_threshold,
-            damage_block_duration,
-            watermark_path,
-            watermark_location,
-            stripe_height,
-            omit_stripe_headers: self.omit_stripe_headers.unwrap_or(false),
-            max_queued_stripes,
-            auto_resize: self.auto_resize.unwrap_or(true),
-            jpeg_tiles: self.jpeg_tiles.unwrap_or(false),
-        })
+        }
     }
 }
 
-/// Accepts X display names of the form `[host]:display[.screen]` (e.g. `:0`, `:99.0`, `unix:1`).
-fn validate_display(d: &str) -> Result<String, SettingsError> {
-    let bad = || SettingsError {
-        kind: SettingsErrorKind::Type,
-        field: "display",
-        message: format!("display must look like ':0' or 'host:0.0', got {d:?}"),
-    };
-    let (host, rest) = d.rsplit_once(':').ok_or_else(bad)?;
-    let (num, screen) = match rest.split_once('.') {
-        Some((n, s)) => (n, Some(s)),
-        None => (rest, None),
-    };
-    let digits = |s: &str| !s.is_empty() && s.len() <= 5 && s.bytes().all(|b| b.is_ascii_digit());
-    let host_ok = host
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"-._/".contains(&b));
-    if !host_ok || !digits(num) || screen.is_some_and(|s| !digits(s)) {
-        return Err(bad());
+impl H264Settings {
+    /// The CRF of paint-over pictures: `h264PaintOverCrf`, or 5 below `h264Crf`.
+    pub fn paint_over_crf_or_default(&self) -> u8 {
+        self.paint_over_crf.unwrap_or(self.crf.saturating_sub(5))
     }
-    Ok(d.to_string())
 }
 
 #[cfg(test)]
@@ -598,35 +315,40 @@ mod tests {
     #[test]
     fn defaults_follow_the_seed() {
         let c = opts().validate().unwrap();
-        assert_eq!(c.target_fps, 60.0);
-        assert_eq!(c.output_mode, OutputMode::H264);
+        assert_eq!(c.pacing.fps, 60.0);
+        assert_eq!(c.layout.mode, OutputMode::H264);
         assert_eq!(
-            (c.jpeg_quality, c.paint_over_jpeg_quality, c.h264_crf),
+            (c.jpeg.quality, c.jpeg.paint_over_quality, c.h264.crf),
             (75, 90, 23)
         );
         assert!(
-            c.h264_fullframe && !c.h264_fullcolor && c.capture_cursor && c.use_paint_over_quality
+            c.layout.h264_fullframe
+                && !c.layout.h264_fullcolor
+                && c.overlay.cursor
+                && c.paint_over.enabled
         );
         assert_eq!(
             (
-                c.paint_over_trigger_frames,
-                c.damage_block_threshold,
-                c.damage_block_duration
+                c.paint_over.after_frames,
+                c.damage.threshold,
+                c.damage.duration
             ),
             (15, 10, 30)
         );
-        assert_eq!(c.vaapi_render_node_index, -1);
+        assert_eq!(c.hardware.vaapi_node, -1);
         assert_eq!(
             c.region,
             RegionRequest {
+                display: None,
                 x: 0,
                 y: 0,
                 width: None,
-                height: None
+                height: None,
+                auto_resize: true,
             }
         );
         assert_eq!(
-            c.stripe_height,
+            c.layout.stripe_rows(),
             StripeRows::About(DEFAULT_H264_STRIPE_HEIGHT)
         );
         let jpeg = CaptureOptions {
@@ -636,16 +358,16 @@ mod tests {
         .validate()
         .unwrap();
         assert_eq!(
-            jpeg.stripe_height,
+            jpeg.layout.stripe_rows(),
             StripeRows::Exactly(DEFAULT_JPEG_STRIPE_HEIGHT)
         );
-        assert_eq!(c.jpeg_subsampling, Subsampling::S420);
-        assert_eq!(c.h264_rate_control, RateControl::Crf);
+        assert_eq!(c.jpeg.subsampling, Subsampling::S420);
+        assert_eq!(c.h264.rate_control, RateControl::Crf);
         let cqp = CaptureOptions {
             h264_rate_control: Some("cqp".into()),
             ..opts()
         };
-        assert_eq!(cqp.validate().unwrap().h264_rate_control, RateControl::Cqp);
+        assert_eq!(cqp.validate().unwrap().h264.rate_control, RateControl::Cqp);
     }
 
     #[test]
@@ -777,7 +499,7 @@ mod tests {
                     ..opts()
                 },
                 "outputMode",
-                "0 (JPEG) or 1 (H.264), got 2",
+                "outputMode must be 0..=1 (0 'jpeg', 1 'h264'), got 2",
             ),
             (
                 CaptureOptions {
@@ -785,7 +507,8 @@ mod tests {
                     ..opts()
                 },
                 "watermarkLocationEnum",
-                "0..=6, got 7",
+                "watermarkLocationEnum must be 0..=6 (0 'none', 1 'top-left', 2 'top-right', \
+                 3 'bottom-left', 4 'bottom-right', 5 'middle', 6 'animated'), got 7",
             ),
             (
                 CaptureOptions {
@@ -926,7 +649,7 @@ mod tests {
             }
             .validate()
             .unwrap();
-            assert_eq!(c.display.as_deref(), Some(d));
+            assert_eq!(c.region.display.as_deref(), Some(d));
         }
     }
 
