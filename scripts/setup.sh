@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # with file times alone (a few milliseconds), so `npm run demo` and `npm test` on a built tree
 # start at once; anything newer than the stamp runs every step below again.
 STAMP=target/.setup-done
-INPUTS="src crates tools/xpaint Cargo.toml Cargo.lock build.rs package.json package-lock.json scripts/setup.sh"
+INPUTS="src crates tools/xpaint typings Cargo.toml Cargo.lock build.rs package.json package-lock.json scripts/setup.sh"
 if [ -f "$STAMP" ] && [ -x target/release/xpaint ] && [ -x node_modules/.bin/napi ] &&
   compgen -G 'stripecast.*.node' >/dev/null &&
   [ -z "$(find $INPUTS -newer "$STAMP" -print -quit 2>/dev/null)" ]; then
