@@ -20,11 +20,11 @@ use crate::capture::{CaptureError, CursorImage};
 use crate::detect::{
     stripes, ChangeDetector, Decision, Policy, RowSpans, Stripe, StripeState, TILE_CELL_WIDTH,
 };
-use crate::encode::hardware::{
+use crate::encode::h264::x264::{X264Config, X264Encoder};
+use crate::encode::hw::{
     self, open_h264_shared, HardwareChoice, HwRequest, SharedStreamInfo, StreamInfo,
 };
 use crate::encode::jpeg::{JpegConfig, JpegEncoder, WorkspacePool};
-use crate::encode::x264::{X264Config, X264Encoder};
 use crate::encode::{BgrxImage, EncodeError, EncodeRequest, Encoder, StreamParams};
 use crate::overlay::cursor::blend_cursor;
 use crate::overlay::watermark::Watermark;
@@ -428,7 +428,7 @@ fn plan(config: &Config, region: Region, slot: &InfoSlot) -> Plan {
                 keyframe_interval_frames: (config.keyframe_interval_s * fps).round() as u32,
             };
             let (vaapi_node, use_cpu) = (config.vaapi_render_node_index, config.use_cpu);
-            let choice = hardware::choose(vaapi_node, use_cpu);
+            let choice = hw::choose(vaapi_node, use_cpu);
             let mut notes = Vec::new();
             if config.jpeg_tiles {
                 notes.push("jpegTiles ignored: H.264 encodes whole stripes".into());

@@ -13,10 +13,8 @@ use std::process::Command;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use stripecast_core::encode::colour::ChromaLayout;
-use stripecast_core::encode::hardware::{
-    self, open_h264, open_h264_shared, HardwareChoice, HwRequest,
-};
-use stripecast_core::encode::nvenc::{self, NvencConfig, NvencEncoder, NvencPreset};
+use stripecast_core::encode::hw::nvenc::{self, NvencConfig, NvencEncoder, NvencPreset};
+use stripecast_core::encode::hw::{self, open_h264, open_h264_shared, HardwareChoice, HwRequest};
 use stripecast_core::encode::{BgrxImage, EncodeRequest, Encoder, StreamParams};
 use stripecast_core::wire::nal_unit_types;
 
@@ -528,7 +526,7 @@ fn missing_libraries_and_use_cpu_fall_back_cleanly() {
         ["nvenc: /nonexistent/libnvidia-encode.so.1 not found"]
     );
     assert_eq!(
-        hardware::choose(-1, false),
+        hw::choose(-1, false),
         HardwareChoice::Software {
             reason: Some("nvenc: /nonexistent/libnvidia-encode.so.1 not found".into())
         }
@@ -672,7 +670,7 @@ fn the_encoder_moves_between_threads_with_its_cuda_context() {
 #[test]
 fn probe_reports_the_driver_without_opening_a_session() {
     let fake = Fake::new(&[]);
-    let report = hardware::probe();
+    let report = hw::probe();
     assert!(report.nvenc.available, "{report:?}");
     assert_eq!(report.nvenc.driver_api, Some((12, 2)));
     assert_eq!(report.nvenc.devices, ["Fake NVENC GPU 0"]);

@@ -5,11 +5,9 @@
 //! are `Send` but never used from two threads at once.
 
 pub mod colour;
-pub mod hardware;
+pub mod h264;
+pub mod hw;
 pub mod jpeg;
-pub mod nvenc;
-pub mod vaapi;
-pub mod x264;
 
 use thiserror::Error;
 

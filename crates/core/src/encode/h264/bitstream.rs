@@ -858,7 +858,7 @@ mod tests {
 
     // ---- Cross-check against x264 through FFmpeg's trace_headers ---------------------------
 
-    use crate::encode::x264::{X264Config, X264Encoder};
+    use crate::encode::h264::x264::{X264Config, X264Encoder};
     use crate::encode::{BgrxImage, EncodeRequest, Encoder, StreamParams};
     use std::process::Command;
 

@@ -5,7 +5,7 @@
 //! no lookahead, so every input picture comes straight back out), CRF or constant-QP rate
 //! control ([`StreamParams::rate_control`]), Annex-B
 //! output with SPS/PPS repeated in front of every IDR, BT.709 limited-range VUI.
-//! Input is BGRX, converted with [`super::colour`] into plane buffers owned by the encoder
+//! Input is BGRX, converted with [`crate::encode::colour`] into plane buffers owned by the encoder
 //! (allocated once, reused for every frame).
 
 use std::mem::MaybeUninit;
@@ -14,8 +14,8 @@ use std::ptr::{self, NonNull};
 
 use x264_sys as x;
 
-use super::colour::{ChromaLayout, YuvPlanes};
-use super::{
+use crate::encode::colour::{ChromaLayout, YuvPlanes};
+use crate::encode::{
     BgrxImage, EncodeError, EncodeOutcome, EncodeRequest, Encoder, RateControl, StreamParams,
 };
 

@@ -41,9 +41,9 @@ use std::sync::Mutex;
 use libloading::Library;
 
 use self::sys::*;
-use super::colour::{ChromaLayout, YuvPlanes};
-use super::hardware::{Backend, StepError};
-use super::{
+use super::{Backend, StepError};
+use crate::encode::colour::{ChromaLayout, YuvPlanes};
+use crate::encode::{
     encode_or_truncate, BgrxImage, EncodeError, EncodeOutcome, EncodeRequest, Encoder, StreamParams,
 };
 

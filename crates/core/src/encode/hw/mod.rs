@@ -18,10 +18,13 @@
 
 use std::sync::{Arc, Mutex};
 
-use super::nvenc::{self, NvencConfig, NvencEncoder, NvencPreset, NvencProbe};
-use super::vaapi::{self, VaapiConfig, VaapiEncoder, VaapiProbe};
-use super::x264::{X264Config, X264Encoder};
-use super::{BgrxImage, EncodeError, EncodeOutcome, EncodeRequest, Encoder, StreamParams};
+pub mod nvenc;
+pub mod vaapi;
+
+use self::nvenc::{NvencConfig, NvencEncoder, NvencPreset, NvencProbe};
+use self::vaapi::{VaapiConfig, VaapiEncoder, VaapiProbe};
+use crate::encode::h264::x264::{X264Config, X264Encoder};
+use crate::encode::{BgrxImage, EncodeError, EncodeOutcome, EncodeRequest, Encoder, StreamParams};
 
 /// The encoder a request leads to (before anything is opened).
 #[derive(Debug, Clone, PartialEq, Eq)]

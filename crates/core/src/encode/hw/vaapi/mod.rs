@@ -13,7 +13,7 @@
 //! `/dev/dri/renderD{128+node}` → `vaGetDisplayDRM` → `vaInitialize`; profile High, else Main,
 //! else Constrained Baseline, with `VAEntrypointEncSlice` (else `EncSliceLP`); 4:2:0
 //! (`VA_RT_FORMAT_YUV420`); constant QP (`VA_RC_CQP`) from the CRF ([`qp_for_crf`]); packed
-//! SPS / PPS / slice headers from [`headers`] when the driver accepts them (BT.709 limited
+//! SPS / PPS / slice headers from [`bitstream`] when the driver accepts them (BT.709 limited
 //! range VUI, `max_num_reorder_frames = 0`), otherwise the driver writes its own. One input
 //! surface (NV12, uploaded from BGRX through [`crate::encode::colour`] via `vaDeriveImage`, or
 //! `vaCreateImage` + `vaPutImage` where deriving is not supported), two reconstructed surfaces
@@ -29,7 +29,6 @@
 //! config/surface/context creation, the upload, the picture submission and the coded output.
 //! The code follows the libva API documentation and what FFmpeg's and libva-utils' encoders do.
 
-pub mod headers;
 pub mod sys;
 
 use std::ffi::{c_int, c_void, CStr, OsStr, OsString};
@@ -40,11 +39,13 @@ use std::ptr;
 
 use libloading::Library;
 
-use self::headers::{stream_pps, stream_slice, stream_sps, Pps, Profile, Sps};
 use self::sys::*;
-use super::colour::{ChromaLayout, YuvPlanes};
-use super::hardware::{Backend, StepError};
-use super::{
+use super::{Backend, StepError};
+use crate::encode::colour::{ChromaLayout, YuvPlanes};
+use crate::encode::h264::bitstream::{
+    self, stream_pps, stream_slice, stream_sps, Pps, Profile, Sps,
+};
+use crate::encode::{
     encode_or_truncate, BgrxImage, EncodeError, EncodeOutcome, EncodeRequest, Encoder, StreamParams,
 };
 
@@ -87,7 +88,7 @@ pub struct VaapiConfig {
 
 /// The QPs used for a CRF: (P pictures, I/IDR pictures) = (`crf`, `crf - 3`), the same
 /// approximation of x264's CRF as the NVENC encoder uses (see
-/// [`crate::encode::nvenc::qp_for_crf`]).
+/// [`crate::encode::hw::nvenc::qp_for_crf`]).
 pub fn qp_for_crf(crf: u8) -> (u8, u8) {
     let c = crf.min(51);
     (c, c.saturating_sub(3))
@@ -575,9 +576,9 @@ fn slice_params(
     p.num_macroblocks = mbs;
     p.macroblock_info = VA_INVALID_ID;
     p.slice_type = if s.idr {
-        headers::SLICE_I as u8
+        bitstream::SLICE_I as u8
     } else {
-        headers::SLICE_P as u8
+        bitstream::SLICE_P as u8
     };
     p.pic_parameter_set_id = pps.pps_id as u8;
     p.idr_pic_id = s.idr_pic_id as u16;
