@@ -6,7 +6,8 @@ use napi::{JsValue, Result, ValueType};
 use napi_derive::napi;
 
 use std::sync::atomic::Ordering;
-use stripecast_core::encode::hw::{HardwareChoice, HardwareReport};
+use stripecast_core::encode::hw::probe::HardwareReport;
+use stripecast_core::encode::hw::HardwareChoice;
 use stripecast_core::pipeline::{describe, CaptureStreamInfo, Controls, Delivery};
 use stripecast_core::settings::{
     did_you_mean, CaptureOptions, Config, Region, SettingsError, SettingsErrorKind,

@@ -28,7 +28,7 @@ use convert::{describe_value, settings_from_js};
 pub use convert::{
     CaptureInfo, CaptureSettings, CaptureStats, HardwareEncoders, StreamInfo, StripeEncodeResult,
 };
-use stripecast_core::encode::hw;
+use stripecast_core::encode::hw::probe;
 
 /// Calls the user's stripe callback; runs on the JS thread.
 type StripeTsfn = ThreadsafeFunction<Delivery, (), StripeEncodeResult, Status, false, false, 0>;
@@ -582,7 +582,7 @@ impl ScreenCapture {
     /// starting a capture. Takes a moment when a GPU driver is present (it initialises it).
     #[napi]
     pub fn hardware_encoders() -> HardwareEncoders {
-        hw::probe().into()
+        probe::probe().into()
     }
 
     /// Counters since `start()`.

@@ -670,7 +670,7 @@ fn the_encoder_moves_between_threads_with_its_cuda_context() {
 #[test]
 fn probe_reports_the_driver_without_opening_a_session() {
     let fake = Fake::new(&[]);
-    let report = hw::probe();
+    let report = hw::probe::probe();
     assert!(report.nvenc.available, "{report:?}");
     assert_eq!(report.nvenc.driver_api, Some((12, 2)));
     assert_eq!(report.nvenc.devices, ["Fake NVENC GPU 0"]);

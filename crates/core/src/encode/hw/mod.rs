@@ -1,5 +1,4 @@
-//! Which H.264 encoder a full-frame stream gets (NVENC, VA-API or x264), what this host offers,
-//! and the wrapper that keeps a stream alive when a hardware encoder fails.
+//! Which H.264 encoder a full-frame stream gets (NVENC, VA-API or x264), and opening it.
 //!
 //! Selection follows pixelflux's settings:
 //! * `use_cpu` → x264, no hardware library is even opened;
@@ -14,17 +13,28 @@
 //! A hardware encoder is wrapped in a [`FallbackEncoder`]: if it fails mid-stream, the stream
 //! continues on x264 starting with an IDR (so a decoder never sees a broken reference chain),
 //! and the reason is kept ([`FallbackEncoder::fallback_reason`], and in the shared
-//! [`StreamInfo`]).
+//! [`StreamInfo`]). [`probe`] reports what the host offers without opening anything.
+//!
+//! Imports run one way, so no module needs one that needs it back: this facade uses the
+//! backends ([`nvenc`], [`vaapi`]), [`fallback`] and x264; [`probe`] uses the facade's
+//! [`choose`]; the backends use only leaves ([`step`], the shared H.264 rules, colour
+//! conversion), never the facade.
+
+pub mod fallback;
+mod info;
+pub mod nvenc;
+pub mod probe;
+pub mod step;
+pub mod vaapi;
 
 use std::sync::{Arc, Mutex};
 
-pub mod nvenc;
-pub mod vaapi;
-
-use self::nvenc::{NvencConfig, NvencEncoder, NvencPreset, NvencProbe};
-use self::vaapi::{VaapiConfig, VaapiEncoder, VaapiProbe};
+use self::fallback::FallbackEncoder;
+pub use self::info::{SharedStreamInfo, StreamInfo};
+use self::nvenc::{NvencConfig, NvencEncoder, NvencPreset};
+use self::vaapi::{VaapiConfig, VaapiEncoder};
 use crate::encode::h264::x264::{X264Config, X264Encoder};
-use crate::encode::{BgrxImage, EncodeError, EncodeOutcome, EncodeRequest, Encoder, StreamParams};
+use crate::encode::{EncodeError, Encoder, StreamParams};
 
 /// The encoder a request leads to (before anything is opened).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,48 +67,6 @@ impl HwRequest {
         }
     }
 }
-
-/// What a stream ended up with; meant for users (`streamInfo()` in JavaScript).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StreamInfo {
-    /// `x264`, `nvenc` or `vaapi`.
-    pub encoder: &'static str,
-    /// Whether `encoder` is a hardware encoder.
-    pub hardware: bool,
-    /// The GPU (NVENC: CUDA device name; VA-API: render node and driver).
-    pub device: Option<String>,
-    /// Why hardware was not used, or stopped being used, in order (empty when nothing failed).
-    pub declined: Vec<String>,
-    /// Deviations from the request by the encoder in use (e.g. 4:2:0 instead of 4:4:4).
-    pub notes: Vec<String>,
-}
-
-impl StreamInfo {
-    /// A hardware encoder that opened on `device`.
-    fn hardware(encoder: &'static str, device: &str, notes: &[String]) -> Self {
-        Self {
-            encoder,
-            hardware: true,
-            device: Some(device.to_string()),
-            declined: Vec::new(),
-            notes: notes.to_vec(),
-        }
-    }
-
-    /// A software encoder (`x264`, `jpeg`), with the reasons hardware was not used.
-    pub fn software(encoder: &'static str, declined: Vec<String>) -> Self {
-        StreamInfo {
-            encoder,
-            hardware: false,
-            device: None,
-            declined,
-            notes: Vec::new(),
-        }
-    }
-}
-
-/// A [`StreamInfo`] that a [`FallbackEncoder`] keeps up to date.
-pub type SharedStreamInfo = Arc<Mutex<StreamInfo>>;
 
 /// The choice for `vaapi_node` / `use_cpu`, given whether the NVENC driver library opens
 /// (`Err` carries the reason it does not). Pure: see [`choose`] for the host's answer.
@@ -204,183 +172,10 @@ pub fn open_h264_shared(
     }
 }
 
-/// A hardware encoder that turns into x264 (once, for good) when it fails.
-///
-/// The failed call is retried on x264 as an IDR, so the picture is not lost and the stream
-/// stays decodable; the hardware encoder is dropped (torn down) at that moment.
-pub struct FallbackEncoder {
-    primary: Option<Box<dyn Encoder>>,
-    software: Option<X264Encoder>,
-    x264: X264Config,
-    reason: Option<String>,
-    info: SharedStreamInfo,
-}
-
-impl FallbackEncoder {
-    /// Wraps `primary`; `x264` is what to open on failure; `info` is updated then.
-    pub fn new(primary: Box<dyn Encoder>, x264: X264Config, info: SharedStreamInfo) -> Self {
-        FallbackEncoder {
-            primary: Some(primary),
-            software: None,
-            x264,
-            reason: None,
-            info,
-        }
-    }
-
-    /// Why the stream moved to x264 (`None` while the hardware encoder runs).
-    pub fn fallback_reason(&self) -> Option<&str> {
-        self.reason.as_deref()
-    }
-
-    /// The stream information this encoder keeps current.
-    pub fn info(&self) -> SharedStreamInfo {
-        self.info.clone()
-    }
-}
-
-impl Encoder for FallbackEncoder {
-    fn encode(
-        &mut self,
-        image: BgrxImage<'_>,
-        request: EncodeRequest,
-        out: &mut Vec<u8>,
-    ) -> Result<EncodeOutcome, EncodeError> {
-        let start = out.len();
-        let mut switched = false;
-        if let Some(primary) = self.primary.as_mut() {
-            match primary.encode(image, request, out) {
-                Ok(outcome) => return Ok(outcome),
-                Err(e) => {
-                    out.truncate(start);
-                    let reason = format!(
-                        "{} failed mid-stream ({e}); switched to x264",
-                        primary.name()
-                    );
-                    // Tear the hardware session down now.
-                    self.primary = None;
-                    let mut info = self.info.lock().unwrap_or_else(|e| e.into_inner());
-                    info.encoder = "x264";
-                    info.hardware = false;
-                    info.device = None;
-                    info.notes.clear();
-                    info.declined.push(reason.clone());
-                    self.reason = Some(reason);
-                    switched = true;
-                }
-            }
-        }
-        if self.software.is_none() {
-            self.software = Some(X264Encoder::new(self.x264)?);
-            switched = true;
-        }
-        let sw = self.software.as_mut().expect("opened above");
-        sw.encode(
-            image,
-            EncodeRequest {
-                force_key: request.force_key || switched,
-                ..request
-            },
-            out,
-        )
-    }
-
-    fn name(&self) -> &'static str {
-        match &self.primary {
-            Some(p) => p.name(),
-            None => "x264",
-        }
-    }
-}
-
-/// What this host offers for hardware H.264, without starting a capture.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HardwareReport {
-    pub nvenc: NvencProbe,
-    pub vaapi: VaapiProbe,
-    /// What the default settings (`vaapiRenderNodeIndex: -1`, `useCpu: false`) would pick.
-    pub default_choice: HardwareChoice,
-}
-
-impl HardwareReport {
-    /// One human-readable line per thing that is missing, e.g.
-    /// `nvenc: libnvidia-encode.so.1 not found`.
-    pub fn reasons(&self) -> Vec<String> {
-        self.nvenc
-            .reason
-            .iter()
-            .cloned()
-            .chain(self.vaapi.reason.iter().cloned())
-            .chain(
-                self.vaapi
-                    .nodes
-                    .iter()
-                    .filter_map(|n| n.error.as_ref().map(|e| format!("vaapi: {}: {e}", n.path))),
-            )
-            .collect()
-    }
-}
-
-/// Probes NVENC (libraries, API version, CUDA devices) and VA-API (render nodes, libva, per
-/// node driver and H.264 encode support). Opens no encode session.
-pub fn probe() -> HardwareReport {
-    let nvenc = nvenc::probe();
-    let vaapi = vaapi::probe();
-    let default_choice = choose(-1, false);
-    HardwareReport {
-        nvenc,
-        vaapi,
-        default_choice,
-    }
-}
-
-/// A hardware backend, named in its error messages.
-pub trait Backend {
-    const NAME: &'static str;
-}
-
-/// Why a hardware encoder could not be used: the step that failed (`load`, `cuInit`,
-/// `vaInitialize`, ...) and a message for people, shown as `<backend>: <message>`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StepError<B: Backend> {
-    step: &'static str,
-    message: String,
-    backend: std::marker::PhantomData<B>,
-}
-
-impl<B: Backend> StepError<B> {
-    pub(crate) fn new(step: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            step,
-            message: message.into(),
-            backend: std::marker::PhantomData,
-        }
-    }
-
-    /// The API call (or `load` / `config` / `device` / `profile`) that failed.
-    pub fn step(&self) -> &'static str {
-        self.step
-    }
-}
-
-impl<B: Backend> std::fmt::Display for StepError<B> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", B::NAME, self.message)
-    }
-}
-
-impl<B: Backend + std::fmt::Debug> std::error::Error for StepError<B> {}
-
-impl<B: Backend> From<StepError<B>> for EncodeError {
-    fn from(e: StepError<B>) -> Self {
-        EncodeError::H264(e.to_string())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::nal_unit_types;
+    use crate::encode::{BgrxImage, EncodeRequest};
 
     fn request() -> HwRequest {
         HwRequest {
@@ -486,16 +281,6 @@ mod tests {
             info.declined,
             [format!("nvenc: {} not found", nvenc::NVENC_LIB_DEFAULT)]
         );
-        let report = probe();
-        assert!(!report.nvenc.available);
-        assert!(matches!(
-            report.default_choice,
-            HardwareChoice::Software { .. }
-        ));
-        assert!(report
-            .reasons()
-            .iter()
-            .any(|r| r.contains("libnvidia-encode.so.1 not found")));
     }
 
     #[test]
@@ -506,108 +291,5 @@ mod tests {
         };
         req.params.width = 321;
         assert!(open_h264(&req).is_err());
-    }
-
-    /// Encodes `ok_frames` pictures (as fake NAL units) and then fails.
-    struct Flaky {
-        ok_frames: usize,
-        calls: usize,
-        dropped: Arc<Mutex<bool>>,
-    }
-
-    impl Encoder for Flaky {
-        fn encode(
-            &mut self,
-            _image: BgrxImage<'_>,
-            request: EncodeRequest,
-            out: &mut Vec<u8>,
-        ) -> Result<EncodeOutcome, EncodeError> {
-            self.calls += 1;
-            if self.calls > self.ok_frames {
-                out.extend_from_slice(b"partial garbage");
-                return Err(EncodeError::H264("fake: device lost".into()));
-            }
-            out.extend_from_slice(&[0, 0, 0, 1, 0x09, 0xf0]);
-            Ok(EncodeOutcome {
-                key: request.force_key,
-                produced: true,
-            })
-        }
-
-        fn name(&self) -> &'static str {
-            "nvenc"
-        }
-    }
-
-    impl Drop for Flaky {
-        fn drop(&mut self) {
-            *self.dropped.lock().unwrap() = true;
-        }
-    }
-
-    #[test]
-    fn mid_stream_failure_switches_to_x264_with_an_idr() {
-        let dropped = Arc::new(Mutex::new(false));
-        let info = Arc::new(Mutex::new(StreamInfo {
-            encoder: "nvenc",
-            hardware: true,
-            device: Some("GPU".into()),
-            declined: Vec::new(),
-            notes: vec!["a note".into()],
-        }));
-        let mut enc = FallbackEncoder::new(
-            Box::new(Flaky {
-                ok_frames: 2,
-                calls: 0,
-                dropped: dropped.clone(),
-            }),
-            request().x264_config(),
-            info.clone(),
-        );
-        let mut outs = Vec::new();
-        for i in 0..4 {
-            let mut out = vec![0xEE; 10]; // a header already in place stays
-            let r = enc
-                .encode(
-                    img(&frame(i * 2)),
-                    EncodeRequest {
-                        force_key: i == 0,
-                        paint_over: false,
-                        ..Default::default()
-                    },
-                    &mut out,
-                )
-                .unwrap();
-            assert_eq!(&out[..10], &[0xEE; 10]);
-            outs.push((r, out[10..].to_vec(), enc.name()));
-        }
-        assert_eq!(outs[0].2, "nvenc");
-        assert_eq!(outs[1].1, [0, 0, 0, 1, 0x09, 0xf0]);
-        // Frame 3: the hardware failed, x264 took over with an IDR (SPS, PPS, IDR slice); the
-        // partial output of the failed call is gone.
-        let (r3, bytes3, name3) = &outs[2];
-        assert!(r3.key && r3.produced);
-        assert_eq!(*name3, "x264");
-        let t = nal_unit_types(bytes3);
-        assert!(t.contains(&7) && t.contains(&8) && t.contains(&5), "{t:?}");
-        assert!(!bytes3.windows(7).any(|w| w == b"partial"));
-        // Frame 4: an ordinary x264 P frame.
-        assert!(!outs[3].0.key && outs[3].0.produced);
-        // x264 with threads 0 may cut a picture into several slices.
-        let t4 = nal_unit_types(&outs[3].1);
-        assert!(!t4.is_empty() && t4.iter().all(|&t| t == 1), "{t4:?}");
-        assert!(
-            *dropped.lock().unwrap(),
-            "the hardware encoder was torn down"
-        );
-        let reason = enc.fallback_reason().unwrap();
-        assert!(
-            reason.starts_with("nvenc failed mid-stream") && reason.contains("device lost"),
-            "{reason}"
-        );
-        let info = info.lock().unwrap().clone();
-        assert_eq!(info.encoder, "x264");
-        assert!(!info.hardware && info.device.is_none() && info.notes.is_empty());
-        assert_eq!(info.declined, [reason.to_string()]);
     }
 }

@@ -41,7 +41,7 @@ use std::sync::Mutex;
 use libloading::Library;
 
 use self::sys::*;
-use super::{Backend, StepError};
+use super::step::{Backend, StepError};
 use crate::encode::colour::{ChromaLayout, YuvPlanes};
 use crate::encode::{
     encode_or_truncate, BgrxImage, EncodeError, EncodeOutcome, EncodeRequest, Encoder, StreamParams,

@@ -40,7 +40,7 @@ use std::ptr;
 use libloading::Library;
 
 use self::sys::*;
-use super::{Backend, StepError};
+use super::step::{Backend, StepError};
 use crate::encode::colour::{ChromaLayout, YuvPlanes};
 use crate::encode::h264::bitstream::{
     self, stream_pps, stream_slice, stream_sps, Pps, Profile, Sps,
