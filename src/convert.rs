@@ -7,7 +7,6 @@ use napi_derive::napi;
 
 use std::sync::atomic::Ordering;
 use stripecast_core::encode::hw::probe::HardwareReport;
-use stripecast_core::encode::hw::HardwareChoice;
 use stripecast_core::pipeline::{describe, CaptureStreamInfo, Controls, Delivery};
 use stripecast_core::settings::{
     did_you_mean, CaptureOptions, Config, Region, SettingsError, SettingsErrorKind,
@@ -430,7 +429,7 @@ impl CaptureInfo {
             screen_height,
             stripe_height: layout.first().map_or(0, |s| s.height),
             stripe_count: layout.len() as u32,
-            encoder: encoder.to_string(),
+            encoder: encoder.as_str().to_string(),
             notes,
         }
     }
@@ -507,7 +506,7 @@ impl From<CaptureStreamInfo> for StreamInfo {
         let s = i.stream;
         Self {
             capture: i.capture.to_string(),
-            encoder: s.as_ref().map(|s| s.encoder.to_string()),
+            encoder: s.as_ref().map(|s| s.encoder.as_str().to_string()),
             hardware: s.as_ref().is_some_and(|s| s.hardware),
             device: s.as_ref().and_then(|s| s.device.clone()),
             declined: s.as_ref().map_or_else(Vec::new, |s| s.declined.clone()),
@@ -568,12 +567,7 @@ impl From<HardwareReport> for HardwareEncoders {
                     error: n.error,
                 })
                 .collect(),
-            default_encoder: match r.default_choice {
-                HardwareChoice::Nvenc => "nvenc",
-                HardwareChoice::Vaapi { .. } => "vaapi",
-                HardwareChoice::Software { .. } => "x264",
-            }
-            .to_string(),
+            default_encoder: r.default_choice.encoder().as_str().to_string(),
             reasons,
         }
     }

@@ -25,7 +25,7 @@ use crate::encode::hw::{
     self, open_h264_shared, HardwareChoice, HwRequest, SharedStreamInfo, StreamInfo,
 };
 use crate::encode::jpeg::{JpegConfig, JpegEncoder, WorkspacePool};
-use crate::encode::{BgrxImage, EncodeError, EncodeRequest, Encoder, StreamParams};
+use crate::encode::{BgrxImage, EncodeError, EncodeRequest, Encoder, EncoderKind, StreamParams};
 use crate::overlay::cursor::blend_cursor;
 use crate::overlay::watermark::Watermark;
 use crate::overlay::{widen_for_overlays, OverlayRows};
@@ -368,18 +368,18 @@ struct Plan {
     full_frame: bool,
     /// The encoder expected: `jpeg`, `x264`, `nvenc` or `vaapi` (the stream may still fall
     /// back to x264; `streamInfo()` says what it is).
-    encoder: &'static str,
+    encoder: EncoderKind,
     /// Adjustments to the request (e.g. hardware encoding forcing full-frame).
     notes: Vec<String>,
 }
 
-fn static_info(encoder: &'static str) -> SharedStreamInfo {
+fn static_info(encoder: EncoderKind) -> SharedStreamInfo {
     Arc::new(Mutex::new(StreamInfo::software(encoder, Vec::new())))
 }
 
 /// The stripes `config` cuts `region` into, the encoder it expects to use, and notes on any
 /// adjustment of the request.
-pub fn describe(config: &Config, region: Region) -> (Vec<Stripe>, &'static str, Vec<String>) {
+pub fn describe(config: &Config, region: Region) -> (Vec<Stripe>, EncoderKind, Vec<String>) {
     let p = plan(config, region, &InfoSlot::default());
     (p.layout, p.encoder, p.notes)
 }
@@ -401,7 +401,7 @@ fn plan(config: &Config, region: Region, slot: &InfoSlot) -> Plan {
                 paint_over_quality: config.paint_over_jpeg_quality,
                 subsampling: config.jpeg_subsampling,
             };
-            set_slot(static_info("jpeg"));
+            set_slot(static_info(EncoderKind::Jpeg));
             let pool = Arc::new(WorkspacePool::default());
             Plan {
                 layout: striped(),
@@ -410,7 +410,7 @@ fn plan(config: &Config, region: Region, slot: &InfoSlot) -> Plan {
                 }),
                 kind: PayloadKind::Jpeg,
                 full_frame: false,
-                encoder: "jpeg",
+                encoder: EncoderKind::Jpeg,
                 notes: Vec::new(),
             }
         }
@@ -459,11 +459,7 @@ fn plan(config: &Config, region: Region, slot: &InfoSlot) -> Plan {
                     *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(info);
                     Ok(enc)
                 });
-                let encoder = match choice {
-                    HardwareChoice::Nvenc => "nvenc",
-                    HardwareChoice::Vaapi { .. } => "vaapi",
-                    HardwareChoice::Software { .. } => "x264",
-                };
+                let encoder = choice.encoder();
                 let layout = vec![Stripe {
                     index: 0,
                     y: 0,
@@ -480,7 +476,7 @@ fn plan(config: &Config, region: Region, slot: &InfoSlot) -> Plan {
             } else {
                 // One single-threaded x264 stream per stripe; parallelism comes from encoding
                 // several stripes at once.
-                set_slot(static_info("x264"));
+                set_slot(static_info(EncoderKind::X264));
                 let factory: EncoderFactory = Box::new(move |stripe: &Stripe, width: u32| {
                     let enc = X264Encoder::new(X264Config {
                         params: StreamParams {
@@ -497,7 +493,7 @@ fn plan(config: &Config, region: Region, slot: &InfoSlot) -> Plan {
                     factory,
                     kind: PayloadKind::H264,
                     full_frame,
-                    encoder: "x264",
+                    encoder: EncoderKind::X264,
                     notes,
                 }
             }
@@ -516,7 +512,7 @@ pub struct Pipeline {
     kind: PayloadKind,
     full_frame: bool,
     /// The encoder the plan expects (`nvenc`/`vaapi` when hardware was chosen).
-    planned_encoder: &'static str,
+    planned_encoder: EncoderKind,
     info: InfoSlot,
 }
 
@@ -1034,13 +1030,13 @@ impl Pipeline {
     /// Tells the consumer, once per reason, when hardware encoding was chosen but x264 is what
     /// runs (the hardware encoder did not open, or failed mid-stream).
     fn report_fallback(&self, s: &mut Session, sink: &dyn Sink) {
-        if !matches!(self.planned_encoder, "nvenc" | "vaapi") {
+        if !self.planned_encoder.is_hardware() {
             return;
         }
         let slot = self.info.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let Some(info) = slot else { return };
         let info = info.lock().unwrap_or_else(|e| e.into_inner());
-        if info.encoder == "x264" && info.declined.len() > s.fallbacks_reported {
+        if info.encoder == EncoderKind::X264 && info.declined.len() > s.fallbacks_reported {
             sink.error(PipelineError::Fallback(
                 info.declined[s.fallbacks_reported..].join("; "),
             ));

@@ -105,6 +105,39 @@ pub struct EncodeOutcome {
     pub produced: bool,
 }
 
+/// Which encoder produces a stream. JavaScript sees [`EncoderKind::as_str`] (`info().encoder`,
+/// `streamInfo().encoder`, error messages), so those strings are part of the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EncoderKind {
+    Jpeg,
+    X264,
+    Nvenc,
+    Vaapi,
+}
+
+impl EncoderKind {
+    /// `jpeg`, `x264`, `nvenc` or `vaapi`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            EncoderKind::Jpeg => "jpeg",
+            EncoderKind::X264 => "x264",
+            EncoderKind::Nvenc => "nvenc",
+            EncoderKind::Vaapi => "vaapi",
+        }
+    }
+
+    /// A GPU encoder, which falls back to x264 when it cannot open or fails.
+    pub const fn is_hardware(self) -> bool {
+        matches!(self, EncoderKind::Nvenc | EncoderKind::Vaapi)
+    }
+}
+
+impl std::fmt::Display for EncoderKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Debug, Error)]
 pub enum EncodeError {
     #[error("jpeg: {0}")]
@@ -138,6 +171,7 @@ pub trait Encoder: Send {
         out: &mut Vec<u8>,
     ) -> Result<EncodeOutcome, EncodeError>;
 
-    /// Short name for diagnostics (`jpeg`, `x264`, ...).
-    fn name(&self) -> &'static str;
+    /// Which encoder this is (a hardware encoder's fallback wrapper answers for the encoder
+    /// running now: x264 once it has taken over).
+    fn kind(&self) -> EncoderKind;
 }

@@ -16,7 +16,8 @@ use x264_sys as x;
 
 use crate::encode::colour::{ChromaLayout, YuvPlanes};
 use crate::encode::{
-    BgrxImage, EncodeError, EncodeOutcome, EncodeRequest, Encoder, RateControl, StreamParams,
+    BgrxImage, EncodeError, EncodeOutcome, EncodeRequest, Encoder, EncoderKind, RateControl,
+    StreamParams,
 };
 
 /// How to build an [`X264Encoder`].
@@ -425,8 +426,8 @@ impl Encoder for X264Encoder {
         })
     }
 
-    fn name(&self) -> &'static str {
-        "x264"
+    fn kind(&self) -> EncoderKind {
+        EncoderKind::X264
     }
 }
 
@@ -658,7 +659,7 @@ mod tests {
     fn first_forced_frame_is_an_idr_with_sps_and_pps() {
         for fullcolor in [false, true] {
             let mut enc = X264Encoder::new(config(fullcolor)).unwrap();
-            assert_eq!(enc.name(), "x264");
+            assert_eq!(enc.kind(), EncoderKind::X264);
             let px = test_image(0);
             let mut out = vec![0xAB; 10];
             let r = enc

@@ -2,7 +2,7 @@
 
 use super::info::SharedStreamInfo;
 use crate::encode::h264::x264::{X264Config, X264Encoder};
-use crate::encode::{BgrxImage, EncodeError, EncodeOutcome, EncodeRequest, Encoder};
+use crate::encode::{BgrxImage, EncodeError, EncodeOutcome, EncodeRequest, Encoder, EncoderKind};
 
 /// A hardware encoder that turns into x264 (once, for good) when it fails.
 ///
@@ -55,12 +55,12 @@ impl Encoder for FallbackEncoder {
                     out.truncate(start);
                     let reason = format!(
                         "{} failed mid-stream ({e}); switched to x264",
-                        primary.name()
+                        primary.kind()
                     );
                     // Tear the hardware session down now.
                     self.primary = None;
                     let mut info = self.info.lock().unwrap_or_else(|e| e.into_inner());
-                    info.encoder = "x264";
+                    info.encoder = EncoderKind::X264;
                     info.hardware = false;
                     info.device = None;
                     info.notes.clear();
@@ -85,10 +85,10 @@ impl Encoder for FallbackEncoder {
         )
     }
 
-    fn name(&self) -> &'static str {
+    fn kind(&self) -> EncoderKind {
         match &self.primary {
-            Some(p) => p.name(),
-            None => "x264",
+            Some(p) => p.kind(),
+            None => EncoderKind::X264,
         }
     }
 }
@@ -159,8 +159,8 @@ mod tests {
             })
         }
 
-        fn name(&self) -> &'static str {
-            "nvenc"
+        fn kind(&self) -> EncoderKind {
+            EncoderKind::Nvenc
         }
     }
 
@@ -174,7 +174,7 @@ mod tests {
     fn mid_stream_failure_switches_to_x264_with_an_idr() {
         let dropped = Arc::new(Mutex::new(false));
         let info = Arc::new(Mutex::new(StreamInfo {
-            encoder: "nvenc",
+            encoder: EncoderKind::Nvenc,
             hardware: true,
             device: Some("GPU".into()),
             declined: Vec::new(),
@@ -204,15 +204,15 @@ mod tests {
                 )
                 .unwrap();
             assert_eq!(&out[..10], &[0xEE; 10]);
-            outs.push((r, out[10..].to_vec(), enc.name()));
+            outs.push((r, out[10..].to_vec(), enc.kind()));
         }
-        assert_eq!(outs[0].2, "nvenc");
+        assert_eq!(outs[0].2, EncoderKind::Nvenc);
         assert_eq!(outs[1].1, [0, 0, 0, 1, 0x09, 0xf0]);
         // Frame 3: the hardware failed, x264 took over with an IDR (SPS, PPS, IDR slice); the
         // partial output of the failed call is gone.
         let (r3, bytes3, name3) = &outs[2];
         assert!(r3.key && r3.produced);
-        assert_eq!(*name3, "x264");
+        assert_eq!(*name3, EncoderKind::X264);
         let t = nal_unit_types(bytes3);
         assert!(t.contains(&7) && t.contains(&8) && t.contains(&5), "{t:?}");
         assert!(!bytes3.windows(7).any(|w| w == b"partial"));
@@ -231,7 +231,7 @@ mod tests {
             "{reason}"
         );
         let info = info.lock().unwrap().clone();
-        assert_eq!(info.encoder, "x264");
+        assert_eq!(info.encoder, EncoderKind::X264);
         assert!(!info.hardware && info.device.is_none() && info.notes.is_empty());
         assert_eq!(info.declined, [reason.to_string()]);
     }

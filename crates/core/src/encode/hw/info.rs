@@ -3,11 +3,13 @@
 
 use std::sync::{Arc, Mutex};
 
+use crate::encode::EncoderKind;
+
 /// What a stream ended up with; meant for users (`streamInfo()` in JavaScript).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamInfo {
-    /// `x264`, `nvenc` or `vaapi`.
-    pub encoder: &'static str,
+    /// x264, NVENC or VA-API (JPEG for a JPEG capture).
+    pub encoder: EncoderKind,
     /// Whether `encoder` is a hardware encoder.
     pub hardware: bool,
     /// The GPU (NVENC: CUDA device name; VA-API: render node and driver).
@@ -20,7 +22,7 @@ pub struct StreamInfo {
 
 impl StreamInfo {
     /// A hardware encoder that opened on `device`.
-    pub(super) fn hardware(encoder: &'static str, device: &str, notes: &[String]) -> Self {
+    pub(super) fn hardware(encoder: EncoderKind, device: &str, notes: &[String]) -> Self {
         Self {
             encoder,
             hardware: true,
@@ -31,7 +33,7 @@ impl StreamInfo {
     }
 
     /// A software encoder (`x264`, `jpeg`), with the reasons hardware was not used.
-    pub fn software(encoder: &'static str, declined: Vec<String>) -> Self {
+    pub fn software(encoder: EncoderKind, declined: Vec<String>) -> Self {
         StreamInfo {
             encoder,
             hardware: false,

@@ -34,7 +34,7 @@ pub use self::info::{SharedStreamInfo, StreamInfo};
 use self::nvenc::{NvencConfig, NvencEncoder, NvencPreset};
 use self::vaapi::{VaapiConfig, VaapiEncoder};
 use crate::encode::h264::x264::{X264Config, X264Encoder};
-use crate::encode::{EncodeError, Encoder, StreamParams};
+use crate::encode::{EncodeError, Encoder, EncoderKind, StreamParams};
 
 /// The encoder a request leads to (before anything is opened).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +45,17 @@ pub enum HardwareChoice {
     Nvenc,
     /// VA-API on `/dev/dri/renderD{128 + node}`.
     Vaapi { node: u32 },
+}
+
+impl HardwareChoice {
+    /// The encoder this choice opens when nothing fails.
+    pub fn encoder(&self) -> EncoderKind {
+        match self {
+            HardwareChoice::Software { .. } => EncoderKind::X264,
+            HardwareChoice::Nvenc => EncoderKind::Nvenc,
+            HardwareChoice::Vaapi { .. } => EncoderKind::Vaapi,
+        }
+    }
 }
 
 /// What one full-frame H.264 stream asks for (mirrors the capture settings).
@@ -134,7 +145,7 @@ pub fn open_h264_shared(
             cuda_device: 0,
         }) {
             Ok(enc) => {
-                let info = StreamInfo::hardware("nvenc", enc.device_name(), enc.notes());
+                let info = StreamInfo::hardware(EncoderKind::Nvenc, enc.device_name(), enc.notes());
                 Some((Box::new(enc), info))
             }
             Err(e) => {
@@ -147,7 +158,7 @@ pub fn open_h264_shared(
             node,
         }) {
             Ok(enc) => {
-                let info = StreamInfo::hardware("vaapi", enc.device(), enc.notes());
+                let info = StreamInfo::hardware(EncoderKind::Vaapi, enc.device(), enc.notes());
                 Some((Box::new(enc), info))
             }
             Err(e) => {
@@ -166,7 +177,10 @@ pub fn open_h264_shared(
             let enc = X264Encoder::new(req.x264_config())?;
             Ok((
                 Box::new(enc),
-                Arc::new(Mutex::new(StreamInfo::software("x264", declined))),
+                Arc::new(Mutex::new(StreamInfo::software(
+                    EncoderKind::X264,
+                    declined,
+                ))),
             ))
         }
     }
@@ -242,8 +256,8 @@ mod tests {
             ..request()
         })
         .unwrap();
-        assert_eq!(enc.name(), "x264");
-        assert_eq!(info, StreamInfo::software("x264", Vec::new()));
+        assert_eq!(enc.kind(), EncoderKind::X264);
+        assert_eq!(info, StreamInfo::software(EncoderKind::X264, Vec::new()));
         let mut out = Vec::new();
         let r = enc
             .encode(img(&frame(0)), EncodeRequest::default(), &mut out)
@@ -259,8 +273,8 @@ mod tests {
             ..request()
         })
         .unwrap();
-        assert_eq!(enc.name(), "x264");
-        assert_eq!(info.encoder, "x264");
+        assert_eq!(enc.kind(), EncoderKind::X264);
+        assert_eq!(info.encoder, EncoderKind::X264);
         assert!(!info.hardware);
         assert_eq!(info.declined.len(), 1, "{info:?}");
         assert!(
@@ -276,7 +290,7 @@ mod tests {
             return;
         }
         let (enc, info) = open_h264(&request()).unwrap();
-        assert_eq!(enc.name(), "x264");
+        assert_eq!(enc.kind(), EncoderKind::X264);
         assert_eq!(
             info.declined,
             [format!("nvenc: {} not found", nvenc::NVENC_LIB_DEFAULT)]

@@ -1,11 +1,11 @@
 //! Why a hardware encoder could not be used, named by backend (`nvenc: ...`, `vaapi: ...`).
 //! A leaf: the backends and the facade all use it, it uses none of them.
 
-use crate::encode::EncodeError;
+use crate::encode::{EncodeError, EncoderKind};
 
 /// A hardware backend, named in its error messages.
 pub trait Backend {
-    const NAME: &'static str;
+    const KIND: EncoderKind;
 }
 
 /// Why a hardware encoder could not be used: the step that failed (`load`, `cuInit`,
@@ -34,7 +34,7 @@ impl<B: Backend> StepError<B> {
 
 impl<B: Backend> std::fmt::Display for StepError<B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", B::NAME, self.message)
+        write!(f, "{}: {}", B::KIND, self.message)
     }
 }
 

@@ -44,7 +44,8 @@ use self::sys::*;
 use super::step::{Backend, StepError};
 use crate::encode::colour::{ChromaLayout, YuvPlanes};
 use crate::encode::{
-    encode_or_truncate, BgrxImage, EncodeError, EncodeOutcome, EncodeRequest, Encoder, StreamParams,
+    encode_or_truncate, BgrxImage, EncodeError, EncodeOutcome, EncodeRequest, Encoder, EncoderKind,
+    StreamParams,
 };
 
 /// Environment variable overriding the NVENC library (default [`NVENC_LIB_DEFAULT`]).
@@ -111,7 +112,7 @@ pub fn qp_for_crf(crf: u8) -> Qp {
 pub struct Nvenc;
 
 impl Backend for Nvenc {
-    const NAME: &'static str = "nvenc";
+    const KIND: EncoderKind = EncoderKind::Nvenc;
 }
 
 /// Why NVENC could not be used: the failing step and a message for people.
@@ -1026,8 +1027,8 @@ impl Encoder for NvencEncoder {
         encode_or_truncate(out, |out| self.encode_frame(image, request, out))
     }
 
-    fn name(&self) -> &'static str {
-        "nvenc"
+    fn kind(&self) -> EncoderKind {
+        EncoderKind::Nvenc
     }
 }
 

@@ -46,7 +46,8 @@ use crate::encode::h264::bitstream::{
     self, stream_pps, stream_slice, stream_sps, Pps, Profile, Sps,
 };
 use crate::encode::{
-    encode_or_truncate, BgrxImage, EncodeError, EncodeOutcome, EncodeRequest, Encoder, StreamParams,
+    encode_or_truncate, BgrxImage, EncodeError, EncodeOutcome, EncodeRequest, Encoder, EncoderKind,
+    StreamParams,
 };
 
 /// Environment variable overriding the libva library (default [`LIBVA_DEFAULT`]).
@@ -99,7 +100,7 @@ pub fn qp_for_crf(crf: u8) -> (u8, u8) {
 pub struct Vaapi;
 
 impl Backend for Vaapi {
-    const NAME: &'static str = "vaapi";
+    const KIND: EncoderKind = EncoderKind::Vaapi;
 }
 
 /// Why VA-API could not be used: the failing step and a message for people.
@@ -1247,8 +1248,8 @@ impl Encoder for VaapiEncoder {
         encode_or_truncate(out, |out| self.encode_frame(image, request, out))
     }
 
-    fn name(&self) -> &'static str {
-        "vaapi"
+    fn kind(&self) -> EncoderKind {
+        EncoderKind::Vaapi
     }
 }
 
