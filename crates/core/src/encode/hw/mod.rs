@@ -20,6 +20,7 @@
 //! [`choose`]; the backends use only leaves ([`step`], the shared H.264 rules, colour
 //! conversion), never the facade.
 
+mod dylib;
 pub mod fallback;
 mod info;
 pub mod nvenc;

@@ -34,13 +34,13 @@
 
 pub mod sys;
 
-use std::ffi::{c_char, c_int, c_void, CStr, OsString};
+use std::ffi::{c_char, c_int, c_void, CStr};
 use std::ptr;
-use std::sync::Mutex;
 
 use libloading::Library;
 
 use self::sys::*;
+use super::dylib::{self, zeroed, LoadLibrary};
 use super::step::{Backend, StepError};
 use crate::encode::colour::{ChromaLayout, YuvPlanes};
 use crate::encode::{
@@ -118,59 +118,18 @@ impl Backend for Nvenc {
 /// Why NVENC could not be used: the failing step and a message for people.
 pub type NvencError = StepError<Nvenc>;
 
-fn lib_name(env: &str, default: &str) -> OsString {
-    std::env::var_os(env)
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| default.into())
+impl LoadLibrary for Nvenc {
+    // One message for both libnvidia-encode and libcuda.
+    const LIBRARY: &'static str = "the library";
 }
 
 fn open_library(env: &str, default: &str) -> Result<Library, NvencError> {
-    let name = lib_name(env, default);
-    let shown = name.to_string_lossy().into_owned();
+    let name = dylib::library_name(env, default);
     // SAFETY: loading a shared library runs its initialisers; the NVIDIA driver libraries (and
     // our test fakes) have no initialisers with preconditions.
-    let lib = unsafe { Library::new(&name) }.map_err(|e| {
-        // libloading's message is "dlopen failed"; the dlerror text is its source.
-        let detail = std::error::Error::source(&e).map_or_else(|| e.to_string(), |s| s.to_string());
-        if detail.contains("No such file") || detail.contains("cannot open shared object") {
-            NvencError::new("load", format!("{shown} not found"))
-        } else {
-            NvencError::new("load", format!("{shown} could not be loaded: {detail}"))
-        }
-    })?;
-    keep_loaded(&name);
+    let lib = unsafe { Nvenc::open_library(&name) }?;
+    dylib::keep_loaded(&name);
     Ok(lib)
-}
-
-/// Takes one extra, never released reference on a library that loaded, so it stays mapped for
-/// the life of the process. libcuda starts worker threads on `cuInit`; unmapping it under
-/// them when the last encoder closes is not safe, and reloading the driver for every stream
-/// would cost time anyway.
-fn keep_loaded(name: &OsString) {
-    static PINNED: Mutex<Vec<OsString>> = Mutex::new(Vec::new());
-    let mut pinned = PINNED.lock().unwrap_or_else(|e| e.into_inner());
-    if pinned.contains(name) {
-        return;
-    }
-    // SAFETY: the library is already loaded (this only raises its reference count).
-    if let Ok(lib) = unsafe { Library::new(name) } {
-        std::mem::forget(lib);
-        pinned.push(name.clone());
-    }
-}
-
-/// Copies a function pointer out of `lib`.
-///
-/// # Safety
-/// `T` must be the symbol's true type.
-unsafe fn symbol<T: Copy>(lib: &Library, name: &'static CStr) -> Result<T, NvencError> {
-    // SAFETY: forwarded to the caller.
-    unsafe { lib.get::<T>(name) }.map(|s| *s).map_err(|_| {
-        NvencError::new(
-            "load",
-            format!("the library has no {}", name.to_string_lossy()),
-        )
-    })
 }
 
 /// The CUDA driver entry points.
@@ -193,15 +152,15 @@ impl Cuda {
         // SAFETY: the types are the CUDA driver API's prototypes (see sys.rs).
         unsafe {
             Ok(Cuda {
-                init: symbol(&lib, c"cuInit")?,
-                device_get_count: symbol(&lib, c"cuDeviceGetCount")?,
-                device_get: symbol(&lib, c"cuDeviceGet")?,
-                device_get_name: symbol(&lib, c"cuDeviceGetName")?,
-                ctx_create: symbol(&lib, c"cuCtxCreate_v2")?,
-                ctx_destroy: symbol(&lib, c"cuCtxDestroy_v2")?,
-                push: symbol(&lib, c"cuCtxPushCurrent_v2")?,
-                pop: symbol(&lib, c"cuCtxPopCurrent_v2")?,
-                error_name: symbol(&lib, c"cuGetErrorName").ok(),
+                init: Nvenc::symbol(&lib, c"cuInit")?,
+                device_get_count: Nvenc::symbol(&lib, c"cuDeviceGetCount")?,
+                device_get: Nvenc::symbol(&lib, c"cuDeviceGet")?,
+                device_get_name: Nvenc::symbol(&lib, c"cuDeviceGetName")?,
+                ctx_create: Nvenc::symbol(&lib, c"cuCtxCreate_v2")?,
+                ctx_destroy: Nvenc::symbol(&lib, c"cuCtxDestroy_v2")?,
+                push: Nvenc::symbol(&lib, c"cuCtxPushCurrent_v2")?,
+                pop: Nvenc::symbol(&lib, c"cuCtxPopCurrent_v2")?,
+                error_name: Nvenc::symbol(&lib, c"cuGetErrorName").ok(),
                 _lib: lib,
             })
         }
@@ -288,8 +247,8 @@ impl Api {
         // SAFETY: prototypes from the NVENC header (see sys.rs).
         let (get_max, create): (PfnGetMaxSupportedVersion, PfnCreateInstance) = unsafe {
             (
-                symbol(&lib, c"NvEncodeAPIGetMaxSupportedVersion")?,
-                symbol(&lib, c"NvEncodeAPICreateInstance")?,
+                Nvenc::symbol(&lib, c"NvEncodeAPIGetMaxSupportedVersion")?,
+                Nvenc::symbol(&lib, c"NvEncodeAPICreateInstance")?,
             )
         };
         let mut v = 0u32;
@@ -454,7 +413,7 @@ pub struct NvencEncoder {
     cfg: NvencConfig,
     device: String,
     notes: Vec<String>,
-    // Dropped last (the libraries themselves stay loaded, see `keep_loaded`).
+    // Dropped last (the libraries themselves stay loaded, see `dylib::keep_loaded`).
     api: Api,
 }
 

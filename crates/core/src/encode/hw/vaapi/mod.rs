@@ -31,7 +31,7 @@
 
 pub mod sys;
 
-use std::ffi::{c_int, c_void, CStr, OsStr, OsString};
+use std::ffi::{c_int, c_void, CStr, OsString};
 use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -40,6 +40,7 @@ use std::ptr;
 use libloading::Library;
 
 use self::sys::*;
+use super::dylib::{self, zeroed, LoadLibrary};
 use super::step::{Backend, StepError};
 use crate::encode::colour::{ChromaLayout, YuvPlanes};
 use crate::encode::h264::bitstream::{
@@ -116,39 +117,15 @@ pub struct VaLibraries {
 impl VaLibraries {
     /// The defaults, or the environment's overrides.
     pub fn from_env() -> Self {
-        let pick = |env: &str, default: &str| {
-            std::env::var_os(env)
-                .filter(|v| !v.is_empty())
-                .unwrap_or_else(|| default.into())
-        };
         VaLibraries {
-            libva: pick(LIBVA_ENV, LIBVA_DEFAULT),
-            libva_drm: pick(LIBVA_DRM_ENV, LIBVA_DRM_DEFAULT),
+            libva: dylib::library_name(LIBVA_ENV, LIBVA_DEFAULT),
+            libva_drm: dylib::library_name(LIBVA_DRM_ENV, LIBVA_DRM_DEFAULT),
         }
     }
 }
 
-fn open_library(name: &OsStr) -> Result<Library, VaapiError> {
-    let shown = name.to_string_lossy();
-    // SAFETY: loading libva runs its initialisers, which have no preconditions.
-    unsafe { Library::new(name) }.map_err(|e| {
-        // libloading's message is "dlopen failed"; the dlerror text is its source.
-        let detail = std::error::Error::source(&e).map_or_else(|| e.to_string(), |s| s.to_string());
-        if detail.contains("No such file") || detail.contains("cannot open shared object") {
-            VaapiError::new("load", format!("{shown} not found"))
-        } else {
-            VaapiError::new("load", format!("{shown} could not be loaded: {detail}"))
-        }
-    })
-}
-
-/// # Safety
-/// `T` must be the symbol's true type.
-unsafe fn symbol<T: Copy>(lib: &Library, name: &'static CStr) -> Result<T, VaapiError> {
-    // SAFETY: forwarded to the caller.
-    unsafe { lib.get::<T>(name) }
-        .map(|s| *s)
-        .map_err(|_| VaapiError::new("load", format!("libva has no {}", name.to_string_lossy())))
+impl LoadLibrary for Vaapi {
+    const LIBRARY: &'static str = "libva";
 }
 
 type PfnSetCallback = unsafe extern "C" fn(
@@ -192,38 +169,40 @@ struct Va {
 
 impl Va {
     fn load(libs: &VaLibraries) -> Result<Self, VaapiError> {
-        let va = open_library(&libs.libva)?;
-        let drm = open_library(&libs.libva_drm)?;
+        // SAFETY: loading libva runs its initialisers, which have no preconditions.
+        let va = unsafe { Vaapi::open_library(&libs.libva) }?;
+        // SAFETY: as above.
+        let drm = unsafe { Vaapi::open_library(&libs.libva_drm) }?;
         // SAFETY: the types are libva's prototypes (see sys.rs).
         unsafe {
             Ok(Va {
-                get_display_drm: symbol(&drm, c"vaGetDisplayDRM")?,
-                initialize: symbol(&va, c"vaInitialize")?,
-                terminate: symbol(&va, c"vaTerminate")?,
-                query_vendor_string: symbol(&va, c"vaQueryVendorString")?,
-                error_str: symbol(&va, c"vaErrorStr")?,
-                max_num_entrypoints: symbol(&va, c"vaMaxNumEntrypoints")?,
-                query_config_entrypoints: symbol(&va, c"vaQueryConfigEntrypoints")?,
-                get_config_attributes: symbol(&va, c"vaGetConfigAttributes")?,
-                create_config: symbol(&va, c"vaCreateConfig")?,
-                destroy_config: symbol(&va, c"vaDestroyConfig")?,
-                create_surfaces: symbol(&va, c"vaCreateSurfaces")?,
-                destroy_surfaces: symbol(&va, c"vaDestroySurfaces")?,
-                create_context: symbol(&va, c"vaCreateContext")?,
-                destroy_context: symbol(&va, c"vaDestroyContext")?,
-                create_buffer: symbol(&va, c"vaCreateBuffer")?,
-                destroy_buffer: symbol(&va, c"vaDestroyBuffer")?,
-                map_buffer: symbol(&va, c"vaMapBuffer")?,
-                unmap_buffer: symbol(&va, c"vaUnmapBuffer")?,
-                begin_picture: symbol(&va, c"vaBeginPicture")?,
-                render_picture: symbol(&va, c"vaRenderPicture")?,
-                end_picture: symbol(&va, c"vaEndPicture")?,
-                sync_surface: symbol(&va, c"vaSyncSurface")?,
-                derive_image: symbol(&va, c"vaDeriveImage")?,
-                create_image: symbol(&va, c"vaCreateImage")?,
-                destroy_image: symbol(&va, c"vaDestroyImage")?,
-                put_image: symbol(&va, c"vaPutImage")?,
-                set_info_callback: symbol(&va, c"vaSetInfoCallback").ok(),
+                get_display_drm: Vaapi::symbol(&drm, c"vaGetDisplayDRM")?,
+                initialize: Vaapi::symbol(&va, c"vaInitialize")?,
+                terminate: Vaapi::symbol(&va, c"vaTerminate")?,
+                query_vendor_string: Vaapi::symbol(&va, c"vaQueryVendorString")?,
+                error_str: Vaapi::symbol(&va, c"vaErrorStr")?,
+                max_num_entrypoints: Vaapi::symbol(&va, c"vaMaxNumEntrypoints")?,
+                query_config_entrypoints: Vaapi::symbol(&va, c"vaQueryConfigEntrypoints")?,
+                get_config_attributes: Vaapi::symbol(&va, c"vaGetConfigAttributes")?,
+                create_config: Vaapi::symbol(&va, c"vaCreateConfig")?,
+                destroy_config: Vaapi::symbol(&va, c"vaDestroyConfig")?,
+                create_surfaces: Vaapi::symbol(&va, c"vaCreateSurfaces")?,
+                destroy_surfaces: Vaapi::symbol(&va, c"vaDestroySurfaces")?,
+                create_context: Vaapi::symbol(&va, c"vaCreateContext")?,
+                destroy_context: Vaapi::symbol(&va, c"vaDestroyContext")?,
+                create_buffer: Vaapi::symbol(&va, c"vaCreateBuffer")?,
+                destroy_buffer: Vaapi::symbol(&va, c"vaDestroyBuffer")?,
+                map_buffer: Vaapi::symbol(&va, c"vaMapBuffer")?,
+                unmap_buffer: Vaapi::symbol(&va, c"vaUnmapBuffer")?,
+                begin_picture: Vaapi::symbol(&va, c"vaBeginPicture")?,
+                render_picture: Vaapi::symbol(&va, c"vaRenderPicture")?,
+                end_picture: Vaapi::symbol(&va, c"vaEndPicture")?,
+                sync_surface: Vaapi::symbol(&va, c"vaSyncSurface")?,
+                derive_image: Vaapi::symbol(&va, c"vaDeriveImage")?,
+                create_image: Vaapi::symbol(&va, c"vaCreateImage")?,
+                destroy_image: Vaapi::symbol(&va, c"vaDestroyImage")?,
+                put_image: Vaapi::symbol(&va, c"vaPutImage")?,
+                set_info_callback: Vaapi::symbol(&va, c"vaSetInfoCallback").ok(),
                 _drm: drm,
                 _va: va,
             })

@@ -259,15 +259,6 @@ pub struct EncPackedHeaderParameterBuffer {
     pub va_reserved: [u32; PADDING_LOW],
 }
 
-/// An all-zero value of a plain-data FFI struct.
-///
-/// # Safety
-/// `T` must be valid when all its bytes are zero (integers, raw pointers).
-pub unsafe fn zeroed<T>() -> Box<T> {
-    // SAFETY: forwarded to the caller.
-    unsafe { Box::new(std::mem::zeroed()) }
-}
-
 // Entry points (libva.so.2 unless noted).
 pub type PfnGetDisplayDrm = unsafe extern "C" fn(c_int) -> VaDisplay; // libva-drm.so.2
 pub type PfnInitialize = unsafe extern "C" fn(VaDisplay, *mut c_int, *mut c_int) -> VaStatus;
