@@ -42,7 +42,7 @@ use libloading::Library;
 use self::sys::*;
 use super::dylib::{self, zeroed, LoadLibrary};
 use super::step::{Backend, StepError};
-use crate::encode::colour::{ChromaLayout, YuvPlanes};
+use crate::encode::colour::{write_nv12, ChromaLayout, YuvPlanes};
 use crate::encode::{
     encode_or_truncate, BgrxImage, EncodeError, EncodeOutcome, EncodeRequest, Encoder, EncoderKind,
     StreamParams,
@@ -774,7 +774,7 @@ impl NvencEncoder {
             let dst =
                 unsafe { std::slice::from_raw_parts_mut(lock.buffer_data_ptr.cast::<u8>(), len) };
             if self.buffer_fmt == NV_ENC_BUFFER_FORMAT_NV12 {
-                write_nv12(&self.planes, dst, pitch);
+                write_nv12(&self.planes, dst, (0, pitch), (pitch * h, pitch));
             } else {
                 write_yuv444(&self.planes, dst, pitch);
             }
@@ -910,29 +910,6 @@ fn fps_fraction(fps: f64) -> (u32, u32) {
     (num / g, 1000 / g)
 }
 
-/// Writes I420 planes as NV12 (Y rows, then interleaved U/V rows) into a buffer with `pitch`
-/// bytes per row; the chroma plane starts at `pitch * height`.
-fn write_nv12(planes: &YuvPlanes, dst: &mut [u8], pitch: usize) {
-    let (w, h) = (planes.width() as usize, planes.height() as usize);
-    for (row, src) in planes.y().chunks_exact(w).enumerate() {
-        dst[row * pitch..row * pitch + w].copy_from_slice(src);
-    }
-    let cw = planes.chroma_stride();
-    let base = pitch * h;
-    for (row, (u, v)) in planes
-        .u()
-        .chunks_exact(cw)
-        .zip(planes.v().chunks_exact(cw))
-        .enumerate()
-    {
-        let line = &mut dst[base + row * pitch..base + row * pitch + 2 * cw];
-        for ((pair, &u), &v) in line.chunks_exact_mut(2).zip(u).zip(v) {
-            pair[0] = u;
-            pair[1] = v;
-        }
-    }
-}
-
 /// Writes I444 planes as three consecutive planes of `height` rows, `pitch` bytes apart.
 fn write_yuv444(planes: &YuvPlanes, dst: &mut [u8], pitch: usize) {
     let (w, h) = (planes.width() as usize, planes.height() as usize);
@@ -1054,28 +1031,6 @@ mod tests {
         let mut planes = YuvPlanes::new(w, h, layout).unwrap();
         planes.convert(BgrxImage::packed(&px, w, h)).unwrap();
         planes
-    }
-
-    #[test]
-    fn nv12_upload_interleaves_chroma_at_pitch() {
-        let (w, h, pitch) = (6u32, 4u32, 8usize);
-        let planes = planes_of(w, h, ChromaLayout::I420);
-        let mut dst = vec![0xAAu8; pitch * h as usize * 3 / 2];
-        write_nv12(&planes, &mut dst, pitch);
-        for y in 0..h as usize {
-            assert_eq!(
-                &dst[y * pitch..y * pitch + 6],
-                &planes.y()[y * 6..y * 6 + 6]
-            );
-            assert_eq!(&dst[y * pitch + 6..y * pitch + 8], &[0xAA, 0xAA]);
-        }
-        let base = pitch * h as usize;
-        for cy in 0..2 {
-            for cx in 0..3 {
-                assert_eq!(dst[base + cy * pitch + 2 * cx], planes.u()[cy * 3 + cx]);
-                assert_eq!(dst[base + cy * pitch + 2 * cx + 1], planes.v()[cy * 3 + cx]);
-            }
-        }
     }
 
     #[test]

@@ -42,7 +42,7 @@ use libloading::Library;
 use self::sys::*;
 use super::dylib::{self, zeroed, LoadLibrary};
 use super::step::{Backend, StepError};
-use crate::encode::colour::{ChromaLayout, YuvPlanes};
+use crate::encode::colour::{write_nv12, ChromaLayout, YuvPlanes};
 use crate::encode::h264::bitstream::{
     self, stream_pps, stream_slice, stream_sps, Pps, Profile, Sps,
 };
@@ -949,7 +949,7 @@ impl VaapiEncoder {
             let buf = unsafe {
                 std::slice::from_raw_parts_mut(data.cast::<u8>(), img.data_size as usize)
             };
-            write_nv12_planes(&self.planes, buf, (yo, yp), (co, cp));
+            write_nv12(&self.planes, buf, (yo, yp), (co, cp));
             Ok(())
         };
         // SAFETY: mapped above.
@@ -1159,29 +1159,6 @@ impl VaapiEncoder {
         va.check("vaUnmapBuffer", unsafe {
             (va.unmap_buffer)(dpy, self.coded)
         })
-    }
-}
-
-/// Writes I420 planes into an NV12 image: Y at (offset, pitch), interleaved UV at
-/// (offset, pitch).
-fn write_nv12_planes(planes: &YuvPlanes, buf: &mut [u8], y: (usize, usize), uv: (usize, usize)) {
-    let w = planes.width() as usize;
-    for (row, src) in planes.y().chunks_exact(w).enumerate() {
-        let at = y.0 + row * y.1;
-        buf[at..at + w].copy_from_slice(src);
-    }
-    let cw = planes.chroma_stride();
-    for (row, (u, v)) in planes
-        .u()
-        .chunks_exact(cw)
-        .zip(planes.v().chunks_exact(cw))
-        .enumerate()
-    {
-        let at = uv.0 + row * uv.1;
-        for ((pair, &u), &v) in buf[at..at + 2 * cw].chunks_exact_mut(2).zip(u).zip(v) {
-            pair[0] = u;
-            pair[1] = v;
-        }
     }
 }
 
@@ -1400,30 +1377,5 @@ mod tests {
         assert_eq!(s.slice_type, 2);
         assert_eq!(s.idr_pic_id, 2);
         assert_eq!(s.ref_pic_list0[0], PictureH264::INVALID);
-    }
-
-    #[test]
-    fn nv12_image_upload_respects_offsets_and_pitches() {
-        let (w, h) = (4u32, 2u32);
-        let px: Vec<u8> = (0..w * h * 4).map(|i| (i * 7) as u8).collect();
-        let mut planes = YuvPlanes::new(w, h, ChromaLayout::I420).unwrap();
-        planes
-            .convert(BgrxImage {
-                data: &px,
-                stride: 16,
-                width: w,
-                height: h,
-            })
-            .unwrap();
-        let mut buf = vec![0xAAu8; 64];
-        write_nv12_planes(&planes, &mut buf, (4, 8), (40, 8));
-        assert_eq!(&buf[..4], &[0xAA; 4]);
-        assert_eq!(&buf[4..8], &planes.y()[..4]);
-        assert_eq!(&buf[12..16], &planes.y()[4..8]);
-        assert_eq!(buf[40], planes.u()[0]);
-        assert_eq!(buf[41], planes.v()[0]);
-        assert_eq!(buf[42], planes.u()[1]);
-        assert_eq!(buf[43], planes.v()[1]);
-        assert_eq!(buf[44], 0xAA);
     }
 }
