@@ -14,6 +14,7 @@ use std::ptr::{self, NonNull};
 
 use x264_sys as x;
 
+use super::policy::{self, MAX_QP};
 use crate::encode::colour::{ChromaLayout, YuvPlanes};
 use crate::encode::{
     BgrxImage, EncodeError, EncodeOutcome, EncodeRequest, Encoder, EncoderKind, RateControl,
@@ -25,9 +26,9 @@ use crate::encode::{
 /// x264 specifics of [`StreamParams`]: 4:2:0 is capped to the High profile, which has no
 /// lossless mode, so `crf` 0 is raised to 1 there; with `fullcolor` (High 4:4:4 Predictive)
 /// `crf` 0 is lossless. With [`RateControl::Cqp`] `crf` is the quantiser of P pictures and
-/// I pictures get it minus the I/P offset (3). A paint-over picture is an IDR coded at the
-/// quantiser x264 gives a steady-state I frame at `paint_over_crf` (`paint_over_crf` minus the
-/// I/P offset, in either mode); the pictures after it are back under `crf` (see
+/// I pictures get it minus the I/P offset ([`policy::IDR_QP_OFFSET`]). A paint-over picture is
+/// an IDR coded at the quantiser x264 gives a steady-state I frame at `paint_over_crf`
+/// ([`policy::paint_over_qp`], in either mode); the pictures after it are back under `crf` (see
 /// [`X264Encoder::paint_over_qp`]). A
 /// 4:2:0 stream is capped to High but, since ultrafast uses neither CABAC nor the 8x8
 /// transform, x264 signals Constrained Baseline in the SPS (`avc1.42E0xx`-compatible).
@@ -114,10 +115,10 @@ impl X264Encoder {
                 },
             threads,
         } = config;
-        if crf > 51 {
+        if crf > MAX_QP {
             return Err(err(format!("crf {crf} is out of range 0..=51")));
         }
-        if paint_over_crf > 51 {
+        if paint_over_crf > MAX_QP {
             return Err(err(format!(
                 "paint-over crf {paint_over_crf} is out of range 0..=51"
             )));
@@ -192,21 +193,19 @@ impl X264Encoder {
         p.b_aud = 0;
 
         let quantiser = if fullcolor { crf } else { crf.max(1) };
-        // I pictures are coded this much finer than P pictures (x264's default I/P ratio).
-        let ip_offset = (6.0 * f64::from(p.rc.f_ip_factor).log2()).round() as i32;
         let lossless = fullcolor && crf == 0;
         // Why a forced quantiser rather than `x264_encoder_reconfig` of the rate factor: in
         // CRF mode x264 gives an I frame that follows P frames the recent P frames' average
         // QP minus the I/P offset, whatever the rate factor is, so a reconfigured CRF would
         // barely change a paint-over IDR. A steady-state I frame at rate factor `c` is coded
-        // at about `c - ip_offset` (QP 20 at CRF 23), so that is what a paint-over gets. Only
-        // a stream opened lossless (4:4:4, crf 0) codes QP 0 losslessly, so a forced QP stays
-        // >= 1, and a lossless stream needs no paint-over quantiser.
-        let paint_over_qp =
-            (!lossless).then(|| (i32::from(paint_over_crf) - ip_offset).clamp(1, 51) as u8);
+        // at about `c - 3` (QP 20 at CRF 23), so that is what a paint-over gets
+        // ([`policy::paint_over_qp`], as on the hardware encoders). Only a stream opened
+        // lossless (4:4:4, crf 0) codes QP 0 losslessly, so a forced QP stays >= 1, and a
+        // lossless stream needs no paint-over quantiser.
+        let paint_over_qp = (!lossless).then(|| policy::paint_over_qp(paint_over_crf).max(1));
         let constant = (rate_control == RateControl::Cqp && !lossless).then(|| ConstantQps {
             p: quantiser,
-            idr: (i32::from(quantiser) - ip_offset).max(1) as u8,
+            idr: policy::idr_qp(quantiser).max(1),
         });
         match rate_control {
             // CRF needs each picture's complexity, which x264 measures by motion search on a
@@ -948,6 +947,25 @@ mod tests {
         // The forced QP never reaches 0 (lossless only in a stream opened lossless).
         let enc = X264Encoder::new(config_with(false, |p| p.paint_over_crf = 0)).unwrap();
         assert_eq!(enc.paint_over_qp(), Some(1));
+    }
+
+    /// The I/P offset all encoders share is x264's own: its default I/P ratio in QP steps.
+    #[test]
+    fn idr_qp_offset_is_x264s_default_ip_ratio() {
+        let mut param = MaybeUninit::<x::x264_param_t>::uninit();
+        // SAFETY: as in `X264Encoder::new`.
+        let p = unsafe {
+            assert!(
+                x::x264_param_default_preset(
+                    param.as_mut_ptr(),
+                    c"ultrafast".as_ptr(),
+                    c"zerolatency".as_ptr(),
+                ) >= 0
+            );
+            param.assume_init()
+        };
+        let offset = (6.0 * f64::from(p.rc.f_ip_factor).log2()).round();
+        assert_eq!(offset, f64::from(policy::IDR_QP_OFFSET));
     }
 
     #[test]

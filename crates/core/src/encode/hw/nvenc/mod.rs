@@ -43,6 +43,7 @@ use self::sys::*;
 use super::dylib::{self, zeroed, LoadLibrary};
 use super::step::{Backend, StepError};
 use crate::encode::colour::{write_nv12, ChromaLayout, YuvPlanes};
+use crate::encode::h264::policy::{self, MAX_QP};
 use crate::encode::{
     encode_or_truncate, BgrxImage, EncodeError, EncodeOutcome, EncodeRequest, Encoder, EncoderKind,
     StreamParams,
@@ -91,19 +92,15 @@ pub struct NvencConfig {
     pub cuda_device: u32,
 }
 
-/// The constant QPs used for a CRF value.
-///
-/// x264's CRF `c` codes steady P frames at a QP near `c` and I frames about
-/// `6 * log2(ipratio 1.4) ≈ 3` lower; NVENC's constant-QP mode is given the same: P = `c`,
-/// I/IDR = `c - 3`, B = `c + 2` (unused: no B-frames). This is an approximation: x264 adapts
-/// per frame and per macroblock while constant QP does not, so at the same number NVENC
-/// streams of busy content come out somewhat larger and of still content somewhat smaller.
+/// NVENC's constant QPs for a CRF value: P and I/IDR from [`policy::quantisers`], and B two
+/// coarser (unused: no B-frames). A paint-over's session QPs are those of `paint_over_crf`, so
+/// its IDR is coded at [`policy::paint_over_qp`].
 pub fn qp_for_crf(crf: u8) -> Qp {
-    let c = u32::from(crf.min(51));
+    let q = policy::quantisers(crf);
     Qp {
-        qp_inter_p: c,
-        qp_inter_b: (c + 2).min(51),
-        qp_intra: c.saturating_sub(3),
+        qp_inter_p: q.p.into(),
+        qp_inter_b: (q.p + 2).min(MAX_QP).into(),
+        qp_intra: q.idr.into(),
     }
 }
 
@@ -454,7 +451,7 @@ impl NvencEncoder {
                 format!("picture {width}x{height} is outside 1..=8192"),
             ));
         }
-        if crf > 51 || paint_over_crf > 51 {
+        if crf > MAX_QP || paint_over_crf > MAX_QP {
             return Err(NvencError::new(
                 "config",
                 format!("crf {crf} / paint-over crf {paint_over_crf} outside 0..=51"),

@@ -12,9 +12,10 @@
 //! # The encode path
 //! `/dev/dri/renderD{128+node}` → `vaGetDisplayDRM` → `vaInitialize`; profile High, else Main,
 //! else Constrained Baseline, with `VAEntrypointEncSlice` (else `EncSliceLP`); 4:2:0
-//! (`VA_RT_FORMAT_YUV420`); constant QP (`VA_RC_CQP`) from the CRF ([`qp_for_crf`]); packed
-//! SPS / PPS / slice headers from [`bitstream`] when the driver accepts them (BT.709 limited
-//! range VUI, `max_num_reorder_frames = 0`), otherwise the driver writes its own. One input
+//! (`VA_RT_FORMAT_YUV420`); constant QP (`VA_RC_CQP`) from the CRF
+//! ([`policy::quantisers`]); packed SPS / PPS / slice headers from [`bitstream`] when the
+//! driver accepts them (BT.709 limited range VUI, `max_num_reorder_frames = 0`), otherwise the
+//! driver writes its own. One input
 //! surface (NV12, uploaded from BGRX through [`crate::encode::colour`] via `vaDeriveImage`, or
 //! `vaCreateImage` + `vaPutImage` where deriving is not supported), two reconstructed surfaces
 //! used in turn (one reference frame, P pictures only), one coded buffer. A paint-over is an
@@ -46,6 +47,7 @@ use crate::encode::colour::{write_nv12, ChromaLayout, YuvPlanes};
 use crate::encode::h264::bitstream::{
     self, stream_pps, stream_slice, stream_sps, Pps, Profile, Sps,
 };
+use crate::encode::h264::policy::{self, Quantisers, MAX_QP};
 use crate::encode::{
     encode_or_truncate, BgrxImage, EncodeError, EncodeOutcome, EncodeRequest, Encoder, EncoderKind,
     StreamParams,
@@ -86,14 +88,6 @@ pub struct VaapiConfig {
     pub params: StreamParams,
     /// `vaapiRenderNodeIndex`: `/dev/dri/renderD{128 + node}`.
     pub node: u32,
-}
-
-/// The QPs used for a CRF: (P pictures, I/IDR pictures) = (`crf`, `crf - 3`), the same
-/// approximation of x264's CRF as the NVENC encoder uses (see
-/// [`crate::encode::hw::nvenc::qp_for_crf`]).
-pub fn qp_for_crf(crf: u8) -> (u8, u8) {
-    let c = crf.min(51);
-    (c, c.saturating_sub(3))
 }
 
 /// The Vaapi backend, for [`StepError`] messages (`vaapi: ...`).
@@ -636,7 +630,7 @@ impl VaapiEncoder {
             height,
             crf,
             paint_over_crf,
-            // Always a constant quantiser here (see `qp_for_crf`).
+            // Always a constant quantiser here (see `policy::quantisers`).
             rate_control: _,
             fullcolor,
             fps,
@@ -649,7 +643,10 @@ impl VaapiEncoder {
                 format!("picture {width}x{height} must be even and within 2..=8192"),
             ));
         }
-        if crf > 51 || paint_over_crf > 51 || !(fps.is_finite() && fps > 0.0 && fps <= 1000.0) {
+        if crf > MAX_QP
+            || paint_over_crf > MAX_QP
+            || !(fps.is_finite() && fps > 0.0 && fps <= 1000.0)
+        {
             return Err(VaapiError::new(
                 "config",
                 format!("crf {crf} / paint-over crf {paint_over_crf} / fps {fps} out of range"),
@@ -687,7 +684,7 @@ impl VaapiEncoder {
                 ),
             ));
         };
-        let (qp_p, qp_i) = qp_for_crf(crf);
+        let Quantisers { p: qp_p, idr: qp_i } = policy::quantisers(crf);
         let planes = YuvPlanes::new(width, height, ChromaLayout::I420)
             .map_err(|e| VaapiError::new("config", e.to_string()))?;
         let mut notes = Vec::new();
@@ -717,7 +714,7 @@ impl VaapiEncoder {
             cfg: *config,
             qp_p,
             qp_i,
-            paint_over_qp: qp_for_crf(paint_over_crf).1,
+            paint_over_qp: policy::paint_over_qp(paint_over_crf),
             frames: 0,
             since_idr: 0,
             idr_pic_id: 0,
@@ -1307,13 +1304,6 @@ mod tests {
         cfg.params.width = 321;
         let e = VaapiEncoder::open(&cfg).err().unwrap();
         assert_eq!(e.step(), "config");
-    }
-
-    #[test]
-    fn crf_to_qp() {
-        assert_eq!(qp_for_crf(23), (23, 20));
-        assert_eq!(qp_for_crf(1), (1, 0));
-        assert_eq!(qp_for_crf(99), (51, 48));
     }
 
     #[test]

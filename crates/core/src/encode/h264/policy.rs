@@ -1,0 +1,62 @@
+//! The rules every H.264 encoder here follows (x264, NVENC, VA-API), written once so that a
+//! stream is coded alike whichever encoder codes it (and across a fallback from hardware to
+//! x264): quantisers from the rate factor.
+//!
+//! Pure functions and constants: a leaf that knows no encoder and no library.
+
+/// The highest H.264 quantiser, which is also the highest rate factor (`h264Crf`).
+pub const MAX_QP: u8 = 51;
+
+/// How many quantiser steps finer an IDR is coded than a P picture: x264's default I/P ratio
+/// 1.4 as a QP offset (`6 * log2(1.4)` ≈ 2.9), which x264's tests pin against libx264.
+pub const IDR_QP_OFFSET: u8 = 3;
+
+/// The constant quantisers of a stream at one rate factor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quantisers {
+    /// P pictures.
+    pub p: u8,
+    /// I / IDR pictures.
+    pub idr: u8,
+}
+
+/// The constant quantisers standing in for rate factor `crf` (clamped to [`MAX_QP`]).
+///
+/// x264's CRF `c` codes steady P pictures at a QP near `c` and I pictures [`IDR_QP_OFFSET`]
+/// finer, so a constant-quantiser stream gets P = `c`, IDR = `c - 3` (at least 0). This is an
+/// approximation: x264 adapts per picture and per macroblock, a constant quantiser does not,
+/// so at the same number busy content comes out somewhat larger and still content somewhat
+/// smaller than under x264's CRF.
+pub fn quantisers(crf: u8) -> Quantisers {
+    let p = crf.min(MAX_QP);
+    Quantisers { p, idr: idr_qp(p) }
+}
+
+/// The quantiser of an IDR in a stream whose P pictures are coded at `p`.
+pub fn idr_qp(p: u8) -> u8 {
+    p.saturating_sub(IDR_QP_OFFSET)
+}
+
+/// The quantiser of a paint-over picture (an IDR that re-sends still content at
+/// `paint_over_crf`): what a steady-state IDR gets at that rate factor.
+pub fn paint_over_qp(paint_over_crf: u8) -> u8 {
+    quantisers(paint_over_crf).idr
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantisers_follow_the_crf_with_idrs_three_finer() {
+        assert_eq!(quantisers(23), Quantisers { p: 23, idr: 20 });
+        assert_eq!(quantisers(1), Quantisers { p: 1, idr: 0 });
+        assert_eq!(quantisers(0), Quantisers { p: 0, idr: 0 });
+        assert_eq!(quantisers(51), Quantisers { p: 51, idr: 48 });
+        assert_eq!(quantisers(99), Quantisers { p: 51, idr: 48 });
+        assert_eq!(idr_qp(2), 0);
+        assert_eq!(paint_over_qp(18), 15);
+        assert_eq!(paint_over_qp(2), 0);
+        assert_eq!(paint_over_qp(200), 48);
+    }
+}
