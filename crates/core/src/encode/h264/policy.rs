@@ -1,6 +1,6 @@
 //! The rules every H.264 encoder here follows (x264, NVENC, VA-API), written once so that a
 //! stream is coded alike whichever encoder codes it (and across a fallback from hardware to
-//! x264): quantisers from the rate factor.
+//! x264): quantisers from the rate factor, frame rate.
 //!
 //! Pure functions and constants: a leaf that knows no encoder and no library.
 
@@ -43,6 +43,27 @@ pub fn paint_over_qp(paint_over_crf: u8) -> u8 {
     quantisers(paint_over_crf).idr
 }
 
+/// Whether `fps` is a frame rate the encoders accept: finite, in (0, 1000].
+pub fn valid_fps(fps: f64) -> bool {
+    fps.is_finite() && fps > 0.0 && fps <= 1000.0
+}
+
+/// `fps` as a reduced fraction (numerator, denominator) with millihertz precision
+/// (29.97 → 2997/100), for the encoders' frame rate and time base.
+pub fn fps_fraction(fps: f64) -> (u32, u32) {
+    fn gcd(a: u32, b: u32) -> u32 {
+        if b == 0 {
+            a
+        } else {
+            gcd(b, a % b)
+        }
+    }
+    let den = 1000u32;
+    let num = ((fps * 1000.0).round() as u32).max(1);
+    let g = gcd(num, den);
+    (num / g, den / g)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -58,5 +79,20 @@ mod tests {
         assert_eq!(paint_over_qp(18), 15);
         assert_eq!(paint_over_qp(2), 0);
         assert_eq!(paint_over_qp(200), 48);
+    }
+
+    #[test]
+    fn fps_is_a_reduced_fraction_in_millihertz() {
+        assert_eq!(fps_fraction(30.0), (30, 1));
+        assert_eq!(fps_fraction(29.97), (2997, 100));
+        assert_eq!(fps_fraction(59.94), (2997, 50));
+        assert_eq!(fps_fraction(0.5), (1, 2));
+        assert_eq!(fps_fraction(1000.0), (1000, 1));
+        // Below a millihertz still makes a valid fraction.
+        assert_eq!(fps_fraction(0.0001), (1, 1000));
+        assert!(valid_fps(0.001) && valid_fps(1000.0));
+        for bad in [0.0, -1.0, 1000.5, f64::NAN, f64::INFINITY] {
+            assert!(!valid_fps(bad), "{bad}");
+        }
     }
 }

@@ -82,21 +82,6 @@ fn err(msg: impl Into<String>) -> EncodeError {
     EncodeError::H264(msg.into())
 }
 
-/// `fps` as a reduced fraction with millihertz precision (29.97 → 2997/100).
-fn fps_fraction(fps: f64) -> (u32, u32) {
-    fn gcd(a: u32, b: u32) -> u32 {
-        if b == 0 {
-            a
-        } else {
-            gcd(b, a % b)
-        }
-    }
-    let den = 1000u32;
-    let num = ((fps * 1000.0).round() as u32).max(1);
-    let g = gcd(num, den);
-    (num / g, den / g)
-}
-
 impl X264Encoder {
     /// Opens a libx264 encoder for `config`. Fails on an invalid configuration (zero or, for
     /// 4:2:0, odd sizes; crf > 51; fps not in (0, 1000]) or when libx264 refuses to open.
@@ -123,7 +108,7 @@ impl X264Encoder {
                 "paint-over crf {paint_over_crf} is out of range 0..=51"
             )));
         }
-        if !(fps.is_finite() && fps > 0.0 && fps <= 1000.0) {
+        if !policy::valid_fps(fps) {
             return Err(err(format!("fps {fps} is out of range (0, 1000]")));
         }
         if width > 16384 || height > 16384 {
@@ -173,7 +158,7 @@ impl X264Encoder {
         p.i_height = height as c_int;
         p.i_csp = csp;
 
-        let (fps_num, fps_den) = fps_fraction(fps);
+        let (fps_num, fps_den) = policy::fps_fraction(fps);
         p.b_vfr_input = 0;
         p.i_fps_num = fps_num;
         p.i_fps_den = fps_den;

@@ -457,7 +457,7 @@ impl NvencEncoder {
                 format!("crf {crf} / paint-over crf {paint_over_crf} outside 0..=51"),
             ));
         }
-        if !(fps.is_finite() && fps > 0.0 && fps <= 1000.0) {
+        if !policy::valid_fps(fps) {
             return Err(NvencError::new(
                 "config",
                 format!("fps {fps} outside (0, 1000]"),
@@ -669,7 +669,7 @@ impl NvencEncoder {
         };
         apply_config(&mut self.config, gop, self.qp, fullcolor);
 
-        let (fps_num, fps_den) = fps_fraction(fps);
+        let (fps_num, fps_den) = policy::fps_fraction(fps);
         let init = &mut *self.init;
         init.version = NV_ENC_INITIALIZE_PARAMS_VER;
         init.encode_guid = NV_ENC_CODEC_H264_GUID;
@@ -893,20 +893,6 @@ fn apply_config(c: &mut Config, gop: u32, qp: Qp, fullcolor: bool) {
     vui.colour_matrix = NV_ENC_VUI_MATRIX_COEFFS_BT709;
 }
 
-/// `fps` as a fraction with millihertz precision.
-fn fps_fraction(fps: f64) -> (u32, u32) {
-    fn gcd(a: u32, b: u32) -> u32 {
-        if b == 0 {
-            a
-        } else {
-            gcd(b, a % b)
-        }
-    }
-    let num = ((fps * 1000.0).round() as u32).max(1);
-    let g = gcd(num, 1000);
-    (num / g, 1000 / g)
-}
-
 /// Writes I444 planes as three consecutive planes of `height` rows, `pitch` bytes apart.
 fn write_yuv444(planes: &YuvPlanes, dst: &mut [u8], pitch: usize) {
     let (w, h) = (planes.width() as usize, planes.height() as usize);
@@ -985,11 +971,9 @@ mod tests {
     }
 
     #[test]
-    fn version_split_and_fps() {
+    fn version_split() {
         assert_eq!(split_version(0xc2), (12, 2));
         assert_eq!(split_version(0x90), (9, 0));
-        assert_eq!(fps_fraction(30.0), (30, 1));
-        assert_eq!(fps_fraction(29.97), (2997, 100));
     }
 
     #[test]

@@ -643,10 +643,7 @@ impl VaapiEncoder {
                 format!("picture {width}x{height} must be even and within 2..=8192"),
             ));
         }
-        if crf > MAX_QP
-            || paint_over_crf > MAX_QP
-            || !(fps.is_finite() && fps > 0.0 && fps <= 1000.0)
-        {
+        if crf > MAX_QP || paint_over_crf > MAX_QP || !policy::valid_fps(fps) {
             return Err(VaapiError::new(
                 "config",
                 format!("crf {crf} / paint-over crf {paint_over_crf} / fps {fps} out of range"),
