@@ -1,8 +1,10 @@
 //! The rules every H.264 encoder here follows (x264, NVENC, VA-API), written once so that a
 //! stream is coded alike whichever encoder codes it (and across a fallback from hardware to
-//! x264): quantisers from the rate factor, frame rate.
+//! x264): quantisers from the rate factor, frame rate, IDR placement.
 //!
 //! Pure functions and constants: a leaf that knows no encoder and no library.
+
+use crate::encode::EncodeRequest;
 
 /// The highest H.264 quantiser, which is also the highest rate factor (`h264Crf`).
 pub const MAX_QP: u8 = 51;
@@ -64,6 +66,36 @@ pub fn fps_fraction(fps: f64) -> (u32, u32) {
     (num / g, den / g)
 }
 
+/// Whether a picture must be an IDR whatever the keyframe interval says: it was asked for
+/// (`force_key`: a new viewer, a lost delivery), it is a paint-over (re-sent content that must
+/// decode on its own), or it is the first picture of the stream.
+pub fn forced_idr(request: EncodeRequest, first: bool) -> bool {
+    request.force_key || request.paint_over || first
+}
+
+/// Whether the keyframe interval calls for an IDR: `since_idr` pictures were coded since the
+/// last IDR (counting it) and `interval` is the keyframe interval in pictures (0: IDRs only
+/// when forced).
+pub fn interval_elapsed(since_idr: u32, interval: u32) -> bool {
+    interval > 0 && since_idr >= interval
+}
+
+/// Whether the next picture is an IDR, for an encoder that places every IDR itself (x264 and
+/// VA-API; NVENC's driver places the interval's IDRs from [`gop_length`]).
+pub fn idr_due(request: EncodeRequest, first: bool, since_idr: u32, interval: u32) -> bool {
+    forced_idr(request, first) || interval_elapsed(since_idr, interval)
+}
+
+/// The GOP length / IDR period to configure for `keyframe_interval_frames`: that many
+/// pictures, or `infinite` (the API's own "never") when it is 0.
+pub fn gop_length(keyframe_interval_frames: u32, infinite: u32) -> u32 {
+    if keyframe_interval_frames == 0 {
+        infinite
+    } else {
+        keyframe_interval_frames
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,5 +126,47 @@ mod tests {
         for bad in [0.0, -1.0, 1000.5, f64::NAN, f64::INFINITY] {
             assert!(!valid_fps(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn idrs_are_forced_by_request_paint_over_and_the_first_picture() {
+        let plain = EncodeRequest::default();
+        let key = EncodeRequest {
+            force_key: true,
+            ..plain
+        };
+        let paint = EncodeRequest {
+            paint_over: true,
+            ..plain
+        };
+        assert!(!forced_idr(plain, false));
+        assert!(forced_idr(plain, true));
+        assert!(forced_idr(key, false));
+        assert!(forced_idr(paint, false));
+        // Changed rows alone never force one.
+        let hinted = EncodeRequest {
+            changed_rows: Some((0, 16)),
+            ..plain
+        };
+        assert!(!forced_idr(hinted, false));
+    }
+
+    #[test]
+    fn the_interval_counts_pictures_since_the_last_idr() {
+        // Interval 3: IDR, P, P, IDR, ... (the IDR itself counts as the first picture).
+        let mut since = 0;
+        let mut keys = Vec::new();
+        for i in 0..7 {
+            let idr = idr_due(EncodeRequest::default(), i == 0, since, 3);
+            keys.push(idr);
+            since = if idr { 1 } else { since + 1 };
+        }
+        assert_eq!(keys, [true, false, false, true, false, false, true]);
+        // Interval 0: never by count.
+        assert!(!interval_elapsed(u32::MAX, 0));
+        assert!(interval_elapsed(1, 1));
+        assert_eq!(gop_length(0, u32::MAX), u32::MAX);
+        assert_eq!(gop_length(0, 65535), 65535);
+        assert_eq!(gop_length(60, u32::MAX), 60);
     }
 }

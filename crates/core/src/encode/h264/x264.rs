@@ -320,10 +320,7 @@ impl Encoder for X264Encoder {
             x::x264_picture_init(pic_in.as_mut_ptr());
             pic_in.assume_init()
         };
-        let idr = request.force_key
-            || request.paint_over
-            || self.pts == 0
-            || (self.keyint > 0 && self.since_key >= self.keyint);
+        let idr = policy::idr_due(request, self.pts == 0, self.since_key, self.keyint);
         pic_in.i_type = (if idr {
             x::X264_TYPE_IDR
         } else {

@@ -662,11 +662,9 @@ impl NvencEncoder {
         };
         self.check("nvEncGetEncodePresetConfigEx", st)?;
         *self.config = pc.preset_cfg;
-        let gop = if keyframe_interval_frames == 0 {
-            NVENC_INFINITE_GOPLENGTH
-        } else {
-            keyframe_interval_frames
-        };
+        // The driver places the interval's IDRs (`enablePTD`); forced ones are asked for per
+        // picture.
+        let gop = policy::gop_length(keyframe_interval_frames, NVENC_INFINITE_GOPLENGTH);
         apply_config(&mut self.config, gop, self.qp, fullcolor);
 
         let (fps_num, fps_den) = policy::fps_fraction(fps);
@@ -801,7 +799,7 @@ impl NvencEncoder {
             }
         }
 
-        let key = request.force_key || request.paint_over || self.frames == 0;
+        let key = policy::forced_idr(request, self.frames == 0);
         // SAFETY: zeroed + versioned; buffers belong to this session.
         let mut pic = unsafe { zeroed::<PicParams>() };
         pic.version = NV_ENC_PIC_PARAMS_VER;

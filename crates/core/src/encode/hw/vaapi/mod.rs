@@ -439,11 +439,7 @@ fn sequence_params(sps: &Sps, keyint: u32) -> Box<EncSequenceParameterBufferH264
     p.seq_parameter_set_id = sps.sps_id as u8;
     p.level_idc = sps.level_idc;
     // Informational in constant-QP mode; IDRs are decided per picture.
-    let period = if keyint == 0 {
-        u32::from(u16::MAX)
-    } else {
-        keyint
-    };
+    let period = policy::gop_length(keyint, u32::from(u16::MAX));
     p.intra_period = period;
     p.intra_idr_period = period;
     p.ip_period = 1;
@@ -1012,10 +1008,7 @@ impl VaapiEncoder {
             .map_err(|e| VaapiError::new("convert", e.to_string()))?;
         self.upload()?;
         let keyint = self.cfg.params.keyframe_interval_frames;
-        let idr = request.force_key
-            || request.paint_over
-            || self.last.is_none()
-            || (keyint > 0 && self.since_idr >= keyint);
+        let idr = policy::idr_due(request, self.last.is_none(), self.since_idr, keyint);
         if idr {
             self.since_idr = 0;
             if self.frames > 0 {
