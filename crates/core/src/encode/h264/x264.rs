@@ -56,7 +56,6 @@ pub struct X264Encoder {
     /// Per-macroblock flags handed to x264 with a picture whose changed rows are known.
     mb_info: Vec<u8>,
     csp: c_int,
-    config: X264Config,
     pts: i64,
     /// Quantiser forced on paint-over pictures; `None` when the stream is lossless already.
     paint_over_qp: Option<u8>,
@@ -243,7 +242,6 @@ impl X264Encoder {
             planes,
             primed: false,
             csp,
-            config,
             pts: 0,
             paint_over_qp,
             constant,
@@ -261,11 +259,6 @@ impl X264Encoder {
     /// The quantiser x264 used for the last picture it output (0 before the first).
     pub fn last_qp(&self) -> i32 {
         self.last_qp
-    }
-
-    /// The configuration this encoder was opened with.
-    pub fn config(&self) -> &X264Config {
-        &self.config
     }
 }
 

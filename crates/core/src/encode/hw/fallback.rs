@@ -32,11 +32,6 @@ impl FallbackEncoder {
     pub fn fallback_reason(&self) -> Option<&str> {
         self.reason.as_deref()
     }
-
-    /// The stream information this encoder keeps current.
-    pub fn info(&self) -> SharedStreamInfo {
-        self.info.clone()
-    }
 }
 
 impl Encoder for FallbackEncoder {

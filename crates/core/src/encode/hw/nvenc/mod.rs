@@ -75,10 +75,6 @@ impl NvencPreset {
     fn index(self) -> usize {
         self as usize
     }
-
-    pub fn name(self) -> &'static str {
-        ["P1", "P2", "P3", "P4", "P5", "P6", "P7"][self.index()]
-    }
 }
 
 /// How to open an [`NvencEncoder`].

@@ -579,7 +579,6 @@ pub struct VaapiEncoder {
     /// The image used when vaDeriveImage does not work.
     put_image: Option<Image>,
     derive: bool,
-    profile: Profile,
     entrypoint: c_int,
     /// VA_ENC_PACKED_HEADER_* bits the driver accepted.
     packed: u32,
@@ -698,7 +697,6 @@ impl VaapiEncoder {
             coded: VA_INVALID_ID,
             put_image: None,
             derive: true,
-            profile,
             entrypoint,
             packed: 0,
             sps: stream_sps(profile, width, height, fps),
@@ -728,11 +726,6 @@ impl VaapiEncoder {
     /// Deviations from what was asked.
     pub fn notes(&self) -> &[String] {
         &self.notes
-    }
-
-    /// The H.264 profile in use.
-    pub fn profile(&self) -> Profile {
-        self.profile
     }
 
     fn start(&mut self, va_profile: c_int) -> Result<(), VaapiError> {
