@@ -161,6 +161,15 @@ pub(crate) fn encode_or_truncate<E: Into<EncodeError>>(
     })
 }
 
+/// Fails a test that cannot run a tool it needs: `need` says what needs it and how to install
+/// it. A missing tool must fail, not skip, or a test run without it would pass having checked
+/// nothing (CI installs every tool these tests use).
+#[cfg(test)]
+#[track_caller]
+pub(crate) fn tool_missing(tool: &str, e: impl std::fmt::Display, need: &str) -> ! {
+    panic!("cannot run `{tool}` ({e}): {need}")
+}
+
 /// Turns BGRX pixels into encoded bytes.
 pub trait Encoder: Send {
     /// Encodes `image`, appending the payload to `out` (which may already hold a header).

@@ -468,8 +468,13 @@ mod tests {
         cfg
     }
 
+    #[track_caller]
     fn tool_missing(tool: &str, e: std::io::Error) -> ! {
-        panic!("cannot run `{tool}` ({e}): the H.264 decode tests need FFmpeg on PATH (apt install ffmpeg)")
+        crate::encode::tool_missing(
+            tool,
+            e,
+            "the H.264 decode tests need FFmpeg on PATH (apt install ffmpeg)",
+        )
     }
 
     /// Decodes an Annex-B stream with the ffmpeg CLI into BGRX frames of `w` x `h`.
