@@ -3,6 +3,10 @@
 //! The pipeline owns one encoder per stream (a stripe in striped mode, the whole region in
 //! full-frame mode) and calls it from whatever worker thread picks the stripe up, so encoders
 //! are `Send` but never used from two threads at once.
+//!
+//! By codec family: [`jpeg`]; [`h264`] (x264, and the rules and bitstream syntax every H.264
+//! encoder shares); [`hw`] (the hardware facade, NVENC and VA-API); [`colour`] (BGRX → YUV for
+//! all of them). This module is the root they all use and it uses none of them.
 
 pub mod colour;
 pub mod h264;

@@ -1,5 +1,6 @@
 //! H.264 sequence / picture parameter sets and slice headers, written bit by bit (ITU-T H.264
-//! 7.3.2.1.1, 7.3.2.2, 7.3.3, E.1.1) for the VA-API encoder's packed headers.
+//! 7.3.2.1.1, 7.3.2.2, 7.3.3, E.1.1). Generic H.264 syntax, no VA-API in it: the VA-API
+//! encoder hands these to the driver as packed headers.
 //!
 //! Pure code: a [`BitWriter`] (`u(n)`, `ue(v)`, `se(v)`), the NAL unit wrapper with
 //! emulation prevention, and the three syntax structures for the subset of H.264 this

@@ -15,11 +15,11 @@
 //! (`VA_RT_FORMAT_YUV420`); constant QP (`VA_RC_CQP`) from the CRF
 //! ([`policy::quantisers`]); packed SPS / PPS / slice headers from [`bitstream`] when the
 //! driver accepts them (BT.709 limited range VUI, `max_num_reorder_frames = 0`), otherwise the
-//! driver writes its own. One input
-//! surface (NV12, uploaded from BGRX through [`crate::encode::colour`] via `vaDeriveImage`, or
-//! `vaCreateImage` + `vaPutImage` where deriving is not supported), two reconstructed surfaces
-//! used in turn (one reference frame, P pictures only), one coded buffer. A paint-over is an
-//! IDR at the paint-over QP (`slice_qp_delta`). 4:4:4 is not offered by VA-API drivers for
+//! driver writes its own. One input surface (NV12, uploaded from BGRX through
+//! [`crate::encode::colour`] via `vaDeriveImage`, or `vaCreateImage` + `vaPutImage` where
+//! deriving is not supported), two reconstructed surfaces used in turn (one reference frame,
+//! P pictures only), one coded buffer. A paint-over is an IDR at the paint-over QP
+//! (`slice_qp_delta`). 4:4:4 is not offered by VA-API drivers for
 //! H.264 encode: `fullcolor` encodes 4:2:0 and says so in [`VaapiEncoder::notes`].
 //!
 //! # What is tested where
