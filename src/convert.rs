@@ -6,7 +6,7 @@ use napi::{JsValue, Result, ValueType};
 use napi_derive::napi;
 
 use std::sync::atomic::Ordering;
-use stripecast_core::encode::hardware::{HardwareChoice, HardwareReport};
+use stripecast_core::encode::hw::probe::HardwareReport;
 use stripecast_core::geometry::Region;
 use stripecast_core::pipeline::{CaptureStreamInfo, Controls, Delivery, Plan};
 use stripecast_core::settings::{
@@ -240,7 +240,7 @@ impl CaptureInfo {
             screen_height,
             stripe_height: plan.layout.first().map_or(0, |s| s.height),
             stripe_count: plan.layout.len() as u32,
-            encoder: plan.encoder.to_string(),
+            encoder: plan.encoder.as_str().to_string(),
             notes,
         }
     }
@@ -317,7 +317,7 @@ impl From<CaptureStreamInfo> for StreamInfo {
         let s = i.stream;
         Self {
             capture: i.capture.to_string(),
-            encoder: s.as_ref().map(|s| s.encoder.to_string()),
+            encoder: s.as_ref().map(|s| s.encoder.as_str().to_string()),
             hardware: s.as_ref().is_some_and(|s| s.hardware),
             device: s.as_ref().and_then(|s| s.device.clone()),
             declined: s.as_ref().map_or_else(Vec::new, |s| s.declined.clone()),
@@ -378,12 +378,7 @@ impl From<HardwareReport> for HardwareEncoders {
                     error: n.error,
                 })
                 .collect(),
-            default_encoder: match r.default_choice {
-                HardwareChoice::Nvenc => "nvenc",
-                HardwareChoice::Vaapi { .. } => "vaapi",
-                HardwareChoice::Software { .. } => "x264",
-            }
-            .to_string(),
+            default_encoder: r.default_choice.encoder().as_str().to_string(),
             reasons,
         }
     }

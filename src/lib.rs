@@ -27,7 +27,7 @@ use stripecast_core::window::DeliveryWindow;
 
 use convert::{describe_value, settings_from_js};
 pub use convert::{CaptureInfo, CaptureStats, HardwareEncoders, StreamInfo, StripeEncodeResult};
-use stripecast_core::encode::hardware;
+use stripecast_core::encode::hw::probe;
 
 /// Calls the user's stripe callback; runs on the JS thread.
 type StripeTsfn = ThreadsafeFunction<Delivery, (), StripeEncodeResult, Status, false, false, 0>;
@@ -594,7 +594,7 @@ impl ScreenCapture {
     /// starting a capture. Takes a moment when a GPU driver is present (it initialises it).
     #[napi]
     pub fn hardware_encoders() -> HardwareEncoders {
-        hardware::probe().into()
+        probe::probe().into()
     }
 
     /// Counters since `start()`.

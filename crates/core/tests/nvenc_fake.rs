@@ -13,11 +13,9 @@ use std::process::Command;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use stripecast_core::encode::colour::ChromaLayout;
-use stripecast_core::encode::hardware::{
-    self, open_h264, open_h264_shared, HardwareChoice, HwRequest,
-};
-use stripecast_core::encode::nvenc::{self, NvencConfig, NvencEncoder, NvencPreset};
-use stripecast_core::encode::{BgrxImage, EncodeRequest, Encoder, StreamParams};
+use stripecast_core::encode::hw::nvenc::{self, NvencConfig, NvencEncoder, NvencPreset};
+use stripecast_core::encode::hw::{self, open_h264, open_h264_shared, HardwareChoice, HwRequest};
+use stripecast_core::encode::{BgrxImage, EncodeRequest, Encoder, EncoderKind, StreamParams};
 use stripecast_core::wire::nal_unit_types;
 
 static LOCK: Mutex<()> = Mutex::new(());
@@ -202,7 +200,7 @@ fn field(line: &str, key: &str) -> i32 {
 fn session_setup_three_frames_forced_idr_and_teardown_order() {
     let fake = Fake::new(&[]);
     let mut enc = NvencEncoder::open(&config(false)).unwrap();
-    assert_eq!(enc.name(), "nvenc");
+    assert_eq!(enc.kind(), EncoderKind::Nvenc);
     assert_eq!(enc.device_name(), "Fake NVENC GPU 0");
     assert_eq!(enc.driver_api(), (12, 2));
     assert!(enc.notes().is_empty(), "{:?}", enc.notes());
@@ -444,8 +442,8 @@ fn every_failing_step_falls_back_to_x264_naming_the_step() {
     for (step, status) in steps {
         let fake = Fake::new(&[("FAKE_NVENC_FAIL_AT", step)]);
         let (mut enc, info) = open_h264(&request()).unwrap();
-        assert_eq!(enc.name(), "x264", "{step}");
-        assert_eq!(info.encoder, "x264", "{step}");
+        assert_eq!(enc.kind(), EncoderKind::X264, "{step}");
+        assert_eq!(info.encoder, EncoderKind::X264, "{step}");
         assert!(!info.hardware && info.device.is_none(), "{step}: {info:?}");
         assert_eq!(info.declined.len(), 1, "{step}: {info:?}");
         let reason = &info.declined[0];
@@ -522,13 +520,13 @@ fn missing_libraries_and_use_cpu_fall_back_cleanly() {
     let fake = Fake::new(&[]);
     std::env::set_var(nvenc::NVENC_LIB_ENV, "/nonexistent/libnvidia-encode.so.1");
     let (enc, info) = open_h264(&request()).unwrap();
-    assert_eq!(enc.name(), "x264");
+    assert_eq!(enc.kind(), EncoderKind::X264);
     assert_eq!(
         info.declined,
         ["nvenc: /nonexistent/libnvidia-encode.so.1 not found"]
     );
     assert_eq!(
-        hardware::choose(-1, false),
+        hw::choose(-1, false),
         HardwareChoice::Software {
             reason: Some("nvenc: /nonexistent/libnvidia-encode.so.1 not found".into())
         }
@@ -552,13 +550,13 @@ fn missing_libraries_and_use_cpu_fall_back_cleanly() {
         ..request()
     })
     .unwrap();
-    assert_eq!((enc.name(), info.declined.len()), ("x264", 0));
+    assert_eq!((enc.kind(), info.declined.len()), (EncoderKind::X264, 0));
     let (_, info) = open_h264(&HwRequest {
         vaapi_node: 63,
         ..request()
     })
     .unwrap();
-    assert_eq!(info.encoder, "x264");
+    assert_eq!(info.encoder, EncoderKind::X264);
     assert!(info.declined[0].starts_with("vaapi: "), "{info:?}");
     assert!(fake.lines().is_empty(), "{:?}", fake.lines());
 }
@@ -569,17 +567,17 @@ fn open_h264_uses_nvenc_and_survives_a_mid_stream_failure() {
     let (mut enc, info) = open_h264_shared(&request()).unwrap();
     {
         let i = info.lock().unwrap();
-        assert_eq!(i.encoder, "nvenc");
+        assert_eq!(i.encoder, EncoderKind::Nvenc);
         assert!(i.hardware);
         assert_eq!(i.device.as_deref(), Some("Fake NVENC GPU 0"));
         assert!(i.declined.is_empty());
     }
-    assert_eq!(enc.name(), "nvenc");
+    assert_eq!(enc.kind(), EncoderKind::Nvenc);
     let mut outs = Vec::new();
     for t in 0..4 {
         let mut out = Vec::new();
         let r = enc.encode(img(&frame(t)), key(false), &mut out).unwrap();
-        outs.push((r, out, enc.name()));
+        outs.push((r, out, enc.kind()));
         if t == 2 {
             // The failed NVENC session is gone by the time the frame is delivered.
             assert_in_order(
@@ -597,10 +595,13 @@ fn open_h264_uses_nvenc_and_survives_a_mid_stream_failure() {
     // Frames 1-2 from NVENC (the fake's bytes), 3 an x264 IDR, 4 an x264 P frame.
     assert_eq!(outs[0].1.len(), 25);
     assert_eq!(outs[1].1, [0, 0, 0, 1, 0x41, 0x9a, 0x02, 2]);
-    assert_eq!((outs[0].2, outs[1].2), ("nvenc", "nvenc"));
+    assert_eq!(
+        (outs[0].2, outs[1].2),
+        (EncoderKind::Nvenc, EncoderKind::Nvenc)
+    );
     let (r3, out3, name3) = &outs[2];
     assert!(r3.key && r3.produced);
-    assert_eq!(*name3, "x264");
+    assert_eq!(*name3, EncoderKind::X264);
     let t3 = nal_unit_types(out3);
     assert!(
         t3.contains(&7) && t3.contains(&8) && t3.contains(&5),
@@ -611,7 +612,7 @@ fn open_h264_uses_nvenc_and_survives_a_mid_stream_failure() {
     let t4 = nal_unit_types(&outs[3].1);
     assert!(!t4.is_empty() && t4.iter().all(|&t| t == 1), "{t4:?}");
     let i = info.lock().unwrap().clone();
-    assert_eq!(i.encoder, "x264");
+    assert_eq!(i.encoder, EncoderKind::X264);
     assert!(!i.hardware && i.device.is_none());
     assert_eq!(i.declined.len(), 1);
     assert!(
@@ -672,7 +673,7 @@ fn the_encoder_moves_between_threads_with_its_cuda_context() {
 #[test]
 fn probe_reports_the_driver_without_opening_a_session() {
     let fake = Fake::new(&[]);
-    let report = hardware::probe();
+    let report = hw::probe::probe();
     assert!(report.nvenc.available, "{report:?}");
     assert_eq!(report.nvenc.driver_api, Some((12, 2)));
     assert_eq!(report.nvenc.devices, ["Fake NVENC GPU 0"]);

@@ -6,7 +6,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use stripecast_core::capture::fake::FakeScreen;
-use stripecast_core::encode::{BgrxImage, EncodeError, EncodeOutcome, EncodeRequest, Encoder};
+use stripecast_core::encode::{
+    BgrxImage, EncodeError, EncodeOutcome, EncodeRequest, Encoder, EncoderKind,
+};
 use stripecast_core::geometry::Region;
 use stripecast_core::pipeline::{Controls, Delivery, Pipeline, PipelineError, Sink};
 use stripecast_core::settings::CaptureOptions;
@@ -246,8 +248,8 @@ impl Encoder for FlakyJpeg {
         self.inner.encode(image, request, out)
     }
 
-    fn name(&self) -> &'static str {
-        "flaky"
+    fn kind(&self) -> EncoderKind {
+        EncoderKind::Jpeg
     }
 }
 

@@ -18,6 +18,8 @@
 //! ~9% faster than libjpeg-turbo's own BGRX conversion followed by its downsampling.
 //!
 //! The `X` byte of BGRX is ignored.
+//!
+//! [`write_nv12`] lays 4:2:0 planes out as NV12, the format both hardware encoders upload.
 
 use yuv::{
     bgra_to_yuv420, bgra_to_yuv444, BufferStoreMut, YuvConversionMode, YuvPlanarImageMut, YuvRange,
@@ -356,6 +358,30 @@ fn convert_rows(
     .map_err(|e| colour_err(format!("colour conversion: {e}")))
 }
 
+/// Writes I420 planes as NV12 (the Y rows, then rows of interleaved U/V pairs) into a buffer a
+/// GPU driver lent out: Y rows at `y = (offset, pitch)`, chroma rows at `uv = (offset, pitch)`.
+/// Both hardware encoders upload 4:2:0 this way, at the offsets and pitches their driver chose.
+pub fn write_nv12(planes: &YuvPlanes, dst: &mut [u8], y: (usize, usize), uv: (usize, usize)) {
+    let w = planes.width() as usize;
+    for (row, src) in planes.y().chunks_exact(w).enumerate() {
+        let at = y.0 + row * y.1;
+        dst[at..at + w].copy_from_slice(src);
+    }
+    let cw = planes.chroma_stride();
+    for (row, (u, v)) in planes
+        .u()
+        .chunks_exact(cw)
+        .zip(planes.v().chunks_exact(cw))
+        .enumerate()
+    {
+        let at = uv.0 + row * uv.1;
+        for ((pair, &u), &v) in dst[at..at + 2 * cw].chunks_exact_mut(2).zip(u).zip(v) {
+            pair[0] = u;
+            pair[1] = v;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -601,5 +627,66 @@ mod tests {
                 height: 16
             })
             .is_err());
+    }
+
+    /// I420 planes of a `w` x `h` pattern.
+    fn i420_of(w: u32, h: u32) -> YuvPlanes {
+        let mut px = vec![0u8; (w * h * 4) as usize];
+        for (i, p) in px.chunks_exact_mut(4).enumerate() {
+            let (x, y) = (i as u32 % w, i as u32 / w);
+            p.copy_from_slice(&[(x * 37) as u8, (y * 11) as u8, (x * y) as u8, 0]);
+        }
+        let mut planes = YuvPlanes::new(w, h, ChromaLayout::I420).unwrap();
+        planes.convert(BgrxImage::packed(&px, w, h)).unwrap();
+        planes
+    }
+
+    /// NVENC's layout: chroma right after `height` rows of luma, one pitch for both.
+    #[test]
+    fn nv12_interleaves_chroma_at_pitch() {
+        let (w, h, pitch) = (6u32, 4u32, 8usize);
+        let planes = i420_of(w, h);
+        let mut dst = vec![0xAAu8; pitch * h as usize * 3 / 2];
+        write_nv12(&planes, &mut dst, (0, pitch), (pitch * h as usize, pitch));
+        for y in 0..h as usize {
+            assert_eq!(
+                &dst[y * pitch..y * pitch + 6],
+                &planes.y()[y * 6..y * 6 + 6]
+            );
+            assert_eq!(&dst[y * pitch + 6..y * pitch + 8], &[0xAA, 0xAA]);
+        }
+        let base = pitch * h as usize;
+        for cy in 0..2 {
+            for cx in 0..3 {
+                assert_eq!(dst[base + cy * pitch + 2 * cx], planes.u()[cy * 3 + cx]);
+                assert_eq!(dst[base + cy * pitch + 2 * cx + 1], planes.v()[cy * 3 + cx]);
+            }
+        }
+    }
+
+    /// VA-API's layout: each plane at the offset and pitch of the driver's image.
+    #[test]
+    fn nv12_respects_plane_offsets_and_pitches() {
+        let (w, h) = (4u32, 2u32);
+        let px: Vec<u8> = (0..w * h * 4).map(|i| (i * 7) as u8).collect();
+        let mut planes = YuvPlanes::new(w, h, ChromaLayout::I420).unwrap();
+        planes
+            .convert(BgrxImage {
+                data: &px,
+                stride: 16,
+                width: w,
+                height: h,
+            })
+            .unwrap();
+        let mut buf = vec![0xAAu8; 64];
+        write_nv12(&planes, &mut buf, (4, 8), (40, 8));
+        assert_eq!(&buf[..4], &[0xAA; 4]);
+        assert_eq!(&buf[4..8], &planes.y()[..4]);
+        assert_eq!(&buf[12..16], &planes.y()[4..8]);
+        assert_eq!(buf[40], planes.u()[0]);
+        assert_eq!(buf[41], planes.v()[0]);
+        assert_eq!(buf[42], planes.u()[1]);
+        assert_eq!(buf[43], planes.v()[1]);
+        assert_eq!(buf[44], 0xAA);
     }
 }

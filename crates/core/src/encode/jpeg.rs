@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use turbojpeg::{Compressor, Image, PixelFormat, Subsamp, YuvPlanesImage};
 
 use super::colour::{ChromaLayout, YuvMatrix, YuvPlanes};
-use super::{BgrxImage, EncodeError, EncodeOutcome, EncodeRequest, Encoder};
+use super::{BgrxImage, EncodeError, EncodeOutcome, EncodeRequest, Encoder, EncoderKind};
 use crate::settings::Subsampling;
 
 /// The settings of a JPEG stream.
@@ -189,8 +189,8 @@ impl Encoder for JpegEncoder {
         })
     }
 
-    fn name(&self) -> &'static str {
-        "jpeg"
+    fn kind(&self) -> EncoderKind {
+        EncoderKind::Jpeg
     }
 }
 

@@ -3,13 +3,15 @@
 //! The pipeline owns one encoder per stream (a stripe in striped mode, the whole region in
 //! full-frame mode) and calls it from whatever worker thread picks the stripe up, so encoders
 //! are `Send` but never used from two threads at once.
+//!
+//! By codec family: [`jpeg`]; [`h264`] (x264, and the rules and bitstream syntax every H.264
+//! encoder shares); [`hw`] (the hardware facade, NVENC and VA-API); [`colour`] (BGRX → YUV for
+//! all of them). This module is the root they all use and it uses none of them.
 
 pub mod colour;
-pub mod hardware;
+pub mod h264;
+pub mod hw;
 pub mod jpeg;
-pub mod nvenc;
-pub mod vaapi;
-pub mod x264;
 
 use thiserror::Error;
 
@@ -107,6 +109,39 @@ pub struct EncodeOutcome {
     pub produced: bool,
 }
 
+/// Which encoder produces a stream. JavaScript sees [`EncoderKind::as_str`] (`info().encoder`,
+/// `streamInfo().encoder`, error messages), so those strings are part of the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EncoderKind {
+    Jpeg,
+    X264,
+    Nvenc,
+    Vaapi,
+}
+
+impl EncoderKind {
+    /// `jpeg`, `x264`, `nvenc` or `vaapi`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            EncoderKind::Jpeg => "jpeg",
+            EncoderKind::X264 => "x264",
+            EncoderKind::Nvenc => "nvenc",
+            EncoderKind::Vaapi => "vaapi",
+        }
+    }
+
+    /// A GPU encoder, which falls back to x264 when it cannot open or fails.
+    pub const fn is_hardware(self) -> bool {
+        matches!(self, EncoderKind::Nvenc | EncoderKind::Vaapi)
+    }
+}
+
+impl std::fmt::Display for EncoderKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Debug, Error)]
 pub enum EncodeError {
     #[error("jpeg: {0}")]
@@ -130,6 +165,15 @@ pub(crate) fn encode_or_truncate<E: Into<EncodeError>>(
     })
 }
 
+/// Fails a test that cannot run a tool it needs: `need` says what needs it and how to install
+/// it. A missing tool must fail, not skip, or a test run without it would pass having checked
+/// nothing (CI installs every tool these tests use).
+#[cfg(test)]
+#[track_caller]
+pub(crate) fn tool_missing(tool: &str, e: impl std::fmt::Display, need: &str) -> ! {
+    panic!("cannot run `{tool}` ({e}): {need}")
+}
+
 /// Turns BGRX pixels into encoded bytes.
 pub trait Encoder: Send {
     /// Encodes `image`, appending the payload to `out` (which may already hold a header).
@@ -140,6 +184,7 @@ pub trait Encoder: Send {
         out: &mut Vec<u8>,
     ) -> Result<EncodeOutcome, EncodeError>;
 
-    /// Short name for diagnostics (`jpeg`, `x264`, ...).
-    fn name(&self) -> &'static str;
+    /// Which encoder this is (a hardware encoder's fallback wrapper answers for the encoder
+    /// running now: x264 once it has taken over).
+    fn kind(&self) -> EncoderKind;
 }

@@ -7,7 +7,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use crate::encode::hardware::{HardwareChoice, SharedStreamInfo, StreamInfo};
+use crate::encode::hw::{HardwareChoice, SharedStreamInfo, StreamInfo};
 use crate::geometry::Region;
 use crate::overlay::watermark::Watermark;
 use crate::settings::Config;

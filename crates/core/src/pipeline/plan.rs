@@ -5,12 +5,12 @@
 use std::sync::{Arc, Mutex};
 
 use super::control::InfoSlot;
-use crate::encode::hardware::{
+use crate::encode::h264::x264::{X264Config, X264Encoder};
+use crate::encode::hw::{
     self, open_h264_shared, HardwareChoice, HwRequest, SharedStreamInfo, StreamInfo,
 };
 use crate::encode::jpeg::{JpegConfig, JpegEncoder, WorkspacePool};
-use crate::encode::x264::{X264Config, X264Encoder};
-use crate::encode::{EncodeError, Encoder, StreamParams};
+use crate::encode::{EncodeError, Encoder, EncoderKind, StreamParams};
 use crate::geometry::{stripes, Region, Stripe};
 use crate::settings::{Config, OutputMode};
 use crate::wire::PayloadKind;
@@ -26,9 +26,9 @@ pub struct Plan {
     pub kind: PayloadKind,
     /// One H.264 stream for the whole region.
     pub full_frame: bool,
-    /// The encoder expected: `jpeg`, `x264`, `nvenc` or `vaapi` (the stream may still fall
-    /// back to x264; `streamInfo()` says what it is).
-    pub encoder: &'static str,
+    /// The encoder expected (a hardware one may still fall back to x264; `streamInfo()` says
+    /// what it is).
+    pub encoder: EncoderKind,
     /// Adjustments to the request (e.g. hardware encoding forcing full-frame).
     pub notes: Vec<String>,
 }
@@ -38,18 +38,13 @@ impl Plan {
     pub fn full_frame_h264(&self) -> bool {
         self.kind == PayloadKind::H264 && self.full_frame
     }
-
-    /// The encoder is a hardware one (it may still fall back to x264).
-    pub fn hardware(&self) -> bool {
-        matches!(self.encoder, "nvenc" | "vaapi")
-    }
 }
 
 /// The hardware encoder `config` leads to on this host: H.264 looks for NVENC (opens its
 /// driver library) unless told otherwise; JPEG looks for nothing.
 pub fn hardware_choice(config: &Config) -> HardwareChoice {
     match config.layout.mode {
-        OutputMode::H264 => hardware::choose(config.hardware.vaapi_node, config.hardware.use_cpu),
+        OutputMode::H264 => hw::choose(config.hardware.vaapi_node, config.hardware.use_cpu),
         OutputMode::Jpeg => HardwareChoice::Software { reason: None },
     }
 }
@@ -66,7 +61,7 @@ pub fn plan(config: &Config, region: Region, choice: &HardwareChoice) -> Plan {
             layout: striped(),
             kind: PayloadKind::Jpeg,
             full_frame: false,
-            encoder: "jpeg",
+            encoder: EncoderKind::Jpeg,
             notes: Vec::new(),
         },
         OutputMode::H264 => {
@@ -89,14 +84,9 @@ pub fn plan(config: &Config, region: Region, choice: &HardwareChoice) -> Plan {
                     y: 0,
                     height: region.height,
                 };
-                let encoder = match choice {
-                    HardwareChoice::Nvenc => "nvenc",
-                    HardwareChoice::Vaapi { .. } => "vaapi",
-                    HardwareChoice::Software { .. } => "x264",
-                };
-                (vec![whole], encoder)
+                (vec![whole], choice.encoder())
             } else {
-                (striped(), "x264")
+                (striped(), EncoderKind::X264)
             };
             Plan {
                 layout,
@@ -109,7 +99,7 @@ pub fn plan(config: &Config, region: Region, choice: &HardwareChoice) -> Plan {
     }
 }
 
-fn static_info(encoder: &'static str) -> SharedStreamInfo {
+fn static_info(encoder: EncoderKind) -> SharedStreamInfo {
     Arc::new(Mutex::new(StreamInfo::software(encoder, Vec::new())))
 }
 
@@ -125,7 +115,7 @@ pub fn encoders(config: &Config, plan: &Plan, slot: &InfoSlot) -> EncoderFactory
             paint_over_quality: config.jpeg.paint_over_quality,
             subsampling: config.jpeg.subsampling,
         };
-        set_slot(static_info("jpeg"));
+        set_slot(static_info(EncoderKind::Jpeg));
         let pool = Arc::new(WorkspacePool::default());
         return Box::new(move |_, _| {
             Ok(Box::new(JpegEncoder::with_pool(jpeg, pool.clone())) as Box<dyn Encoder>)
@@ -164,7 +154,7 @@ pub fn encoders(config: &Config, plan: &Plan, slot: &InfoSlot) -> EncoderFactory
     }
     // One single-threaded x264 stream per stripe; parallelism comes from encoding several
     // stripes at once.
-    set_slot(static_info("x264"));
+    set_slot(static_info(EncoderKind::X264));
     Box::new(move |stripe: &Stripe, width: u32| {
         let enc = X264Encoder::new(X264Config {
             params: StreamParams {
@@ -203,7 +193,7 @@ mod tests {
         assert_eq!((jpeg.layout.len(), jpeg.layout[0].height), (9, 128));
         assert_eq!(
             (jpeg.kind, jpeg.encoder, jpeg.full_frame),
-            (PayloadKind::Jpeg, "jpeg", false)
+            (PayloadKind::Jpeg, EncoderKind::Jpeg, false)
         );
         let striped = plan(&config(|o| o.h264_fullframe = Some(false)), HD, &sw);
         assert_eq!((striped.layout.len(), striped.layout[0].height), (4, 272));
@@ -217,8 +207,8 @@ mod tests {
                 height: 1080
             }]
         );
-        assert!(full.full_frame_h264() && !full.hardware());
-        assert_eq!(full.encoder, "x264");
+        assert!(full.full_frame_h264() && !full.encoder.is_hardware());
+        assert_eq!(full.encoder, EncoderKind::X264);
     }
 
     #[test]
@@ -228,15 +218,18 @@ mod tests {
             o.jpeg_tiles = Some(true);
         });
         let p = plan(&c, HD, &HardwareChoice::Vaapi { node: 0 });
-        assert!(p.full_frame_h264() && p.hardware());
-        assert_eq!(p.encoder, "vaapi");
+        assert!(p.full_frame_h264() && p.encoder.is_hardware());
+        assert_eq!(p.encoder, EncoderKind::Vaapi);
         assert_eq!(p.notes.len(), 2, "{:?}", p.notes);
         assert!(p
             .notes
             .iter()
             .any(|n| n.contains("h264Fullframe false ignored")));
         assert!(p.notes.iter().any(|n| n.contains("jpegTiles ignored")));
-        assert_eq!(plan(&c, HD, &HardwareChoice::Nvenc).encoder, "nvenc");
+        assert_eq!(
+            plan(&c, HD, &HardwareChoice::Nvenc).encoder,
+            EncoderKind::Nvenc
+        );
     }
 
     #[test]

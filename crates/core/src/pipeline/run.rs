@@ -16,8 +16,8 @@ use super::plan::{encoders, hardware_choice, plan, EncoderFactory, Plan};
 use super::{load_watermark, PipelineError};
 use crate::capture::{CursorImage, Source};
 use crate::detect::{ChangeDetector, TILE_CELL_WIDTH};
-use crate::encode::hardware::HardwareChoice;
-use crate::encode::{BgrxImage, EncodeError};
+use crate::encode::hw::HardwareChoice;
+use crate::encode::{BgrxImage, EncodeError, EncoderKind};
 use crate::geometry::{Region, RowSpans};
 use crate::overlay::cursor::blend_cursor;
 use crate::overlay::watermark::Watermark;
@@ -492,13 +492,13 @@ impl Pipeline {
     /// Tells the consumer, once per reason, when hardware encoding was chosen but x264 is what
     /// runs (the hardware encoder did not open, or failed mid-stream).
     fn report_fallback(&self, s: &mut Session, sink: &dyn Sink) {
-        if !self.plan.hardware() {
+        if !self.plan.encoder.is_hardware() {
             return;
         }
         let slot = self.info.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let Some(info) = slot else { return };
         let info = info.lock().unwrap_or_else(|e| e.into_inner());
-        if info.encoder == "x264" && info.declined.len() > s.fallbacks_reported {
+        if info.encoder == EncoderKind::X264 && info.declined.len() > s.fallbacks_reported {
             sink.error(PipelineError::Fallback(
                 info.declined[s.fallbacks_reported..].join("; "),
             ));

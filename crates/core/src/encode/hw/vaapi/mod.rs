@@ -12,13 +12,14 @@
 //! # The encode path
 //! `/dev/dri/renderD{128+node}` → `vaGetDisplayDRM` → `vaInitialize`; profile High, else Main,
 //! else Constrained Baseline, with `VAEntrypointEncSlice` (else `EncSliceLP`); 4:2:0
-//! (`VA_RT_FORMAT_YUV420`); constant QP (`VA_RC_CQP`) from the CRF ([`qp_for_crf`]); packed
-//! SPS / PPS / slice headers from [`headers`] when the driver accepts them (BT.709 limited
-//! range VUI, `max_num_reorder_frames = 0`), otherwise the driver writes its own. One input
-//! surface (NV12, uploaded from BGRX through [`crate::encode::colour`] via `vaDeriveImage`, or
-//! `vaCreateImage` + `vaPutImage` where deriving is not supported), two reconstructed surfaces
-//! used in turn (one reference frame, P pictures only), one coded buffer. A paint-over is an
-//! IDR at the paint-over QP (`slice_qp_delta`). 4:4:4 is not offered by VA-API drivers for
+//! (`VA_RT_FORMAT_YUV420`); constant QP (`VA_RC_CQP`) from the CRF
+//! ([`policy::quantisers`]); packed SPS / PPS / slice headers from [`bitstream`] when the
+//! driver accepts them (BT.709 limited range VUI, `max_num_reorder_frames = 0`), otherwise the
+//! driver writes its own. One input surface (NV12, uploaded from BGRX through
+//! [`crate::encode::colour`] via `vaDeriveImage`, or `vaCreateImage` + `vaPutImage` where
+//! deriving is not supported), two reconstructed surfaces used in turn (one reference frame,
+//! P pictures only), one coded buffer. A paint-over is an IDR at the paint-over QP
+//! (`slice_qp_delta`). 4:4:4 is not offered by VA-API drivers for
 //! H.264 encode: `fullcolor` encodes 4:2:0 and says so in [`VaapiEncoder::notes`].
 //!
 //! # What is tested where
@@ -29,10 +30,9 @@
 //! config/surface/context creation, the upload, the picture submission and the coded output.
 //! The code follows the libva API documentation and what FFmpeg's and libva-utils' encoders do.
 
-pub mod headers;
 pub mod sys;
 
-use std::ffi::{c_int, c_void, CStr, OsStr, OsString};
+use std::ffi::{c_int, c_void, CStr, OsString};
 use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -40,12 +40,17 @@ use std::ptr;
 
 use libloading::Library;
 
-use self::headers::{stream_pps, stream_slice, stream_sps, Pps, Profile, Sps};
 use self::sys::*;
-use super::colour::{ChromaLayout, YuvPlanes};
-use super::hardware::{Backend, StepError};
-use super::{
-    encode_or_truncate, BgrxImage, EncodeError, EncodeOutcome, EncodeRequest, Encoder, StreamParams,
+use super::dylib::{self, zeroed, LoadLibrary};
+use super::step::{Backend, StepError};
+use crate::encode::colour::{write_nv12, ChromaLayout, YuvPlanes};
+use crate::encode::h264::bitstream::{
+    self, stream_pps, stream_slice, stream_sps, Pps, Profile, Sps,
+};
+use crate::encode::h264::policy::{self, Quantisers, MAX_QP};
+use crate::encode::{
+    encode_or_truncate, BgrxImage, EncodeError, EncodeOutcome, EncodeRequest, Encoder, EncoderKind,
+    StreamParams,
 };
 
 /// Environment variable overriding the libva library (default [`LIBVA_DEFAULT`]).
@@ -85,20 +90,12 @@ pub struct VaapiConfig {
     pub node: u32,
 }
 
-/// The QPs used for a CRF: (P pictures, I/IDR pictures) = (`crf`, `crf - 3`), the same
-/// approximation of x264's CRF as the NVENC encoder uses (see
-/// [`crate::encode::nvenc::qp_for_crf`]).
-pub fn qp_for_crf(crf: u8) -> (u8, u8) {
-    let c = crf.min(51);
-    (c, c.saturating_sub(3))
-}
-
 /// The Vaapi backend, for [`StepError`] messages (`vaapi: ...`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Vaapi;
 
 impl Backend for Vaapi {
-    const NAME: &'static str = "vaapi";
+    const KIND: EncoderKind = EncoderKind::Vaapi;
 }
 
 /// Why VA-API could not be used: the failing step and a message for people.
@@ -114,39 +111,15 @@ pub struct VaLibraries {
 impl VaLibraries {
     /// The defaults, or the environment's overrides.
     pub fn from_env() -> Self {
-        let pick = |env: &str, default: &str| {
-            std::env::var_os(env)
-                .filter(|v| !v.is_empty())
-                .unwrap_or_else(|| default.into())
-        };
         VaLibraries {
-            libva: pick(LIBVA_ENV, LIBVA_DEFAULT),
-            libva_drm: pick(LIBVA_DRM_ENV, LIBVA_DRM_DEFAULT),
+            libva: dylib::library_name(LIBVA_ENV, LIBVA_DEFAULT),
+            libva_drm: dylib::library_name(LIBVA_DRM_ENV, LIBVA_DRM_DEFAULT),
         }
     }
 }
 
-fn open_library(name: &OsStr) -> Result<Library, VaapiError> {
-    let shown = name.to_string_lossy();
-    // SAFETY: loading libva runs its initialisers, which have no preconditions.
-    unsafe { Library::new(name) }.map_err(|e| {
-        // libloading's message is "dlopen failed"; the dlerror text is its source.
-        let detail = std::error::Error::source(&e).map_or_else(|| e.to_string(), |s| s.to_string());
-        if detail.contains("No such file") || detail.contains("cannot open shared object") {
-            VaapiError::new("load", format!("{shown} not found"))
-        } else {
-            VaapiError::new("load", format!("{shown} could not be loaded: {detail}"))
-        }
-    })
-}
-
-/// # Safety
-/// `T` must be the symbol's true type.
-unsafe fn symbol<T: Copy>(lib: &Library, name: &'static CStr) -> Result<T, VaapiError> {
-    // SAFETY: forwarded to the caller.
-    unsafe { lib.get::<T>(name) }
-        .map(|s| *s)
-        .map_err(|_| VaapiError::new("load", format!("libva has no {}", name.to_string_lossy())))
+impl LoadLibrary for Vaapi {
+    const LIBRARY: &'static str = "libva";
 }
 
 type PfnSetCallback = unsafe extern "C" fn(
@@ -190,38 +163,40 @@ struct Va {
 
 impl Va {
     fn load(libs: &VaLibraries) -> Result<Self, VaapiError> {
-        let va = open_library(&libs.libva)?;
-        let drm = open_library(&libs.libva_drm)?;
+        // SAFETY: loading libva runs its initialisers, which have no preconditions.
+        let va = unsafe { Vaapi::open_library(&libs.libva) }?;
+        // SAFETY: as above.
+        let drm = unsafe { Vaapi::open_library(&libs.libva_drm) }?;
         // SAFETY: the types are libva's prototypes (see sys.rs).
         unsafe {
             Ok(Va {
-                get_display_drm: symbol(&drm, c"vaGetDisplayDRM")?,
-                initialize: symbol(&va, c"vaInitialize")?,
-                terminate: symbol(&va, c"vaTerminate")?,
-                query_vendor_string: symbol(&va, c"vaQueryVendorString")?,
-                error_str: symbol(&va, c"vaErrorStr")?,
-                max_num_entrypoints: symbol(&va, c"vaMaxNumEntrypoints")?,
-                query_config_entrypoints: symbol(&va, c"vaQueryConfigEntrypoints")?,
-                get_config_attributes: symbol(&va, c"vaGetConfigAttributes")?,
-                create_config: symbol(&va, c"vaCreateConfig")?,
-                destroy_config: symbol(&va, c"vaDestroyConfig")?,
-                create_surfaces: symbol(&va, c"vaCreateSurfaces")?,
-                destroy_surfaces: symbol(&va, c"vaDestroySurfaces")?,
-                create_context: symbol(&va, c"vaCreateContext")?,
-                destroy_context: symbol(&va, c"vaDestroyContext")?,
-                create_buffer: symbol(&va, c"vaCreateBuffer")?,
-                destroy_buffer: symbol(&va, c"vaDestroyBuffer")?,
-                map_buffer: symbol(&va, c"vaMapBuffer")?,
-                unmap_buffer: symbol(&va, c"vaUnmapBuffer")?,
-                begin_picture: symbol(&va, c"vaBeginPicture")?,
-                render_picture: symbol(&va, c"vaRenderPicture")?,
-                end_picture: symbol(&va, c"vaEndPicture")?,
-                sync_surface: symbol(&va, c"vaSyncSurface")?,
-                derive_image: symbol(&va, c"vaDeriveImage")?,
-                create_image: symbol(&va, c"vaCreateImage")?,
-                destroy_image: symbol(&va, c"vaDestroyImage")?,
-                put_image: symbol(&va, c"vaPutImage")?,
-                set_info_callback: symbol(&va, c"vaSetInfoCallback").ok(),
+                get_display_drm: Vaapi::symbol(&drm, c"vaGetDisplayDRM")?,
+                initialize: Vaapi::symbol(&va, c"vaInitialize")?,
+                terminate: Vaapi::symbol(&va, c"vaTerminate")?,
+                query_vendor_string: Vaapi::symbol(&va, c"vaQueryVendorString")?,
+                error_str: Vaapi::symbol(&va, c"vaErrorStr")?,
+                max_num_entrypoints: Vaapi::symbol(&va, c"vaMaxNumEntrypoints")?,
+                query_config_entrypoints: Vaapi::symbol(&va, c"vaQueryConfigEntrypoints")?,
+                get_config_attributes: Vaapi::symbol(&va, c"vaGetConfigAttributes")?,
+                create_config: Vaapi::symbol(&va, c"vaCreateConfig")?,
+                destroy_config: Vaapi::symbol(&va, c"vaDestroyConfig")?,
+                create_surfaces: Vaapi::symbol(&va, c"vaCreateSurfaces")?,
+                destroy_surfaces: Vaapi::symbol(&va, c"vaDestroySurfaces")?,
+                create_context: Vaapi::symbol(&va, c"vaCreateContext")?,
+                destroy_context: Vaapi::symbol(&va, c"vaDestroyContext")?,
+                create_buffer: Vaapi::symbol(&va, c"vaCreateBuffer")?,
+                destroy_buffer: Vaapi::symbol(&va, c"vaDestroyBuffer")?,
+                map_buffer: Vaapi::symbol(&va, c"vaMapBuffer")?,
+                unmap_buffer: Vaapi::symbol(&va, c"vaUnmapBuffer")?,
+                begin_picture: Vaapi::symbol(&va, c"vaBeginPicture")?,
+                render_picture: Vaapi::symbol(&va, c"vaRenderPicture")?,
+                end_picture: Vaapi::symbol(&va, c"vaEndPicture")?,
+                sync_surface: Vaapi::symbol(&va, c"vaSyncSurface")?,
+                derive_image: Vaapi::symbol(&va, c"vaDeriveImage")?,
+                create_image: Vaapi::symbol(&va, c"vaCreateImage")?,
+                destroy_image: Vaapi::symbol(&va, c"vaDestroyImage")?,
+                put_image: Vaapi::symbol(&va, c"vaPutImage")?,
+                set_info_callback: Vaapi::symbol(&va, c"vaSetInfoCallback").ok(),
                 _drm: drm,
                 _va: va,
             })
@@ -464,11 +439,7 @@ fn sequence_params(sps: &Sps, keyint: u32) -> Box<EncSequenceParameterBufferH264
     p.seq_parameter_set_id = sps.sps_id as u8;
     p.level_idc = sps.level_idc;
     // Informational in constant-QP mode; IDRs are decided per picture.
-    let period = if keyint == 0 {
-        u32::from(u16::MAX)
-    } else {
-        keyint
-    };
+    let period = policy::gop_length(keyint, u32::from(u16::MAX));
     p.intra_period = period;
     p.intra_idr_period = period;
     p.ip_period = 1;
@@ -575,9 +546,9 @@ fn slice_params(
     p.num_macroblocks = mbs;
     p.macroblock_info = VA_INVALID_ID;
     p.slice_type = if s.idr {
-        headers::SLICE_I as u8
+        bitstream::SLICE_I as u8
     } else {
-        headers::SLICE_P as u8
+        bitstream::SLICE_P as u8
     };
     p.pic_parameter_set_id = pps.pps_id as u8;
     p.idr_pic_id = s.idr_pic_id as u16;
@@ -608,7 +579,6 @@ pub struct VaapiEncoder {
     /// The image used when vaDeriveImage does not work.
     put_image: Option<Image>,
     derive: bool,
-    profile: Profile,
     entrypoint: c_int,
     /// VA_ENC_PACKED_HEADER_* bits the driver accepted.
     packed: u32,
@@ -655,7 +625,7 @@ impl VaapiEncoder {
             height,
             crf,
             paint_over_crf,
-            // Always a constant quantiser here (see `qp_for_crf`).
+            // Always a constant quantiser here (see `policy::quantisers`).
             rate_control: _,
             fullcolor,
             fps,
@@ -668,7 +638,7 @@ impl VaapiEncoder {
                 format!("picture {width}x{height} must be even and within 2..=8192"),
             ));
         }
-        if crf > 51 || paint_over_crf > 51 || !(fps.is_finite() && fps > 0.0 && fps <= 1000.0) {
+        if crf > MAX_QP || paint_over_crf > MAX_QP || !policy::valid_fps(fps) {
             return Err(VaapiError::new(
                 "config",
                 format!("crf {crf} / paint-over crf {paint_over_crf} / fps {fps} out of range"),
@@ -706,7 +676,7 @@ impl VaapiEncoder {
                 ),
             ));
         };
-        let (qp_p, qp_i) = qp_for_crf(crf);
+        let Quantisers { p: qp_p, idr: qp_i } = policy::quantisers(crf);
         let planes = YuvPlanes::new(width, height, ChromaLayout::I420)
             .map_err(|e| VaapiError::new("config", e.to_string()))?;
         let mut notes = Vec::new();
@@ -727,7 +697,6 @@ impl VaapiEncoder {
             coded: VA_INVALID_ID,
             put_image: None,
             derive: true,
-            profile,
             entrypoint,
             packed: 0,
             sps: stream_sps(profile, width, height, fps),
@@ -736,7 +705,7 @@ impl VaapiEncoder {
             cfg: *config,
             qp_p,
             qp_i,
-            paint_over_qp: qp_for_crf(paint_over_crf).1,
+            paint_over_qp: policy::paint_over_qp(paint_over_crf),
             frames: 0,
             since_idr: 0,
             idr_pic_id: 0,
@@ -757,11 +726,6 @@ impl VaapiEncoder {
     /// Deviations from what was asked.
     pub fn notes(&self) -> &[String] {
         &self.notes
-    }
-
-    /// The H.264 profile in use.
-    pub fn profile(&self) -> Profile {
-        self.profile
     }
 
     fn start(&mut self, va_profile: c_int) -> Result<(), VaapiError> {
@@ -968,7 +932,7 @@ impl VaapiEncoder {
             let buf = unsafe {
                 std::slice::from_raw_parts_mut(data.cast::<u8>(), img.data_size as usize)
             };
-            write_nv12_planes(&self.planes, buf, (yo, yp), (co, cp));
+            write_nv12(&self.planes, buf, (yo, yp), (co, cp));
             Ok(())
         };
         // SAFETY: mapped above.
@@ -1037,10 +1001,7 @@ impl VaapiEncoder {
             .map_err(|e| VaapiError::new("convert", e.to_string()))?;
         self.upload()?;
         let keyint = self.cfg.params.keyframe_interval_frames;
-        let idr = request.force_key
-            || request.paint_over
-            || self.last.is_none()
-            || (keyint > 0 && self.since_idr >= keyint);
+        let idr = policy::idr_due(request, self.last.is_none(), self.since_idr, keyint);
         if idr {
             self.since_idr = 0;
             if self.frames > 0 {
@@ -1181,29 +1142,6 @@ impl VaapiEncoder {
     }
 }
 
-/// Writes I420 planes into an NV12 image: Y at (offset, pitch), interleaved UV at
-/// (offset, pitch).
-fn write_nv12_planes(planes: &YuvPlanes, buf: &mut [u8], y: (usize, usize), uv: (usize, usize)) {
-    let w = planes.width() as usize;
-    for (row, src) in planes.y().chunks_exact(w).enumerate() {
-        let at = y.0 + row * y.1;
-        buf[at..at + w].copy_from_slice(src);
-    }
-    let cw = planes.chroma_stride();
-    for (row, (u, v)) in planes
-        .u()
-        .chunks_exact(cw)
-        .zip(planes.v().chunks_exact(cw))
-        .enumerate()
-    {
-        let at = uv.0 + row * uv.1;
-        for ((pair, &u), &v) in buf[at..at + 2 * cw].chunks_exact_mut(2).zip(u).zip(v) {
-            pair[0] = u;
-            pair[1] = v;
-        }
-    }
-}
-
 impl Drop for VaapiEncoder {
     fn drop(&mut self) {
         let (va, dpy) = (&self.va, self.display.dpy);
@@ -1246,8 +1184,8 @@ impl Encoder for VaapiEncoder {
         encode_or_truncate(out, |out| self.encode_frame(image, request, out))
     }
 
-    fn name(&self) -> &'static str {
-        "vaapi"
+    fn kind(&self) -> EncoderKind {
+        EncoderKind::Vaapi
     }
 }
 
@@ -1352,13 +1290,6 @@ mod tests {
     }
 
     #[test]
-    fn crf_to_qp() {
-        assert_eq!(qp_for_crf(23), (23, 20));
-        assert_eq!(qp_for_crf(1), (1, 0));
-        assert_eq!(qp_for_crf(99), (51, 48));
-    }
-
-    #[test]
     fn parameter_buffers_carry_the_headers_values() {
         let sps = stream_sps(Profile::High, 1920, 1080, 60.0);
         let pps = stream_pps(Profile::High, 23);
@@ -1419,30 +1350,5 @@ mod tests {
         assert_eq!(s.slice_type, 2);
         assert_eq!(s.idr_pic_id, 2);
         assert_eq!(s.ref_pic_list0[0], PictureH264::INVALID);
-    }
-
-    #[test]
-    fn nv12_image_upload_respects_offsets_and_pitches() {
-        let (w, h) = (4u32, 2u32);
-        let px: Vec<u8> = (0..w * h * 4).map(|i| (i * 7) as u8).collect();
-        let mut planes = YuvPlanes::new(w, h, ChromaLayout::I420).unwrap();
-        planes
-            .convert(BgrxImage {
-                data: &px,
-                stride: 16,
-                width: w,
-                height: h,
-            })
-            .unwrap();
-        let mut buf = vec![0xAAu8; 64];
-        write_nv12_planes(&planes, &mut buf, (4, 8), (40, 8));
-        assert_eq!(&buf[..4], &[0xAA; 4]);
-        assert_eq!(&buf[4..8], &planes.y()[..4]);
-        assert_eq!(&buf[12..16], &planes.y()[4..8]);
-        assert_eq!(buf[40], planes.u()[0]);
-        assert_eq!(buf[41], planes.v()[0]);
-        assert_eq!(buf[42], planes.u()[1]);
-        assert_eq!(buf[43], planes.v()[1]);
-        assert_eq!(buf[44], 0xAA);
     }
 }

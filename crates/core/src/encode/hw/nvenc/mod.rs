@@ -34,17 +34,19 @@
 
 pub mod sys;
 
-use std::ffi::{c_char, c_int, c_void, CStr, OsString};
+use std::ffi::{c_char, c_int, c_void, CStr};
 use std::ptr;
-use std::sync::Mutex;
 
 use libloading::Library;
 
 use self::sys::*;
-use super::colour::{ChromaLayout, YuvPlanes};
-use super::hardware::{Backend, StepError};
-use super::{
-    encode_or_truncate, BgrxImage, EncodeError, EncodeOutcome, EncodeRequest, Encoder, StreamParams,
+use super::dylib::{self, zeroed, LoadLibrary};
+use super::step::{Backend, StepError};
+use crate::encode::colour::{write_nv12, ChromaLayout, YuvPlanes};
+use crate::encode::h264::policy::{self, MAX_QP};
+use crate::encode::{
+    encode_or_truncate, BgrxImage, EncodeError, EncodeOutcome, EncodeRequest, Encoder, EncoderKind,
+    StreamParams,
 };
 
 /// Environment variable overriding the NVENC library (default [`NVENC_LIB_DEFAULT`]).
@@ -73,10 +75,6 @@ impl NvencPreset {
     fn index(self) -> usize {
         self as usize
     }
-
-    pub fn name(self) -> &'static str {
-        ["P1", "P2", "P3", "P4", "P5", "P6", "P7"][self.index()]
-    }
 }
 
 /// How to open an [`NvencEncoder`].
@@ -90,19 +88,15 @@ pub struct NvencConfig {
     pub cuda_device: u32,
 }
 
-/// The constant QPs used for a CRF value.
-///
-/// x264's CRF `c` codes steady P frames at a QP near `c` and I frames about
-/// `6 * log2(ipratio 1.4) ≈ 3` lower; NVENC's constant-QP mode is given the same: P = `c`,
-/// I/IDR = `c - 3`, B = `c + 2` (unused: no B-frames). This is an approximation: x264 adapts
-/// per frame and per macroblock while constant QP does not, so at the same number NVENC
-/// streams of busy content come out somewhat larger and of still content somewhat smaller.
+/// NVENC's constant QPs for a CRF value: P and I/IDR from [`policy::quantisers`], and B two
+/// coarser (unused: no B-frames). A paint-over's session QPs are those of `paint_over_crf`, so
+/// its IDR is coded at [`policy::paint_over_qp`].
 pub fn qp_for_crf(crf: u8) -> Qp {
-    let c = u32::from(crf.min(51));
+    let q = policy::quantisers(crf);
     Qp {
-        qp_inter_p: c,
-        qp_inter_b: (c + 2).min(51),
-        qp_intra: c.saturating_sub(3),
+        qp_inter_p: q.p.into(),
+        qp_inter_b: (q.p + 2).min(MAX_QP).into(),
+        qp_intra: q.idr.into(),
     }
 }
 
@@ -111,65 +105,24 @@ pub fn qp_for_crf(crf: u8) -> Qp {
 pub struct Nvenc;
 
 impl Backend for Nvenc {
-    const NAME: &'static str = "nvenc";
+    const KIND: EncoderKind = EncoderKind::Nvenc;
 }
 
 /// Why NVENC could not be used: the failing step and a message for people.
 pub type NvencError = StepError<Nvenc>;
 
-fn lib_name(env: &str, default: &str) -> OsString {
-    std::env::var_os(env)
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| default.into())
+impl LoadLibrary for Nvenc {
+    // One message for both libnvidia-encode and libcuda.
+    const LIBRARY: &'static str = "the library";
 }
 
 fn open_library(env: &str, default: &str) -> Result<Library, NvencError> {
-    let name = lib_name(env, default);
-    let shown = name.to_string_lossy().into_owned();
+    let name = dylib::library_name(env, default);
     // SAFETY: loading a shared library runs its initialisers; the NVIDIA driver libraries (and
     // our test fakes) have no initialisers with preconditions.
-    let lib = unsafe { Library::new(&name) }.map_err(|e| {
-        // libloading's message is "dlopen failed"; the dlerror text is its source.
-        let detail = std::error::Error::source(&e).map_or_else(|| e.to_string(), |s| s.to_string());
-        if detail.contains("No such file") || detail.contains("cannot open shared object") {
-            NvencError::new("load", format!("{shown} not found"))
-        } else {
-            NvencError::new("load", format!("{shown} could not be loaded: {detail}"))
-        }
-    })?;
-    keep_loaded(&name);
+    let lib = unsafe { Nvenc::open_library(&name) }?;
+    dylib::keep_loaded(&name);
     Ok(lib)
-}
-
-/// Takes one extra, never released reference on a library that loaded, so it stays mapped for
-/// the life of the process. libcuda starts worker threads on `cuInit`; unmapping it under
-/// them when the last encoder closes is not safe, and reloading the driver for every stream
-/// would cost time anyway.
-fn keep_loaded(name: &OsString) {
-    static PINNED: Mutex<Vec<OsString>> = Mutex::new(Vec::new());
-    let mut pinned = PINNED.lock().unwrap_or_else(|e| e.into_inner());
-    if pinned.contains(name) {
-        return;
-    }
-    // SAFETY: the library is already loaded (this only raises its reference count).
-    if let Ok(lib) = unsafe { Library::new(name) } {
-        std::mem::forget(lib);
-        pinned.push(name.clone());
-    }
-}
-
-/// Copies a function pointer out of `lib`.
-///
-/// # Safety
-/// `T` must be the symbol's true type.
-unsafe fn symbol<T: Copy>(lib: &Library, name: &'static CStr) -> Result<T, NvencError> {
-    // SAFETY: forwarded to the caller.
-    unsafe { lib.get::<T>(name) }.map(|s| *s).map_err(|_| {
-        NvencError::new(
-            "load",
-            format!("the library has no {}", name.to_string_lossy()),
-        )
-    })
 }
 
 /// The CUDA driver entry points.
@@ -192,15 +145,15 @@ impl Cuda {
         // SAFETY: the types are the CUDA driver API's prototypes (see sys.rs).
         unsafe {
             Ok(Cuda {
-                init: symbol(&lib, c"cuInit")?,
-                device_get_count: symbol(&lib, c"cuDeviceGetCount")?,
-                device_get: symbol(&lib, c"cuDeviceGet")?,
-                device_get_name: symbol(&lib, c"cuDeviceGetName")?,
-                ctx_create: symbol(&lib, c"cuCtxCreate_v2")?,
-                ctx_destroy: symbol(&lib, c"cuCtxDestroy_v2")?,
-                push: symbol(&lib, c"cuCtxPushCurrent_v2")?,
-                pop: symbol(&lib, c"cuCtxPopCurrent_v2")?,
-                error_name: symbol(&lib, c"cuGetErrorName").ok(),
+                init: Nvenc::symbol(&lib, c"cuInit")?,
+                device_get_count: Nvenc::symbol(&lib, c"cuDeviceGetCount")?,
+                device_get: Nvenc::symbol(&lib, c"cuDeviceGet")?,
+                device_get_name: Nvenc::symbol(&lib, c"cuDeviceGetName")?,
+                ctx_create: Nvenc::symbol(&lib, c"cuCtxCreate_v2")?,
+                ctx_destroy: Nvenc::symbol(&lib, c"cuCtxDestroy_v2")?,
+                push: Nvenc::symbol(&lib, c"cuCtxPushCurrent_v2")?,
+                pop: Nvenc::symbol(&lib, c"cuCtxPopCurrent_v2")?,
+                error_name: Nvenc::symbol(&lib, c"cuGetErrorName").ok(),
                 _lib: lib,
             })
         }
@@ -287,8 +240,8 @@ impl Api {
         // SAFETY: prototypes from the NVENC header (see sys.rs).
         let (get_max, create): (PfnGetMaxSupportedVersion, PfnCreateInstance) = unsafe {
             (
-                symbol(&lib, c"NvEncodeAPIGetMaxSupportedVersion")?,
-                symbol(&lib, c"NvEncodeAPICreateInstance")?,
+                Nvenc::symbol(&lib, c"NvEncodeAPIGetMaxSupportedVersion")?,
+                Nvenc::symbol(&lib, c"NvEncodeAPICreateInstance")?,
             )
         };
         let mut v = 0u32;
@@ -453,7 +406,7 @@ pub struct NvencEncoder {
     cfg: NvencConfig,
     device: String,
     notes: Vec<String>,
-    // Dropped last (the libraries themselves stay loaded, see `keep_loaded`).
+    // Dropped last (the libraries themselves stay loaded, see `dylib::keep_loaded`).
     api: Api,
 }
 
@@ -494,13 +447,13 @@ impl NvencEncoder {
                 format!("picture {width}x{height} is outside 1..=8192"),
             ));
         }
-        if crf > 51 || paint_over_crf > 51 {
+        if crf > MAX_QP || paint_over_crf > MAX_QP {
             return Err(NvencError::new(
                 "config",
                 format!("crf {crf} / paint-over crf {paint_over_crf} outside 0..=51"),
             ));
         }
-        if !(fps.is_finite() && fps > 0.0 && fps <= 1000.0) {
+        if !policy::valid_fps(fps) {
             return Err(NvencError::new(
                 "config",
                 format!("fps {fps} outside (0, 1000]"),
@@ -705,14 +658,12 @@ impl NvencEncoder {
         };
         self.check("nvEncGetEncodePresetConfigEx", st)?;
         *self.config = pc.preset_cfg;
-        let gop = if keyframe_interval_frames == 0 {
-            NVENC_INFINITE_GOPLENGTH
-        } else {
-            keyframe_interval_frames
-        };
+        // The driver places the interval's IDRs (`enablePTD`); forced ones are asked for per
+        // picture.
+        let gop = policy::gop_length(keyframe_interval_frames, NVENC_INFINITE_GOPLENGTH);
         apply_config(&mut self.config, gop, self.qp, fullcolor);
 
-        let (fps_num, fps_den) = fps_fraction(fps);
+        let (fps_num, fps_den) = policy::fps_fraction(fps);
         let init = &mut *self.init;
         init.version = NV_ENC_INITIALIZE_PARAMS_VER;
         init.encode_guid = NV_ENC_CODEC_H264_GUID;
@@ -814,7 +765,7 @@ impl NvencEncoder {
             let dst =
                 unsafe { std::slice::from_raw_parts_mut(lock.buffer_data_ptr.cast::<u8>(), len) };
             if self.buffer_fmt == NV_ENC_BUFFER_FORMAT_NV12 {
-                write_nv12(&self.planes, dst, pitch);
+                write_nv12(&self.planes, dst, (0, pitch), (pitch * h, pitch));
             } else {
                 write_yuv444(&self.planes, dst, pitch);
             }
@@ -844,7 +795,7 @@ impl NvencEncoder {
             }
         }
 
-        let key = request.force_key || request.paint_over || self.frames == 0;
+        let key = policy::forced_idr(request, self.frames == 0);
         // SAFETY: zeroed + versioned; buffers belong to this session.
         let mut pic = unsafe { zeroed::<PicParams>() };
         pic.version = NV_ENC_PIC_PARAMS_VER;
@@ -936,43 +887,6 @@ fn apply_config(c: &mut Config, gop: u32, qp: Qp, fullcolor: bool) {
     vui.colour_matrix = NV_ENC_VUI_MATRIX_COEFFS_BT709;
 }
 
-/// `fps` as a fraction with millihertz precision.
-fn fps_fraction(fps: f64) -> (u32, u32) {
-    fn gcd(a: u32, b: u32) -> u32 {
-        if b == 0 {
-            a
-        } else {
-            gcd(b, a % b)
-        }
-    }
-    let num = ((fps * 1000.0).round() as u32).max(1);
-    let g = gcd(num, 1000);
-    (num / g, 1000 / g)
-}
-
-/// Writes I420 planes as NV12 (Y rows, then interleaved U/V rows) into a buffer with `pitch`
-/// bytes per row; the chroma plane starts at `pitch * height`.
-fn write_nv12(planes: &YuvPlanes, dst: &mut [u8], pitch: usize) {
-    let (w, h) = (planes.width() as usize, planes.height() as usize);
-    for (row, src) in planes.y().chunks_exact(w).enumerate() {
-        dst[row * pitch..row * pitch + w].copy_from_slice(src);
-    }
-    let cw = planes.chroma_stride();
-    let base = pitch * h;
-    for (row, (u, v)) in planes
-        .u()
-        .chunks_exact(cw)
-        .zip(planes.v().chunks_exact(cw))
-        .enumerate()
-    {
-        let line = &mut dst[base + row * pitch..base + row * pitch + 2 * cw];
-        for ((pair, &u), &v) in line.chunks_exact_mut(2).zip(u).zip(v) {
-            pair[0] = u;
-            pair[1] = v;
-        }
-    }
-}
-
 /// Writes I444 planes as three consecutive planes of `height` rows, `pitch` bytes apart.
 fn write_yuv444(planes: &YuvPlanes, dst: &mut [u8], pitch: usize) {
     let (w, h) = (planes.width() as usize, planes.height() as usize);
@@ -1026,8 +940,8 @@ impl Encoder for NvencEncoder {
         encode_or_truncate(out, |out| self.encode_frame(image, request, out))
     }
 
-    fn name(&self) -> &'static str {
-        "nvenc"
+    fn kind(&self) -> EncoderKind {
+        EncoderKind::Nvenc
     }
 }
 
@@ -1051,11 +965,9 @@ mod tests {
     }
 
     #[test]
-    fn version_split_and_fps() {
+    fn version_split() {
         assert_eq!(split_version(0xc2), (12, 2));
         assert_eq!(split_version(0x90), (9, 0));
-        assert_eq!(fps_fraction(30.0), (30, 1));
-        assert_eq!(fps_fraction(29.97), (2997, 100));
     }
 
     #[test]
@@ -1094,28 +1006,6 @@ mod tests {
         let mut planes = YuvPlanes::new(w, h, layout).unwrap();
         planes.convert(BgrxImage::packed(&px, w, h)).unwrap();
         planes
-    }
-
-    #[test]
-    fn nv12_upload_interleaves_chroma_at_pitch() {
-        let (w, h, pitch) = (6u32, 4u32, 8usize);
-        let planes = planes_of(w, h, ChromaLayout::I420);
-        let mut dst = vec![0xAAu8; pitch * h as usize * 3 / 2];
-        write_nv12(&planes, &mut dst, pitch);
-        for y in 0..h as usize {
-            assert_eq!(
-                &dst[y * pitch..y * pitch + 6],
-                &planes.y()[y * 6..y * 6 + 6]
-            );
-            assert_eq!(&dst[y * pitch + 6..y * pitch + 8], &[0xAA, 0xAA]);
-        }
-        let base = pitch * h as usize;
-        for cy in 0..2 {
-            for cx in 0..3 {
-                assert_eq!(dst[base + cy * pitch + 2 * cx], planes.u()[cy * 3 + cx]);
-                assert_eq!(dst[base + cy * pitch + 2 * cx + 1], planes.v()[cy * 3 + cx]);
-            }
-        }
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! no lookahead, so every input picture comes straight back out), CRF or constant-QP rate
 //! control ([`StreamParams::rate_control`]), Annex-B
 //! output with SPS/PPS repeated in front of every IDR, BT.709 limited-range VUI.
-//! Input is BGRX, converted with [`super::colour`] into plane buffers owned by the encoder
+//! Input is BGRX, converted with [`crate::encode::colour`] into plane buffers owned by the encoder
 //! (allocated once, reused for every frame).
 
 use std::mem::MaybeUninit;
@@ -14,9 +14,11 @@ use std::ptr::{self, NonNull};
 
 use x264_sys as x;
 
-use super::colour::{ChromaLayout, YuvPlanes};
-use super::{
-    BgrxImage, EncodeError, EncodeOutcome, EncodeRequest, Encoder, RateControl, StreamParams,
+use super::policy::{self, MAX_QP};
+use crate::encode::colour::{ChromaLayout, YuvPlanes};
+use crate::encode::{
+    BgrxImage, EncodeError, EncodeOutcome, EncodeRequest, Encoder, EncoderKind, RateControl,
+    StreamParams,
 };
 
 /// How to build an [`X264Encoder`].
@@ -24,9 +26,9 @@ use super::{
 /// x264 specifics of [`StreamParams`]: 4:2:0 is capped to the High profile, which has no
 /// lossless mode, so `crf` 0 is raised to 1 there; with `fullcolor` (High 4:4:4 Predictive)
 /// `crf` 0 is lossless. With [`RateControl::Cqp`] `crf` is the quantiser of P pictures and
-/// I pictures get it minus the I/P offset (3). A paint-over picture is an IDR coded at the
-/// quantiser x264 gives a steady-state I frame at `paint_over_crf` (`paint_over_crf` minus the
-/// I/P offset, in either mode); the pictures after it are back under `crf` (see
+/// I pictures get it minus the I/P offset ([`policy::IDR_QP_OFFSET`]). A paint-over picture is
+/// an IDR coded at the quantiser x264 gives a steady-state I frame at `paint_over_crf`
+/// ([`policy::paint_over_qp`], in either mode); the pictures after it are back under `crf` (see
 /// [`X264Encoder::paint_over_qp`]). A
 /// 4:2:0 stream is capped to High but, since ultrafast uses neither CABAC nor the 8x8
 /// transform, x264 signals Constrained Baseline in the SPS (`avc1.42E0xx`-compatible).
@@ -54,7 +56,6 @@ pub struct X264Encoder {
     /// Per-macroblock flags handed to x264 with a picture whose changed rows are known.
     mb_info: Vec<u8>,
     csp: c_int,
-    config: X264Config,
     pts: i64,
     /// Quantiser forced on paint-over pictures; `None` when the stream is lossless already.
     paint_over_qp: Option<u8>,
@@ -80,21 +81,6 @@ fn err(msg: impl Into<String>) -> EncodeError {
     EncodeError::H264(msg.into())
 }
 
-/// `fps` as a reduced fraction with millihertz precision (29.97 → 2997/100).
-fn fps_fraction(fps: f64) -> (u32, u32) {
-    fn gcd(a: u32, b: u32) -> u32 {
-        if b == 0 {
-            a
-        } else {
-            gcd(b, a % b)
-        }
-    }
-    let den = 1000u32;
-    let num = ((fps * 1000.0).round() as u32).max(1);
-    let g = gcd(num, den);
-    (num / g, den / g)
-}
-
 impl X264Encoder {
     /// Opens a libx264 encoder for `config`. Fails on an invalid configuration (zero or, for
     /// 4:2:0, odd sizes; crf > 51; fps not in (0, 1000]) or when libx264 refuses to open.
@@ -113,15 +99,15 @@ impl X264Encoder {
                 },
             threads,
         } = config;
-        if crf > 51 {
+        if crf > MAX_QP {
             return Err(err(format!("crf {crf} is out of range 0..=51")));
         }
-        if paint_over_crf > 51 {
+        if paint_over_crf > MAX_QP {
             return Err(err(format!(
                 "paint-over crf {paint_over_crf} is out of range 0..=51"
             )));
         }
-        if !(fps.is_finite() && fps > 0.0 && fps <= 1000.0) {
+        if !policy::valid_fps(fps) {
             return Err(err(format!("fps {fps} is out of range (0, 1000]")));
         }
         if width > 16384 || height > 16384 {
@@ -171,7 +157,7 @@ impl X264Encoder {
         p.i_height = height as c_int;
         p.i_csp = csp;
 
-        let (fps_num, fps_den) = fps_fraction(fps);
+        let (fps_num, fps_den) = policy::fps_fraction(fps);
         p.b_vfr_input = 0;
         p.i_fps_num = fps_num;
         p.i_fps_den = fps_den;
@@ -191,21 +177,19 @@ impl X264Encoder {
         p.b_aud = 0;
 
         let quantiser = if fullcolor { crf } else { crf.max(1) };
-        // I pictures are coded this much finer than P pictures (x264's default I/P ratio).
-        let ip_offset = (6.0 * f64::from(p.rc.f_ip_factor).log2()).round() as i32;
         let lossless = fullcolor && crf == 0;
         // Why a forced quantiser rather than `x264_encoder_reconfig` of the rate factor: in
         // CRF mode x264 gives an I frame that follows P frames the recent P frames' average
         // QP minus the I/P offset, whatever the rate factor is, so a reconfigured CRF would
         // barely change a paint-over IDR. A steady-state I frame at rate factor `c` is coded
-        // at about `c - ip_offset` (QP 20 at CRF 23), so that is what a paint-over gets. Only
-        // a stream opened lossless (4:4:4, crf 0) codes QP 0 losslessly, so a forced QP stays
-        // >= 1, and a lossless stream needs no paint-over quantiser.
-        let paint_over_qp =
-            (!lossless).then(|| (i32::from(paint_over_crf) - ip_offset).clamp(1, 51) as u8);
+        // at about `c - 3` (QP 20 at CRF 23), so that is what a paint-over gets
+        // ([`policy::paint_over_qp`], as on the hardware encoders). Only a stream opened
+        // lossless (4:4:4, crf 0) codes QP 0 losslessly, so a forced QP stays >= 1, and a
+        // lossless stream needs no paint-over quantiser.
+        let paint_over_qp = (!lossless).then(|| policy::paint_over_qp(paint_over_crf).max(1));
         let constant = (rate_control == RateControl::Cqp && !lossless).then(|| ConstantQps {
             p: quantiser,
-            idr: (i32::from(quantiser) - ip_offset).max(1) as u8,
+            idr: policy::idr_qp(quantiser).max(1),
         });
         match rate_control {
             // CRF needs each picture's complexity, which x264 measures by motion search on a
@@ -258,7 +242,6 @@ impl X264Encoder {
             planes,
             primed: false,
             csp,
-            config,
             pts: 0,
             paint_over_qp,
             constant,
@@ -276,11 +259,6 @@ impl X264Encoder {
     /// The quantiser x264 used for the last picture it output (0 before the first).
     pub fn last_qp(&self) -> i32 {
         self.last_qp
-    }
-
-    /// The configuration this encoder was opened with.
-    pub fn config(&self) -> &X264Config {
-        &self.config
     }
 }
 
@@ -335,10 +313,7 @@ impl Encoder for X264Encoder {
             x::x264_picture_init(pic_in.as_mut_ptr());
             pic_in.assume_init()
         };
-        let idr = request.force_key
-            || request.paint_over
-            || self.pts == 0
-            || (self.keyint > 0 && self.since_key >= self.keyint);
+        let idr = policy::idr_due(request, self.pts == 0, self.since_key, self.keyint);
         pic_in.i_type = (if idr {
             x::X264_TYPE_IDR
         } else {
@@ -425,8 +400,8 @@ impl Encoder for X264Encoder {
         })
     }
 
-    fn name(&self) -> &'static str {
-        "x264"
+    fn kind(&self) -> EncoderKind {
+        EncoderKind::X264
     }
 }
 
@@ -493,8 +468,13 @@ mod tests {
         cfg
     }
 
+    #[track_caller]
     fn tool_missing(tool: &str, e: std::io::Error) -> ! {
-        panic!("cannot run `{tool}` ({e}): the H.264 decode tests need FFmpeg on PATH (apt install ffmpeg)")
+        crate::encode::tool_missing(
+            tool,
+            e,
+            "the H.264 decode tests need FFmpeg on PATH (apt install ffmpeg)",
+        )
     }
 
     /// Decodes an Annex-B stream with the ffmpeg CLI into BGRX frames of `w` x `h`.
@@ -658,7 +638,7 @@ mod tests {
     fn first_forced_frame_is_an_idr_with_sps_and_pps() {
         for fullcolor in [false, true] {
             let mut enc = X264Encoder::new(config(fullcolor)).unwrap();
-            assert_eq!(enc.name(), "x264");
+            assert_eq!(enc.kind(), EncoderKind::X264);
             let px = test_image(0);
             let mut out = vec![0xAB; 10];
             let r = enc
@@ -947,6 +927,25 @@ mod tests {
         // The forced QP never reaches 0 (lossless only in a stream opened lossless).
         let enc = X264Encoder::new(config_with(false, |p| p.paint_over_crf = 0)).unwrap();
         assert_eq!(enc.paint_over_qp(), Some(1));
+    }
+
+    /// The I/P offset all encoders share is x264's own: its default I/P ratio in QP steps.
+    #[test]
+    fn idr_qp_offset_is_x264s_default_ip_ratio() {
+        let mut param = MaybeUninit::<x::x264_param_t>::uninit();
+        // SAFETY: as in `X264Encoder::new`.
+        let p = unsafe {
+            assert!(
+                x::x264_param_default_preset(
+                    param.as_mut_ptr(),
+                    c"ultrafast".as_ptr(),
+                    c"zerolatency".as_ptr(),
+                ) >= 0
+            );
+            param.assume_init()
+        };
+        let offset = (6.0 * f64::from(p.rc.f_ip_factor).log2()).round();
+        assert_eq!(offset, f64::from(policy::IDR_QP_OFFSET));
     }
 
     #[test]

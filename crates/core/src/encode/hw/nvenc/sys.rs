@@ -717,17 +717,6 @@ pub type PfnGetMaxSupportedVersion = unsafe extern "C" fn(*mut u32) -> NvEncStat
 /// `NvEncodeAPICreateInstance(NV_ENCODE_API_FUNCTION_LIST *functionList)`.
 pub type PfnCreateInstance = unsafe extern "C" fn(*mut FunctionList) -> NvEncStatus;
 
-/// An all-zero value of a plain-data FFI struct (integers, raw pointers, `Option<fn>`), which
-/// is how the NVENC API wants every struct initialised before the version is set.
-///
-/// # Safety
-/// `T` must be valid when all its bytes are zero.
-pub unsafe fn zeroed<T>() -> Box<T> {
-    // Boxed: several of these structs are 1.5-5 KiB and nest.
-    // SAFETY: the caller guarantees all-zero is a valid T.
-    unsafe { Box::new(std::mem::zeroed()) }
-}
-
 // ---------------------------------------------------------------------------------------------
 // CUDA driver API (libcuda.so.1): the handful of entry points that make a context for NVENC.
 // ---------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 //! H.264 sequence / picture parameter sets and slice headers, written bit by bit (ITU-T H.264
-//! 7.3.2.1.1, 7.3.2.2, 7.3.3, E.1.1) for the VA-API encoder's packed headers.
+//! 7.3.2.1.1, 7.3.2.2, 7.3.3, E.1.1). Generic H.264 syntax, no VA-API in it: the VA-API
+//! encoder hands these to the driver as packed headers.
 //!
 //! Pure code: a [`BitWriter`] (`u(n)`, `ue(v)`, `se(v)`), the NAL unit wrapper with
 //! emulation prevention, and the three syntax structures for the subset of H.264 this
@@ -858,16 +859,25 @@ mod tests {
 
     // ---- Cross-check against x264 through FFmpeg's trace_headers ---------------------------
 
-    use crate::encode::x264::{X264Config, X264Encoder};
+    use crate::encode::h264::x264::{X264Config, X264Encoder};
     use crate::encode::{BgrxImage, EncodeRequest, Encoder, StreamParams};
     use std::process::Command;
 
     /// (syntax element, value) in bitstream order, per parsed header.
     type Fields = Vec<(String, i64)>;
 
+    #[track_caller]
+    fn tool_missing(tool: &str, e: std::io::Error) -> ! {
+        crate::encode::tool_missing(
+            tool,
+            e,
+            "the H.264 header tests need FFmpeg on PATH (apt install ffmpeg)",
+        )
+    }
+
     /// Runs `ffmpeg -bsf:v trace_headers` over an Annex-B stream; returns (section name,
-    /// fields) for every SPS, PPS and slice header. `None` when FFmpeg is missing.
-    fn trace_headers(stream: &[u8]) -> Option<Vec<(String, Fields)>> {
+    /// fields) for every SPS, PPS and slice header.
+    fn trace_headers(stream: &[u8]) -> Vec<(String, Fields)> {
         let dir = std::env::temp_dir().join(format!("stripecast-trace-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join(format!(
@@ -884,14 +894,10 @@ mod tests {
             .args(["-c", "copy", "-bsf:v", "trace_headers", "-f", "null", "-"])
             .output();
         let _ = std::fs::remove_file(&path);
-        let out = match out {
-            Ok(o) => o,
-            Err(e) => {
-                eprintln!("skipped: cannot run ffmpeg ({e})");
-                return None;
-            }
-        };
+        let out = out.unwrap_or_else(|e| tool_missing("ffmpeg", e));
         let text = String::from_utf8_lossy(&out.stderr);
+        // An FFmpeg without the bitstream filter fails here rather than tracing nothing.
+        assert!(out.status.success(), "ffmpeg trace_headers failed:\n{text}");
         let mut sections: Vec<(String, Fields)> = Vec::new();
         // The parameter sets are traced twice: once as "Extradata" (taken from the first
         // packet), then in the packets themselves. Only the packets count.
@@ -939,7 +945,7 @@ mod tests {
                 fields.push((name.to_string(), value));
             }
         }
-        Some(sections)
+        sections
     }
 
     fn get(fields: &Fields, name: &str) -> Option<i64> {
@@ -1159,9 +1165,7 @@ mod tests {
     /// compares bytes (parameter sets) and bits (slice headers) with what x264 wrote.
     fn cross_check(w: u32, h: u32, fullcolor: bool) {
         let stream = x264_stream(w, h, fullcolor);
-        let Some(sections) = trace_headers(&stream) else {
-            return;
-        };
+        let sections = trace_headers(&stream);
         let units: Vec<_> = nals(&stream)
             .into_iter()
             .filter(|(t, _)| matches!(t, 1 | 5 | 7 | 8))
@@ -1236,9 +1240,7 @@ mod tests {
         let (slice, _) = stream_slice(true, 0, 0, -3).packed(&sps, &pps);
         stream.extend(slice);
         stream.extend([0x88, 0x84, 0x21, 0x80]); // some slice data bits
-        let Some(sections) = trace_headers(&stream) else {
-            return;
-        };
+        let sections = trace_headers(&stream);
         let find = |n: &str| {
             sections
                 .iter()
@@ -1268,10 +1270,7 @@ mod tests {
             .arg(&path)
             .output();
         let _ = std::fs::remove_dir_all(&dir);
-        let Ok(out) = out else {
-            eprintln!("skipped: no ffprobe");
-            return;
-        };
+        let out = out.unwrap_or_else(|e| tool_missing("ffprobe", e));
         let text = String::from_utf8_lossy(&out.stdout);
         for want in [
             "width=1920",
