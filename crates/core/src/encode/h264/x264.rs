@@ -193,8 +193,8 @@ impl X264Encoder {
         });
         match rate_control {
             // CRF needs each picture's complexity, which x264 measures by motion search on a
-            // half-size copy of every picture: 10-27% of the CPU at equal quality (README,
-            // *Performance*).
+            // half-size copy of every picture: 10-29% of the CPU at equal quality
+            // (docs/performance.md, *H.264 at a constant quantiser*).
             RateControl::Crf => {
                 p.rc.i_rc_method = x::X264_RC_CRF as c_int;
                 p.rc.f_rf_constant = f32::from(quantiser);
