@@ -1,9 +1,9 @@
 /* Shared helpers of the fake NVIDIA driver libraries used by tests/nvenc_fake.rs.
  *
  * The fakes read and write the NVENC 12.0 structs by byte offset. The offsets are the ones
- * stripecast's src/encode/hw/nvenc/sys.rs pins in its layout tests (computed from the public
- * nvEncodeAPI.h 12.0 field lists); no NVIDIA header is used. Every call appends one line to
- * the file named by FAKE_NVENC_LOG; FAKE_NVENC_FAIL_AT=<call> (or <call>#<n> for the n-th
+ * stripecast's src/encode/hw/nvenc/sys/structs.rs pins in its layout tests (computed from the
+ * public nvEncodeAPI.h 12.0 field lists); no NVIDIA header is used. Every call appends one line
+ * to the file named by FAKE_NVENC_LOG; FAKE_NVENC_FAIL_AT=<call> (or <call>#<n> for the n-th
  * call of a session) makes that call fail. */
 #ifndef FAKE_COMMON_H
 #define FAKE_COMMON_H
