@@ -8,7 +8,7 @@ use napi_derive::napi;
 use std::sync::atomic::Ordering;
 use stripecast_core::encode::hw::probe::HardwareReport;
 use stripecast_core::geometry::Region;
-use stripecast_core::pipeline::{CaptureStreamInfo, Controls, Delivery, Plan};
+use stripecast_core::pipeline::{Controls, Delivery, Plan, StreamStatus};
 use stripecast_core::settings::{
     did_you_mean, CaptureOptions, JsType, RawValue, SettingsError, SettingsErrorKind, SETTINGS,
 };
@@ -312,9 +312,9 @@ pub struct StreamInfo {
     pub notes: Vec<String>,
 }
 
-impl From<CaptureStreamInfo> for StreamInfo {
-    fn from(i: CaptureStreamInfo) -> Self {
-        let s = i.stream;
+impl From<StreamStatus> for StreamInfo {
+    fn from(i: StreamStatus) -> Self {
+        let s = i.encoder;
         Self {
             capture: i.capture.to_string(),
             encoder: s.as_ref().map(|s| s.encoder.as_str().to_string()),

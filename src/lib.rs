@@ -343,11 +343,11 @@ impl ScreenCapture {
             .map_err(|e| throw_settings_error(env, &e))?;
         let display = capture.display().to_string();
         let pipeline = Pipeline::new(config, Box::new(capture), clamped.region).map_err(|e| {
-            let code = match e {
-                PipelineError::Watermark(_) => "ERR_WATERMARK",
-                _ => "ERR_START",
+            let (code, setting) = match e {
+                PipelineError::Watermark(_) => ("ERR_WATERMARK", Some("watermarkPath")),
+                _ => ("ERR_START", None),
             };
-            throw(env, ErrorClass::Error, code, e.to_string())
+            throw_with(env, ErrorClass::Error, code, e.to_string(), setting)
         })?;
         let info = CaptureInfo::new(
             pipeline.plan(),
@@ -487,7 +487,8 @@ impl ScreenCapture {
     /// Changes settings of the running capture without restarting it; they apply before the
     /// next frame. Fields left out keep their values. Quality, rate, paint-over, damage,
     /// cursor and watermark settings keep the encoders where they can; region, stripe height,
-    /// codec or colour format changes rebuild the streams and re-send everything. Invalid values
+    /// codec, colour format, JPEG subsampling or hardware choice changes rebuild the streams and
+    /// re-send everything. Invalid values
     /// throw the same errors as `start()` and leave the capture as it was. Returns the geometry
     /// now in force. The display cannot change (stop and start instead).
     #[napi(ts_args_type = "settings: CaptureSettings")]
@@ -519,8 +520,16 @@ impl ScreenCapture {
             .region
             .clamp(sw, sh, config.layout.mode == OutputMode::H264)
             .map_err(|e| throw_settings_error(env, &e))?;
-        let watermark = load_watermark(&config)
-            .map_err(|e| throw(env, ErrorClass::Error, "ERR_WATERMARK", e.to_string()))?;
+        let watermark = load_watermark(&config).map_err(|e| {
+            let message = e.to_string();
+            throw_with(
+                env,
+                ErrorClass::Error,
+                "ERR_WATERMARK",
+                message,
+                Some("watermarkPath"),
+            )
+        })?;
         // The hardware encoder stays what it is unless the settings that choose it changed
         // (only then is the host probed again).
         let controls = running.handle.controls();
@@ -587,7 +596,7 @@ impl ScreenCapture {
     /// `nvenc: libnvidia-encode.so.1 not found`). `null` before the first `start()`.
     #[napi]
     pub fn stream_info(&self) -> Option<StreamInfo> {
-        self.last.as_ref().map(|(c, _)| c.stream_info().into())
+        self.last.as_ref().map(|(c, _)| c.stream_status().into())
     }
 
     /// What this host offers for hardware H.264 (NVENC, VA-API render nodes), probed without

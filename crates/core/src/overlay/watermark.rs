@@ -28,18 +28,18 @@ const PNG_SIGNATURE: [u8; 8] = [0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
 /// Why a watermark could not be loaded. Every message names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum WatermarkError {
-    #[error("watermark {}: file not found", .path.display())]
+    #[error("watermarkPath: {}: file not found", .path.display())]
     NotFound { path: PathBuf },
-    #[error("watermark {}: is a directory, not a PNG file", .path.display())]
+    #[error("watermarkPath: {}: is a directory, not a PNG file", .path.display())]
     IsDirectory { path: PathBuf },
-    #[error("watermark {}: not a regular file", .path.display())]
+    #[error("watermarkPath: {}: not a regular file", .path.display())]
     NotRegularFile { path: PathBuf },
-    #[error("watermark {}: cannot read: {source}", .path.display())]
+    #[error("watermarkPath: {}: cannot read: {source}", .path.display())]
     Io { path: PathBuf, source: io::Error },
-    #[error("watermark {}: not a PNG file (bad signature)", .path.display())]
+    #[error("watermarkPath: {}: not a PNG file (bad signature)", .path.display())]
     NotPng { path: PathBuf },
     #[error(
-        "watermark {}: {width}x{height} is too large (at most {max}x{max} pixels)",
+        "watermarkPath: {}: {width}x{height} is too large (at most {max}x{max} pixels)",
         .path.display(),
         max = MAX_WATERMARK_SIDE
     )]
@@ -48,9 +48,9 @@ pub enum WatermarkError {
         width: u32,
         height: u32,
     },
-    #[error("watermark {}: PNG data is truncated", .path.display())]
+    #[error("watermarkPath: {}: PNG data is truncated", .path.display())]
     Truncated { path: PathBuf },
-    #[error("watermark {}: corrupt PNG: {detail}", .path.display())]
+    #[error("watermarkPath: {}: corrupt PNG: {detail}", .path.display())]
     Corrupt { path: PathBuf, detail: String },
 }
 

@@ -23,9 +23,7 @@ mod run;
 
 use thiserror::Error;
 
-pub use control::{
-    monotonic_ns, CaptureHandle, CaptureStreamInfo, Controls, InfoSlot, Stats, Update,
-};
+pub use control::{monotonic_ns, CaptureHandle, Controls, InfoSlot, Stats, StreamStatus, Update};
 pub use decide::{Decision, Policy, StripeState};
 pub use deliver::{Delivery, Sink};
 pub use plan::{hardware_choice, plan, EncoderFactory, Plan};

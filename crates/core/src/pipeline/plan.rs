@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use super::control::InfoSlot;
 use crate::encode::h264::x264::{X264Config, X264Encoder};
 use crate::encode::hw::{
-    self, open_h264_shared, HardwareChoice, HwRequest, SharedStreamInfo, StreamInfo,
+    self, open_h264_shared, EncoderInfo, HardwareChoice, HwRequest, SharedEncoderInfo,
 };
 use crate::encode::jpeg::{JpegConfig, JpegEncoder, WorkspacePool};
 use crate::encode::{EncodeError, Encoder, EncoderKind, StreamParams};
@@ -99,8 +99,8 @@ pub fn plan(config: &Config, region: Region, choice: &HardwareChoice) -> Plan {
     }
 }
 
-fn static_info(encoder: EncoderKind) -> SharedStreamInfo {
-    Arc::new(Mutex::new(StreamInfo::software(encoder, Vec::new())))
+fn static_info(encoder: EncoderKind) -> SharedEncoderInfo {
+    Arc::new(Mutex::new(EncoderInfo::software(encoder, Vec::new())))
 }
 
 /// The factory that opens `plan`'s encoders for `config`, and where they report what they
@@ -108,7 +108,7 @@ fn static_info(encoder: EncoderKind) -> SharedStreamInfo {
 /// whose hardware encoder is only known once opened).
 pub fn encoders(config: &Config, plan: &Plan, slot: &InfoSlot) -> EncoderFactory {
     let set_slot =
-        |info: SharedStreamInfo| *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(info);
+        |info: SharedEncoderInfo| *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(info);
     if plan.kind == PayloadKind::Jpeg {
         let jpeg = JpegConfig {
             quality: config.jpeg.quality,

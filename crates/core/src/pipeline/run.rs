@@ -6,7 +6,10 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::control::{monotonic_ns, CaptureHandle, Controls, InfoSlot, Update};
+use super::control::{
+    keep_mmap_threshold, monotonic_ns, release_free_memory, CaptureHandle, Controls, InfoSlot,
+    Update,
+};
 use super::decide::{
     band_align, block_sync_due, decide, hashes_drawn_rows, policy, rebuild, refit, rows_to_read,
     Action, Observation, Policy, Rebuild, Rules,
@@ -110,6 +113,7 @@ impl Pipeline {
 
     /// Starts the capture thread.
     pub fn start(self, sink: Arc<dyn Sink>) -> std::io::Result<CaptureHandle> {
+        keep_mmap_threshold();
         let controls = Arc::new(self.controls());
         let c = controls.clone();
         let thread = std::thread::Builder::new()
@@ -254,6 +258,10 @@ impl Pipeline {
                 s.streams.iter_mut().for_each(|st| st.encoder = None);
             }
             Rebuild::Nothing => {}
+        }
+        if change != Rebuild::Nothing {
+            // The old encoders were just dropped.
+            release_free_memory();
         }
         s.policy = self.policy();
         Ok(())

@@ -9,7 +9,7 @@
 //! option name, its JavaScript name, its TypeScript type, `=>`, its field in its group, its
 //! kind (what it accepts, see `kind.rs`) and its default.
 
-/// Calls `$callback!` with every setting, grouped as [`Config`] holds them.
+/// Calls `$callback!` with every setting, grouped as [`Config`](crate::settings::Config) holds them.
 #[macro_export]
 macro_rules! settings_table {
     ($callback:path) => {

@@ -1,6 +1,6 @@
 //! A hardware encoder that turns into x264 when it fails, so the stream goes on.
 
-use super::info::SharedStreamInfo;
+use super::info::SharedEncoderInfo;
 use crate::encode::h264::x264::{X264Config, X264Encoder};
 use crate::encode::{BgrxImage, EncodeError, EncodeOutcome, EncodeRequest, Encoder, EncoderKind};
 
@@ -13,12 +13,12 @@ pub struct FallbackEncoder {
     software: Option<X264Encoder>,
     x264: X264Config,
     reason: Option<String>,
-    info: SharedStreamInfo,
+    info: SharedEncoderInfo,
 }
 
 impl FallbackEncoder {
     /// Wraps `primary`; `x264` is what to open on failure; `info` is updated then.
-    pub fn new(primary: Box<dyn Encoder>, x264: X264Config, info: SharedStreamInfo) -> Self {
+    pub fn new(primary: Box<dyn Encoder>, x264: X264Config, info: SharedEncoderInfo) -> Self {
         FallbackEncoder {
             primary: Some(primary),
             software: None,
@@ -93,7 +93,7 @@ mod tests {
     use std::sync::{Arc, Mutex};
 
     use super::*;
-    use crate::encode::hw::info::StreamInfo;
+    use crate::encode::hw::info::EncoderInfo;
     use crate::encode::StreamParams;
     use crate::wire::nal_unit_types;
 
@@ -168,7 +168,7 @@ mod tests {
     #[test]
     fn mid_stream_failure_switches_to_x264_with_an_idr() {
         let dropped = Arc::new(Mutex::new(false));
-        let info = Arc::new(Mutex::new(StreamInfo {
+        let info = Arc::new(Mutex::new(EncoderInfo {
             encoder: EncoderKind::Nvenc,
             hardware: true,
             device: Some("GPU".into()),

@@ -7,7 +7,7 @@ use crate::encode::EncoderKind;
 
 /// What a stream ended up with; meant for users (`streamInfo()` in JavaScript).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StreamInfo {
+pub struct EncoderInfo {
     /// x264, NVENC or VA-API (JPEG for a JPEG capture).
     pub encoder: EncoderKind,
     /// Whether `encoder` is a hardware encoder.
@@ -20,7 +20,7 @@ pub struct StreamInfo {
     pub notes: Vec<String>,
 }
 
-impl StreamInfo {
+impl EncoderInfo {
     /// A hardware encoder that opened on `device`.
     pub(super) fn hardware(encoder: EncoderKind, device: &str, notes: &[String]) -> Self {
         Self {
@@ -34,7 +34,7 @@ impl StreamInfo {
 
     /// A software encoder (`x264`, `jpeg`), with the reasons hardware was not used.
     pub fn software(encoder: EncoderKind, declined: Vec<String>) -> Self {
-        StreamInfo {
+        EncoderInfo {
             encoder,
             hardware: false,
             device: None,
@@ -44,6 +44,6 @@ impl StreamInfo {
     }
 }
 
-/// A [`StreamInfo`] that a [`FallbackEncoder`](super::fallback::FallbackEncoder) keeps up to
+/// A [`EncoderInfo`] that a [`FallbackEncoder`](super::fallback::FallbackEncoder) keeps up to
 /// date.
-pub type SharedStreamInfo = Arc<Mutex<StreamInfo>>;
+pub type SharedEncoderInfo = Arc<Mutex<EncoderInfo>>;

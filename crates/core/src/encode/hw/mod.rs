@@ -4,7 +4,7 @@
 //! * `use_cpu` → x264, no hardware library is even opened;
 //! * `vaapi_node >= 0` → VA-API on `/dev/dri/renderD{128 + vaapi_node}` (NVENC is not tried);
 //! * `vaapi_node == -1` → NVENC when `libnvidia-encode.so.1` can be opened;
-//! * anything that fails → x264 (`threads` 0), and [`StreamInfo::declined`] says why.
+//! * anything that fails → x264 (`threads` 0), and [`EncoderInfo::declined`] says why.
 //!
 //! Hardware encoders are meant for full-frame mode (one stream): consumer NVIDIA GPUs allow only
 //! a few concurrent NVENC sessions and every VA-API context costs GPU memory, so striped mode
@@ -13,7 +13,7 @@
 //! A hardware encoder is wrapped in a [`FallbackEncoder`]: if it fails mid-stream, the stream
 //! continues on x264 starting with an IDR (so a decoder never sees a broken reference chain),
 //! and the reason is kept ([`FallbackEncoder::fallback_reason`], and in the shared
-//! [`StreamInfo`]). [`probe`] reports what the host offers without opening anything.
+//! [`EncoderInfo`]). [`probe`] reports what the host offers without opening anything.
 //!
 //! Imports run one way, so no module needs one that needs it back: this facade uses the
 //! backends ([`nvenc`], [`vaapi`]), [`fallback`] and x264; [`probe`] uses the facade's
@@ -31,7 +31,7 @@ pub mod vaapi;
 use std::sync::{Arc, Mutex};
 
 use self::fallback::FallbackEncoder;
-pub use self::info::{SharedStreamInfo, StreamInfo};
+pub use self::info::{EncoderInfo, SharedEncoderInfo};
 use self::nvenc::{NvencConfig, NvencEncoder, NvencPreset};
 use self::vaapi::{VaapiConfig, VaapiEncoder};
 use crate::encode::h264::x264::{X264Config, X264Encoder};
@@ -119,55 +119,56 @@ pub fn choose(vaapi_node: i32, use_cpu: bool) -> HardwareChoice {
 
 /// Opens the H.264 encoder for one full-frame stream; see the module documentation. Hardware
 /// failures never fail this call: they end in x264 with the reason in
-/// [`StreamInfo::declined`]. An error means x264 itself refused the request (e.g. odd sizes in
+/// [`EncoderInfo::declined`]. An error means x264 itself refused the request (e.g. odd sizes in
 /// 4:2:0), which no encoder could serve.
-pub fn open_h264(req: &HwRequest) -> Result<(Box<dyn Encoder>, StreamInfo), EncodeError> {
+pub fn open_h264(req: &HwRequest) -> Result<(Box<dyn Encoder>, EncoderInfo), EncodeError> {
     let (enc, info) = open_h264_shared(req)?;
     let snapshot = info.lock().unwrap_or_else(|e| e.into_inner()).clone();
     Ok((enc, snapshot))
 }
 
-/// [`open_h264`], with the [`StreamInfo`] shared with the encoder so that a later fallback to
+/// [`open_h264`], with the [`EncoderInfo`] shared with the encoder so that a later fallback to
 /// x264 shows up in it.
 pub fn open_h264_shared(
     req: &HwRequest,
-) -> Result<(Box<dyn Encoder>, SharedStreamInfo), EncodeError> {
+) -> Result<(Box<dyn Encoder>, SharedEncoderInfo), EncodeError> {
     let mut declined = Vec::new();
-    let hardware: Option<(Box<dyn Encoder>, StreamInfo)> = match choose(req.vaapi_node, req.use_cpu)
-    {
-        HardwareChoice::Software { reason } => {
-            // `useCpu` is a request, not a failure.
-            declined.extend(reason.filter(|_| !req.use_cpu));
-            None
-        }
-        HardwareChoice::Nvenc => match NvencEncoder::open(&NvencConfig {
-            params: req.params,
-            preset: NvencPreset::default(),
-            cuda_device: 0,
-        }) {
-            Ok(enc) => {
-                let info = StreamInfo::hardware(EncoderKind::Nvenc, enc.device_name(), enc.notes());
-                Some((Box::new(enc), info))
-            }
-            Err(e) => {
-                declined.push(e.to_string());
+    let hardware: Option<(Box<dyn Encoder>, EncoderInfo)> =
+        match choose(req.vaapi_node, req.use_cpu) {
+            HardwareChoice::Software { reason } => {
+                // `useCpu` is a request, not a failure.
+                declined.extend(reason.filter(|_| !req.use_cpu));
                 None
             }
-        },
-        HardwareChoice::Vaapi { node } => match VaapiEncoder::open(&VaapiConfig {
-            params: req.params,
-            node,
-        }) {
-            Ok(enc) => {
-                let info = StreamInfo::hardware(EncoderKind::Vaapi, enc.device(), enc.notes());
-                Some((Box::new(enc), info))
-            }
-            Err(e) => {
-                declined.push(e.to_string());
-                None
-            }
-        },
-    };
+            HardwareChoice::Nvenc => match NvencEncoder::open(&NvencConfig {
+                params: req.params,
+                preset: NvencPreset::default(),
+                cuda_device: 0,
+            }) {
+                Ok(enc) => {
+                    let info =
+                        EncoderInfo::hardware(EncoderKind::Nvenc, enc.device_name(), enc.notes());
+                    Some((Box::new(enc), info))
+                }
+                Err(e) => {
+                    declined.push(e.to_string());
+                    None
+                }
+            },
+            HardwareChoice::Vaapi { node } => match VaapiEncoder::open(&VaapiConfig {
+                params: req.params,
+                node,
+            }) {
+                Ok(enc) => {
+                    let info = EncoderInfo::hardware(EncoderKind::Vaapi, enc.device(), enc.notes());
+                    Some((Box::new(enc), info))
+                }
+                Err(e) => {
+                    declined.push(e.to_string());
+                    None
+                }
+            },
+        };
     match hardware {
         Some((enc, info)) => {
             let shared = Arc::new(Mutex::new(info));
@@ -178,7 +179,7 @@ pub fn open_h264_shared(
             let enc = X264Encoder::new(req.x264_config())?;
             Ok((
                 Box::new(enc),
-                Arc::new(Mutex::new(StreamInfo::software(
+                Arc::new(Mutex::new(EncoderInfo::software(
                     EncoderKind::X264,
                     declined,
                 ))),
@@ -258,7 +259,7 @@ mod tests {
         })
         .unwrap();
         assert_eq!(enc.kind(), EncoderKind::X264);
-        assert_eq!(info, StreamInfo::software(EncoderKind::X264, Vec::new()));
+        assert_eq!(info, EncoderInfo::software(EncoderKind::X264, Vec::new()));
         let mut out = Vec::new();
         let r = enc
             .encode(img(&frame(0)), EncodeRequest::default(), &mut out)
