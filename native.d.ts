@@ -147,7 +147,8 @@ export declare class ScreenCapture {
    * Changes settings of the running capture without restarting it; they apply before the
    * next frame. Fields left out keep their values. Quality, rate, paint-over, damage,
    * cursor and watermark settings keep the encoders where they can; region, stripe height,
-   * codec or colour format changes rebuild the streams and re-send everything. Invalid values
+   * codec, colour format, JPEG subsampling or hardware choice changes rebuild the streams and
+   * re-send everything. Invalid values
    * throw the same errors as `start()` and leave the capture as it was. Returns the geometry
    * now in force. The display cannot change (stop and start instead).
    */

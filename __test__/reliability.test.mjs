@@ -349,7 +349,7 @@ describe('lifecycle', () => {
     ['full444', 'H.264 full-frame 4:4:4'],
   ]
   for (const [mode, label] of WHOLE_SCREEN_MODES) {
-    it(`lifecycle: 1000 start/stop cycles of ${label} (whole screen, cursor, animated watermark): RSS grows < 10 MB after the first 100, no fd, thread or SysV segment left`, async (t) => {
+    it(`lifecycle: 1000 start/stop cycles of ${label} (whole screen, cursor, animated watermark): anonymous memory grows < 10 MB after the first 100, no fd, thread or SysV segment left`, async (t) => {
       const r = await runChild('cycles', [1000, 100, mode, join(env.tmp, 'good.png')], { display: env.xvfb.display, timeoutMs: 240000 })
       assertSteady(t, r, `${label} start/stop cycles`)
       const [{ after }] = r.results
@@ -357,7 +357,7 @@ describe('lifecycle', () => {
     })
   }
 
-  it('lifecycle: 1000 updateSettings() that rebuild the streams (codec and region, in turn): RSS grows < 10 MB after the first 100, no fd or thread left', async (t) => {
+  it('lifecycle: 1000 updateSettings() that rebuild the streams (codec and region, in turn): anonymous memory grows < 10 MB after the first 100, no fd or thread left', async (t) => {
     const r = await runChild('relayout', [1000, 100, join(env.tmp, 'good.png')], { display: env.xvfb.display, timeoutMs: 240000 })
     assertSteady(t, r, 'rebuilding updates')
   })

@@ -17,6 +17,9 @@ the side-by-side driver:
   moment to --out/NAME (`{"event": "snap", "name": NAME}`); `finish` stops it
   (`{"event": "done"}`). pixelflux itself prints `[X11] ...` lines on stdout: the parent skips
   every line that is not JSON.
+- `--wire` (bench/rd.mjs): every snap also writes wire.bin, each delivered payload as pixelflux
+  gave it (wire header included) in arrival order, as u32 BE length + bytes; `--fullcolor` sets
+  video_fullcolor (H.264 4:4:4);
 - memory: resident set size before the capture starts, at the end of the window, and the
   process's peak (VmRSS / VmHWM of /proc/self/status); `--keep none` (the memory pass) drops
   every payload in the callback, copying nothing, and writes nothing.
@@ -39,6 +42,8 @@ p.add_argument("--damage-threshold", type=int, default=15)
 p.add_argument("--damage-duration", type=int, default=30)
 p.add_argument("--out", required=True)
 p.add_argument("--keep", default="all", choices=["all", "none"])
+p.add_argument("--fullcolor", action="store_true")
+p.add_argument("--wire", action="store_true")
 a = p.parse_args()
 
 s = CaptureSettings()
@@ -53,7 +58,7 @@ s.jpeg_quality = a.jpeg_quality
 s.paint_over_jpeg_quality = 90
 s.video_crf = a.crf
 s.video_fullframe = a.fullframe
-s.video_fullcolor = False
+s.video_fullcolor = a.fullcolor
 s.use_paint_over_quality = False
 s.damage_block_threshold = a.damage_threshold
 s.damage_block_duration = a.damage_duration
@@ -62,6 +67,8 @@ lock = threading.Lock()
 st = {"on": False, "stripes": 0, "bytes": 0, "frames": set(), "lat": []}
 last = {}  # JPEG: y -> (height, frame_id, bytes)
 streams = {}  # H.264: y -> [height, [grab time ms...], [bytes...]]
+wire = []  # --wire: every delivery in arrival order, up to 256 MB
+wire_bytes = [0]
 
 
 def rss_mb():
@@ -79,6 +86,10 @@ def on_stripe(frame):
     data = bytes(memoryview(frame)) if keep else None
     y = frame.stripe_y_start
     with lock:
+        if a.wire and wire_bytes[0] < 256e6:
+            w = data if data is not None else bytes(memoryview(frame))
+            wire.append(w)
+            wire_bytes[0] += len(w)
         if keep and a.codec == "jpeg":
             last[y] = (frame.stripe_height, frame.frame_id, data)
         elif keep:
@@ -168,6 +179,13 @@ def write_out(d):
                          "motionChunks": motion_chunks.get(y, 0), "times": times})
     with open(os.path.join(d, "meta.json"), "w") as f:
         json.dump({"codec": a.codec, "width": a.width, "height": a.height, "parts": meta}, f)
+    if a.wire:
+        with lock:
+            msgs = list(wire)
+        with open(os.path.join(d, "wire.bin"), "wb") as f:
+            for m in msgs:
+                f.write(len(m).to_bytes(4, "big"))
+                f.write(m)
 
 
 # After the window: `snap NAME` writes what a viewer has now to --out/NAME (the parent freezes

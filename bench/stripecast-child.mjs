@@ -4,6 +4,9 @@
 //   node bench/stripecast-child.mjs --display :N --codec jpeg|h264 [--fullframe] --out DIR
 //   node bench/stripecast-child.mjs --display :N --multi 4 --fps 30     (concurrency test)
 //   ... --keep none     (memory pass: every Buffer dropped in the callback, nothing written)
+//   ... --jpeg-quality Q --crf N --subsampling 420|444|auto --fullcolor   (bench/rd.mjs's sweeps)
+//   ... --wire          (every snap also writes wire.bin: each delivered Buffer, wire header
+//                        included, in arrival order, as u32 BE length + bytes; bench/rd.mjs)
 //
 // Figures over the measured window (after --warmup): delivered frames/s (distinct frameIds),
 // stripes/s, bytes/s (whole delivered Buffers, wire header included, as the probe counts
@@ -47,6 +50,9 @@ function args(argv) {
     else if (k === '--damage-duration') a.damageDuration = Number(v())
     else if (k === '--multi') a.multi = Number(v())
     else if (k === '--tiles') a.tiles = true
+    else if (k === '--subsampling') a.subsampling = v()
+    else if (k === '--fullcolor') a.fullcolor = true
+    else if (k === '--wire') a.wire = true
     else if (k === '--rate-control') a.rateControl = v()
     else if (k === '--out') a.out = v()
     else if (k === '--keep') a.keep = v()
@@ -79,7 +85,7 @@ function settings(extra = {}) {
     paintOverJpegQuality: 90,
     h264Crf: a.crf,
     h264Fullframe: a.fullframe,
-    h264Fullcolor: false,
+    h264Fullcolor: !!a.fullcolor,
     targetFps: a.fps,
     captureCursor: false,
     usePaintOverQuality: false,
@@ -88,6 +94,7 @@ function settings(extra = {}) {
     damageBlockDuration: a.damageDuration,
     ...(a.tiles ? { jpegTiles: true } : {}),
     ...(a.rateControl ? { h264RateControl: a.rateControl } : {}),
+    ...(a.subsampling ? { jpegSubsampling: a.subsampling } : {}),
     ...extra,
   }
 }
@@ -103,6 +110,9 @@ async function single() {
   // are dropped).
   let last = []
   const streams = new Map() // H.264: y -> stripes
+  // --wire: every delivery in arrival order (wire header included), up to 256 MB.
+  const wire = []
+  let wireBytes = 0
   const keep = a.keep !== 'none'
   const cap = new ScreenCapture()
   const rssBefore = rssMb().now
@@ -110,6 +120,10 @@ async function single() {
     settings(),
     (s) => {
       const now = nowMs()
+      if (a.wire && wireBytes < 256e6) {
+        wire.push(Buffer.from(s.data))
+        wireBytes += s.data.length
+      }
       if (keep && a.codec === 'jpeg') {
         last = keepVisibleJpeg(last, s)
       } else if (keep) {
@@ -187,6 +201,15 @@ async function single() {
       }
     }
     writeFileSync(join(dir, 'meta.json'), JSON.stringify({ codec: a.codec, width: info.width, height: info.height, parts }))
+    if (a.wire) {
+      const chunks = []
+      for (const m of wire) {
+        const len = Buffer.alloc(4)
+        len.writeUInt32BE(m.length)
+        chunks.push(len, m)
+      }
+      writeFileSync(join(dir, 'wire.bin'), Buffer.concat(chunks))
+    }
   }
   const rl = createInterface({ input: process.stdin })
   for await (const line of rl) {
