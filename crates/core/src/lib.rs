@@ -8,6 +8,7 @@ pub mod encode;
 pub mod geometry;
 pub mod overlay;
 pub mod pipeline;
+pub mod scroll;
 pub mod seams;
 pub mod settings;
 pub mod window;
