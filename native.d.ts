@@ -55,6 +55,14 @@ export interface CaptureSettings {
    * clients cannot. Default: `false`.
    */
   jpegTiles?: boolean
+  /**
+   * JPEG only: when rows moved (a page or a window's content scrolling), send a 16-byte copy
+   * message (`0x05 0x00`, frame id, source x, y, width, height, destination x, y) before the
+   * frame's stripes instead of re-encoding them; only the newly exposed rows go out as JPEG.
+   * `stripecast/client` applies copies; pixelflux's clients cannot. Ignored for H.264 and with
+   * `omitStripeHeaders` (said in `CaptureInfo.notes`). Default: `false`.
+   */
+  scrollCopies?: boolean
   /** JPEG quality of changed stripes. Default: `75`. */
   jpegQuality?: number
   /** JPEG quality of paint-over (still stripes sent again). Default: `90`. */
@@ -274,7 +282,10 @@ export interface StreamInfo {
 
 /** One encoded stripe (or a whole frame in full-frame H.264). */
 export interface StripeEncodeResult {
-  /** 1 = JPEG, 2 = H.264. */
+  /**
+   * 1 = JPEG, 2 = H.264, 3 = a scroll copy (`scrollCopies`: `data` is the 16-byte copy
+   * message; `stripeYStart`, `stripeHeight`, `x`, `width`: where it copies to).
+   */
   type: number
   /**
    * First row painted, within the captured region. For JPEG this is the first changed row

@@ -3,10 +3,12 @@
 export declare const JPEG_HEADER_LENGTH: 6
 export declare const JPEG_TILE_HEADER_LENGTH: 10
 export declare const H264_HEADER_LENGTH: 10
+export declare const COPY_HEADER_LENGTH: 16
 
 export type StripeHeader =
   | { kind: 'jpeg'; frameId: number; x: number; y: number; regionWidth: number | null; payload: Uint8Array }
   | { kind: 'h264'; key: boolean; frameId: number; y: number; width: number; height: number; payload: Uint8Array }
+  | { kind: 'copy'; frameId: number; x: number; y: number; width: number; height: number; toX: number; toY: number; payload: Uint8Array }
 
 /** Parses a stripe's 6-byte (JPEG) or 10-byte (H.264) wire header; throws on anything else. */
 export declare function parseStripeHeader(bytes: Uint8Array): StripeHeader
@@ -20,6 +22,10 @@ export interface StripeClientStats {
   jpegStripes: number
   /** JPEG stripes in stripecast's tile format (`jpegTiles`), counted in `jpegStripes` too. */
   jpegTiles: number
+  /** Scroll copies applied (`scrollCopies`). */
+  copies: number
+  /** Copies ignored (each reported through onError, and a key frame asked for): one before any picture, or reaching outside the canvas. */
+  badCopies: number
   h264Chunks: number
   stripesDrawn: number
   /** distinct frame ids received */
@@ -44,7 +50,7 @@ export interface StripeClientOptions {
   /** A key frame is needed: send the server a 'keyframe' text message (`connect()` does it). */
   onNeedKeyframe?: () => void
   /** Called after each stripe is drawn. */
-  onDraw?: (info: { kind: 'jpeg' | 'h264'; y: number; height: number; frameId: number }) => void
+  onDraw?: (info: { kind: 'jpeg' | 'h264' | 'copy'; y: number; height: number; frameId: number }) => void
   /** Size the canvas to fit the content (default true). */
   autoResize?: boolean
 }

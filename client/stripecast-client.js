@@ -11,13 +11,17 @@
 //                (10-byte header; stripecast's jpegTiles)
 //   H.264:       0x04, kind (1 IDR / 0 other), frameId, stripeY, width, height,
 //                then Annex-B NAL units, SPS/PPS on every IDR                  (10-byte header)
+//   Copy:        0x05 0x00, frameId, x, y, width, height, toX, toY, no payload  (16 bytes;
+//                stripecast's scrollCopies: copy that rectangle of the canvas to toX, toY)
 // JPEG stripes are decoded with createImageBitmap and drawn at their x (0 unless tiled), y. H.264 goes through
 // WebCodecs: one VideoDecoder per stripe y (striped mode: every stripe is its own stream;
-// full-frame mode: one stream at y = 0), configured from the SPS of the first IDR.
+// full-frame mode: one stream at y = 0), configured from the SPS of the first IDR. Copies and
+// JPEGs are applied in arrival order (a frame's copies come before its stripes).
 
 export const JPEG_HEADER_LENGTH = 6
 export const JPEG_TILE_HEADER_LENGTH = 10
 export const H264_HEADER_LENGTH = 10
+export const COPY_HEADER_LENGTH = 16
 
 /** Frames queued inside one VideoDecoder above which deltas are dropped until the next IDR. */
 const MAX_DECODE_QUEUE = 24
@@ -30,7 +34,8 @@ const KEYFRAME_REQUEST_INTERVAL_MS = 250
  * Parses a stripe's wire header.
  * @param {Uint8Array} bytes
  * @returns {{kind: 'jpeg', frameId: number, x: number, y: number, regionWidth: number | null, payload: Uint8Array}
- *         | {kind: 'h264', key: boolean, frameId: number, y: number, width: number, height: number, payload: Uint8Array}}
+ *         | {kind: 'h264', key: boolean, frameId: number, y: number, width: number, height: number, payload: Uint8Array}
+ *         | {kind: 'copy', frameId: number, x: number, y: number, width: number, height: number, toX: number, toY: number, payload: Uint8Array}}
  */
 export function parseStripeHeader(bytes) {
   if (bytes.length >= JPEG_HEADER_LENGTH && bytes[0] === 0x03 && bytes[1] === 0x00) {
@@ -62,6 +67,20 @@ export function parseStripeHeader(bytes) {
       width: (bytes[6] << 8) | bytes[7],
       height: (bytes[8] << 8) | bytes[9],
       payload: bytes.subarray(H264_HEADER_LENGTH),
+    }
+  }
+  if (bytes.length >= COPY_HEADER_LENGTH && bytes[0] === 0x05 && bytes[1] === 0x00) {
+    const u16 = (i) => (bytes[i] << 8) | bytes[i + 1]
+    return {
+      kind: 'copy',
+      frameId: u16(2),
+      x: u16(4),
+      y: u16(6),
+      width: u16(8),
+      height: u16(10),
+      toX: u16(12),
+      toY: u16(14),
+      payload: bytes.subarray(COPY_HEADER_LENGTH),
     }
   }
   const head = Array.from(bytes.subarray(0, 4), (b) => b.toString(16).padStart(2, '0')).join(' ')
@@ -119,6 +138,8 @@ export function createStripeClient({ canvas, onError, onNeedKeyframe, onDraw, au
     bytes: 0,
     jpegStripes: 0,
     jpegTiles: 0, // JPEG stripes in the tile format (x offset), a subset of jpegStripes
+    copies: 0, // scroll copies applied
+    badCopies: 0, // copies ignored: before any picture, or reaching outside the canvas
     h264Chunks: 0,
     stripesDrawn: 0,
     framesReceived: 0, // distinct frame ids
@@ -228,6 +249,29 @@ export function createStripeClient({ canvas, onError, onNeedKeyframe, onDraw, au
           reportError(new Error(`stripecast: JPEG stripe at y=${msg.y} (frame ${msg.frameId}) did not decode: ${e?.message ?? e}`))
         },
       )
+  }
+
+  // ---- copies -----------------------------------------------------------------------------
+
+  function handleCopy(msg) {
+    // In line with the JPEG draws: a copy moves what the stripes before it drew.
+    jpegDraws = jpegDraws.then(() => {
+      if (closed) return
+      const { x, y, width: w, height: h, toX, toY } = msg
+      const inside = (px, py) => px + w <= canvas.width && py + h <= canvas.height
+      if (stats.stripesDrawn === 0 || w === 0 || h === 0 || !inside(x, y) || !inside(toX, toY)) {
+        // Not a picture this client has: what it shows is unknown from here, so start over.
+        stats.badCopies++
+        reportError(new Error(`stripecast: copy of ${w}x${h} at ${x},${y} to ${toX},${toY} (frame ${msg.frameId}) ignored: ${stats.stripesDrawn === 0 ? 'no picture yet' : `outside the ${canvas.width}x${canvas.height} canvas`}`))
+        needKeyframe()
+        return
+      }
+      // A canvas drawn onto itself is copied first (HTML drawImage), so overlapping rows are
+      // safe; 1:1 at whole pixels, so no resampling.
+      ctx.drawImage(canvas, x, y, w, h, toX, toY, w, h)
+      stats.copies++
+      drawn('copy', toY, h, msg.frameId)
+    })
   }
 
   // ---- H.264 ------------------------------------------------------------------------------
@@ -370,6 +414,7 @@ export function createStripeClient({ canvas, onError, onNeedKeyframe, onDraw, au
       stats.framesReceived++
     }
     if (msg.kind === 'jpeg') handleJpeg(msg)
+    else if (msg.kind === 'copy') handleCopy(msg)
     else handleH264(msg)
   }
 

@@ -151,7 +151,8 @@ pub fn settings_from_js(
 /// One encoded stripe (or a whole frame in full-frame H.264).
 #[napi(object)]
 pub struct StripeEncodeResult {
-    /// 1 = JPEG, 2 = H.264.
+    /// 1 = JPEG, 2 = H.264, 3 = a scroll copy (`scrollCopies`: `data` is the 16-byte copy
+    /// message; `stripeYStart`, `stripeHeight`, `x`, `width`: where it copies to).
     #[napi(js_name = "type")]
     pub kind: u32,
     /// First row painted, within the captured region. For JPEG this is the first changed row

@@ -19,6 +19,8 @@
 //   --no-tiles                                 JPEG: full-width bands only (pixelflux's wire
 //                                              format; by default JPEG is sent as tiles, which
 //                                              this page's client draws)
+//   --no-scroll-copies                         JPEG: re-encode moved rows instead of sending
+//                                              copies (copies are on unless --no-tiles)
 //   --port N              PORT                 default 8080; 0 = a free port
 //   --host ADDR           HOST                 default 127.0.0.1; anything else must be explicit
 //   --token SECRET        STRIPECAST_TOKEN     required as ?token=SECRET on every request
@@ -97,6 +99,8 @@ export async function listen(server, port, host, token) {
  * @param {boolean} [o.cursor=true] draw the cursor
  * @param {boolean} [o.tiles=true] JPEG: send only the changed columns (`jpegTiles`); false
  *   keeps pixelflux's wire format
+ * @param {boolean} [o.scrollCopies] JPEG: send moved rows as copies (`scrollCopies`); default
+ *   true, false with `tiles: false` (pixelflux's wire format)
  * @param {object} [o.capture] extra CaptureSettings, e.g. { usePaintOverQuality: false }
  * @param {number} [o.port=8080] 0 = a free port
  * @param {string} [o.host='127.0.0.1']

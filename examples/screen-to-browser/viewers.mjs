@@ -294,7 +294,8 @@ export function parseRegion(s) {
 /**
  * Capture settings from the example servers' options.
  * @param {{codec?: string, fps?: number, quality?: number, crf?: number, fullframe?: boolean,
- *   region?: string|object, display?: string, fullcolor?: boolean, cursor?: boolean, capture?: object}} o
+ *   region?: string|object, display?: string, fullcolor?: boolean, cursor?: boolean, tiles?: boolean, scrollCopies?: boolean,
+ *   capture?: object}} o
  */
 export function captureSettings(o) {
   const codec = (o.codec ?? 'jpeg').toLowerCase()
@@ -307,6 +308,8 @@ export function captureSettings(o) {
   if (o.display) s.display = o.display
   // The page's client draws JPEG tiles (a typed glyph: ~1 KB instead of a full-width band).
   if (codec === 'jpeg') s.jpegTiles = o.tiles ?? true
+  // and applies scroll copies (a scrolled page: a 16-byte copy plus the exposed rows).
+  if (codec === 'jpeg') s.scrollCopies = o.scrollCopies ?? o.tiles ?? true
   if (o.quality != null) s.jpegQuality = o.quality
   if (o.crf != null) s.h264Crf = o.crf
   if (o.fullframe != null) s.h264Fullframe = o.fullframe

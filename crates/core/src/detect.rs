@@ -60,6 +60,11 @@ impl ChangeDetector {
         }
     }
 
+    /// Width in pixels of the cells rows are hashed in.
+    pub fn cell_width(&self) -> u32 {
+        self.cell_width
+    }
+
     /// Hashes rows `start..end` of `frame`.
     pub fn hash_rows(&mut self, frame: &[u8], (start, end): (u32, u32)) {
         let (stride, cols) = (self.stride, self.cols);
@@ -133,6 +138,30 @@ impl ChangeDetector {
             {
                 *sent = Some(h);
             }
+        }
+    }
+
+    /// The cells of row `row` that columns `[x0, x1)` touch.
+    fn cells(&self, row: u32, (x0, x1): (u32, u32)) -> std::ops::Range<usize> {
+        let (c0, c1) = (
+            (x0 / self.cell_width) as usize,
+            (x1.div_ceil(self.cell_width) as usize).min(self.cols),
+        );
+        row as usize * self.cols + c0..row as usize * self.cols + c1
+    }
+
+    /// Whether the cells of row `row` that columns `[x0, x1)` touch are as last sent (the
+    /// consumer has them as last hashed).
+    pub fn clean(&self, row: u32, cols: (u32, u32)) -> bool {
+        self.cells(row, cols).all(|i| !self.cell_differs(i))
+    }
+
+    /// Forgets what was sent of the cells of rows `start..end` that columns `[x0, x1)` touch, so
+    /// that they go out again.
+    pub fn forget(&mut self, (start, end): (u32, u32), cols: (u32, u32)) {
+        for row in start..end {
+            let cells = self.cells(row, cols);
+            self.sent[cells].iter_mut().for_each(|h| *h = None);
         }
     }
 
@@ -269,6 +298,13 @@ mod tests {
         assert_eq!(det.changed_cols((9, 10)), (256, 300));
         det.mark_sent((9, 10), (256, 300));
         assert_eq!(det.changed_rows(&whole), None);
+
+        // Cleanliness and forgetting by the cells columns touch.
+        assert!(det.clean(9, (100, 300)));
+        det.forget((9, 11), (130, 140));
+        assert!(!det.clean(9, (100, 300)) && !det.clean(10, (128, 129)));
+        assert!(det.clean(9, (0, 128)) && det.clean(9, (256, 300)) && det.clean(11, (0, 300)));
+        assert_eq!(det.changed_cols((9, 11)), (128, 256));
     }
 
     #[test]

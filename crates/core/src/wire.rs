@@ -7,16 +7,23 @@
 //!   header).
 //! - H.264: `0x04`, frame kind (`0x01` IDR, `0x00` other), frame id, stripe y, width, height,
 //!   then Annex-B NAL units (10-byte header).
+//! - Copy (`scrollCopies`, stripecast's own, JPEG only): `0x05 0x00`, frame id, source x, y,
+//!   width, height, destination x, y; no payload (16-byte message). The viewer copies that
+//!   rectangle of what it shows to the destination, before drawing the frame's stripes that
+//!   follow it (messages are applied in arrival order).
 
 pub const JPEG_HEADER_LEN: usize = 6;
 pub const JPEG_TILE_HEADER_LEN: usize = 10;
 pub const H264_HEADER_LEN: usize = 10;
+pub const COPY_HEADER_LEN: usize = 16;
 
 /// Payload type, numbered as pixelflux numbers it (`StripeEncodeResult.type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PayloadKind {
     Jpeg = 1,
     H264 = 2,
+    /// A scroll copy (`scrollCopies`): a header alone, see [`Header::Copy`].
+    Copy = 3,
 }
 
 /// Which header the deliveries of a capture start with.
@@ -38,6 +45,7 @@ impl HeaderFormat {
             (HeaderFormat::Stripe, PayloadKind::Jpeg) => JPEG_HEADER_LEN,
             (HeaderFormat::Tile, PayloadKind::Jpeg) => JPEG_TILE_HEADER_LEN,
             (_, PayloadKind::H264) => H264_HEADER_LEN,
+            (_, PayloadKind::Copy) => COPY_HEADER_LEN,
         }
     }
 
@@ -64,6 +72,8 @@ impl HeaderFormat {
                 width: w(d.width),
                 height: w(d.height),
             },
+            // Not made from a placement: see [`Header::Copy`].
+            (_, PayloadKind::Copy) => return None,
         })
     }
 }
@@ -100,6 +110,16 @@ pub enum Header {
         width: u16,
         height: u16,
     },
+    /// Copy the viewer's rectangle at `(x, y)`, `width` x `height`, to `(to_x, to_y)`.
+    Copy {
+        frame_id: u16,
+        x: u16,
+        y: u16,
+        width: u16,
+        height: u16,
+        to_x: u16,
+        to_y: u16,
+    },
 }
 
 impl Header {
@@ -109,6 +129,7 @@ impl Header {
             Header::Jpeg { .. } => JPEG_HEADER_LEN,
             Header::JpegTile { .. } => JPEG_TILE_HEADER_LEN,
             Header::H264 { .. } => H264_HEADER_LEN,
+            Header::Copy { .. } => COPY_HEADER_LEN,
         }
     }
 
@@ -130,6 +151,15 @@ impl Header {
                 width,
                 height,
             } => ([0x04, u8::from(key)], &[frame_id, stripe_y, width, height]),
+            Header::Copy {
+                frame_id,
+                x,
+                y,
+                width,
+                height,
+                to_x,
+                to_y,
+            } => ([0x05, 0x00], &[frame_id, x, y, width, height, to_x, to_y]),
         };
         assert_eq!(out.len(), 2 + 2 * fields.len(), "header buffer size");
         out[..2].copy_from_slice(&lead);
@@ -165,6 +195,15 @@ impl Header {
                 stripe_y: u16_at(4),
                 width: u16_at(6),
                 height: u16_at(8),
+            },
+            (0x05, 0) if buf.len() >= COPY_HEADER_LEN => Header::Copy {
+                frame_id: u16_at(2),
+                x: u16_at(4),
+                y: u16_at(6),
+                width: u16_at(8),
+                height: u16_at(10),
+                to_x: u16_at(12),
+                to_y: u16_at(14),
             },
             _ => return None,
         };
@@ -302,6 +341,20 @@ mod tests {
         );
         assert_eq!(Header::parse(&[0xff, 0xd8, 0, 0, 0, 0]), None);
         assert_eq!(Header::parse(&[0x03]), None);
+        let copy = Header::Copy {
+            frame_id: 7,
+            x: 0,
+            y: 300,
+            width: 1920,
+            height: 780,
+            to_x: 0,
+            to_y: 296,
+        };
+        let b = copy.to_vec();
+        assert_eq!(b[..4], [0x05, 0x00, 0x00, 0x07]);
+        assert_eq!(b[14..], [0x01, 0x28]);
+        assert_eq!(Header::parse(&b), Some((copy, 16)));
+        assert_eq!(Header::parse(&b[..15]), None);
         assert_eq!(Header::parse(&t[..9]), None);
     }
 
@@ -351,9 +404,22 @@ mod tests {
                 },
             ),
         ];
+        let copy = Header::Copy {
+            frame_id: 65535,
+            x: 360,
+            y: 148,
+            width: 1200,
+            height: 792,
+            to_x: 360,
+            to_y: 140,
+        };
+        let headers: Vec<Header> = cases
+            .iter()
+            .map(|(format, kind, p)| format.header(*kind, p).unwrap())
+            .chain([copy])
+            .collect();
         let mut json = String::from("[\n");
-        for (i, (format, kind, p)) in cases.iter().enumerate() {
-            let h = format.header(*kind, p).unwrap();
+        for (i, &h) in headers.iter().enumerate() {
             let fields = match h {
                 Header::Jpeg { frame_id, stripe_y } => {
                     format!(
@@ -377,9 +443,20 @@ mod tests {
                 } => format!(
                     r#""kind": "h264", "key": {key}, "frameId": {frame_id}, "y": {stripe_y}, "width": {width}, "height": {height}"#
                 ),
+                Header::Copy {
+                    frame_id,
+                    x,
+                    y,
+                    width,
+                    height,
+                    to_x,
+                    to_y,
+                } => format!(
+                    r#""kind": "copy", "frameId": {frame_id}, "x": {x}, "y": {y}, "width": {width}, "height": {height}, "toX": {to_x}, "toY": {to_y}"#
+                ),
             };
             let bytes: Vec<String> = h.to_vec().iter().map(u8::to_string).collect();
-            let comma = if i + 1 < cases.len() { "," } else { "" };
+            let comma = if i + 1 < headers.len() { "," } else { "" };
             json += &format!(
                 "  {{ \"bytes\": [{}], \"header\": {{ {fields} }} }}{comma}\n",
                 bytes.join(", ")

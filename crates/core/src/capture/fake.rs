@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use super::{CaptureError, CursorImage, Source};
 use crate::geometry::{Region, RowSpans};
+use crate::scroll::Rect;
 
 /// The screen shared by a [`FakeSource`] and its [`FakeScreen`] handles.
 #[derive(Debug)]
@@ -19,8 +20,8 @@ struct Screen {
     height: u32,
     /// BGRX, `width * 4` bytes a row.
     pixels: Vec<u8>,
-    /// Rows of the screen drawn since the source last took its damage.
-    drawn: Vec<(u32, u32)>,
+    /// Rectangles `(x, y, w, h)` of the screen drawn since the source last took its damage.
+    drawn: Vec<(u32, u32, u32, u32)>,
     /// The screen changed size and the source has not seen it yet.
     resized: bool,
     /// Reads fail with a lost connection from now on.
@@ -40,6 +41,8 @@ pub struct FakeSource {
     region: Region,
     frame: Vec<u8>,
     damage: bool,
+    /// The rectangles the last `take_damage` reported, in region coordinates.
+    rects: Vec<Rect>,
 }
 
 impl FakeScreen {
@@ -64,6 +67,7 @@ impl FakeScreen {
             },
             frame: Vec::new(),
             damage: false,
+            rects: Vec::new(),
         };
         (screen, source)
     }
@@ -84,8 +88,30 @@ impl FakeScreen {
             }
         }
         if x < x1 && y < y1 {
-            s.drawn.push((y, y1));
+            s.drawn.push((x, y, x1 - x, y1 - y));
         }
+    }
+
+    /// Paints a rectangle (clipped to the screen) pixel by pixel with `f(x, y)`, and reports it
+    /// drawn.
+    pub fn paint(&self, (x, y, w, h): (u32, u32, u32, u32), f: impl Fn(u32, u32) -> [u8; 4]) {
+        let mut s = self.lock();
+        let (x1, y1) = ((x + w).min(s.width), (y + h).min(s.height));
+        let stride = s.width as usize * 4;
+        for row in y..y1 {
+            for col in x..x1 {
+                let i = row as usize * stride + col as usize * 4;
+                s.pixels[i..i + 4].copy_from_slice(&f(col, row));
+            }
+        }
+        if x < x1 && y < y1 {
+            s.drawn.push((x, y, x1 - x, y1 - y));
+        }
+    }
+
+    /// The whole screen's pixels (BGRX, `width * 4` bytes a row).
+    pub fn snapshot(&self) -> Vec<u8> {
+        self.lock().pixels.clone()
     }
 
     /// The pixel at `(x, y)` of the screen.
@@ -193,11 +219,30 @@ impl Source for FakeSource {
             return Ok(None);
         }
         let mut rows = RowSpans::default();
-        let top = i64::from(self.region.y);
-        for (a, b) in drawn {
-            rows.add(i64::from(a) - top, i64::from(b) - top, self.region.height);
+        let r = self.region;
+        self.rects.clear();
+        for (x, y, w, h) in drawn {
+            rows.add(
+                i64::from(y) - i64::from(r.y),
+                i64::from(y + h) - i64::from(r.y),
+                r.height,
+            );
+            let (x0, x1) = (x.max(r.x), (x + w).min(r.x + r.width));
+            let (y0, y1) = (y.max(r.y), (y + h).min(r.y + r.height));
+            if x0 < x1 && y0 < y1 {
+                self.rects.push(Rect {
+                    x: x0 - r.x,
+                    y: y0 - r.y,
+                    width: x1 - x0,
+                    height: y1 - y0,
+                });
+            }
         }
         Ok(Some(rows))
+    }
+
+    fn damage_rects(&self) -> Vec<Rect> {
+        self.rects.clone()
     }
 
     fn take_resize(&mut self) -> Option<(u32, u32)> {

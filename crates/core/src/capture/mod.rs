@@ -11,6 +11,7 @@ use std::time::Instant;
 use thiserror::Error;
 
 use crate::geometry::{Region, RowSpans};
+use crate::scroll::Rect;
 
 /// A screen the pipeline captures a region of. The source keeps a frame buffer of the region
 /// (BGRX, [`Source::stride`] bytes a row) that holds what was last read of each row;
@@ -38,6 +39,12 @@ pub trait Source: Send {
     /// Rows of the region drawn since the previous call; `None` when the source does not know
     /// (everything must be assumed drawn). Also notices size changes ([`Source::take_resize`]).
     fn take_damage(&mut self) -> Result<Option<RowSpans>, CaptureError>;
+    /// The rectangles of the region drawn, as reported by the last [`Source::take_damage`]
+    /// (clipped to the region, in its coordinates; they may overlap); empty when the source
+    /// cannot tell. Scroll copies look for moved rows in them.
+    fn damage_rects(&self) -> Vec<Rect> {
+        Vec::new()
+    }
     /// The new screen size, once, after the screen changed size.
     fn take_resize(&mut self) -> Option<(u32, u32)>;
     /// Reads `rows` of the region into the frame buffer; the other rows keep what they held.

@@ -18,6 +18,10 @@ use x11rb::rust_connection::RustConnection;
 
 use super::{CaptureError, CursorImage, Source};
 use crate::geometry::{Region, RowSpans};
+use crate::scroll::Rect;
+
+/// Damage rectangles kept per frame at most (for scroll copies).
+const MAX_RECTS: usize = 256;
 
 /// XDamage on the root window: tells which parts of the screen were drawn since the last look.
 struct DamageTracker {
@@ -49,6 +53,10 @@ pub struct X11Capture {
     notified: bool,
     /// Damaged rows of the region fetched by `wait_for_change`, not yet taken by `take_damage`.
     pending: RowSpans,
+    /// The rectangles of `pending`, in region coordinates.
+    pending_rects: Vec<Rect>,
+    /// The rectangles the last `take_damage` reported.
+    last_rects: Vec<Rect>,
     /// XInput 2 pointer motion events are selected (see `enable_pointer_events`).
     pointer_events: bool,
     /// The pointer moved since the last `take_damage`.
@@ -139,6 +147,8 @@ impl X11Capture {
             resized: false,
             notified: false,
             pending: RowSpans::default(),
+            pending_rects: Vec::new(),
+            last_rects: Vec::new(),
             pointer_events: false,
             pointer_moved: false,
         })
@@ -203,6 +213,20 @@ impl X11Capture {
             }
             let top = i64::from(rect.y) - i64::from(r.y);
             rows.add(top, top + i64::from(rect.height), r.height);
+            // Clipped to the region; a flood of small pieces is of no use to scroll copies.
+            let (left, right) = (x0.max(i64::from(r.x)), x1.min(i64::from(r.x + r.width)));
+            let (y0, y1) = (
+                top.max(0),
+                (top + i64::from(rect.height)).min(i64::from(r.height)),
+            );
+            if y0 < y1 && self.pending_rects.len() < MAX_RECTS {
+                self.pending_rects.push(Rect {
+                    x: (left - i64::from(r.x)) as u32,
+                    y: y0 as u32,
+                    width: (right - left) as u32,
+                    height: (y1 - y0) as u32,
+                });
+            }
         }
         Ok(())
     }
@@ -431,7 +455,12 @@ impl Source for X11Capture {
         if std::mem::take(&mut self.notified) {
             self.fetch_damage(&mut rows)?;
         }
+        self.last_rects = std::mem::take(&mut self.pending_rects);
         Ok(Some(rows))
+    }
+
+    fn damage_rects(&self) -> Vec<Rect> {
+        self.last_rects.clone()
     }
 
     fn screen_size(&self) -> (u32, u32) {
@@ -476,6 +505,8 @@ impl Source for X11Capture {
         self.region = region;
         // Rows of the old region; a new region is read whole anyway.
         self.pending = RowSpans::default();
+        self.pending_rects.clear();
+        self.last_rects.clear();
         Ok(())
     }
 

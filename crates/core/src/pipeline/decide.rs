@@ -128,6 +128,10 @@ pub struct Observation {
     /// The frame before a damaged block's last one: the whole stripe was hashed, and after
     /// this frame the consumer has it as it is (see [`block_sync_due`]).
     pub block_sync: bool,
+    /// Rows and columns of the stripe that scroll copies filled this frame: content that
+    /// moved, so the stripe counts as changed (for paint-over and damage) and the area is
+    /// painted over once the stripe is still, like rows sent at normal quality.
+    pub copied: Option<Area>,
 }
 
 /// What the rules are for a stripe, fixed for a layout.
@@ -179,9 +183,10 @@ pub struct StripeMemory {
 
 /// Whether a stripe's drawn rows must be hashed this frame: always, except in the middle of a
 /// damaged block, where being drawn counts as changed. Tiles need the hashes to find the
-/// changed columns, so with tiles a damaged stripe is hashed too (on its drawn rows only).
-pub fn hashes_drawn_rows(state: &StripeState, tiles: bool) -> bool {
-    state.wants_hash() || tiles
+/// changed columns, and scroll copies to know what the viewer holds, so with either
+/// (`always`) a damaged stripe is hashed too (on its drawn rows only).
+pub fn hashes_drawn_rows(state: &StripeState, always: bool) -> bool {
+    state.wants_hash() || always
 }
 
 /// Whether this is the frame before a damaged block's last one, for a stripe whose drawn rows
@@ -204,7 +209,26 @@ pub fn decide(
     widen: impl FnOnce(Area) -> Area,
 ) -> Action {
     let whole = ((stripe.y, stripe.y + stripe.height), rules.full_width);
-    let decision = memory.state.step(seen.changed.is_some(), &rules.policy);
+    let union = |a: (u32, u32), b: (u32, u32)| (a.0.min(b.0), a.1.max(b.1));
+    let remember = |memory: &mut StripeMemory, area: Area| {
+        memory.unpainted = Some(match memory.unpainted {
+            Some((rows, cols)) => (union(rows, area.0), union(cols, area.1)),
+            None => area,
+        });
+    };
+    let moved = seen.copied.is_some();
+    let decision = memory
+        .state
+        .step(seen.changed.is_some() || moved, &rules.policy);
+    if let Some(area) = seen.copied {
+        remember(memory, area);
+        if seen.changed.is_none() && decision == Decision::Send {
+            // Copies brought the viewer up to date: nothing to encode.
+            return Action::Idle {
+                sync_whole: seen.block_sync,
+            };
+        }
+    }
     let (paint_over, area) = match (decision, seen.changed, rules.band_align) {
         (Decision::Idle, _, _) => {
             return Action::Idle {
@@ -223,11 +247,7 @@ pub fn decide(
     };
     let area = if area == whole { area } else { widen(area) };
     if !paint_over {
-        let union = |a: (u32, u32), b: (u32, u32)| (a.0.min(b.0), a.1.max(b.1));
-        memory.unpainted = Some(match memory.unpainted {
-            Some((rows, cols)) => (union(rows, area.0), union(cols, area.1)),
-            None => area,
-        });
+        remember(memory, area);
     }
     Action::Send(Outgoing {
         area,
@@ -310,7 +330,7 @@ pub fn rebuild(old: &Config, new: &Config, was: Region, is: Region) -> Rebuild {
 /// stripes.
 pub fn band_align(kind: PayloadKind, subsampling: Subsampling) -> Option<u32> {
     match (kind, subsampling) {
-        (PayloadKind::H264, _) => None,
+        (PayloadKind::H264 | PayloadKind::Copy, _) => None,
         (PayloadKind::Jpeg, Subsampling::S444) => Some(8),
         // 4:2:0, and `auto`, whose changes are 4:2:0 (its 4:4:4 paint-overs are whole stripes).
         (PayloadKind::Jpeg, _) => Some(16),
@@ -439,6 +459,7 @@ mod tests {
             cols,
             hashed: true,
             block_sync: false,
+            copied: None,
         }
     }
 
@@ -584,6 +605,35 @@ mod tests {
             decide(&mut m2, &st, &quiet, &r, |a| a),
             Action::Idle { sync_whole: true }
         );
+    }
+
+    #[test]
+    fn copied_rows_count_as_change_send_nothing_and_are_painted_over_after() {
+        let mut m = StripeMemory::default();
+        let r = rules(Some(16), Some(2));
+        let st = stripe(64);
+        let copied = Observation {
+            copied: Some(((64, 120), (100, 400))),
+            ..seen(None, FULL)
+        };
+        assert_eq!(
+            decide(&mut m, &st, &copied, &r, |a| a),
+            Action::Idle { sync_whole: false }
+        );
+        // With exposed rows as well: the band goes out, the paint-over covers both.
+        let both = Observation {
+            changed: Some((120, 128)),
+            ..copied
+        };
+        let s = sent(decide(&mut m, &st, &both, &r, |a| a));
+        assert_eq!(s.area, ((112, 128), FULL));
+        assert_eq!(
+            decide(&mut m, &st, &seen(None, FULL), &r, |a| a),
+            Action::Idle { sync_whole: false }
+        );
+        let p = sent(decide(&mut m, &st, &seen(None, FULL), &r, |a| a));
+        assert!(p.paint_over);
+        assert_eq!(p.area, ((64, 128), FULL));
     }
 
     #[test]

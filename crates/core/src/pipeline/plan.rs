@@ -31,6 +31,8 @@ pub struct Plan {
     pub encoder: EncoderKind,
     /// Adjustments to the request (e.g. hardware encoding forcing full-frame).
     pub notes: Vec<String>,
+    /// Moved rows go out as copy messages (`scrollCopies`, JPEG with headers only).
+    pub scroll_copies: bool,
 }
 
 impl Plan {
@@ -57,17 +59,32 @@ pub fn plan(config: &Config, region: Region, choice: &HardwareChoice) -> Plan {
         stripes(region.height, rows)
     };
     match config.layout.mode {
-        OutputMode::Jpeg => Plan {
-            layout: striped(),
-            kind: PayloadKind::Jpeg,
-            full_frame: false,
-            encoder: EncoderKind::Jpeg,
-            notes: Vec::new(),
-        },
+        OutputMode::Jpeg => {
+            let mut notes = Vec::new();
+            let omitted = config.delivery.omit_headers;
+            if config.layout.scroll_copies && omitted {
+                notes.push(
+                    "scrollCopies ignored: a copy is a header, and omitStripeHeaders is set".into(),
+                );
+            }
+            Plan {
+                layout: striped(),
+                kind: PayloadKind::Jpeg,
+                full_frame: false,
+                encoder: EncoderKind::Jpeg,
+                notes,
+                scroll_copies: config.layout.scroll_copies && !omitted,
+            }
+        }
         OutputMode::H264 => {
             let mut notes = Vec::new();
             if config.layout.jpeg_tiles {
                 notes.push("jpegTiles ignored: H.264 encodes whole stripes".into());
+            }
+            if config.layout.scroll_copies {
+                notes.push(
+                    "scrollCopies ignored: H.264 streams cannot take pixels from elsewhere".into(),
+                );
             }
             let hardware = !matches!(choice, HardwareChoice::Software { .. });
             // Hardware encoders encode whole frames (GPUs allow few sessions): striped output
@@ -94,6 +111,7 @@ pub fn plan(config: &Config, region: Region, choice: &HardwareChoice) -> Plan {
                 full_frame,
                 encoder,
                 notes,
+                scroll_copies: false,
             }
         }
     }
@@ -230,6 +248,36 @@ mod tests {
             plan(&c, HD, &HardwareChoice::Nvenc).encoder,
             EncoderKind::Nvenc
         );
+    }
+
+    #[test]
+    fn scroll_copies_are_jpeg_with_headers_only_and_say_so() {
+        let sw = HardwareChoice::Software { reason: None };
+        let on = |f: fn(&mut crate::settings::CaptureOptions)| {
+            plan(
+                &config(|o| {
+                    o.scroll_copies = Some(true);
+                    f(o)
+                }),
+                HD,
+                &sw,
+            )
+        };
+        let jpeg = on(|o| o.output_mode = Some(0));
+        assert!(jpeg.scroll_copies && jpeg.notes.is_empty());
+        let h264 = on(|_| {});
+        assert!(!h264.scroll_copies);
+        assert!(
+            h264.notes[0].contains("scrollCopies ignored"),
+            "{:?}",
+            h264.notes
+        );
+        let bare = on(|o| {
+            o.output_mode = Some(0);
+            o.omit_stripe_headers = Some(true);
+        });
+        assert!(!bare.scroll_copies && bare.notes[0].contains("omitStripeHeaders"));
+        assert!(!plan(&config(|o| o.output_mode = Some(0)), HD, &sw).scroll_copies);
     }
 
     #[test]

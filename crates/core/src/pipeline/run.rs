@@ -6,25 +6,27 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::control::Stats;
 use super::control::{
     keep_mmap_threshold, monotonic_ns, release_free_memory, CaptureHandle, Controls, InfoSlot,
     Update,
 };
 use super::decide::{
     band_align, block_sync_due, decide, hashes_drawn_rows, policy, rebuild, refit, rows_to_read,
-    Action, Observation, Policy, Rebuild, Rules,
+    Action, Area, Observation, Policy, Rebuild, Rules,
 };
-use super::deliver::{encode_and_deliver, FrameOut, Handed, Job, Sink, Stream};
+use super::deliver::{encode_and_deliver, Delivery, FrameOut, Handed, Job, Sink, Stream};
 use super::plan::{encoders, hardware_choice, plan, EncoderFactory, Plan};
 use super::{load_watermark, PipelineError};
 use crate::capture::{CursorImage, Source};
 use crate::detect::{ChangeDetector, TILE_CELL_WIDTH};
 use crate::encode::hw::HardwareChoice;
 use crate::encode::{BgrxImage, EncodeError, EncoderKind};
-use crate::geometry::{Region, RowSpans};
+use crate::geometry::{Region, RowSpans, Stripe};
 use crate::overlay::cursor::blend_cursor;
 use crate::overlay::watermark::Watermark;
 use crate::overlay::{widen_for_overlays, OverlayRows};
+use crate::scroll::{self, Rect, RectRows};
 use crate::seams;
 use crate::settings::Config;
 use crate::wire::{HeaderFormat, PayloadKind};
@@ -296,6 +298,11 @@ impl Pipeline {
             s.full_check_due = true;
         }
         let drawn = self.source.take_damage()?;
+        let drawn_rects = if self.plan.scroll_copies {
+            self.source.damage_rects()
+        } else {
+            Vec::new()
+        };
         let full_check = s.full_check_due || drawn.is_none();
         if full_check {
             s.last_full_check = Instant::now();
@@ -342,6 +349,12 @@ impl Pipeline {
                 return Err(e.into());
             }
         }
+        // 4:2:0 JPEG: a copy's end rows carry chroma blended with the source's neighbours.
+        let edge_rows = if self.band_align() == Some(seams::BLOCK_HEIGHT) {
+            scroll::CHROMA_EDGE_ROWS
+        } else {
+            0
+        };
         let frame = self.source.pixels();
         if draw_overlays {
             if let Some(c) = &cursor {
@@ -363,24 +376,64 @@ impl Pipeline {
             band_align: band_align(self.plan.kind, self.config.jpeg.subsampling),
             full_width,
         };
-        let mut jobs = Vec::new();
-        let mut nothing_changed = true;
+        let always_hash = tiles || self.plan.scroll_copies;
+        // Copies go to the consumer before anything else of the frame, and are looked for
+        // before this frame's hashing changes what the detector says the viewer had.
+        let moved = if self.plan.scroll_copies {
+            let ctx = CopyContext {
+                frame: &*frame,
+                stride,
+                width: region.width,
+                edge_rows,
+                frame_id: s.frame_id,
+                capture_time_ns,
+                sink,
+                stats,
+            };
+            send_copies(&mut s.scroll, &s.detector, &drawn_rects, &ctx)
+        } else {
+            Moved::default()
+        };
+        // Hash first (every stripe), then take in what the copies left, then decide.
+        let mut looked = Vec::with_capacity(self.plan.layout.len());
         for (stripe, stream) in self.plan.layout.iter().zip(s.streams.iter_mut()) {
             let whole = (stripe.y, stripe.y + stripe.height);
-            let hashes = hashes_drawn_rows(&stream.memory.state, tiles);
-            let (changed, hashed) = match rows.extent_within(stripe) {
+            let hashes = hashes_drawn_rows(&stream.memory.state, always_hash);
+            let drawn = match rows.extent_within(stripe) {
                 Some(drawn) if !hashes => {
                     stream.stale = true;
-                    (Some(drawn), false)
+                    Some((drawn, false))
                 }
-                Some(_) => {
+                Some(drawn) => {
                     if !stream.rehash_if_stale(&mut s.detector, frame, whole) {
                         for span in rows.within(stripe) {
                             s.detector.hash_rows(frame, span);
                         }
                     }
-                    (s.detector.changed_rows(stripe), true)
+                    Some((drawn, true))
                 }
+                None => None,
+            };
+            let block_sync = block_sync_due(&stream.memory.state, always_hash);
+            if block_sync {
+                stream.rehash_if_stale(&mut s.detector, frame, whole);
+            }
+            looked.push((drawn, block_sync));
+        }
+        for &(rows, cols) in &moved.keep {
+            s.detector.mark_sent(rows, cols);
+        }
+        for &(rows, cols) in &moved.forget {
+            s.detector.forget(rows, cols);
+        }
+        let mut jobs = Vec::new();
+        let mut nothing_changed = moved.copied.is_empty();
+        let layout = self.plan.layout.iter().zip(s.streams.iter_mut());
+        for ((stripe, stream), (drawn, block_sync)) in layout.zip(looked) {
+            let whole = (stripe.y, stripe.y + stripe.height);
+            let (changed, hashed) = match drawn {
+                Some((drawn, false)) => (Some(drawn), false),
+                Some((_, true)) => (s.detector.changed_rows(stripe), true),
                 None => (None, false),
             };
             // With tiles every changed stripe was hashed, so its cells are known.
@@ -389,15 +442,12 @@ impl Pipeline {
                 _ => full_width,
             };
             nothing_changed &= changed.is_none();
-            let block_sync = block_sync_due(&stream.memory.state, tiles);
-            if block_sync {
-                stream.rehash_if_stale(&mut s.detector, frame, whole);
-            }
             let seen = Observation {
                 changed,
                 cols,
                 hashed,
                 block_sync,
+                copied: copied_within(&moved.copied, stripe),
             };
             let seams = &stream.seams;
             let action = decide(&mut stream.memory, stripe, &seen, &rules, |area| {
@@ -548,6 +598,7 @@ struct Session {
     overlays: OverlayMemory,
     /// Hardware fallback reasons already reported.
     fallbacks_reported: usize,
+    scroll: ScrollMemory,
 }
 
 impl Session {
@@ -583,6 +634,7 @@ impl Session {
             retry: RowSpans::default(),
             overlays: OverlayMemory::default(),
             fallbacks_reported: 0,
+            scroll: ScrollMemory::default(),
         }
     }
 }
@@ -641,4 +693,139 @@ impl OverlayMemory {
         };
         draw
     }
+}
+
+/// What scroll copies remember between frames: the rectangles hashed in the last frame.
+#[derive(Default)]
+struct ScrollMemory {
+    frame_id: u32,
+    rects: Vec<RectRows>,
+}
+
+/// What a frame's copies did: the areas whose cells the viewer now holds as hashed this frame
+/// (`keep`), those it holds unknown pixels in (`forget`), and the copies' destinations.
+#[derive(Default)]
+struct Moved {
+    keep: Vec<Area>,
+    forget: Vec<Area>,
+    copied: Vec<Rect>,
+}
+
+/// What [`send_copies`] works with.
+struct CopyContext<'a> {
+    frame: &'a [u8],
+    stride: usize,
+    width: u32,
+    edge_rows: u32,
+    frame_id: u32,
+    capture_time_ns: u64,
+    sink: &'a dyn Sink,
+    stats: &'a Stats,
+}
+
+/// Hashes this frame's drawn rectangles, finds the rows the viewer already has moved (against
+/// the previous frame's rectangles, only if that frame was the one just before), and hands the
+/// copies to the consumer. `detector` must not have hashed this frame yet: it tells what the
+/// viewer had at the end of the previous frame.
+fn send_copies(
+    memory: &mut ScrollMemory,
+    detector: &crate::detect::ChangeDetector,
+    drawn: &[Rect],
+    ctx: &CopyContext<'_>,
+) -> Moved {
+    let cell_width = detector.cell_width();
+    let current: Vec<RectRows> = scroll::candidates(drawn)
+        .into_iter()
+        .map(|r| {
+            let outer = scroll::outer_cols((r.x, r.x + r.width), cell_width, ctx.width);
+            RectRows::hash(ctx.frame, ctx.stride, r, outer)
+        })
+        .collect();
+    let previous = std::mem::take(&mut memory.rects);
+    let follows = memory.frame_id.wrapping_add(1) == ctx.frame_id;
+    let mut moved = Moved::default();
+    for cur in current.iter().filter(|_| follows) {
+        let Some(prev) = previous
+            .iter()
+            .find(|p| (p.rect.x, p.rect.width) == (cur.rect.x, cur.rect.width))
+        else {
+            continue;
+        };
+        let cols = (cur.rect.x, cur.rect.x + cur.rect.width);
+        for copy in scroll::find_copies(prev, cur, |y| detector.clean(y, cols)) {
+            // Applied in order: none may read what an earlier one wrote.
+            let src = copy.source();
+            if moved.copied.iter().any(|d| rects_meet(d, &src)) {
+                continue;
+            }
+            let update = scroll::destination_cells(
+                &copy,
+                prev,
+                cur,
+                cell_width,
+                ctx.width,
+                ctx.edge_rows,
+                |y, cols| detector.clean(y, cols),
+            );
+            let header = crate::wire::Header::Copy {
+                frame_id: ctx.frame_id as u16,
+                x: copy.x as u16,
+                y: copy.src_y as u16,
+                width: copy.width as u16,
+                height: copy.height as u16,
+                to_x: copy.x as u16,
+                to_y: copy.dst_y as u16,
+            };
+            let data = header.to_vec();
+            let bytes = data.len() as u64;
+            let accepted = ctx.sink.deliver(Delivery {
+                kind: PayloadKind::Copy,
+                data,
+                stripe_y: copy.dst_y,
+                stripe_height: copy.height,
+                x: copy.x,
+                width: copy.width,
+                frame_id: ctx.frame_id,
+                key: false,
+                paint_over: false,
+                capture_time_ns: ctx.capture_time_ns,
+            });
+            if !accepted {
+                // The viewer kept what it had there, which is what the detector says.
+                ctx.stats.stripes_dropped.fetch_add(1, Relaxed);
+                continue;
+            }
+            ctx.stats.bytes_delivered.fetch_add(bytes, Relaxed);
+            moved.keep.extend(update.keep);
+            moved.forget.extend(update.forget);
+            moved.copied.push(copy.destination());
+        }
+    }
+    memory.rects = current;
+    memory.frame_id = ctx.frame_id;
+    moved
+}
+
+fn rects_meet(a: &Rect, b: &Rect) -> bool {
+    a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height
+}
+
+/// The rows and columns of `stripe` that `copied` rectangles filled (their bounding box).
+fn copied_within(copied: &[Rect], stripe: &Stripe) -> Option<Area> {
+    let (top, bottom) = (stripe.y, stripe.y + stripe.height);
+    copied
+        .iter()
+        .filter(|r| r.y < bottom && r.y + r.height > top)
+        .map(|r| {
+            (
+                (r.y.max(top), (r.y + r.height).min(bottom)),
+                (r.x, r.x + r.width),
+            )
+        })
+        .reduce(|(ra, ca), (rb, cb)| {
+            (
+                (ra.0.min(rb.0), ra.1.max(rb.1)),
+                (ca.0.min(cb.0), ca.1.max(cb.1)),
+            )
+        })
 }

@@ -70,6 +70,14 @@ macro_rules! settings_table {
                 `stripecast/client` draws tiles; pixelflux's clients cannot."
                 jpeg_tiles "jpegTiles" "boolean" =>
                     jpeg_tiles: $crate::settings::Flag = false;
+                "JPEG only: when rows moved (a page or a window's content scrolling), send a 16-byte
+                copy message (`0x05 0x00`, frame id, source x, y, width, height, destination x,
+                y) before the frame's stripes instead of re-encoding them; only the newly exposed
+                rows go out as JPEG. `stripecast/client` applies copies; pixelflux's clients
+                cannot. Ignored for H.264 and with `omitStripeHeaders` (said in
+                `CaptureInfo.notes`)."
+                scroll_copies "scrollCopies" "boolean" =>
+                    scroll_copies: $crate::settings::Flag = false;
             }
             jpeg JpegSettings "JPEG quality and chroma." {
                 "JPEG quality of changed stripes."
