@@ -40,7 +40,7 @@ describe('benchmark scene player', () => {
     if (dir) rmSync(dir, { recursive: true, force: true })
   })
 
-  for (const name of ['video', 'window-video', 'scroll']) {
+  for (const name of ['video', 'window-video', 'scroll', 'scroll-window', 'scroll-lines']) {
     it(`${name}: the last logged picture, rebuilt from the parts, is the screen`, async () => {
       const t = nowMs()
       await player.start(name, 60)

@@ -10,6 +10,10 @@
 // rectangle that had moved on, left where a band ended at a block whose decoded chroma had
 // been interpolated from the old content (see crates/core/src/seams.rs). Needs Chromium
 // (Debian `chromium`) and playwright-core; without them it FAILS.
+//
+// Then scrolling text (xpaint's scroll scenes: a page, a window in a still desktop, a
+// terminal) with scroll copies (`scrollCopies`, the example server's default): the page applies
+// the copies on its canvas; at every hold no row may be out of place.
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdirSync, writeFileSync } from 'node:fs'
@@ -199,6 +203,35 @@ async function installChecker(page) {
   )
 }
 
+/** Checks the page's canvas against the screen at holds after runs of `move(i)`; returns when
+ * each hold first matched. */
+async function checkHolds(t, page, label, move) {
+  const taken = []
+  for (let i = 0; i < HOLDS; i++) {
+    await move(i)
+    const held = nowMs() // the last picture is on screen: xpaint replied after a round trip
+    const late = nowMs() - held
+    await page.evaluate((delays) => window.motionSnap(delays), LOOKS_MS.map((d) => Math.max(0, d - late)))
+    const truth = (await painter.dump(0, 0, W, H)).toString('base64')
+    const looks = await page.evaluate(([b64, n]) => window.motionCheck(b64, n), [truth, LOOKS_MS.length])
+    const last = looks.at(-1)
+    const firstClean = looks.find((l) => l.lines === 0)
+    if (last.lines) dumpPictures(label, i, last.canvas, truth)
+    assert.equal(
+      last.lines,
+      0,
+      `${label}, hold ${i}: ${last.lines} lines of pixels still off the screen ${(late + last.at).toFixed(0)} ms after the motion held ` +
+        `(longest: ${JSON.stringify(last.worst)}; pictures in ${DUMP_DIR}; page ${JSON.stringify(await pageState(page))})`,
+    )
+    taken.push(late + firstClean.at)
+    t.diagnostic(
+      `hold ${i}: ` + looks.map((l) => `+${(late + l.at).toFixed(0)} ms: ${l.lines} lines, worst flat ${l.maxFlat} / edge ${l.maxEdge}`).join('; '),
+    )
+  }
+  const sorted = taken.sort((a, b) => a - b)
+  t.diagnostic(`${label}: canvas matched the held screen after ${sorted[0].toFixed(0)}-${sorted.at(-1).toFixed(0)} ms (median ${sorted[sorted.length >> 1].toFixed(0)})`)
+}
+
 describe('moving content in a real browser: the canvas keeps up with the screen', { timeout: 240000 }, () => {
   before(async () => {
     await requireChromium()
@@ -231,33 +264,63 @@ describe('moving content in a real browser: the canvas keeps up with the screen'
       try {
         await waitForPicture(page, { width: W, height: H })
         await installChecker(page)
-        const taken = []
-        for (let i = 0; i < HOLDS; i++) {
-          await painter.play(30, 'bounce', runSeconds(i))
-          const held = nowMs() // the last picture is on screen: xpaint replied after a round trip
-          const late = nowMs() - held
-          await page.evaluate((delays) => window.motionSnap(delays), LOOKS_MS.map((d) => Math.max(0, d - late)))
-          const truth = (await painter.dump(0, 0, W, H)).toString('base64')
-          const looks = await page.evaluate(([b64, n]) => window.motionCheck(b64, n), [truth, LOOKS_MS.length])
-          const last = looks.at(-1)
-          const firstClean = looks.find((l) => l.lines === 0)
-          if (last.lines) dumpPictures(label, i, last.canvas, truth)
-          assert.equal(
-            last.lines,
-            0,
-            `${label}, hold ${i}: ${last.lines} lines of pixels still off the screen ${(late + last.at).toFixed(0)} ms after the motion held ` +
-              `(longest: ${JSON.stringify(last.worst)}; pictures in ${DUMP_DIR}; page ${JSON.stringify(await pageState(page))})`,
-          )
-          taken.push(late + firstClean.at)
-          t.diagnostic(
-            `hold ${i}: ` + looks.map((l) => `+${(late + l.at).toFixed(0)} ms: ${l.lines} lines, worst flat ${l.maxFlat} / edge ${l.maxEdge}`).join('; '),
-          )
-        }
+        await checkHolds(t, page, label, (i) => painter.play(30, 'bounce', runSeconds(i)))
         const { stats } = await pageState(page)
         assert.equal(stats.decodeErrors, 0, `${label}: decode errors in the page`)
         assert.deepEqual(page.errors, [], `${label}: page errors`)
-        const sorted = taken.sort((a, b) => a - b)
-        t.diagnostic(`${label}: canvas matched the held screen after ${sorted[0].toFixed(0)}-${sorted.at(-1).toFixed(0)} ms (median ${sorted[sorted.length >> 1].toFixed(0)})`)
+      } finally {
+        await page.close()
+        await srv.close()
+      }
+    })
+  }
+})
+
+const SCROLLS = [
+  ['a text page scrolling 4 rows a frame, JPEG tiles', 'scroll', {}],
+  ['a 1200-wide window scrolling 4-12 rows a frame in a still desktop, JPEG tiles', 'scroll-window', {}],
+  ['a terminal scrolling whole 18-row lines, full-width JPEG stripes 4:2:0', 'scroll-lines', { tiles: false, scrollCopies: true, capture: { jpegSubsampling: '420' } }],
+]
+
+describe('scrolling text in a real browser: scroll copies keep every row in place', { timeout: 240000 }, () => {
+  before(async () => {
+    await requireChromium()
+    xvfb = await startXvfb({ width: W, height: H })
+    painter = await openPainter(xvfb.display)
+    browser = await launchChromium()
+  })
+
+  after(async () => {
+    await browser?.close().catch(() => {})
+    await painter?.close().catch(() => {})
+    await xvfb?.stop()
+  })
+
+  for (const [label, scene, opts] of SCROLLS) {
+    it(`${label}: the canvas shows the screen at every hold`, async (t) => {
+      // The scene's first picture, before the page connects.
+      await painter.cmd(`scene ${scene} 60 0.05`)
+      const srv = await startServer({
+        display: xvfb.display,
+        port: 0,
+        fps: FPS,
+        cursor: false,
+        capture: { paintOverTriggerFrames: FPS },
+        idleStopMs: 0,
+        ...QUALITY,
+        ...opts,
+      })
+      const page = await browser.open(srv.url)
+      try {
+        await waitForPicture(page, { width: W, height: H })
+        await installChecker(page)
+        await checkHolds(t, page, label, (i) => painter.cmd(`scene ${scene} 60 ${runSeconds(i)}`))
+        const { stats } = await pageState(page)
+        assert.ok(stats.copies > 10 * HOLDS, `${label}: ${stats.copies} copies applied`)
+        assert.equal(stats.badCopies, 0, `${label}: copies ignored`)
+        assert.equal(stats.decodeErrors, 0, `${label}: decode errors in the page`)
+        assert.deepEqual(page.errors, [], `${label}: page errors`)
+        t.diagnostic(`${label}: ${stats.copies} copies, ${stats.jpegStripes} JPEGs, ${(stats.bytes / 1e6).toFixed(2)} MB`)
       } finally {
         await page.close()
         await srv.close()

@@ -44,6 +44,9 @@ p.add_argument("--out", required=True)
 p.add_argument("--keep", default="all", choices=["all", "none"])
 p.add_argument("--fullcolor", action="store_true")
 p.add_argument("--wire", action="store_true")
+# JPEG: snaps also hold the viewer's picture at the window's start and every delivery of the
+# window with its grab time, for the PSNR of what a viewer saw in motion.
+p.add_argument("--replay", action="store_true")
 a = p.parse_args()
 
 s = CaptureSettings()
@@ -69,6 +72,7 @@ last = {}  # JPEG: y -> (height, frame_id, bytes)
 streams = {}  # H.264: y -> [height, [grab time ms...], [bytes...]]
 wire = []  # --wire: every delivery in arrival order, up to 256 MB
 wire_bytes = [0]
+history = []  # --replay: (grab time ms or 0, y, height, bytes), in arrival order
 
 
 def rss_mb():
@@ -100,6 +104,9 @@ def on_stripe(frame):
             e[2].append(data)
         if not st["on"]:
             return
+        if a.replay and keep and a.codec == "jpeg":
+            t = getattr(frame, "capture_ns", 0) or now
+            history.append((t / 1e6, y, frame.stripe_height, data))
         st["stripes"] += 1
         st["bytes"] += len(frame)
         st["frames"].add(frame.frame_id)
@@ -119,6 +126,8 @@ cap.start_capture(on_stripe, s)
 time.sleep(a.warmup)
 r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.monotonic()
 with lock:
+    if a.replay and keep and a.codec == "jpeg":
+        history.extend((0, y, h, data) for y, (h, fid, data) in sorted(last.items()))
     st["on"] = True
 emit({"event": "window-start"})
 time.sleep(a.seconds)
@@ -177,8 +186,19 @@ def write_out(d):
             # times: when each access unit's picture was grabbed (CLOCK_MONOTONIC ms).
             meta.append({"y": y, "height": h, "file": name, "chunks": len(chunks),
                          "motionChunks": motion_chunks.get(y, 0), "times": times})
+    replayed = None
+    if a.replay and a.codec == "jpeg" and os.path.basename(d) == "late":
+        with lock:
+            hl = list(history)
+        replayed = []
+        for i, (t, y, h, data) in enumerate(hl):
+            name = "h-%d.bin" % i
+            with open(os.path.join(d, name), "wb") as f:
+                f.write(payload(data))
+            replayed.append({"y": y, "height": h, "file": name, "time": t})
     with open(os.path.join(d, "meta.json"), "w") as f:
-        json.dump({"codec": a.codec, "width": a.width, "height": a.height, "parts": meta}, f)
+        json.dump({"codec": a.codec, "width": a.width, "height": a.height, "parts": meta,
+                   "history": replayed}, f)
     if a.wire:
         with lock:
             msgs = list(wire)

@@ -36,7 +36,7 @@ import { fileURLToPath } from 'node:url'
 import { createInterface } from 'node:readline'
 import { startXvfb } from '../tools/xvfb.mjs'
 import { startPlayer, procCpuSeconds } from './lib/player.mjs'
-import { snapshotPsnr, motionPsnr, loadScene, readSceneLog } from './lib/quality.mjs'
+import { snapshotPsnr, motionPsnr, replayMotionPsnr, loadScene, readSceneLog } from './lib/quality.mjs'
 import { atPsnr } from './lib/equal-psnr.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -65,7 +65,7 @@ for (let i = 2; i < process.argv.length; i++) {
   }
 }
 const FPS = 60
-const SCENES = opt.scenes ?? ['static', 'typing', 'scroll', 'video', 'window-video']
+const SCENES = opt.scenes ?? ['static', 'typing', 'scroll', 'scroll-window', 'scroll-lines', 'video', 'window-video']
 const MODES = {
   jpeg: { label: 'JPEG q75', codec: 'jpeg', fullframe: false },
   'h264-striped': { label: 'H.264 striped crf23', codec: 'h264', fullframe: false },
@@ -77,7 +77,10 @@ const modeNames = opt.modes ?? Object.keys(MODES)
 const MEMORY_SCENES = ['static', 'video']
 // Scenes whose every picture the player can rebuild (xpaint `scene-parts`, `scene-log`): decoded
 // H.264 pictures of the moving scene are compared with what was on screen when they were grabbed.
-const MOTION_SCENES = ['scroll', 'video', 'window-video']
+const MOTION_SCENES = ['scroll', 'scroll-window', 'scroll-lines', 'video', 'window-video']
+// Scroll scenes: JPEG peers also run with --replay (every delivery kept, for JPEG PSNR in
+// motion), and stripecast with scrollCopies.
+const SCROLL_SCENES = ['scroll', 'scroll-window', 'scroll-lines']
 // Quantisers at which stripecast's H.264 runs again with `h264RateControl: 'cqp'` on the changing
 // scenes (one turn each), to read its cost at the other peer's PSNR (bench/lib/equal-psnr.mjs): in
 // motion where the player can rebuild its pictures, else of the final picture (typing).
@@ -189,8 +192,11 @@ function startChild(cmd, args, env, timeoutMs) {
   }
 }
 
-function childCommand(peer, mode, out, extra = []) {
+function childCommand(peer, mode, out, extra = [], scene = null) {
   const m = MODES[mode]
+  // (Only the peers compared on the scroll target: replaying a peer that re-encodes every moved
+  // row decodes hundreds of full screens.)
+  if (m.codec === 'jpeg' && SCROLL_SCENES.includes(scene) && ['pixelflux', 'stripecast-copies'].includes(peer)) extra = [...extra, '--replay']
   const common = ['--codec', m.codec, ...(m.fullframe ? ['--fullframe'] : []), '--seconds', String(opt.seconds),
     '--warmup', String(opt.warmup), '--fps', String(FPS), '--damage-threshold', String(DAMAGE.threshold),
     '--damage-duration', String(DAMAGE.duration), '--out', out, ...extra]
@@ -199,6 +205,10 @@ function childCommand(peer, mode, out, extra = []) {
     // The same, with damage blocking out of reach (see README of bench: stripecast's damaged
     // stripes are not sent for a block, pixelflux's are sent every frame without hashing).
     return [process.execPath, [join(here, 'stripecast-child.mjs'), ...common, '--damage-threshold', '100000']]
+  }
+  if (peer === 'stripecast-copies') {
+    // Scroll copies with tiles, as the example servers send (`scrollCopies`, `jpegTiles`).
+    return [process.execPath, [join(here, 'stripecast-child.mjs'), ...common, '--tiles', '--scroll-copies']]
   }
   if (peer === 'stripecast-tiles') {
     // JPEG tiles (`jpegTiles`: only the changed 128-pixel columns, in stripecast's own header).
@@ -217,7 +227,7 @@ async function measure(scene, mode, peer, rep, workdir) {
   const out = join(workdir, `${scene}-${mode}-${peer}-${rep}`)
   const dump = `${out}.screen.bgrx`
   const drawLog = `${out}.log.jsonl`
-  const [cmd, args] = childCommand(peer, mode, out)
+  const [cmd, args] = childCommand(peer, mode, out, [], scene)
   await player.start(scene, FPS, { restart: true })
   const playing = performance.now()
   const c = startChild(cmd, args, { DISPLAY: xvfb.display }, (opt.warmup + opt.seconds + 60) * 1000)
@@ -324,8 +334,8 @@ const r2 = (v) => (v == null || !Number.isFinite(v) ? null : +v.toFixed(2))
 const ratio = (a, b) => (a == null || b == null || !(b > 0) ? null : r2(a / b))
 const fmt = (v, d = 2) => (v == null ? '–' : typeof v === 'number' ? v.toFixed(d) : String(v))
 const fx = (v) => (v == null ? '–' : `${v.toFixed(2)}x`)
-const VARIANT = { stripecast: 'stripecast', 'stripecast-nodmg': 'stripecast, damage block off', 'stripecast-tiles': 'stripecast, JPEG tiles' }
-const VARIANT_LABEL = { stripecast: 'as configured', 'stripecast-nodmg': 'damage block off', 'stripecast-tiles': 'jpegTiles on' }
+const VARIANT = { stripecast: 'stripecast', 'stripecast-nodmg': 'stripecast, damage block off', 'stripecast-tiles': 'stripecast, JPEG tiles', 'stripecast-copies': 'stripecast, scroll copies + tiles' }
+const VARIANT_LABEL = { stripecast: 'as configured', 'stripecast-nodmg': 'damage block off', 'stripecast-tiles': 'jpegTiles on', 'stripecast-copies': 'scrollCopies + jpegTiles on' }
 
 /** Figures averaged over the repeated runs of each scene, mode and peer (errors win). */
 function mergeRuns(runs) {
@@ -357,7 +367,7 @@ function mergeRuns(runs) {
  * pictures are independent; typing's pictures cannot be rebuilt for PSNR in motion). When that
  * one was not measured for a peer, the cell has no PSNR comparison rather than another basis. */
 function psnrMetric(scene, mode) {
-  return mode !== 'jpeg' && MOTION_SCENES.includes(scene) ? 'psnr_motion' : 'psnr'
+  return MOTION_SCENES.includes(scene) && (mode !== 'jpeg' || SCROLL_SCENES.includes(scene)) ? 'psnr_motion' : 'psnr'
 }
 
 function compare(runs) {
@@ -418,6 +428,16 @@ function targets(rows, equal = []) {
   const frameMs = 1000 / FPS
   for (const row of rows) {
     const { scene, mode, sc, pf, variant } = row
+    if (variant === 'stripecast-copies' && pf && !pf.error && !sc.error) {
+      // Issue #21: a scroll costs almost nothing.
+      add('scroll copies bytes/s <= 0.1x', row, row.bytes_per_s, 0.1, row.bytes_per_s != null && row.bytes_per_s <= 0.1)
+      add('scroll copies CPU/frame <= 0.3x', row, row.cpu_ms_per_frame, 0.3, row.cpu_ms_per_frame != null && row.cpu_ms_per_frame <= 0.3)
+      add('scroll copies fps >= 1.0x', row, row.fps, 1.0, row.fps != null && row.fps >= 1.0)
+      add('scroll copies PSNR in motion >= pixelflux - 0.5 dB', row, row.psnr_diff_db, -0.5, row.psnr_diff_db != null && row.psnr_diff_db >= -0.5,
+        `${fmt(sc.psnr_motion)} vs ${fmt(pf.psnr_motion)} dB`)
+      const still = sc.psnr != null && pf.psnr != null ? r2(sc.psnr - pf.psnr) : null
+      add('scroll copies PSNR after the stop >= pixelflux - 0.5 dB', row, still, -0.5, still != null && still >= -0.5, `${fmt(sc.psnr)} vs ${fmt(pf.psnr)} dB`)
+    }
     if (variant !== 'stripecast') continue
     if (!sc.error && sc.latency_ms_p99 != null) {
       add('latency p99 <= one frame interval', row, sc.latency_ms_p99, +frameMs.toFixed(2), sc.latency_ms_p99 <= frameMs, 'ms (grab to callback)')
@@ -606,6 +626,7 @@ function peersFor(scene, mode, rep) {
   if (pf.python) p.push('pixelflux')
   if (opt.variants && scene !== 'static' && mode !== 'h264-full') p.push('stripecast-nodmg')
   if (opt.variants && scene !== 'static' && mode === 'jpeg') p.push('stripecast-tiles')
+  if (opt.variants && SCROLL_SCENES.includes(scene) && mode === 'jpeg') p.push('stripecast-copies')
   if (opt.variants && rep === 0 && mode !== 'jpeg' && scene !== 'static') p.push(...CQP_QPS.map(cqpPeer))
   return p
 }
@@ -681,6 +702,20 @@ for (const r of runs) {
         r.psnr_motion_worst = q.worst
         r.psnr_motion_matched = q.matched
         if (opt.keepWork) r.psnr_motion_each = q.each // per grab: with the work folder, for a closer look
+      }
+    } catch (e) {
+      log(`motion quality ${r.scene} ${r.mode} ${r.peer}: ${e.message}`)
+    }
+  }
+  if (r.codec === 'jpeg' && SCROLL_SCENES.includes(r.scene) && existsSync(r.log)) {
+    try {
+      if (!drawn.has(r.scene)) drawn.set(r.scene, loadScene(partsDir))
+      const q = replayMotionPsnr(join(r.out, 'late'), drawn.get(r.scene), readSceneLog(r.log))
+      if (q) {
+        r.psnr_motion = q.psnr
+        r.psnr_motion_pictures = q.pictures
+        r.psnr_motion_worst = q.worst
+        r.psnr_motion_matched = q.matched
       }
     } catch (e) {
       log(`motion quality ${r.scene} ${r.mode} ${r.peer}: ${e.message}`)

@@ -5,6 +5,8 @@
 //   node bench/stripecast-child.mjs --display :N --multi 4 --fps 30     (concurrency test)
 //   ... --keep none     (memory pass: every Buffer dropped in the callback, nothing written)
 //   ... --jpeg-quality Q --crf N --subsampling 420|444|auto --fullcolor   (bench/rd.mjs's sweeps)
+//   ... --tiles --scroll-copies   (jpegTiles, scrollCopies)
+//   ... --replay        (JPEG: snaps also hold the window's deliveries, for PSNR in motion)
 //   ... --wire          (every snap also writes wire.bin: each delivered Buffer, wire header
 //                        included, in arrival order, as u32 BE length + bytes; bench/rd.mjs)
 //
@@ -23,7 +25,7 @@ import { join, resolve, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createInterface } from 'node:readline'
 
-import { keepVisibleJpeg } from '../__test__/helpers/frames.mjs'
+import { COPY_TYPE, keepVisibleJpeg, parseCopy } from '../__test__/helpers/frames.mjs'
 import { nowMs } from '../__test__/helpers/capture.mjs'
 
 const require = createRequire(import.meta.url)
@@ -50,6 +52,8 @@ function args(argv) {
     else if (k === '--damage-duration') a.damageDuration = Number(v())
     else if (k === '--multi') a.multi = Number(v())
     else if (k === '--tiles') a.tiles = true
+    else if (k === '--scroll-copies') a.scrollCopies = true
+    else if (k === '--replay') a.replay = true
     else if (k === '--subsampling') a.subsampling = v()
     else if (k === '--fullcolor') a.fullcolor = true
     else if (k === '--wire') a.wire = true
@@ -93,6 +97,7 @@ function settings(extra = {}) {
     damageBlockThreshold: a.damageThreshold,
     damageBlockDuration: a.damageDuration,
     ...(a.tiles ? { jpegTiles: true } : {}),
+    ...(a.scrollCopies ? { scrollCopies: true } : {}),
     ...(a.rateControl ? { h264RateControl: a.rateControl } : {}),
     ...(a.subsampling ? { jpegSubsampling: a.subsampling } : {}),
     ...extra,
@@ -114,6 +119,9 @@ async function single() {
   const wire = []
   let wireBytes = 0
   const keep = a.keep !== 'none'
+  // --replay (JPEG): the viewer's picture at the window's start, then every delivery of the
+  // window in order, for the PSNR of what a viewer saw in motion.
+  let history = null
   const cap = new ScreenCapture()
   const rssBefore = rssMb().now
   const info = cap.start(
@@ -132,6 +140,7 @@ async function single() {
         l.push(s)
       }
       if (!st.on) return
+      if (history) history.push(s)
       st.stripes++
       st.bytes += s.size
       st.frames.add(s.frameId)
@@ -143,10 +152,13 @@ async function single() {
   const c0 = cpuS()
   const t0 = nowMs()
   const s0 = cap.stats()
+  if (a.replay && keep && a.codec === 'jpeg') history = last.map((s) => ({ ...s, start: true }))
   st.on = true
   emit({ event: 'window-start' })
   await sleep(a.seconds * 1000)
   st.on = false
+  const replay = history
+  history = null
   const c1 = cpuS()
   const t1 = nowMs()
   const s1 = cap.stats()
@@ -179,16 +191,21 @@ async function single() {
   // After the window: `snap NAME` writes what a viewer has now to --out/NAME (the parent
   // freezes the scene first), `finish` stops the capture.
   const payload = (b) => (b[0] === 0x03 ? b.subarray(b[1] === 1 ? 10 : 6) : b[0] === 0x04 ? b.subarray(10) : b)
+  /** A JPEG delivery written to `dir` as `name`, or a copy, as a part of meta.json. */
+  const part = (dir, name, s) => {
+    if (s.type === COPY_TYPE) return { copy: parseCopy(s.data), frameId: s.frameId }
+    writeFileSync(join(dir, name), payload(s.data))
+    return { x: s.x, y: s.stripeYStart, width: s.width, height: s.stripeHeight, file: name, frameId: s.frameId }
+  }
   const writeOut = (dir) => {
     mkdirSync(dir, { recursive: true })
     const parts = []
+    let replayed
     if (a.codec === 'jpeg') {
-      for (const [i, s] of last.entries()) {
-        const y = s.stripeYStart
-        const file = `jpeg-${i}-${y}.bin`
-        writeFileSync(join(dir, file), payload(s.data))
-        parts.push({ x: s.x, y, height: s.stripeHeight, file, frameId: s.frameId })
-      }
+      for (const [i, s] of last.entries()) parts.push(part(dir, `jpeg-${i}-${s.stripeYStart}.bin`, s))
+      // Grab times (the player's clock), 0 for the picture at the window's start.
+      // (The last snap, 'late', only: the history is the same in each.)
+      if (dir.endsWith('late')) replayed = replay?.map((s, i) => ({ ...part(dir, `h-${i}.bin`, s), time: s.start ? 0 : s.captureTimeMs }))
     } else {
       for (const [y, l] of [...streams.entries()].sort((p, q) => p[0] - q[0])) {
         const file = `h264-${y}.bin`
@@ -200,7 +217,7 @@ async function single() {
         })
       }
     }
-    writeFileSync(join(dir, 'meta.json'), JSON.stringify({ codec: a.codec, width: info.width, height: info.height, parts }))
+    writeFileSync(join(dir, 'meta.json'), JSON.stringify({ codec: a.codec, width: info.width, height: info.height, parts, history: replayed }))
     if (a.wire) {
       const chunks = []
       for (const m of wire) {

@@ -101,7 +101,21 @@ export function keepVisibleJpeg(kept, s) {
     k.stripeYStart + k.stripeHeight <= s.stripeYStart + s.stripeHeight &&
     (s.x ?? 0) <= (k.x ?? 0) &&
     (k.x ?? 0) + k.width <= (s.x ?? 0) + s.width
-  return [...kept.filter((k) => !covered(k)), s]
+  // A scroll copy (type 3) reads what came before it: it drops nothing, and nothing before the
+  // last copy is dropped.
+  if (s.type === COPY_TYPE) return [...kept, s]
+  const lastCopy = kept.findLastIndex((k) => k.type === COPY_TYPE)
+  return [...kept.filter((k, i) => i <= lastCopy || !covered(k)), s]
+}
+
+/** `type` of a scroll copy delivery (`scrollCopies`). */
+export const COPY_TYPE = 3
+
+/** The rectangle and destination of a copy message (`0x05 0x00` header). */
+export function parseCopy(data) {
+  const u16 = (i) => (data[i] << 8) | data[i + 1]
+  if (data[0] !== 0x05) throw new Error(`not a copy message: starts ${data[0]}`)
+  return { x: u16(4), y: u16(6), width: u16(8), height: u16(10), toX: u16(12), toY: u16(14) }
 }
 
 /**
@@ -115,7 +129,9 @@ export function visibleJpegs(stripes) {
 /** Canvas painted with JPEG `stripes` in order, as a viewer paints them, with the rows covered. */
 export function canvasOfLatest(stripes, width, height) {
   return assemble(
-    visibleJpegs(stripes).map((s) => ({ x: s.x ?? 0, y: s.stripeYStart, image: decodeSized(s) })),
+    visibleJpegs(stripes).map((s) =>
+      s.type === COPY_TYPE ? { copy: parseCopy(s.data) } : { x: s.x ?? 0, y: s.stripeYStart, image: decodeSized(s) },
+    ),
     width,
     height,
   )
@@ -152,24 +168,43 @@ export function makeImage(width, height, format = 'rgba') {
 export function assemble(parts, width, height, format = 'rgba') {
   const canvas = makeImage(width, height, format)
   const covered = new Uint8Array(height)
-  const [cr, cg, cb] = channelOffsets(format)
-  for (const { x = 0, y, image } of parts) {
-    const [sr, sg, sb] = channelOffsets(image.format)
-    const w = Math.min(width - x, image.width)
-    for (let row = 0; row < image.height && y + row < height; row++) {
-      if (y + row < 0) continue
-      if (x === 0) covered[y + row] = 1
-      let s = row * image.width * 4
-      let d = ((y + row) * width + x) * 4
-      for (let x = 0; x < w; x++, s += 4, d += 4) {
-        canvas.data[d + cr] = image.data[s + sr]
-        canvas.data[d + cg] = image.data[s + sg]
-        canvas.data[d + cb] = image.data[s + sb]
-        canvas.data[d + 3] = 255
-      }
+  for (const part of parts) paintPart(canvas, covered, part)
+  return { image: canvas, covered }
+}
+
+/**
+ * Paints one part onto `canvas` as a viewer does: a decoded stripe or tile at (x, y), or a
+ * scroll copy (`{copy: {x, y, width, height, toX, toY}}`) of the canvas's own rows. Marks
+ * `covered` rows that a full-width stripe wrote.
+ */
+export function paintPart(canvas, covered, { x = 0, y, image, copy }) {
+  const { width, height } = canvas
+  if (copy) {
+    // Rows in the order that reads each before it is overwritten.
+    const { width: w, height: h, toX, toY } = copy
+    const rows = [...Array(h).keys()]
+    if (toY > copy.y) rows.reverse()
+    for (const r of rows) {
+      const from = ((copy.y + r) * width + copy.x) * 4
+      canvas.data.copyWithin(((toY + r) * width + toX) * 4, from, from + w * 4)
+    }
+    return
+  }
+  const [cr, cg, cb] = channelOffsets(canvas.format)
+  const [sr, sg, sb] = channelOffsets(image.format)
+  const w = Math.min(width - x, image.width)
+  for (let row = 0; row < image.height && y + row < height; row++) {
+    if (y + row < 0) continue
+    if (x === 0) covered[y + row] = 1
+    let s = row * image.width * 4
+    let d = ((y + row) * width + x) * 4
+    for (let x = 0; x < w; x++, s += 4, d += 4) {
+      canvas.data[d + cr] = image.data[s + sr]
+      canvas.data[d + cg] = image.data[s + sg]
+      canvas.data[d + cb] = image.data[s + sb]
+      canvas.data[d + 3] = 255
     }
   }
-  return { image: canvas, covered }
 }
 
 /** Copies a rectangle out of an image (same format). */

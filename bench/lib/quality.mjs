@@ -10,7 +10,7 @@
 import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { assemble, bgrxImage, decodeJpeg, mse, psnr } from '../../__test__/helpers/frames.mjs'
+import { assemble, bgrxImage, decodeJpeg, makeImage, mse, paintPart, psnr } from '../../__test__/helpers/frames.mjs'
 
 function run(cmd, args) {
   return new Promise((resolve, reject) => {
@@ -85,6 +85,11 @@ export function jpegSubsampling(jfif) {
   return null
 }
 
+/** A JPEG part of a snapshot, decoded, or a scroll copy (`scrollCopies`), for `assemble`. */
+function jpegPart(dir, p) {
+  return p.copy ? { copy: p.copy } : { x: p.x ?? 0, y: p.y, image: decodeJpeg(readFileSync(join(dir, p.file))) }
+}
+
 /** PSNR (dB, R G B) of two snapshots of a peer's output against one raw BGRX screen dump. */
 export async function snapshotPsnr(earlyDir, lateDir, dumpPath) {
   const early = JSON.parse(readFileSync(join(earlyDir, 'meta.json'), 'utf8'))
@@ -95,9 +100,10 @@ export async function snapshotPsnr(earlyDir, lateDir, dumpPath) {
   const lp = []
   let subsampling = null
   if (late.codec === 'jpeg') {
-    if (late.parts.length) subsampling = jpegSubsampling(readFileSync(join(lateDir, late.parts[0].file)))
-    for (const p of early.parts) ep.push({ x: p.x ?? 0, y: p.y, image: decodeJpeg(readFileSync(join(earlyDir, p.file))) })
-    for (const p of late.parts) lp.push({ x: p.x ?? 0, y: p.y, image: decodeJpeg(readFileSync(join(lateDir, p.file))) })
+    const first = late.parts.find((p) => p.file)
+    if (first) subsampling = jpegSubsampling(readFileSync(join(lateDir, first.file)))
+    for (const p of early.parts) ep.push(jpegPart(earlyDir, p))
+    for (const p of late.parts) lp.push(jpegPart(lateDir, p))
   } else {
     await eachLimited(late.parts, 2, async (p) => {
       const e = early.parts.find((q) => q.y === p.y)
@@ -116,8 +122,9 @@ export function loadScene(dir) {
   const many = (prefix) => Array.from({ length: meta.loop }, (_, k) => read(`${prefix}-${k}.bgrx`))
   const parts = meta.scene === 'video' ? { loop: many('loop') }
     : meta.scene === 'window-video' ? { desktop: read('desktop.bgrx'), window: many('window') }
-      : meta.scene === 'scroll' ? { title: read('title.bgrx'), page: read('page.bgrx') }
-        : null
+      : meta.scene === 'scroll-window' ? { desktop: read('desktop.bgrx'), page: read('page.bgrx') }
+        : meta.scene === 'scroll' || meta.scene === 'scroll-lines' ? { title: read('title.bgrx'), page: read('page.bgrx') }
+          : null
   if (!parts) throw new Error(`no way to rebuild pictures of scene ${meta.scene}`)
   return { meta, parts }
 }
@@ -147,12 +154,85 @@ export function pictureRows(scene, d, y0, h) {
       win.copy(out, (r - y0) * stride + d.x * 4, (r - d.y) * ww * 4, ((r - d.y) * ww + visible) * 4)
     }
   } else {
+    // A scroll scene: rows d.y.. of the page in its area, over the title or the desktop.
+    const [ax, ay, aw, ah] = meta.area ?? [0, meta.top, meta.width, meta.height - meta.top]
     for (let r = y0; r < y0 + h; r++) {
-      const [src, row] = r < meta.top ? [parts.title, r] : [parts.page, d.y + r - meta.top]
-      src.copy(out, (r - y0) * stride, row * stride, (row + 1) * stride)
+      const o = (r - y0) * stride
+      if (parts.desktop) parts.desktop.copy(out, o, r * stride, (r + 1) * stride)
+      else if (r < ay) parts.title.copy(out, o, r * stride, (r + 1) * stride)
+      if (r >= ay && r < ay + ah) {
+        const row = d.y + r - ay
+        parts.page.copy(out, o + ax * 4, row * aw * 4, (row + 1) * aw * 4)
+      }
     }
   }
   return out
+}
+
+/** The picture of `log` drawn last by `t` (ms), or the one before or after it, whichever
+ * `err(i)` finds closest; returns [index, error]. */
+function bestPicture(log, t, err) {
+  let lo = 0
+  let hi = log.length - 1
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1
+    if (log[mid].t1 <= t) lo = mid
+    else hi = mid - 1
+  }
+  const tries = [lo - 1, lo, lo + 1].filter((i) => i >= 0 && i < log.length)
+  const errs = tries.map(err)
+  const k = errs.indexOf(Math.min(...errs))
+  return [tries[k], errs[k], tries[k] - lo]
+}
+
+/**
+ * PSNR of what a JPEG viewer saw while the scene was still moving, for a peer that left its
+ * deliveries' history (`meta.history`, `--replay`: the viewer's picture at the window's start,
+ * then every JPEG and copy of the window in order, each with its grab time). The history is
+ * replayed as a viewer applies it; at `samples` grab times from the last 70% of the window the
+ * picture so far is compared with the picture the player had drawn (as in motionPsnr). Returns
+ * { psnr, pictures, worst, matched } or null.
+ */
+export function replayMotionPsnr(lateDir, scene, log, samples = 8) {
+  const meta = JSON.parse(readFileSync(join(lateDir, 'meta.json'), 'utf8'))
+  const hist = meta.history
+  if (!hist?.length) return null
+  const { width, height } = meta
+  const grabs = [...new Set(hist.filter((p) => p.time > 0).map((p) => p.time))].sort((a, b) => a - b)
+  if (grabs.length < 4) return null
+  const times = [...new Set(Array.from({ length: samples }, (_, i) =>
+    grabs[Math.floor(grabs.length * 0.3 + ((grabs.length * 0.7 - 1) * i) / Math.max(1, samples - 1))]))]
+  const canvas = makeImage(width, height, 'bgrx')
+  const covered = new Uint8Array(height)
+  let next = 0
+  let total = 0
+  let worst = Infinity
+  const matched = { before: 0, at: 0, after: 0 }
+  // Between two samples, a JPEG painted over entirely by a later one (with no copy after it,
+  // which might read it) need not be decoded.
+  const wide = (p) => [p.x ?? 0, p.y, p.width ?? width - (p.x ?? 0), p.height]
+  const covers = (a, b) => {
+    const [ax, ay, aw, ah] = wide(a)
+    const [bx, by, bw, bh] = wide(b)
+    return ax <= bx && ay <= by && bx + bw <= ax + aw && by + bh <= ay + ah
+  }
+  for (const t of times) {
+    let pending = []
+    for (; next < hist.length && hist[next].time <= t; next++) {
+      const p = hist[next]
+      const lastCopy = pending.findLastIndex((k) => k.copy)
+      pending = p.copy ? [...pending, p] : [...pending.filter((k, i) => i <= lastCopy || !covers(p, k)), p]
+    }
+    for (const p of pending) {
+      paintPart(canvas, covered, p.copy ? { copy: p.copy } : { x: p.x ?? 0, y: p.y, image: decodeJpeg(readFileSync(join(lateDir, p.file))) })
+    }
+    const [, e, at] = bestPicture(log, t, (i) => mse(canvas, bgrxImage(pictureRows(scene, log[i], 0, height), width, height)))
+    matched[['before', 'at', 'after'][at + 1]]++
+    total += e
+    worst = Math.min(worst, e === 0 ? 99 : 10 * Math.log10((255 * 255) / e))
+  }
+  const meanErr = total / times.length
+  return { psnr: meanErr === 0 ? 99 : +(10 * Math.log10((255 * 255) / meanErr)).toFixed(2), pictures: times.length, worst: +worst.toFixed(2), matched }
 }
 
 /**

@@ -18,7 +18,7 @@
 //!   (0 = until stdin closes; a `stop` line or termination ends it early in any case);
 //!   the first `play` draws the background, a later one continues where the last stopped
 //! - `scene NAME FPS SECONDS`       benchmark scene player (see `scene.rs`): `static`, `typing`,
-//!   `scroll`, `video`, `window-video`. Content is precomputed (server-side pixmaps) on first
+//!   `scroll`, `scroll-window`, `scroll-lines`, `video`, `window-video`. Content is precomputed (server-side pixmaps) on first
 //!   use; each frame only copies what changes. Runs until SECONDS (0 = until `stop` or stdin
 //!   closes); running the same NAME again continues where it stopped (no redraw), another NAME
 //!   sets the new scene up. Prints `scene NAME running setup_ms=S` on stderr once the first

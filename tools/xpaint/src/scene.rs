@@ -11,6 +11,8 @@
 //! | `static` | nothing (a text page stays on screen) |
 //! | `typing` | one glyph typed after the previous one, plus a caret blinking every 30 frames |
 //! | `scroll` | a text page (below a still 32-row title bar) scrolled up 4 rows |
+//! | `scroll-window` | a 1200x800 window of text (centred, smaller on a small screen) scrolled up 4-12 rows (cycling 4, 6, 8, 10, 12, 9, 7, 5) over a still text page |
+//! | `scroll-lines` | a terminal: the page below the title bar, lines 18 rows apart, scrolled up one whole line (18 rows) |
 //! | `video` | the whole screen replaced by the next of 30 precomputed frames (smooth plasma with per-frame grain, a seamless loop) |
 //! | `window-video` | a 640x360 window of 30 precomputed frames moving 2 px right and 1 px down per frame (bouncing) over a still text page; only the uncovered L-shape is restored |
 //!
@@ -22,9 +24,11 @@
 //! |---|---|---|---|
 //! | `video` | `loop-{P mod 30}` | 0, 0 | `loop-K.bgrx` (whole screens) |
 //! | `window-video` | `desktop` with `window-{P mod 30}` at x, y | window's top left | `desktop.bgrx`, `window-K.bgrx` |
-//! | `scroll` | `title` above rows y.. of `page` | 0, first page row shown | `title.bgrx`, `page.bgrx` |
+//! | `scroll`, `scroll-lines` | `title` above rows y.. of `page` | 0, first page row shown | `title.bgrx`, `page.bgrx` |
+//! | `scroll-window` | `desktop` with rows y.. of `page` in the window | 0, first page row shown | `desktop.bgrx`, `page.bgrx` |
 //!
-//! `scene.json` gives the sizes (and `loop`, `top`: the title's height).
+//! `scene.json` gives the sizes (and `loop`, `top`: the title's height; `area`: where the
+//! scrolled page is shown, x, y, width, height).
 
 use std::time::{Duration, Instant};
 
@@ -50,6 +54,11 @@ const VIDEO_FRAMES: usize = 30;
 const WINDOW_W: u16 = 640;
 const WINDOW_H: u16 = 360;
 const SCROLL_STEP: u32 = 4;
+/// Rows the `scroll-window` window moves per frame, in turn.
+const WINDOW_STEPS: [u32; 8] = [4, 6, 8, 10, 12, 9, 7, 5];
+const SCROLL_WINDOW: (u16, u16) = (1200, 800);
+/// Line pitch of the `scroll-lines` terminal (its step).
+const TERMINAL_LINE: u32 = 18;
 /// Where the `window-video` window starts (x, y) and how it moves each frame (dx, dy).
 const WINDOW_START: (i32, i32, i32, i32) = (200, 150, 2, 1);
 
@@ -83,8 +92,17 @@ enum Kind {
         typed: usize,
     },
     Scroll {
+        /// The page: the area's height plus one period of rows, repeating every `period` rows.
         pix: Pixmap,
         period: u32,
+        /// Rows moved per frame, in turn.
+        steps: Vec<u32>,
+        /// Where the page is shown: x, y, width, height.
+        area: (i16, i16, u16, u16),
+        /// The first page row shown.
+        offset: u32,
+        /// What lies around the area (`scroll-window`), for `scene-parts`.
+        desktop: Option<Pixmap>,
     },
     Video {
         frames: Vec<Pixmap>,
@@ -503,39 +521,93 @@ impl Scene {
                     typed: 0,
                 }
             }
-            "scroll" => {
-                let body = h.saturating_sub(TITLE_H);
-                // Content repeats every `period` rows (a multiple of the line height and of the
-                // step), so the pixmap holds one screen plus one period.
-                let unit = lcm(lh as u32, SCROLL_STEP);
+            "scroll" | "scroll-lines" | "scroll-window" => {
+                let window = name == "scroll-window";
+                // The area shown, and the page's line pitch and steps.
+                let area = if window {
+                    let ww = SCROLL_WINDOW.0.min(w.saturating_sub(80)).max(64);
+                    let wh = SCROLL_WINDOW.1.min(h.saturating_sub(TITLE_H + 40)).max(64);
+                    let x = (w.saturating_sub(ww) / 2) as i16;
+                    let y = (TITLE_H + (h.saturating_sub(TITLE_H + wh)) / 2) as i16;
+                    (x, y, ww, wh)
+                } else {
+                    (0, TITLE_H as i16, w, h.saturating_sub(TITLE_H))
+                };
+                let (pitch, steps) = match name {
+                    "scroll" => (lh as u32, vec![SCROLL_STEP]),
+                    "scroll-lines" => (
+                        TERMINAL_LINE.max(lh as u32),
+                        vec![TERMINAL_LINE.max(lh as u32)],
+                    ),
+                    _ => (lh as u32, WINDOW_STEPS.to_vec()),
+                };
+                // Content repeats every `period` rows (a multiple of the line pitch, and of a
+                // fixed step, so that its offsets cycle), so the pixmap holds one area plus one
+                // period.
+                let unit = match steps[..] {
+                    [step] => lcm(pitch, step),
+                    _ => pitch,
+                };
                 let period = unit * (1000 / unit).max(1);
-                let ph = body as u32 + period;
+                let ph = area.3 as u32 + period;
                 if ph > i16::MAX as u32 {
-                    return Err("screen too tall for the scroll scene".into());
+                    return Err(format!("screen too tall for the {name} scene").into());
                 }
                 let pix = conn.generate_id()?;
-                conn.create_pixmap(p.depth, pix, root, w, ph as u16)?;
+                conn.create_pixmap(p.depth, pix, root, area.2, ph as u16)?;
                 draw_page(
                     p,
                     pix,
                     gc,
                     0,
-                    w,
+                    area.2,
                     ph as u16,
                     0,
-                    (period / lh as u32) as usize,
+                    (period / pitch) as usize,
                     cw,
-                    lh,
+                    pitch as i16,
                 )?;
-                draw_title(
-                    p,
-                    root,
-                    gc,
-                    w,
-                    "scroll  -  a text page scrolling 4 rows per frame",
-                )?;
-                conn.copy_area(pix, root, gc, 0, 0, 0, TITLE_H as i16, w, body)?;
-                Kind::Scroll { pix, period }
+                let title = match name {
+                    "scroll" => "scroll  -  a text page scrolling 4 rows per frame",
+                    "scroll-lines" => {
+                        "scroll-lines  -  a terminal scrolling one 18-row line per frame"
+                    }
+                    _ => {
+                        "scroll-window  -  a 1200x800 window of text scrolling 4-12 rows per frame"
+                    }
+                };
+                let desktop = if window {
+                    // A still page around the window, with a frame around it.
+                    let d = conn.generate_id()?;
+                    conn.create_pixmap(p.depth, d, root, w, h)?;
+                    draw_title(p, d, gc, w, title)?;
+                    draw_page(p, d, gc, TITLE_H as i16, w, h - TITLE_H, 500, 0, cw, lh)?;
+                    conn.change_gc(gc, &ChangeGCAux::new().foreground(p.pixel(TITLE_BG)))?;
+                    conn.poly_fill_rectangle(
+                        d,
+                        gc,
+                        &[Rectangle {
+                            x: area.0 - 4,
+                            y: area.1 - 4,
+                            width: area.2 + 8,
+                            height: area.3 + 8,
+                        }],
+                    )?;
+                    conn.copy_area(d, root, gc, 0, 0, 0, 0, w, h)?;
+                    Some(d)
+                } else {
+                    draw_title(p, root, gc, w, title)?;
+                    None
+                };
+                conn.copy_area(pix, root, gc, 0, 0, area.0, area.1, area.2, area.3)?;
+                Kind::Scroll {
+                    pix,
+                    period,
+                    steps,
+                    area,
+                    offset: 0,
+                    desktop,
+                }
             }
             "video" => {
                 let frames = video_pixmaps(p, gc, w, h, 0x51de0)?;
@@ -574,7 +646,7 @@ impl Scene {
             other => {
                 conn.free_gc(gc)?;
                 return Err(format!(
-                    "unknown scene '{}' (known: static, typing, scroll, video, window-video)",
+                    "unknown scene '{}' (known: static, typing, scroll, scroll-window, scroll-lines, video, window-video)",
                     other
                 )
                 .into());
@@ -642,10 +714,17 @@ impl Scene {
                 )?;
                 Ok(true)
             }
-            Kind::Scroll { pix, period } => {
-                let off = ((frame + 1) * SCROLL_STEP as u64 % *period as u64) as i16;
-                let body = (h - TITLE_H as i32) as u16;
-                conn.copy_area(*pix, root, gc, 0, off, 0, TITLE_H as i16, w as u16, body)?;
+            Kind::Scroll {
+                pix,
+                period,
+                steps,
+                area,
+                offset,
+                ..
+            } => {
+                *offset = (*offset + steps[frame as usize % steps.len()]) % *period;
+                let (x, y, aw, ah) = *area;
+                conn.copy_area(*pix, root, gc, 0, *offset as i16, x, y, aw, ah)?;
                 Ok(true)
             }
             Kind::Video { frames } => {
@@ -718,8 +797,12 @@ impl Scene {
                 (*x, *y, *typed) = (*left, *top, 0);
                 clear_below(p, gc, *top)?;
             }
-            Kind::Scroll { pix, .. } => {
-                conn.copy_area(*pix, root, gc, 0, 0, 0, TITLE_H as i16, w, h - TITLE_H)?;
+            Kind::Scroll {
+                pix, area, offset, ..
+            } => {
+                *offset = 0;
+                let (x, y, aw, ah) = *area;
+                conn.copy_area(*pix, root, gc, 0, 0, x, y, aw, ah)?;
             }
             Kind::Video { frames } => {
                 conn.copy_area(frames[0], root, gc, 0, 0, 0, 0, w, h)?;
@@ -751,9 +834,7 @@ impl Scene {
     fn geometry(&self) -> (i32, i32) {
         match &self.kind {
             Kind::WindowVideo { x, y, .. } => (*x, *y),
-            Kind::Scroll { period, .. } => {
-                (0, (self.frame * SCROLL_STEP as u64 % *period as u64) as i32)
-            }
+            Kind::Scroll { offset, .. } => (0, *offset as i32),
             _ => (0, 0),
         }
     }
@@ -802,11 +883,21 @@ impl Scene {
                     frames.len()
                 )
             }
-            Kind::Scroll { pix, period } => {
-                let rows = (h - TITLE_H) as u32 + period;
-                out.push(("title.bgrx".into(), p.dump(0, 0, w, TITLE_H)?));
-                out.push(("page.bgrx".into(), p.get_bgrx(*pix, 0, 0, w, rows as u16)?));
-                format!("\"top\":{TITLE_H},\"pageRows\":{rows}")
+            Kind::Scroll {
+                pix,
+                period,
+                area,
+                desktop,
+                ..
+            } => {
+                let (x, y, aw, ah) = *area;
+                let rows = ah as u32 + period;
+                match desktop {
+                    Some(d) => out.push(("desktop.bgrx".into(), p.get_bgrx(*d, 0, 0, w, h)?)),
+                    None => out.push(("title.bgrx".into(), p.dump(0, 0, w, TITLE_H)?)),
+                }
+                out.push(("page.bgrx".into(), p.get_bgrx(*pix, 0, 0, aw, rows as u16)?));
+                format!("\"top\":{TITLE_H},\"pageRows\":{rows},\"area\":[{x},{y},{aw},{ah}]")
             }
             _ => {
                 return Err(format!(
@@ -830,8 +921,11 @@ impl Scene {
     fn free(self, p: &Painter) -> Res<()> {
         let conn = &p.conn;
         match self.kind {
-            Kind::Scroll { pix, .. } => {
+            Kind::Scroll { pix, desktop, .. } => {
                 conn.free_pixmap(pix)?;
+                if let Some(d) = desktop {
+                    conn.free_pixmap(d)?;
+                }
             }
             Kind::Video { frames } => {
                 for f in frames {

@@ -258,7 +258,9 @@ pub fn decide(
             seen.hashed.then_some(area)
         },
         changed: seen.changed.filter(|_| !paint_over),
-        in_motion: memory.state.is_damaged(),
+        // Rows exposed by a scroll copy are encoded once and then copied along for the rest of
+        // the scroll: worth their full chroma, unlike content re-sent every frame.
+        in_motion: memory.state.is_damaged() && !moved,
     })
 }
 
@@ -627,6 +629,14 @@ mod tests {
         };
         let s = sent(decide(&mut m, &st, &both, &r, |a| a));
         assert_eq!(s.area, ((112, 128), FULL));
+        // Damaged (in motion), rows exposed by copies still go out at full chroma.
+        let mut damaged = rules(Some(16), None);
+        damaged.policy.damage = Some((1, 5));
+        let mut md = StripeMemory::default();
+        let plain = seen(Some((120, 128)), FULL);
+        assert!(sent(decide(&mut md, &st, &plain, &damaged, |a| a)).in_motion);
+        assert!(sent(decide(&mut md, &st, &plain, &damaged, |a| a)).in_motion);
+        assert!(!sent(decide(&mut md, &st, &both, &damaged, |a| a)).in_motion);
         assert_eq!(
             decide(&mut m, &st, &seen(None, FULL), &r, |a| a),
             Action::Idle { sync_whole: false }
