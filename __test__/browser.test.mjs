@@ -15,7 +15,7 @@ import { requireChromium, launchChromium, waitForPicture, readCanvas, waitForPix
 import { startServer } from '../examples/screen-to-browser/server.mjs'
 import { createHub } from '../examples/screen-to-browser/viewers.mjs'
 import { startSocketIoServer } from '../examples/socketio/server.mjs'
-import { parseStripeHeader, avcCodecFromAnnexB, connect } from '../client/stripecast-client.js'
+import { parseStripeHeader, avcCodecFromAnnexB, connect, createStripeClient } from '../client/stripecast-client.js'
 
 const W = 640
 const H = 360
@@ -318,6 +318,31 @@ describe('browser end-to-end (headless Chromium)', { timeout: 90000 }, () => {
 })
 
 describe('client module in Node (no browser)', () => {
+  it('a copy before any picture, or reaching outside the canvas, is ignored, counted, and asks for a key frame', async () => {
+    const drawn = []
+    const ctx = { drawImage: (...a) => drawn.push(a) }
+    const canvas = { width: 640, height: 480, getContext: () => ctx }
+    const errors = []
+    let keyframes = 0
+    const client = createStripeClient({ canvas, onError: (e) => errors.push(e.message), onNeedKeyframe: () => keyframes++ })
+    const copy = (x, y, w, h, toX, toY) => new Uint8Array([5, 0, 0, 9, ...[x, y, w, h, toX, toY].flatMap((v) => [v >> 8, v & 255])])
+    client.handleMessage(copy(0, 8, 640, 400, 0, 0))
+    await new Promise((r) => setTimeout(r, 20))
+    assert.equal(client.stats.badCopies, 1)
+    assert.match(errors[0], /no picture yet/)
+    assert.equal(keyframes, 1)
+    // With a picture drawn (as far as the client knows): outside the canvas is refused, inside applied.
+    client.stats.stripesDrawn = 1
+    client.handleMessage(copy(0, 100, 640, 400, 0, 0))
+    client.handleMessage(copy(0, 8, 640, 400, 0, 0))
+    await new Promise((r) => setTimeout(r, 300))
+    assert.equal(client.stats.badCopies, 2)
+    assert.match(errors[1], /outside the 640x480 canvas/)
+    assert.deepEqual(drawn, [[canvas, 0, 8, 640, 400, 0, 0, 640, 400]])
+    assert.equal(client.stats.copies, 1)
+    client.close()
+  })
+
   it('parses every header the Rust writer writes (fixture written and checked by crates/core/src/wire.rs)', () => {
     const cases = JSON.parse(readFileSync(new URL('./fixtures/wire-headers.json', import.meta.url), 'utf8'))
     assert.ok(cases.length >= 5, `${cases.length} cases`)
