@@ -271,6 +271,10 @@ pub struct CaptureStats {
     pub latency_p99_ms: f64,
     /// Distinct frames delivered during the last second.
     pub fps: f64,
+    /// `fromFrames()` captures: frames `pushFrame()` accepted (0 for an X display).
+    pub frames_pushed: f64,
+    /// `fromFrames()` captures: `pushFrame()` calls that returned false (consumer behind).
+    pub pushes_refused: f64,
 }
 
 impl CaptureStats {
@@ -290,6 +294,8 @@ impl CaptureStats {
             latency_p50_ms: recent.latency_p50_ms,
             latency_p99_ms: recent.latency_p99_ms,
             fps: recent.fps,
+            frames_pushed: 0.0,
+            pushes_refused: 0.0,
         }
     }
 }

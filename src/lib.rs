@@ -16,6 +16,7 @@ use napi::threadsafe_function::{
 use napi::{JsError, JsRangeError, JsTypeError, JsValue, ValueType};
 use napi_derive::napi;
 
+use stripecast_core::capture::frames::FrameFeed;
 use stripecast_core::capture::x11::X11Capture;
 use stripecast_core::capture::Source;
 use stripecast_core::pipeline::{
@@ -263,6 +264,8 @@ struct Running {
     options: CaptureOptions,
     display: String,
     screen: (u32, u32),
+    /// `maxQueuedStripes` in force: a pushed frame is refused while this many wait.
+    max_queued: usize,
 }
 
 /// Captures an X11 screen region and delivers changed stripes, encoded, to a callback.
@@ -275,6 +278,8 @@ pub struct ScreenCapture {
     refed: bool,
     /// Counters of the latest capture, kept readable after it stops.
     last: Option<(Arc<Controls>, Arc<Mutex<DeliveryWindow>>)>,
+    /// Where frames come from when made by `fromFrames()`; `None`: an X display.
+    feed: Option<FrameFeed>,
 }
 
 impl Default for ScreenCapture {
@@ -291,6 +296,7 @@ impl ScreenCapture {
             running: None,
             refed: true,
             last: None,
+            feed: None,
         }
     }
 
@@ -334,15 +340,33 @@ impl ScreenCapture {
         let config = options
             .validate()
             .map_err(|e| throw_settings_error(env, &e))?;
-        let capture = X11Capture::open(config.region.display.as_deref())
-            .map_err(|e| throw(env, ErrorClass::Error, "ERR_DISPLAY", e.to_string()))?;
+        let (capture, display): (Box<dyn Source>, String) = match &self.feed {
+            Some(feed) => {
+                if config.region.display.is_some() {
+                    return Err(throw_with(
+                        env,
+                        ErrorClass::Type,
+                        "ERR_INVALID_SETTING",
+                        "display cannot be used with a capture made by ScreenCapture.fromFrames(): its frames come from pushFrame()".into(),
+                        Some("display"),
+                    ));
+                }
+                (Box::new(feed.source()), "frames".into())
+            }
+            None => {
+                let x11 = X11Capture::open(config.region.display.as_deref())
+                    .map_err(|e| throw(env, ErrorClass::Error, "ERR_DISPLAY", e.to_string()))?;
+                let display = x11.display().to_string();
+                (Box::new(x11), display)
+            }
+        };
         let (sw, sh) = capture.screen_size();
         let clamped = config
             .region
             .clamp(sw, sh, config.layout.mode == OutputMode::H264)
             .map_err(|e| throw_settings_error(env, &e))?;
-        let display = capture.display().to_string();
-        let pipeline = Pipeline::new(config, Box::new(capture), clamped.region).map_err(|e| {
+        let max_queued = config.pacing.max_queued as usize;
+        let pipeline = Pipeline::new(config, capture, clamped.region).map_err(|e| {
             let (code, setting) = match e {
                 PipelineError::Watermark(_) => ("ERR_WATERMARK", Some("watermarkPath")),
                 _ => ("ERR_START", None),
@@ -455,6 +479,7 @@ impl ScreenCapture {
             options,
             display,
             screen: (sw, sh),
+            max_queued,
         });
         Ok(info)
     }
@@ -548,6 +573,7 @@ impl ScreenCapture {
             clamped.notes,
         );
         running.options = options;
+        running.max_queued = config.pacing.max_queued as usize;
         controls.update(Update {
             config,
             region: clamped.region,
@@ -610,7 +636,7 @@ impl ScreenCapture {
     #[napi]
     pub fn stats(&self) -> CaptureStats {
         let queued = self.running.as_ref().map_or(0, |r| r.sink.in_flight());
-        match &self.last {
+        let mut stats = match &self.last {
             Some((controls, window)) => {
                 let recent = window
                     .lock()
@@ -619,7 +645,11 @@ impl ScreenCapture {
                 CaptureStats::new(controls, queued, recent)
             }
             None => CaptureStats::default(),
+        };
+        if let Some((pushed, refused)) = frames::frame_counts(self) {
+            (stats.frames_pushed, stats.pushes_refused) = (pushed as f64, refused as f64);
         }
+        stats
     }
 }
 
@@ -652,3 +682,6 @@ impl JsSink {
         }
     }
 }
+
+// After `ScreenCapture`: napi's macro must have seen the struct before an `impl` of it.
+mod frames;

@@ -3,6 +3,8 @@
 //! tests ([`fake::FakeSource`]). A new kind of source is a new file here.
 
 pub mod fake;
+pub mod frames;
+mod memory;
 pub mod x11;
 
 use std::os::fd::BorrowedFd;
