@@ -9,9 +9,15 @@
 export interface CaptureSettings {
   /** X display to capture, e.g. `':0'`. Default: `$DISPLAY`. */
   display?: string
-  /** Left edge of the region, on screen. Default: `0`. */
+  /**
+   * Capture this monitor (RandR): its index in `ScreenCapture.monitors()` or its name (e.g.
+   * `'DP-1'`). The region settings are then relative to the monitor, and the capture follows it
+   * when it moves or changes size (`autoResize`). Default: the whole screen.
+   */
+  monitor?: number | string
+  /** Left edge of the region, on screen (on the monitor with `monitor`). Default: `0`. */
   captureX?: number
-  /** Top edge of the region, on screen. Default: `0`. */
+  /** Top edge of the region, on screen (on the monitor with `monitor`). Default: `0`. */
   captureY?: number
   /**
    * Width of the region in pixels. Default: to the right edge of the screen. A region running past
@@ -173,6 +179,12 @@ export declare class ScreenCapture {
    */
   streamInfo(): StreamInfo | null
   /**
+   * The monitors of an X display (`display`, default `$DISPLAY`) as RandR 1.5 reports them,
+   * in the order the `monitor` setting counts them. Throws `ERR_DISPLAY` when the display
+   * cannot be opened.
+   */
+  static monitors(display?: string | undefined | null): Array<Monitor>
+  /**
    * What this host offers for hardware H.264 (NVENC, VA-API render nodes), probed without
    * starting a capture. Takes a moment when a GPU driver is present (it initialises it).
    */
@@ -290,6 +302,20 @@ export interface HardwareEncoders {
   defaultEncoder: string
   /** One line per missing piece, e.g. `nvenc: libnvidia-encode.so.1 not found`. */
   reasons: Array<string>
+}
+
+/** One monitor of an X display. */
+export interface Monitor {
+  /** What `monitor: index` selects. */
+  index: number
+  /** What `monitor: name` selects, e.g. `'DP-1'`. */
+  name: string
+  /** Position on the screen (may be negative for a monitor partly off it). */
+  x: number
+  y: number
+  width: number
+  height: number
+  primary: boolean
 }
 
 /** How to read a pushed frame. */

@@ -19,15 +19,20 @@ use napi_derive::napi;
 use stripecast_core::capture::frames::FrameFeed;
 use stripecast_core::capture::x11::X11Capture;
 use stripecast_core::capture::Source;
+use stripecast_core::geometry::Bounds;
 use stripecast_core::pipeline::{
     hardware_choice, load_watermark, monotonic_ns, plan, CaptureHandle, Controls, Delivery,
     Pipeline, PipelineError, Sink, Update,
 };
-use stripecast_core::settings::{CaptureOptions, OutputMode, SettingsError, SettingsErrorKind};
+use stripecast_core::settings::{
+    CaptureOptions, Config, OutputMode, SettingsError, SettingsErrorKind,
+};
 use stripecast_core::window::DeliveryWindow;
 
 use convert::{describe_value, settings_from_js};
-pub use convert::{CaptureInfo, CaptureStats, HardwareEncoders, StreamInfo, StripeEncodeResult};
+pub use convert::{
+    CaptureInfo, CaptureStats, HardwareEncoders, Monitor, StreamInfo, StripeEncodeResult,
+};
 use stripecast_core::encode::hw::probe;
 
 /// Calls the user's stripe callback; runs on the JS thread.
@@ -99,6 +104,41 @@ fn throw_with(
     }
     let _ = env.throw(value);
     napi::Error::new(Status::PendingException, message)
+}
+
+/// What the region is fitted into: the screen, or the `monitor` asked for, as `source` reports
+/// its monitors now (a `RangeError` naming the monitors there are when it does not exist).
+fn bounds_of(
+    env: &Env,
+    config: &Config,
+    source: &mut dyn Source,
+    screen: (u32, u32),
+) -> Result<Bounds> {
+    let Some(want) = &config.region.monitor else {
+        return Ok(Bounds::screen(screen));
+    };
+    let monitors = source
+        .monitors()
+        .map_err(|e| throw(env, ErrorClass::Error, "ERR_DISPLAY", e.to_string()))?;
+    Bounds::monitor(want, &monitors, screen).map_err(|m| {
+        throw_with(
+            env,
+            ErrorClass::Range,
+            "ERR_INVALID_SETTING",
+            format!("monitor: {m}"),
+            Some("monitor"),
+        )
+    })
+}
+
+fn monitor_of_frames(env: &Env) -> napi::Error {
+    throw_with(
+        env,
+        ErrorClass::Type,
+        "ERR_INVALID_SETTING",
+        "monitor cannot be used with a capture made by ScreenCapture.fromFrames(): it picks a monitor of an X display".into(),
+        Some("monitor"),
+    )
 }
 
 fn throw_settings_error(env: &Env, e: &SettingsError) -> napi::Error {
@@ -222,7 +262,9 @@ impl Sink for JsSink {
             PipelineError::Capture(_) => ("ERR_CAPTURE", true),
             PipelineError::Encode { .. } => ("ERR_ENCODE", false),
             PipelineError::Watermark(_) => ("ERR_WATERMARK", false),
-            PipelineError::ScreenChanged { .. } => ("ERR_SCREEN_CHANGED", true),
+            PipelineError::ScreenChanged { .. } | PipelineError::MonitorGone(_) => {
+                ("ERR_SCREEN_CHANGED", true)
+            }
             PipelineError::Fallback(_) => ("ERR_ENCODER_FALLBACK", false),
         };
         self.report(NativeError {
@@ -340,7 +382,7 @@ impl ScreenCapture {
         let config = options
             .validate()
             .map_err(|e| throw_settings_error(env, &e))?;
-        let (capture, display): (Box<dyn Source>, String) = match &self.feed {
+        let (mut capture, display): (Box<dyn Source>, String) = match &self.feed {
             Some(feed) => {
                 if config.region.display.is_some() {
                     return Err(throw_with(
@@ -350,6 +392,9 @@ impl ScreenCapture {
                         "display cannot be used with a capture made by ScreenCapture.fromFrames(): its frames come from pushFrame()".into(),
                         Some("display"),
                     ));
+                }
+                if config.region.monitor.is_some() {
+                    return Err(monitor_of_frames(env));
                 }
                 (Box::new(feed.source()), "frames".into())
             }
@@ -361,9 +406,10 @@ impl ScreenCapture {
             }
         };
         let (sw, sh) = capture.screen_size();
+        let bounds = bounds_of(env, &config, &mut *capture, (sw, sh))?;
         let clamped = config
             .region
-            .clamp(sw, sh, config.layout.mode == OutputMode::H264)
+            .clamp_within(&bounds, config.layout.mode == OutputMode::H264)
             .map_err(|e| throw_settings_error(env, &e))?;
         let max_queued = config.pacing.max_queued as usize;
         let pipeline = Pipeline::new(config, capture, clamped.region).map_err(|e| {
@@ -541,9 +587,21 @@ impl ScreenCapture {
             .validate()
             .map_err(|e| throw_settings_error(env, &e))?;
         let (sw, sh) = running.screen;
+        // A monitor is looked up afresh on a connection of its own: the capture's is its
+        // thread's.
+        let bounds = match (&config.region.monitor, &self.feed) {
+            (None, _) => Bounds::screen((sw, sh)),
+            (Some(_), Some(_)) => return Err(monitor_of_frames(env)),
+            (Some(_), None) => {
+                let mut x11 = X11Capture::open(Some(&running.display))
+                    .map_err(|e| throw(env, ErrorClass::Error, "ERR_DISPLAY", e.to_string()))?;
+                let screen = x11.screen_size();
+                bounds_of(env, &config, &mut x11, screen)?
+            }
+        };
         let clamped = config
             .region
-            .clamp(sw, sh, config.layout.mode == OutputMode::H264)
+            .clamp_within(&bounds, config.layout.mode == OutputMode::H264)
             .map_err(|e| throw_settings_error(env, &e))?;
         let watermark = load_watermark(&config).map_err(|e| {
             let message = e.to_string();
@@ -623,6 +681,19 @@ impl ScreenCapture {
     #[napi]
     pub fn stream_info(&self) -> Option<StreamInfo> {
         self.last.as_ref().map(|(c, _)| c.stream_status().into())
+    }
+
+    /// The monitors of an X display (`display`, default `$DISPLAY`) as RandR 1.5 reports them,
+    /// in the order the `monitor` setting counts them. Throws `ERR_DISPLAY` when the display
+    /// cannot be opened.
+    #[napi]
+    pub fn monitors(env: &Env, display: Option<String>) -> Result<Vec<Monitor>> {
+        let mut x11 = X11Capture::open(display.as_deref())
+            .map_err(|e| throw(env, ErrorClass::Error, "ERR_DISPLAY", e.to_string()))?;
+        let list = x11
+            .monitors()
+            .map_err(|e| throw(env, ErrorClass::Error, "ERR_DISPLAY", e.to_string()))?;
+        Ok(list.into_iter().enumerate().map(Monitor::from).collect())
     }
 
     /// What this host offers for hardware H.264 (NVENC, VA-API render nodes), probed without
