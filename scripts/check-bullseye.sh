@@ -41,5 +41,5 @@ for m in /proc /dev /tmp/.X11-unix; do
 done
 glibc=$(chroot "$ROOTFS" /usr/local/bin/node -p 'process.report.getReport().header.glibcVersionRuntime')
 say "bullseye root: glibc $glibc"
-CHECK_CHROOT=$ROOTFS node scripts/check-package.mjs "$T"
+CHECK_CHROOT=$ROOTFS CHECK_CHROOT_CMD=$(command -v chroot) node scripts/check-package.mjs "$T"
 say "OK in $(($(date +%s) - start)) s"
