@@ -52,7 +52,8 @@ const RUN = 6
 const QUALITY = { quality: 90, crf: 18 }
 const MODES = [
   ['JPEG tiles (the demo default)', { codec: 'jpeg' }],
-  ['JPEG stripes (pixelflux format)', { codec: 'jpeg', tiles: false }],
+  // 4:2:0 throughout, so every band's seams count ('auto' may choose 4:4:4 for this content).
+  ['JPEG stripes 4:2:0 (pixelflux format)', { codec: 'jpeg', tiles: false, capture: { jpegSubsampling: '420' } }],
   ['H.264 striped', { codec: 'h264', fullframe: false }],
   ['H.264 full-frame', { codec: 'h264', fullframe: true }],
 ]

@@ -9,7 +9,7 @@
 // unit of every stream (H.264), its payload bytes counted without the wire headers.
 //
 // Modes: JPEG quality 30 40 50 60 70 75 80 90 95 (stripecast with its default subsampling,
-// stripecast with `jpegSubsampling: '444'` as `stripecast-444`, pixelflux with its own);
+// stripecast with `jpegSubsampling: '420'` as `stripecast-420`, pixelflux with its own);
 // H.264 striped, full-frame and full-frame 4:4:4 (`h264Fullcolor` / `video_fullcolor`) at CRF
 // 15 19 23 27 31 35.
 //
@@ -77,7 +77,7 @@ for (let i = 2; i < process.argv.length; i++) {
 const JPEG_QS = opt.quick ? [40, 60, 75, 90] : [30, 40, 50, 60, 70, 75, 80, 90, 95]
 const CRFS = opt.quick ? [19, 23, 27, 31] : [15, 19, 23, 27, 31, 35]
 const MODES = {
-  jpeg: { label: 'JPEG', codec: 'jpeg', points: JPEG_QS, curves: ['stripecast', 'stripecast-444', 'pixelflux'], second: 'libjpeg-turbo' },
+  jpeg: { label: 'JPEG', codec: 'jpeg', points: JPEG_QS, curves: ['stripecast', 'stripecast-420', 'pixelflux'], second: 'libjpeg-turbo' },
   'h264-striped': { label: 'H.264 striped', codec: 'h264', fullframe: false, points: CRFS, curves: ['stripecast', 'pixelflux'], second: 'ffmpeg' },
   'h264-full': { label: 'H.264 full-frame', codec: 'h264', fullframe: true, points: CRFS, curves: ['stripecast', 'pixelflux'], second: 'ffmpeg' },
   'h264-444': { label: 'H.264 full-frame 4:4:4', codec: 'h264', fullframe: true, fullcolor: true, points: CRFS, curves: ['stripecast', 'pixelflux'], second: 'ffmpeg' },
@@ -273,7 +273,7 @@ async function capture(curve, mode, q, out) {
     '--seconds', '0.1', '--warmup', String(opt.warmup), '--fps', String(FPS), '--damage-threshold', '15',
     '--damage-duration', '30', '--out', out, '--wire', ...(m.codec === 'jpeg' ? ['--jpeg-quality', String(q)] : ['--crf', String(q)])]
   const [cmd, full] = curve === 'pixelflux' ? [pf.python, [join(here, 'pixelflux-child.py'), ...args]]
-    : [process.execPath, [join(here, 'stripecast-child.mjs'), ...args, ...(curve === 'stripecast-444' ? ['--subsampling', '444'] : [])]]
+    : [process.execPath, [join(here, 'stripecast-child.mjs'), ...args, ...(curve.startsWith('stripecast-') ? ['--subsampling', curve.slice('stripecast-'.length)] : [])]]
   const c = startChild(cmd, full, { DISPLAY: xvfb.display }, 60000)
   try {
     const measured = await c.waitFor('measured')

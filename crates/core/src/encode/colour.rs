@@ -7,11 +7,11 @@
 //! default `Balanced` mode, whose AVX2 path is up to 1.15 levels off. That matters: a blue
 //! bar converted with `Balanced` came back from x264 + FFmpeg at 251 instead of 255.
 //!
-//! Both layouts use the BT.709 matrix in **limited ("TV") range**: Y ∈ [16, 235],
-//! Cb/Cr ∈ [16, 240]. 4:4:4 deliberately uses the same range as 4:2:0 so that every H.264
-//! stream we emit carries the same VUI (BT.709 primaries / transfer / matrix,
-//! `video_full_range_flag = 0`) and decoders need no special case. In 4:2:0 each chroma
-//! sample is computed from the average of its 2x2 block of source pixels.
+//! H.264 uses the BT.709 matrix: x264 in **full range** (Y, Cb, Cr ∈ [0, 255]; Chromium draws
+//! full-range frames exactly and limited-range ones with blue a few levels off), the
+//! hardware encoders in **limited ("TV") range** (Y ∈ [16, 235], Cb/Cr ∈ [16, 240]), what
+//! every hardware decoder expects. Each stream's VUI says which. In 4:2:0 each chroma sample
+//! is computed from the average of its 2x2 block of source pixels.
 //!
 //! JPEG uses the same code with JFIF's matrix instead ([`YuvMatrix::JfifFull`]: BT.601, full
 //! range): converting and subsampling in one pass here and handing libjpeg-turbo the planes is
@@ -45,8 +45,10 @@ pub enum ChromaLayout {
 /// The YUV matrix and range of a [`YuvPlanes`] buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum YuvMatrix {
-    /// BT.709, limited range: every H.264 stream we emit.
+    /// BT.709, limited range: 4:2:0 H.264.
     Bt709Limited,
+    /// BT.709, full range: 4:4:4 H.264.
+    Bt709Full,
     /// BT.601, full range: what JFIF specifies for JPEG.
     JfifFull,
 }
@@ -345,6 +347,7 @@ fn convert_rows(
     };
     let (range, standard) = match matrix {
         YuvMatrix::Bt709Limited => (YuvRange::Limited, YuvStandardMatrix::Bt709),
+        YuvMatrix::Bt709Full => (YuvRange::Full, YuvStandardMatrix::Bt709),
         YuvMatrix::JfifFull => (YuvRange::Full, YuvStandardMatrix::Bt601),
     };
     convert(

@@ -98,6 +98,9 @@ pub struct EncodeRequest {
     /// given to this encoder; `None` when unknown. An encoder that keeps a converted copy of
     /// its previous picture may refresh only these rows.
     pub changed_rows: Option<(u32, u32)>,
+    /// The content is in sustained motion (a damaged stripe): a JPEG under `'auto'` sends it
+    /// at 4:2:0 and leaves full chroma to the paint-over once it stops.
+    pub in_motion: bool,
 }
 
 /// What one encode call produced.
@@ -107,6 +110,9 @@ pub struct EncodeOutcome {
     pub key: bool,
     /// Bytes were appended (an encoder may buffer a frame and emit nothing).
     pub produced: bool,
+    /// JPEG: the picture's chroma is subsampled, so decoded pixels at a block's edge depend on
+    /// the block beside it (see `crate::seams`). False from H.264 encoders.
+    pub joins_blocks: bool,
 }
 
 /// Which encoder produces a stream. JavaScript sees [`EncoderKind::as_str`] (`info().encoder`,

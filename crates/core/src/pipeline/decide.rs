@@ -163,6 +163,9 @@ pub struct Outgoing {
     pub syncs: Option<Area>,
     /// The rows known to have changed (within `area`): an H.264 encoder converts only these.
     pub changed: Option<(u32, u32)>,
+    /// The stripe is damaged (changed in `threshold` frames in a row): content in sustained
+    /// motion, whose fine chroma the eye misses until it stops and a paint-over comes.
+    pub in_motion: bool,
 }
 
 /// A stripe's memory across frames, for [`decide`].
@@ -235,6 +238,7 @@ pub fn decide(
             seen.hashed.then_some(area)
         },
         changed: seen.changed.filter(|_| !paint_over),
+        in_motion: memory.state.is_damaged(),
     })
 }
 
@@ -443,6 +447,29 @@ mod tests {
             Action::Send(s) => s,
             other => panic!("expected a send, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn sends_of_a_damaged_stripe_are_in_motion_and_the_paint_over_after_it_is_not() {
+        let mut m = StripeMemory::default();
+        let mut r = rules(Some(16), Some(2));
+        r.policy.damage = Some((3, 4));
+        let st = stripe(128);
+        let change = seen(Some((133, 140)), (0, 640));
+        let motion: Vec<bool> = (0..4)
+            .map(|_| sent(decide(&mut m, &st, &change, &r, |a| a)).in_motion)
+            .collect();
+        // Three changes in a row enter the damaged state on the third.
+        assert_eq!(motion, [false, false, true, true]);
+        // Still: the block runs out (unhashed frames, then the hashed check), then the
+        // paint-over comes, not in motion.
+        let still = seen(None, (0, 640));
+        let outcome = loop {
+            if let Action::Send(s) = decide(&mut m, &st, &still, &r, |a| a) {
+                break s;
+            }
+        };
+        assert!(outcome.paint_over && !outcome.in_motion, "{outcome:?}");
     }
 
     #[test]

@@ -71,9 +71,9 @@ impl Stream {
 pub(super) struct Job<'a> {
     pub stripe: Stripe,
     pub send: Outgoing,
-    /// 4:2:0 JPEG: the area is recorded in the stream's seams once delivered, decoded with
-    /// its chroma subsampled (true) or not (an `auto` paint-over in 4:4:4).
-    pub seams_subsampled: bool,
+    /// Set by the encode: the area's decoded pixels join blocks (4:2:0 JPEG chroma), which the
+    /// stream's seams record once it is delivered.
+    pub joins_blocks: bool,
     pub stream: &'a mut Stream,
 }
 
@@ -129,10 +129,12 @@ pub(super) fn encode_and_deliver(
         force_key: stream.force_key || paint_over,
         paint_over,
         changed_rows: changed.map(|(a, b)| (a - band_y, b - band_y)),
+        in_motion: job.send.in_motion,
     };
     let band_height = band_end - band_y;
     let area = image.rows(band_y, band_height).cols(x0, x1 - x0);
     let outcome = encoder.encode(area, request, &mut data)?;
+    job.joins_blocks = outcome.joins_blocks;
     if !outcome.produced {
         return Ok(Handed::Nothing);
     }

@@ -26,7 +26,7 @@ use crate::overlay::cursor::blend_cursor;
 use crate::overlay::watermark::Watermark;
 use crate::overlay::{widen_for_overlays, OverlayRows};
 use crate::seams;
-use crate::settings::{Config, Subsampling};
+use crate::settings::Config;
 use crate::wire::{HeaderFormat, PayloadKind};
 use crate::workers;
 
@@ -363,7 +363,6 @@ impl Pipeline {
             band_align: band_align(self.plan.kind, self.config.jpeg.subsampling),
             full_width,
         };
-        let auto = self.config.jpeg.subsampling == Subsampling::Auto;
         let mut jobs = Vec::new();
         let mut nothing_changed = true;
         for (stripe, stream) in self.plan.layout.iter().zip(s.streams.iter_mut()) {
@@ -416,7 +415,7 @@ impl Pipeline {
                 }
                 Action::Send(send) => jobs.push(Job {
                     stripe: *stripe,
-                    seams_subsampled: !(send.paint_over && auto),
+                    joins_blocks: false,
                     send,
                     stream,
                 }),
@@ -470,7 +469,7 @@ impl Pipeline {
                             s.detector.mark_sent(rows, cols);
                         }
                         if let Some(seams) = &mut job.stream.seams {
-                            seams.record(frame, stride, job.send.area, job.seams_subsampled);
+                            seams.record(frame, stride, job.send.area, job.joins_blocks);
                         }
                         continue;
                     }

@@ -134,12 +134,14 @@ pub enum OutputMode {
     H264,
 }
 
-/// JPEG chroma subsampling.
+/// JPEG chroma resolution (`jpegSubsampling`); grey pictures carry none under any value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Subsampling {
+    /// Always 4:2:0.
     S420,
+    /// Always 4:4:4.
     S444,
-    /// 4:2:0 for changes (motion), 4:4:4 for paint-over (still content, often text).
+    /// Per picture, by its colour detail against its quality (`encode::jpeg::Chroma`).
     Auto,
 }
 
@@ -363,7 +365,7 @@ mod tests {
             jpeg.layout.stripe_rows(),
             StripeRows::Exactly(DEFAULT_JPEG_STRIPE_HEIGHT)
         );
-        assert_eq!(c.jpeg.subsampling, Subsampling::S420);
+        assert_eq!(c.jpeg.subsampling, Subsampling::Auto);
         assert_eq!(c.h264.rate_control, RateControl::Crf);
         let cqp = CaptureOptions {
             h264_rate_control: Some("cqp".into()),

@@ -78,11 +78,15 @@ macro_rules! settings_table {
                 "JPEG quality of paint-over (still stripes sent again)."
                 paint_over_jpeg_quality "paintOverJpegQuality" "number" =>
                     paint_over_quality: $crate::settings::Int<u8, 0, 100> = 90;
-                "JPEG chroma subsampling: `'420'` (about half the CPU of 4:4:4), `'444'` (sharper
-                coloured text), or `'auto'`: 4:2:0 for changes, 4:4:4 for paint-over."
+                "JPEG chroma resolution: `'auto'` chooses per picture from its pixels, 4:4:4 where
+                4:2:0 would lose more to coloured detail (coloured text, 1-px coloured lines) than
+                this quality loses anyway, else 4:2:0 (and 4:2:0 for content in sustained
+                motion, until its paint-over); `'420'` always halves chroma (least CPU);
+                `'444'` never does. A picture with no colour is sent as a one-component (grey)
+                JPEG under every value."
                 jpeg_subsampling "jpegSubsampling" "'420' | '444' | 'auto'" =>
                     subsampling: $crate::settings::NameOf<$crate::settings::Subsampling> =
-                        $crate::settings::Subsampling::S420;
+                        $crate::settings::Subsampling::Auto;
             }
             h264 H264Settings "H.264 quality and rate control." {
                 "H.264 constant rate factor (lower: better quality, more bytes)."

@@ -15,7 +15,7 @@ use std::ptr::{self, NonNull};
 use x264_sys as x;
 
 use super::policy::{self, MAX_QP};
-use crate::encode::colour::{ChromaLayout, YuvPlanes};
+use crate::encode::colour::{ChromaLayout, YuvMatrix, YuvPlanes};
 use crate::encode::{
     BgrxImage, EncodeError, EncodeOutcome, EncodeRequest, Encoder, EncoderKind, RateControl,
     StreamParams,
@@ -39,6 +39,14 @@ pub struct X264Config {
     /// 1 is the right value when many encoders run in parallel (striped mode).
     pub threads: u32,
 }
+
+/// x264 codes full range: its colours span 255/219 more code values than limited range, so the
+/// same quantiser step is 16% finer in RGB, 6·log2(255/219) = 1.32 quantiser steps. x264 is
+/// given quantisers this much higher than the settings say (a whole 1 where it takes a whole
+/// number), so that `h264Crf` keeps the bytes and the RGB error it had in limited range, and
+/// that the hardware encoders (limited range) still have (photo card, CRF 23: limited range
+/// 181.9 KB, full range at the same rate factor 224.4 KB, with the offset about 182 KB).
+const FULL_RANGE_QP: f32 = 1.32;
 
 /// The quantisers of a [`RateControl::Cqp`] stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +76,9 @@ pub struct X264Encoder {
     since_key: u32,
     /// Quantiser of the last output picture.
     last_qp: i32,
+    /// What x264's quantisers add to the settings' ones (see [`FULL_RANGE_QP`]); 0 when the
+    /// stream is lossless.
+    qp_offset: u8,
 }
 
 // SAFETY: `x264_t` is only reached through `&mut self`, so it is never used by two threads at
@@ -123,11 +134,13 @@ impl X264Encoder {
         // Validates the size (non-zero, even for 4:2:0) and allocates the planes once.
         // A stripe's stream converts on its own thread (stripes encode side by side); a
         // full-frame stream (x264's own threads) splits its conversion over the cores too.
-        let planes = YuvPlanes::new(width, height, layout)?.with_threads(if threads == 1 {
-            1
-        } else {
-            crate::workers::parallelism()
-        });
+        let planes = YuvPlanes::new(width, height, layout)?
+            .with_matrix(YuvMatrix::Bt709Full)
+            .with_threads(if threads == 1 {
+                1
+            } else {
+                crate::workers::parallelism()
+            });
         let csp = (if fullcolor {
             x::X264_CSP_I444
         } else {
@@ -187,6 +200,12 @@ impl X264Encoder {
         // lossless (4:4:4, crf 0) codes QP 0 losslessly, so a forced QP stays >= 1, and a
         // lossless stream needs no paint-over quantiser.
         let paint_over_qp = (!lossless).then(|| policy::paint_over_qp(paint_over_crf).max(1));
+        let (qp_offset, rf_offset) = if lossless {
+            (0, 0.0)
+        } else {
+            (1, FULL_RANGE_QP)
+        };
+        let coded = |qp: u8| c_int::from((qp + qp_offset).min(MAX_QP));
         let constant = (rate_control == RateControl::Cqp && !lossless).then(|| ConstantQps {
             p: quantiser,
             idr: policy::idr_qp(quantiser).max(1),
@@ -197,12 +216,12 @@ impl X264Encoder {
             // (docs/performance.md, *H.264 at a constant quantiser*).
             RateControl::Crf => {
                 p.rc.i_rc_method = x::X264_RC_CRF as c_int;
-                p.rc.f_rf_constant = f32::from(quantiser);
+                p.rc.f_rf_constant = (f32::from(quantiser) + rf_offset).min(f32::from(MAX_QP));
             }
             // A constant quantiser needs no complexity, so x264 makes no half-size copy.
             RateControl::Cqp => {
                 p.rc.i_rc_method = x::X264_RC_CQP as c_int;
-                p.rc.i_qp_constant = c_int::from(quantiser);
+                p.rc.i_qp_constant = coded(quantiser);
                 // x264 clips every quantiser of a CQP stream, forced ones too, to the span of
                 // its P, I and B quantisers, derived from the I/P and P/B ratios: ratios that
                 // put the I quantiser at the finest one this stream forces and the (unused) B
@@ -219,11 +238,13 @@ impl X264Encoder {
             }
         }
 
-        // BT.709 primaries / transfer / matrix, limited range (what colour.rs produces).
+        // BT.709 primaries / transfer / matrix, full range (what the planes hold): Chromium
+        // draws limited-range BT.709 with blue 35-38 dB off an exact conversion, full range
+        // within 0.1 levels (bench/rd.mjs, "Chromium draw vs exact").
         p.vui.i_colorprim = 1;
         p.vui.i_transfer = 1;
         p.vui.i_colmatrix = 1;
-        p.vui.b_fullrange = 0;
+        p.vui.b_fullrange = 1;
 
         let profile: &std::ffi::CStr = if fullcolor { c"high444" } else { c"high" };
         // SAFETY: `p` is a fully initialised parameter set; `profile` is NUL-terminated.
@@ -248,6 +269,7 @@ impl X264Encoder {
             keyint: keyframe_interval_frames,
             since_key: 0,
             last_qp: 0,
+            qp_offset,
         })
     }
 
@@ -325,7 +347,9 @@ impl Encoder for X264Encoder {
             (_, _, Some(c)) => Some(if idr { c.idr } else { c.p }),
             _ => None,
         };
-        pic_in.i_qpplus1 = qp.map_or(x::X264_QP_AUTO as c_int, |qp| c_int::from(qp) + 1);
+        pic_in.i_qpplus1 = qp.map_or(x::X264_QP_AUTO as c_int, |qp| {
+            c_int::from((qp + self.qp_offset).min(MAX_QP)) + 1
+        });
         pic_in.i_pts = self.pts;
         self.pts += 1;
         let y_stride = self.planes.y_stride() as c_int;
@@ -371,6 +395,7 @@ impl Encoder for X264Encoder {
             return Ok(EncodeOutcome {
                 key: false,
                 produced: false,
+                joins_blocks: false,
             });
         }
         // SAFETY: x264 guarantees the payloads of all NALs of one call are contiguous and
@@ -386,7 +411,7 @@ impl Encoder for X264Encoder {
                 size as i64
             );
             let pic_out = pic_out.assume_init();
-            self.last_qp = pic_out.i_qpplus1 - 1;
+            self.last_qp = pic_out.i_qpplus1 - 1 - c_int::from(self.qp_offset);
             (
                 std::slice::from_raw_parts(first.p_payload, size as usize),
                 pic_out.b_keyframe != 0,
@@ -397,6 +422,7 @@ impl Encoder for X264Encoder {
         Ok(EncodeOutcome {
             key,
             produced: true,
+            joins_blocks: false,
         })
     }
 
@@ -1008,12 +1034,12 @@ mod tests {
     }
 
     #[test]
-    fn ffprobe_reports_profile_pixel_format_and_bt709() {
+    fn ffprobe_reports_profile_pixel_format_and_bt709_full_range() {
         // 4:2:0: `apply_profile("high")` only caps the tools; x264 signals the lowest profile
         // that covers what ultrafast uses (no CABAC, no 8x8 transform): Constrained Baseline.
         for (fullcolor, profile, pix_fmt) in [
-            (false, "Constrained Baseline", "yuv420p"),
-            (true, "High 4:4:4 Predictive", "yuv444p"),
+            (false, "Constrained Baseline", "yuvj420p"),
+            (true, "High 4:4:4 Predictive", "yuvj444p"),
         ] {
             let mut enc = X264Encoder::new(config(fullcolor)).unwrap();
             let (stream, _) =
@@ -1030,7 +1056,7 @@ mod tests {
             assert_eq!(field("pix_fmt"), pix_fmt, "{info}");
             assert_eq!(field("width"), "320");
             assert_eq!(field("height"), "64");
-            assert_eq!(field("color_range"), "tv", "{info}");
+            assert_eq!(field("color_range"), "pc", "{info}");
             assert_eq!(field("color_space"), "bt709", "{info}");
             assert_eq!(field("color_primaries"), "bt709", "{info}");
             assert_eq!(field("color_transfer"), "bt709", "{info}");

@@ -151,6 +151,7 @@ mod tests {
             Ok(EncodeOutcome {
                 key: request.force_key,
                 produced: true,
+                joins_blocks: false,
             })
         }
 

@@ -107,6 +107,7 @@ impl NvencEncoder {
             return Ok(EncodeOutcome {
                 key: false,
                 produced: false,
+                joins_blocks: false,
             });
         }
         self.check("nvEncEncodePicture", st)?;
@@ -129,6 +130,7 @@ impl NvencEncoder {
         Ok(EncodeOutcome {
             key: lb.picture_type == NV_ENC_PIC_TYPE_IDR,
             produced: size > 0,
+            joins_blocks: false,
         })
     }
 }

@@ -280,6 +280,7 @@ impl VaapiEncoder {
         Ok(EncodeOutcome {
             key: idr,
             produced: out.len() > start,
+            joins_blocks: false,
         })
     }
 }

@@ -1,12 +1,15 @@
 //! JPEG stripes through libjpeg-turbo.
 //!
-//! 4:2:0 pictures of even size are converted to I420 by [`super::colour`] (JFIF's BT.601 full
-//! range, chroma averaged over 2x2 blocks) and handed to libjpeg-turbo as planes: ~9% faster
-//! than its own BGRX conversion and downsampling (3.5 vs 3.8 ms per 1080p frame of 128-row
-//! stripes). 4:4:4 and odd sizes go in as BGRX.
+//! Each picture's colour layout (grey, 4:2:0 or 4:4:4) is chosen from its pixels by
+//! [`chroma::choose`]. Colour pictures are converted by [`super::colour`] (JFIF's BT.601 full
+//! range; for 4:2:0, chroma averaged over 2x2 blocks) and handed to libjpeg-turbo as planes:
+//! faster than its own BGRX conversion (4:2:0: 3.5 vs 3.8 ms per 1080p frame of 128-row
+//! stripes; 4:4:4: 7.5 vs 7.9). Grey pictures and 4:2:0 ones of odd size go in as BGRX.
 //!
 //! libjpeg-turbo's accurate integer DCT is kept: its AVX2 code is as fast as the "fast" DCT,
 //! which has only SSE2 code (measured: 3.9 vs 4.1 ms per 1080p frame of 64-row stripes).
+
+pub mod chroma;
 
 use std::sync::{Arc, Mutex};
 
@@ -15,6 +18,7 @@ use turbojpeg::{Compressor, Image, PixelFormat, Subsamp, YuvPlanesImage};
 use super::colour::{ChromaLayout, YuvMatrix, YuvPlanes};
 use super::{BgrxImage, EncodeError, EncodeOutcome, EncodeRequest, Encoder, EncoderKind};
 use crate::settings::Subsampling;
+pub use chroma::Chroma;
 
 /// The settings of a JPEG stream.
 #[derive(Debug, Clone, Copy)]
@@ -24,11 +28,12 @@ pub struct JpegConfig {
     pub subsampling: Subsampling,
 }
 
-/// What a JPEG encode works in: a libjpeg-turbo handle, the I420 planes of a 4:2:0 picture and
-/// the buffer the JPEG is written to before it is copied out at its size.
+/// What a JPEG encode works in: a libjpeg-turbo handle, the I420 or I444 planes of a colour
+/// picture and the buffer the JPEG is written to before it is copied out at its size.
 struct Workspace {
     tj: Compressor,
-    planes: Option<YuvPlanes>,
+    i420: Option<YuvPlanes>,
+    i444: Option<YuvPlanes>,
     scratch: Vec<u8>,
 }
 
@@ -59,6 +64,7 @@ impl WorkspacePool {
 pub struct JpegEncoder {
     config: JpegConfig,
     pool: Arc<WorkspacePool>,
+    memo: chroma::ChromaMemo,
 }
 
 impl JpegEncoder {
@@ -69,7 +75,11 @@ impl JpegEncoder {
 
     /// An encoder that borrows its workspaces from `pool` (shared by a capture's streams).
     pub fn with_pool(config: JpegConfig, pool: Arc<WorkspacePool>) -> Self {
-        Self { config, pool }
+        Self {
+            config,
+            pool,
+            memo: Default::default(),
+        }
     }
 }
 
@@ -77,14 +87,23 @@ fn jerr(e: turbojpeg::Error) -> EncodeError {
     EncodeError::Jpeg(e.to_string())
 }
 
-/// Converts `image` into `planes` (sized to it) and compresses them into `scratch`; returns the
-/// JPEG's length.
-fn compress_i420(
+/// Converts `image` into `slot`'s planes of `layout` (made or resized for it) and compresses
+/// them into `scratch`; returns the JPEG's length.
+fn compress_planes(
     tj: &mut Compressor,
-    planes: &mut YuvPlanes,
+    slot: &mut Option<YuvPlanes>,
+    layout: ChromaLayout,
     image: BgrxImage<'_>,
     scratch: &mut [u8],
 ) -> Result<usize, EncodeError> {
+    let (w, h) = (image.width, image.height);
+    let planes = match slot {
+        Some(p) => {
+            p.reshape(w, h)?;
+            p
+        }
+        empty => empty.insert(YuvPlanes::new(w, h, layout)?.with_matrix(YuvMatrix::JfifFull)),
+    };
     planes.convert(image)?;
     let yuv = YuvPlanesImage {
         y_plane: planes.y(),
@@ -95,7 +114,10 @@ fn compress_i420(
         y_stride: planes.y_stride(),
         u_stride: planes.chroma_stride(),
         v_stride: planes.chroma_stride(),
-        subsamp: Subsamp::Sub2x2,
+        subsamp: match layout {
+            ChromaLayout::I420 => Subsamp::Sub2x2,
+            ChromaLayout::I444 => Subsamp::None,
+        },
     };
     tj.compress_yuv_planes_to_slice(&yuv, scratch).map_err(jerr)
 }
@@ -105,8 +127,14 @@ fn compress(
     ws: &mut Workspace,
     image: BgrxImage<'_>,
     quality: u8,
-    subsamp: Subsamp,
+    chroma: Chroma,
 ) -> Result<usize, EncodeError> {
+    let subsamp = match chroma {
+        // From BGRX, libjpeg-turbo keeps only luma: for grey pixels, the grey level itself.
+        Chroma::Grey => Subsamp::Gray,
+        Chroma::Half => Subsamp::Sub2x2,
+        Chroma::Full => Subsamp::None,
+    };
     let tj = &mut ws.tj;
     // libjpeg-turbo treats quality 0 as 1.
     tj.set_quality(i32::from(quality.max(1))).map_err(jerr)?;
@@ -120,25 +148,23 @@ fn compress(
         ws.scratch = vec![0; need];
     }
     let (w, h) = (image.width, image.height);
-    if subsamp == Subsamp::Sub2x2 && w.is_multiple_of(2) && h.is_multiple_of(2) {
-        let planes = match &mut ws.planes {
-            Some(p) => {
-                p.reshape(w, h)?;
-                p
-            }
-            empty => empty
-                .insert(YuvPlanes::new(w, h, ChromaLayout::I420)?.with_matrix(YuvMatrix::JfifFull)),
-        };
-        compress_i420(tj, planes, image, &mut ws.scratch)
-    } else {
-        let img = Image {
-            pixels: image.data,
-            width: w as usize,
-            pitch: image.stride,
-            height: h as usize,
-            format: PixelFormat::BGRX,
-        };
-        tj.compress_to_slice(img, &mut ws.scratch).map_err(jerr)
+    match chroma {
+        Chroma::Half if w.is_multiple_of(2) && h.is_multiple_of(2) => {
+            compress_planes(tj, &mut ws.i420, ChromaLayout::I420, image, &mut ws.scratch)
+        }
+        Chroma::Full => {
+            compress_planes(tj, &mut ws.i444, ChromaLayout::I444, image, &mut ws.scratch)
+        }
+        Chroma::Grey | Chroma::Half => {
+            let img = Image {
+                pixels: image.data,
+                width: w as usize,
+                pitch: image.stride,
+                height: h as usize,
+                format: PixelFormat::BGRX,
+            };
+            tj.compress_to_slice(img, &mut ws.scratch).map_err(jerr)
+        }
     }
 }
 
@@ -159,22 +185,23 @@ impl Encoder for JpegEncoder {
         } else {
             quality
         };
-        let subsamp = match subsampling {
-            Subsampling::S420 => Subsamp::Sub2x2,
-            Subsampling::S444 => Subsamp::None,
-            // Still content gets full chroma (sharp coloured text); motion gets half the CPU.
-            Subsampling::Auto if request.paint_over => Subsamp::None,
-            Subsampling::Auto => Subsamp::Sub2x2,
-        };
+        let chroma = self.memo.choose(
+            image,
+            quality,
+            subsampling,
+            request.paint_over,
+            request.in_motion,
+        );
         let mut ws = match self.pool.take() {
             Some(ws) => ws,
             None => Workspace {
                 tj: Compressor::new().map_err(jerr)?,
-                planes: None,
+                i420: None,
+                i444: None,
                 scratch: Vec::new(),
             },
         };
-        let n = compress(&mut ws, image, quality, subsamp);
+        let n = compress(&mut ws, image, quality, chroma);
         if let Ok(n) = n {
             // The delivered buffer gets exactly its size: the scratch buffer is sized for the
             // worst case (about 3 bytes a pixel).
@@ -186,6 +213,7 @@ impl Encoder for JpegEncoder {
         Ok(EncodeOutcome {
             key: true,
             produced: true,
+            joins_blocks: chroma.joins_blocks(),
         })
     }
 
@@ -355,11 +383,7 @@ mod tests {
     }
 
     #[test]
-    fn auto_subsampling_is_420_for_changes_and_444_for_paint_over() {
-        let (w, h) = (64u32, 32u32);
-        let px = gradient(w, h);
-        let img = BgrxImage::packed(&px, w, h);
-        let mut enc = encoder(80, 90, Subsampling::Auto);
+    fn each_picture_gets_the_chroma_its_pixels_need() {
         let subsamp_of = |jpeg: &[u8]| {
             Decompressor::new()
                 .unwrap()
@@ -367,20 +391,60 @@ mod tests {
                 .unwrap()
                 .subsamp
         };
-        let (mut change, mut still) = (Vec::new(), Vec::new());
-        enc.encode(img, EncodeRequest::default(), &mut change)
-            .unwrap();
-        enc.encode(
-            img,
-            EncodeRequest {
-                paint_over: true,
-                force_key: false,
-                ..Default::default()
-            },
-            &mut still,
-        )
-        .unwrap();
-        assert_eq!(subsamp_of(&change), Subsamp::Sub2x2);
-        assert_eq!(subsamp_of(&still), Subsamp::None);
+        let (w, h) = (64u32, 32u32);
+        // Smooth colour (a gentle gradient): 4:2:0 loses less than quantisation does.
+        let smooth: Vec<u8> = (0..w * h)
+            .flat_map(|i| [(50 + i % w) as u8, (100 + i / w) as u8, 200, 0])
+            .collect();
+        // Red and blue columns a pixel wide: 4:2:0 would turn them purple.
+        let stripes: Vec<u8> = (0..w * h)
+            .flat_map(|i| {
+                if i % 2 == 0 {
+                    [0, 0, 255, 0]
+                } else {
+                    [255, 0, 0, 0]
+                }
+            })
+            .collect();
+        // Grey text-like noise: no chroma at all.
+        let grey: Vec<u8> = (0..w * h)
+            .flat_map(|i| {
+                let v = (i.wrapping_mul(2654435761) >> 24) as u8;
+                [v, v, v, 0]
+            })
+            .collect();
+        for (px, want) in [
+            (&smooth, Subsamp::Sub2x2),
+            (&stripes, Subsamp::None),
+            (&grey, Subsamp::Gray),
+        ] {
+            // A fresh stream each: a stream reuses its measure for a while (ChromaMemo).
+            let mut enc = encoder(75, 90, Subsampling::Auto);
+            let mut out = Vec::new();
+            let r = enc
+                .encode(
+                    BgrxImage::packed(px, w, h),
+                    EncodeRequest::default(),
+                    &mut out,
+                )
+                .unwrap();
+            assert_eq!(subsamp_of(&out), want);
+            assert_eq!(r.joins_blocks, want == Subsamp::Sub2x2);
+            if want == Subsamp::Gray {
+                // A grey JPEG decodes to the same grey levels, give or take quantisation.
+                let (dec, _, _) = decode(&out);
+                let mut enc444 = encoder(100, 100, Subsampling::S444);
+                let mut ref444 = Vec::new();
+                enc444
+                    .encode(
+                        BgrxImage::packed(px, w, h),
+                        EncodeRequest::default(),
+                        &mut ref444,
+                    )
+                    .unwrap();
+                assert_eq!(subsamp_of(&ref444), Subsamp::Gray, "grey under '444' too");
+                assert!(dec.chunks(4).all(|p| p[0] == p[1] && p[1] == p[2]));
+            }
+        }
     }
 }
