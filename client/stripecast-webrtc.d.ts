@@ -10,6 +10,8 @@ export interface WhepOptions {
   rtcConfig?: RTCConfiguration
   /** Send the offer with the candidates gathered by then. Default 2000. */
   gatherTimeoutMs?: number
+  /** The server makes the offer (an SFU: examples/sfu-janus); the answer is POSTed to the Location. */
+  serverOffers?: boolean
   onState?: (state: 'connecting' | 'connected' | 'disconnected' | 'closed', detail?: string) => void
   onError?: (error: Error) => void
 }

@@ -34,6 +34,9 @@ function gatheringDone(pc, ms) {
  *   doubling to 10 s; reset once a connection delivers frames)
  * @param {RTCConfiguration} [o.rtcConfig] e.g. { iceServers: [...] }
  * @param {number} [o.gatherTimeoutMs=2000] send the offer with what was gathered by then
+ * @param {boolean} [o.serverOffers=false] the server makes the offer instead (an SFU such as
+ *   Janus, examples/sfu-janus): POST with an empty body gets `201` with the offer and a
+ *   Location, where the answer is POSTed (application/sdp); DELETE there leaves, as in WHEP
  * @param {(state: string, detail?: string) => void} [o.onState] 'connecting', 'connected',
  *   'disconnected', 'closed'
  * @param {(e: Error) => void} [o.onError]
@@ -89,10 +92,11 @@ export function connectWhep(url, o = {}) {
     setState('connecting')
     try {
       pc = new RTCPeerConnection(o.rtcConfig)
-      const tr = pc.addTransceiver('video', { direction: 'recvonly' })
-      // a screen wants the frame as soon as it is decodable, not a smoothed playout
-      if ('jitterBufferTarget' in tr.receiver) tr.receiver.jitterBufferTarget = 0
+      // (with serverOffers the transceiver comes with the offer)
+      if (!o.serverOffers) pc.addTransceiver('video', { direction: 'recvonly' })
       pc.ontrack = (ev) => {
+        // a screen wants the frame as soon as it is decodable, not a smoothed playout
+        if ('jitterBufferTarget' in ev.receiver) ev.receiver.jitterBufferTarget = 0
         video.srcObject = ev.streams[0] ?? new MediaStream([ev.track])
         video.play().catch(() => {})
       }
@@ -104,6 +108,19 @@ export function connectWhep(url, o = {}) {
           stats.connectedTime = performance.now()
           setState('connected')
         } else if (s === 'failed' || s === 'closed') retry(`peer connection ${s}`)
+      }
+      if (o.serverOffers) {
+        const res = await fetch(url, { method: 'POST' })
+        const offer = await res.text()
+        if (res.status !== 201) throw new Error(`${url}: ${res.status} ${offer.trim()}`)
+        if (mine !== session) return
+        resource = new URL(res.headers.get('Location') ?? url, new URL(url, location.href)).href
+        await pc.setRemoteDescription({ type: 'offer', sdp: offer })
+        await pc.setLocalDescription(await pc.createAnswer())
+        await gatheringDone(pc, o.gatherTimeoutMs ?? 2000)
+        const ack = await fetch(resource, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: pc.localDescription.sdp })
+        if (!ack.ok) throw new Error(`${resource}: ${ack.status} ${(await ack.text()).trim()}`)
+        return
       }
       await pc.setLocalDescription(await pc.createOffer())
       await gatheringDone(pc, o.gatherTimeoutMs ?? 2000)
