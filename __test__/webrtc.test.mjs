@@ -223,3 +223,61 @@ describe('WebRTC (WHEP) in headless Chromium', { timeout: 120000 }, () => {
     assert.equal(srv.whep.broadcaster.viewerCount, n - 1, 'DELETE removed the session')
   })
 })
+
+describe('stripecast/webrtc pieces (no browser)', () => {
+  const { parseRtcp, parseOffer, chooseFormat, spsInfo, broadcastSettings, createBroadcaster } = require('stripecast/webrtc')
+
+  it('reads RTCP from a viewer: receiver report, PLI, FIR, NACK and REMB in one compound packet', () => {
+    const ssrc = 0x11223344
+    const rr = Buffer.alloc(32)
+    rr.writeUInt8(0x81, 0) // V=2, one report block
+    rr.writeUInt8(201, 1)
+    rr.writeUInt16BE(7, 2)
+    rr.writeUInt32BE(0xaaaa, 4)
+    rr.writeUInt32BE(ssrc, 8)
+    rr.writeUInt8(64, 12) // fraction lost 64/256
+    rr.writeUIntBE(1234, 13, 3)
+    rr.writeUInt32BE(90, 20) // jitter
+    const pli = Buffer.from([0x81, 206, 0, 2, 0, 0, 0xaa, 0xaa, 0x11, 0x22, 0x33, 0x44])
+    const fir = Buffer.from([0x84, 206, 0, 4, 0, 0, 0xaa, 0xaa, 0, 0, 0, 0, 0x11, 0x22, 0x33, 0x44, 1, 0, 0, 0])
+    const nack = Buffer.from([0x81, 205, 0, 4, 0, 0, 0xaa, 0xaa, 0x11, 0x22, 0x33, 0x44, 0, 10, 0, 3, 0, 40, 0, 0])
+    // REMB: 0x3d090 (250000) as mantissa 250000 >> 2 = 62500, exponent 2
+    const remb = Buffer.from([0x8f, 206, 0, 5, 0, 0, 0xaa, 0xaa, 0, 0, 0, 0, 0x52, 0x45, 0x4d, 0x42, 1, (2 << 2) | (62500 >> 16), (62500 >> 8) & 255, 62500 & 255, 0x11, 0x22, 0x33, 0x44])
+    const r = parseRtcp(Buffer.concat([rr, pli, fir, nack, remb]))
+    assert.deepEqual(r.reports, [{ ssrc, fractionLost: 0.25, cumulativeLost: 1234, jitter: 90 }])
+    assert.equal(r.pli, 1)
+    assert.equal(r.fir, 1)
+    assert.equal(r.nack, 2)
+    assert.equal(r.remb, 250000)
+    assert.deepEqual(parseRtcp(Buffer.from([1, 2, 3])), { pli: 0, fir: 0, nack: 0, reports: [], remb: null }, 'garbage: nothing')
+  })
+
+  it('answers with the offered H.264 format that matches the SPS (profile, packetization-mode 1)', () => {
+    const offer = [
+      'v=0', 'o=- 1 2 IN IP4 127.0.0.1', 's=-', 't=0 0', 'a=fingerprint:sha-256 AA:BB',
+      'm=video 9 UDP/TLS/RTP/SAVPF 96 102 103 104 106', 'a=mid:0', 'a=recvonly',
+      'a=rtpmap:96 VP8/90000', 'a=rtpmap:102 H264/90000', 'a=fmtp:102 level-asymmetry-allowed=1;packetization-mode=0;profile-level-id=42e01f',
+      'a=rtpmap:103 H264/90000', 'a=fmtp:103 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f',
+      'a=rtpmap:104 H264/90000', 'a=fmtp:104 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=64001f',
+      'a=rtpmap:106 H264/90000', 'a=fmtp:106 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=f4001f', '',
+    ].join('\r\n')
+    const { h264, mid } = parseOffer(offer)
+    assert.equal(mid, '0')
+    const sps = (plid) => spsInfo(Buffer.from([0, 0, 0, 1, 0x67, ...Buffer.from(plid, 'hex'), 0, 0, 0, 1, 0x68, 0]))
+    assert.equal(sps('42c01f').profileLevelId, '42c01f')
+    assert.equal(chooseFormat(h264, sps('42c01f')).pt, 103, 'constrained baseline (x264 here): the mode-1 CB format')
+    assert.equal(chooseFormat(h264, null).pt, 103, 'before the first IDR: constrained baseline')
+    assert.equal(chooseFormat(h264, sps('640028')).pt, 104, 'High')
+    assert.equal(chooseFormat(h264, sps('f4001f')).pt, 106, 'High 4:4:4 only where offered')
+    assert.equal(chooseFormat(h264.filter((f) => f.pt !== 106), sps('f4001f')), null)
+    assert.throws(() => parseOffer(offer.replace('a=recvonly', 'a=sendonly')), /sendonly: a viewer must offer recvonly/)
+    assert.throws(() => parseOffer(offer.replace('a=fingerprint:sha-256 AA:BB\r\n', '')), /not DTLS-SRTP/)
+  })
+
+  it('refuses settings that cannot be one full-frame H.264 stream, and a bad bitrate ceiling, naming them', () => {
+    assert.throws(() => broadcastSettings({ outputMode: 'jpeg' }), /outputMode must be "h264" \(or left out\), got "jpeg"/)
+    assert.throws(() => broadcastSettings({ h264Fullframe: false }), /h264Fullframe must be true \(or left out\), got false/)
+    assert.deepEqual(broadcastSettings({ outputMode: 1, targetFps: 30 }), { outputMode: 'h264', targetFps: 30, h264Fullframe: true, omitStripeHeaders: true })
+    assert.throws(() => createBroadcaster({ maxBitrate: 5 }), /maxBitrate must be 0 \(no pacing\) or at least 100000 bits\/s, got 5/)
+  })
+})
