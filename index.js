@@ -2,7 +2,13 @@
 
 // The public entry point: the generated native binding (native.js, by `napi build`) plus the
 // few conveniences that are plain JavaScript.
-const native = require('./native.js')
+let native
+try {
+  native = require('./native.js')
+} catch (err) {
+  // No binary for this host, or one that does not load: say which and what to do.
+  throw require('./lib/native-error.js').nativeLoadError(err)
+}
 const { stripes } = require('./lib/stripes.js')
 
 Object.defineProperty(native.ScreenCapture.prototype, 'stripes', {
