@@ -9,9 +9,15 @@
 export interface CaptureSettings {
   /** X display to capture, e.g. `':0'`. Default: `$DISPLAY`. */
   display?: string
-  /** Left edge of the region, on screen. Default: `0`. */
+  /**
+   * Capture this monitor (RandR): its index in `ScreenCapture.monitors()` or its name (e.g.
+   * `'DP-1'`). The region settings are then relative to the monitor, and the capture follows it
+   * when it moves or changes size (`autoResize`). Default: the whole screen.
+   */
+  monitor?: number | string
+  /** Left edge of the region, on screen (on the monitor with `monitor`). Default: `0`. */
   captureX?: number
-  /** Top edge of the region, on screen. Default: `0`. */
+  /** Top edge of the region, on screen (on the monitor with `monitor`). Default: `0`. */
   captureY?: number
   /**
    * Width of the region in pixels. Default: to the right edge of the screen. A region running past
@@ -173,12 +179,37 @@ export declare class ScreenCapture {
    */
   streamInfo(): StreamInfo | null
   /**
+   * The monitors of an X display (`display`, default `$DISPLAY`) as RandR 1.5 reports them,
+   * in the order the `monitor` setting counts them. Throws `ERR_DISPLAY` when the display
+   * cannot be opened.
+   */
+  static monitors(display?: string | undefined | null): Array<Monitor>
+  /**
    * What this host offers for hardware H.264 (NVENC, VA-API render nodes), probed without
    * starting a capture. Takes a moment when a GPU driver is present (it initialises it).
    */
   static hardwareEncoders(): HardwareEncoders
   /** Counters since `start()`. */
   stats(): CaptureStats
+  /**
+   * A capture of frames that the application hands in with `pushFrame()` (an Electron
+   * window's offscreen `paint` events, a headless browser, a program that renders) rather
+   * than of an X screen. `start()` then takes the same settings but `display`; the region
+   * settings pick a part of the frame. Frames pushed before `start()` are kept, and the
+   * first picture is the latest of them: push one before `start()`, or the first picture
+   * is black.
+   */
+  static fromFrames(options: FramesOptions): ScreenCapture
+  /**
+   * Hands in the next frame: `width` x `height` pixels (the size given to `fromFrames()`),
+   * 4 bytes each, `stride` bytes a row. Copies what changed, once, and returns at once.
+   * Returns false when the capture is running and its consumer is behind
+   * (`maxQueuedStripes` stripes wait for the callback): the frame is not copied, and what
+   * it changed goes out with the next accepted one. Throws a `RangeError` (nothing
+   * changes) for data too short for the size and stride, a stride below width x 4, a dirty
+   * rectangle outside the frame, or an unknown format.
+   */
+  pushFrame(data: Uint8Array | Uint8ClampedArray, options?: PushFrameOptions): boolean
 }
 
 /** What `start()` actually set up. */
@@ -226,6 +257,10 @@ export interface CaptureStats {
   latencyP99Ms: number
   /** Distinct frames delivered during the last second. */
   fps: number
+  /** `fromFrames()` captures: frames `pushFrame()` accepted (0 for an X display). */
+  framesPushed: number
+  /** `fromFrames()` captures: `pushFrame()` calls that returned false (consumer behind). */
+  pushesRefused: number
 }
 
 /**
@@ -235,6 +270,22 @@ export interface CaptureStats {
  * a display that does not answer) and an unreadable watermark are still `start()`'s to report.
  */
 export declare function checkSettings(settings: CaptureSettings): void
+
+/** A rectangle of a pushed frame, in pixels from its top-left corner. */
+export interface FrameRect {
+  x: number
+  y: number
+  width: number
+  height: number
+}
+
+/** The size of the frames a capture made by `fromFrames()` is fed. */
+export interface FramesOptions {
+  /** Frame width in pixels, 1..=16384. */
+  width: number
+  /** Frame height in pixels, 1..=16384. */
+  height: number
+}
 
 /** What this host offers for hardware H.264, probed without starting a capture. */
 export interface HardwareEncoders {
@@ -251,6 +302,37 @@ export interface HardwareEncoders {
   defaultEncoder: string
   /** One line per missing piece, e.g. `nvenc: libnvidia-encode.so.1 not found`. */
   reasons: Array<string>
+}
+
+/** One monitor of an X display. */
+export interface Monitor {
+  /** What `monitor: index` selects. */
+  index: number
+  /** What `monitor: name` selects, e.g. `'DP-1'`. */
+  name: string
+  /** Position on the screen (may be negative for a monitor partly off it). */
+  x: number
+  y: number
+  width: number
+  height: number
+  primary: boolean
+}
+
+/** How to read a pushed frame. */
+export interface PushFrameOptions {
+  /** Bytes from one row to the next. Default: width x 4. */
+  stride?: number
+  /**
+   * Byte order of the pixels: `'bgra'` (default; the same as `'bgrx'`: Electron's
+   * `NativeImage.toBitmap()`) or `'rgba'` (a canvas `ImageData`). Alpha is ignored.
+   */
+  format?: 'bgra' | 'bgrx' | 'rgba'
+  /**
+   * What changed since the previous push (Electron's `paint` event gives it). Rows outside
+   * these rectangles are neither copied nor checked, so they must really be unchanged.
+   * Default: the whole frame.
+   */
+  dirty?: Array<FrameRect>
 }
 
 /** Which capture path and encoder a capture uses, and why a faster one was declined. */

@@ -3,7 +3,7 @@
 // Chromium, in each of the four ways a page can receive it. Every few hundred milliseconds the
 // motion holds still; from that instant the page's canvas must show the screen within the
 // codec's own error after at most one frame interval plus delivery (BUDGET_MS), long before a
-// paint-over could mend anything (paintOverTriggerFrames is set to a second here). The hold
+// paint-over could mend anything (paintOverTriggerFrames is set to two seconds here). The hold
 // only makes the truth exact: what the canvas shows then is what the motion left on it.
 //
 // This is the test for the "ghost lines" of JPEG bands: 1-pixel lines in the colour of a
@@ -29,8 +29,12 @@ const FPS = 60
 /** Holds per mode, after runs of motion of 0.3 to 0.7 s at the demo's 30 pictures a second. */
 const HOLDS = Number(process.env.MOTION_HOLDS ?? 8)
 const runSeconds = (i) => 0.3 + 0.1 * ((i * 3) % 5)
-/** One frame interval plus delivery (grab, encode, WebSocket, decode, draw) on a busy 2-core machine. */
-const BUDGET_MS = 1000 / FPS + 400
+/**
+ * One frame interval plus delivery (grab, encode, WebSocket, decode, draw) on a busy 2-core
+ * machine: 420 ms held in every quiet run (pages matched after 21-101 ms), but a machine running
+ * three other builds and test suites took longer; a ghost line stays until the paint-over.
+ */
+const BUDGET_MS = 1000 / FPS + 900
 /** When the page's canvas is copied after the motion holds; the last one must match. */
 const LOOKS_MS = [20, 40, 70, 100, 150, 250, BUDGET_MS]
 /**
@@ -222,7 +226,7 @@ describe('moving content in a real browser: the canvas keeps up with the screen'
         port: 0,
         fps: FPS,
         cursor: false, // the screen dump (core GetImage) has no cursor in it
-        capture: { paintOverTriggerFrames: FPS }, // no paint-over inside the budget
+        capture: { paintOverTriggerFrames: 2 * FPS }, // no paint-over inside the budget
         idleStopMs: 0,
         ...QUALITY,
         ...opts,

@@ -6,6 +6,7 @@ use napi::{JsValue, Result, ValueType};
 use napi_derive::napi;
 
 use std::sync::atomic::Ordering;
+use stripecast_core::capture::MonitorInfo;
 use stripecast_core::encode::hw::probe::HardwareReport;
 use stripecast_core::geometry::Region;
 use stripecast_core::pipeline::{Controls, Delivery, Plan, StreamStatus};
@@ -123,6 +124,13 @@ pub fn settings_from_js(
                     Err(e) => return Ok(Err(e)),
                 }
             }
+            (JsType::NumberOrString, ValueType::Number) => {
+                match integer(field, unsafe { v.cast() }?) {
+                    Ok(i) => RawValue::Int(i),
+                    Err(e) => return Ok(Err(e)),
+                }
+            }
+            (JsType::NumberOrString, ValueType::String) => RawValue::Text(unsafe { v.cast() }?),
             (JsType::NumberOrName, ValueType::String) => {
                 match index_of(field, unsafe { v.cast() }?, info.names) {
                     Ok(i) => RawValue::Int(i),
@@ -135,6 +143,7 @@ pub fn settings_from_js(
                     JsType::Boolean => "a boolean",
                     JsType::String => "a string",
                     JsType::NumberOrName => "a number or a name",
+                    JsType::NumberOrString => "a number or a string",
                 };
                 return Ok(Err(type_error(
                     field,
@@ -271,6 +280,10 @@ pub struct CaptureStats {
     pub latency_p99_ms: f64,
     /// Distinct frames delivered during the last second.
     pub fps: f64,
+    /// `fromFrames()` captures: frames `pushFrame()` accepted (0 for an X display).
+    pub frames_pushed: f64,
+    /// `fromFrames()` captures: `pushFrame()` calls that returned false (consumer behind).
+    pub pushes_refused: f64,
 }
 
 impl CaptureStats {
@@ -290,6 +303,8 @@ impl CaptureStats {
             latency_p50_ms: recent.latency_p50_ms,
             latency_p99_ms: recent.latency_p99_ms,
             fps: recent.fps,
+            frames_pushed: 0.0,
+            pushes_refused: 0.0,
         }
     }
 }
@@ -322,6 +337,35 @@ impl From<StreamStatus> for StreamInfo {
             device: s.as_ref().and_then(|s| s.device.clone()),
             declined: s.as_ref().map_or_else(Vec::new, |s| s.declined.clone()),
             notes: s.map_or_else(Vec::new, |s| s.notes),
+        }
+    }
+}
+
+/// One monitor of an X display.
+#[napi(object)]
+pub struct Monitor {
+    /// What `monitor: index` selects.
+    pub index: u32,
+    /// What `monitor: name` selects, e.g. `'DP-1'`.
+    pub name: String,
+    /// Position on the screen (may be negative for a monitor partly off it).
+    pub x: i32,
+    pub y: i32,
+    pub width: u32,
+    pub height: u32,
+    pub primary: bool,
+}
+
+impl From<(usize, MonitorInfo)> for Monitor {
+    fn from((index, m): (usize, MonitorInfo)) -> Self {
+        Self {
+            index: index as u32,
+            name: m.name,
+            x: m.x,
+            y: m.y,
+            width: m.width,
+            height: m.height,
+            primary: m.primary,
         }
     }
 }

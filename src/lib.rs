@@ -16,17 +16,23 @@ use napi::threadsafe_function::{
 use napi::{JsError, JsRangeError, JsTypeError, JsValue, ValueType};
 use napi_derive::napi;
 
+use stripecast_core::capture::frames::FrameFeed;
 use stripecast_core::capture::x11::X11Capture;
 use stripecast_core::capture::Source;
+use stripecast_core::geometry::Bounds;
 use stripecast_core::pipeline::{
     hardware_choice, load_watermark, monotonic_ns, plan, CaptureHandle, Controls, Delivery,
     Pipeline, PipelineError, Sink, Update,
 };
-use stripecast_core::settings::{CaptureOptions, OutputMode, SettingsError, SettingsErrorKind};
+use stripecast_core::settings::{
+    CaptureOptions, Config, OutputMode, SettingsError, SettingsErrorKind,
+};
 use stripecast_core::window::DeliveryWindow;
 
 use convert::{describe_value, settings_from_js};
-pub use convert::{CaptureInfo, CaptureStats, HardwareEncoders, StreamInfo, StripeEncodeResult};
+pub use convert::{
+    CaptureInfo, CaptureStats, HardwareEncoders, Monitor, StreamInfo, StripeEncodeResult,
+};
 use stripecast_core::encode::hw::probe;
 
 /// Calls the user's stripe callback; runs on the JS thread.
@@ -98,6 +104,41 @@ fn throw_with(
     }
     let _ = env.throw(value);
     napi::Error::new(Status::PendingException, message)
+}
+
+/// What the region is fitted into: the screen, or the `monitor` asked for, as `source` reports
+/// its monitors now (a `RangeError` naming the monitors there are when it does not exist).
+fn bounds_of(
+    env: &Env,
+    config: &Config,
+    source: &mut dyn Source,
+    screen: (u32, u32),
+) -> Result<Bounds> {
+    let Some(want) = &config.region.monitor else {
+        return Ok(Bounds::screen(screen));
+    };
+    let monitors = source
+        .monitors()
+        .map_err(|e| throw(env, ErrorClass::Error, "ERR_DISPLAY", e.to_string()))?;
+    Bounds::monitor(want, &monitors, screen).map_err(|m| {
+        throw_with(
+            env,
+            ErrorClass::Range,
+            "ERR_INVALID_SETTING",
+            format!("monitor: {m}"),
+            Some("monitor"),
+        )
+    })
+}
+
+fn monitor_of_frames(env: &Env) -> napi::Error {
+    throw_with(
+        env,
+        ErrorClass::Type,
+        "ERR_INVALID_SETTING",
+        "monitor cannot be used with a capture made by ScreenCapture.fromFrames(): it picks a monitor of an X display".into(),
+        Some("monitor"),
+    )
 }
 
 fn throw_settings_error(env: &Env, e: &SettingsError) -> napi::Error {
@@ -221,7 +262,9 @@ impl Sink for JsSink {
             PipelineError::Capture(_) => ("ERR_CAPTURE", true),
             PipelineError::Encode { .. } => ("ERR_ENCODE", false),
             PipelineError::Watermark(_) => ("ERR_WATERMARK", false),
-            PipelineError::ScreenChanged { .. } => ("ERR_SCREEN_CHANGED", true),
+            PipelineError::ScreenChanged { .. } | PipelineError::MonitorGone(_) => {
+                ("ERR_SCREEN_CHANGED", true)
+            }
             PipelineError::Fallback(_) => ("ERR_ENCODER_FALLBACK", false),
         };
         self.report(NativeError {
@@ -263,6 +306,8 @@ struct Running {
     options: CaptureOptions,
     display: String,
     screen: (u32, u32),
+    /// `maxQueuedStripes` in force: a pushed frame is refused while this many wait.
+    max_queued: usize,
 }
 
 /// Captures an X11 screen region and delivers changed stripes, encoded, to a callback.
@@ -275,6 +320,8 @@ pub struct ScreenCapture {
     refed: bool,
     /// Counters of the latest capture, kept readable after it stops.
     last: Option<(Arc<Controls>, Arc<Mutex<DeliveryWindow>>)>,
+    /// Where frames come from when made by `fromFrames()`; `None`: an X display.
+    feed: Option<FrameFeed>,
 }
 
 impl Default for ScreenCapture {
@@ -291,6 +338,7 @@ impl ScreenCapture {
             running: None,
             refed: true,
             last: None,
+            feed: None,
         }
     }
 
@@ -334,15 +382,37 @@ impl ScreenCapture {
         let config = options
             .validate()
             .map_err(|e| throw_settings_error(env, &e))?;
-        let capture = X11Capture::open(config.region.display.as_deref())
-            .map_err(|e| throw(env, ErrorClass::Error, "ERR_DISPLAY", e.to_string()))?;
+        let (mut capture, display): (Box<dyn Source>, String) = match &self.feed {
+            Some(feed) => {
+                if config.region.display.is_some() {
+                    return Err(throw_with(
+                        env,
+                        ErrorClass::Type,
+                        "ERR_INVALID_SETTING",
+                        "display cannot be used with a capture made by ScreenCapture.fromFrames(): its frames come from pushFrame()".into(),
+                        Some("display"),
+                    ));
+                }
+                if config.region.monitor.is_some() {
+                    return Err(monitor_of_frames(env));
+                }
+                (Box::new(feed.source()), "frames".into())
+            }
+            None => {
+                let x11 = X11Capture::open(config.region.display.as_deref())
+                    .map_err(|e| throw(env, ErrorClass::Error, "ERR_DISPLAY", e.to_string()))?;
+                let display = x11.display().to_string();
+                (Box::new(x11), display)
+            }
+        };
         let (sw, sh) = capture.screen_size();
+        let bounds = bounds_of(env, &config, &mut *capture, (sw, sh))?;
         let clamped = config
             .region
-            .clamp(sw, sh, config.layout.mode == OutputMode::H264)
+            .clamp_within(&bounds, config.layout.mode == OutputMode::H264)
             .map_err(|e| throw_settings_error(env, &e))?;
-        let display = capture.display().to_string();
-        let pipeline = Pipeline::new(config, Box::new(capture), clamped.region).map_err(|e| {
+        let max_queued = config.pacing.max_queued as usize;
+        let pipeline = Pipeline::new(config, capture, clamped.region).map_err(|e| {
             let (code, setting) = match e {
                 PipelineError::Watermark(_) => ("ERR_WATERMARK", Some("watermarkPath")),
                 _ => ("ERR_START", None),
@@ -455,6 +525,7 @@ impl ScreenCapture {
             options,
             display,
             screen: (sw, sh),
+            max_queued,
         });
         Ok(info)
     }
@@ -516,9 +587,21 @@ impl ScreenCapture {
             .validate()
             .map_err(|e| throw_settings_error(env, &e))?;
         let (sw, sh) = running.screen;
+        // A monitor is looked up afresh on a connection of its own: the capture's is its
+        // thread's.
+        let bounds = match (&config.region.monitor, &self.feed) {
+            (None, _) => Bounds::screen((sw, sh)),
+            (Some(_), Some(_)) => return Err(monitor_of_frames(env)),
+            (Some(_), None) => {
+                let mut x11 = X11Capture::open(Some(&running.display))
+                    .map_err(|e| throw(env, ErrorClass::Error, "ERR_DISPLAY", e.to_string()))?;
+                let screen = x11.screen_size();
+                bounds_of(env, &config, &mut x11, screen)?
+            }
+        };
         let clamped = config
             .region
-            .clamp(sw, sh, config.layout.mode == OutputMode::H264)
+            .clamp_within(&bounds, config.layout.mode == OutputMode::H264)
             .map_err(|e| throw_settings_error(env, &e))?;
         let watermark = load_watermark(&config).map_err(|e| {
             let message = e.to_string();
@@ -548,6 +631,7 @@ impl ScreenCapture {
             clamped.notes,
         );
         running.options = options;
+        running.max_queued = config.pacing.max_queued as usize;
         controls.update(Update {
             config,
             region: clamped.region,
@@ -599,6 +683,19 @@ impl ScreenCapture {
         self.last.as_ref().map(|(c, _)| c.stream_status().into())
     }
 
+    /// The monitors of an X display (`display`, default `$DISPLAY`) as RandR 1.5 reports them,
+    /// in the order the `monitor` setting counts them. Throws `ERR_DISPLAY` when the display
+    /// cannot be opened.
+    #[napi]
+    pub fn monitors(env: &Env, display: Option<String>) -> Result<Vec<Monitor>> {
+        let mut x11 = X11Capture::open(display.as_deref())
+            .map_err(|e| throw(env, ErrorClass::Error, "ERR_DISPLAY", e.to_string()))?;
+        let list = x11
+            .monitors()
+            .map_err(|e| throw(env, ErrorClass::Error, "ERR_DISPLAY", e.to_string()))?;
+        Ok(list.into_iter().enumerate().map(Monitor::from).collect())
+    }
+
     /// What this host offers for hardware H.264 (NVENC, VA-API render nodes), probed without
     /// starting a capture. Takes a moment when a GPU driver is present (it initialises it).
     #[napi]
@@ -610,7 +707,7 @@ impl ScreenCapture {
     #[napi]
     pub fn stats(&self) -> CaptureStats {
         let queued = self.running.as_ref().map_or(0, |r| r.sink.in_flight());
-        match &self.last {
+        let mut stats = match &self.last {
             Some((controls, window)) => {
                 let recent = window
                     .lock()
@@ -619,7 +716,11 @@ impl ScreenCapture {
                 CaptureStats::new(controls, queued, recent)
             }
             None => CaptureStats::default(),
+        };
+        if let Some((pushed, refused)) = frames::frame_counts(self) {
+            (stats.frames_pushed, stats.pushes_refused) = (pushed as f64, refused as f64);
         }
+        stats
     }
 }
 
@@ -652,3 +753,6 @@ impl JsSink {
         }
     }
 }
+
+// After `ScreenCapture`: napi's macro must have seen the struct before an `impl` of it.
+mod frames;

@@ -9,9 +9,15 @@
 export interface CaptureSettings {
   /** X display to capture, e.g. `':0'`. Default: `$DISPLAY`. */
   display?: string
-  /** Left edge of the region, on screen. Default: `0`. */
+  /**
+   * Capture this monitor (RandR): its index in `ScreenCapture.monitors()` or its name (e.g.
+   * `'DP-1'`). The region settings are then relative to the monitor, and the capture follows it
+   * when it moves or changes size (`autoResize`). Default: the whole screen.
+   */
+  monitor?: number | string
+  /** Left edge of the region, on screen (on the monitor with `monitor`). Default: `0`. */
   captureX?: number
-  /** Top edge of the region, on screen. Default: `0`. */
+  /** Top edge of the region, on screen (on the monitor with `monitor`). Default: `0`. */
   captureY?: number
   /**
    * Width of the region in pixels. Default: to the right edge of the screen. A region running past

@@ -100,6 +100,8 @@ export async function listen(server, port, host, token) {
  * @param {number} [o.crf] H.264 CRF (addon default 23)
  * @param {boolean} [o.fullframe=true] H.264: one stream (true) or one per stripe
  * @param {boolean} [o.fullcolor] H.264 4:4:4
+ * @param {Function} [o.ScreenCapture] what `new ScreenCapture()` makes for the hub (default: the
+ *   addon's, capturing X; examples/frames-from-js.mjs hands in a `fromFrames()` capture)
  * @param {string|object} [o.region] 'WxH+X+Y' or { captureWidth, captureHeight, captureX, captureY }
  * @param {string} [o.display] X display (default $DISPLAY)
  * @param {boolean} [o.cursor=true] draw the cursor
@@ -122,7 +124,7 @@ export async function startServer(o = {}) {
   const host = o.host ?? '127.0.0.1'
   const token = o.token ? String(o.token) : null
   const log = o.log ?? (() => {})
-  const hub = createHub({ settings, maxBufferedBytes: o.maxBufferedBytes, idleStopMs: o.idleStopMs ?? 5000, log })
+  const hub = createHub({ settings, maxBufferedBytes: o.maxBufferedBytes, idleStopMs: o.idleStopMs ?? 5000, log, ScreenCapture: o.ScreenCapture })
   const transport = o.transport ?? 'ws'
   if (transport !== 'ws' && transport !== 'webrtc') throw new RangeError(`transport must be 'ws' or 'webrtc', got '${transport}'`)
   // WebRTC carries one full-frame H.264 stream: the codec options that apply are kept

@@ -30,8 +30,9 @@ export function createHub({
   lowWaterBytes = Math.floor(maxBufferedBytes / 4),
   idleStopMs = 5000,
   log = () => {},
-  ScreenCapture = loadAddon().ScreenCapture,
+  ScreenCapture,
 } = {}) {
+  ScreenCapture ??= loadAddon().ScreenCapture
   const viewers = new Set()
   let capture = null
   let info = null

@@ -1,7 +1,8 @@
 //! Geometry of a capture: the region on the screen, its stripes, row spans and JPEG bands.
 //! Pure: no I/O.
 
-use crate::settings::{range_err, RegionRequest, SettingsError};
+use crate::capture::MonitorInfo;
+use crate::settings::{range_err, MonitorRef, RegionRequest, SettingsError};
 
 /// The region actually captured, after clamping to the screen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,27 +21,110 @@ pub struct ClampedRegion {
     pub notes: Vec<String>,
 }
 
+/// The rectangle a region is fitted into: the whole screen, or one monitor of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bounds {
+    pub area: Region,
+    /// What it is, for messages: `screen` or `monitor 'DP-1'`.
+    pub what: String,
+}
+
+impl Bounds {
+    /// The whole `width` x `height` screen.
+    pub fn screen((width, height): (u32, u32)) -> Self {
+        Bounds {
+            area: Region {
+                x: 0,
+                y: 0,
+                width,
+                height,
+            },
+            what: "screen".into(),
+        }
+    }
+
+    /// The monitor `want` names among `monitors`, cut to the part of it on a `screen`-sized
+    /// screen; the error names the monitors there are.
+    pub fn monitor(
+        want: &MonitorRef,
+        monitors: &[MonitorInfo],
+        screen: (u32, u32),
+    ) -> Result<Self, String> {
+        let found = match want {
+            MonitorRef::Index(i) => monitors.get(*i as usize),
+            MonitorRef::Name(n) => monitors.iter().find(|m| &m.name == n),
+        };
+        let listed = || {
+            if monitors.is_empty() {
+                return "the display reports no monitors (RandR 1.5)".to_string();
+            }
+            let each: Vec<String> = monitors
+                .iter()
+                .enumerate()
+                .map(|(i, m)| format!("{i} '{}' {}x{}+{}+{}", m.name, m.width, m.height, m.x, m.y))
+                .collect();
+            format!("monitors: {}", each.join(", "))
+        };
+        let Some(m) = found else {
+            return Err(format!("monitor {want} does not exist; {}", listed()));
+        };
+        let clip = |pos: i32, len: u32, screen: u32| {
+            let a = i64::from(pos).clamp(0, i64::from(screen));
+            let b = (i64::from(pos) + i64::from(len)).clamp(0, i64::from(screen));
+            (a as u32, (b - a) as u32)
+        };
+        let ((x, width), (y, height)) =
+            (clip(m.x, m.width, screen.0), clip(m.y, m.height, screen.1));
+        if width == 0 || height == 0 {
+            return Err(format!(
+                "monitor {want} ({}x{}+{}+{}) lies off the {}x{} screen",
+                m.width, m.height, m.x, m.y, screen.0, screen.1
+            ));
+        }
+        Ok(Bounds {
+            area: Region {
+                x,
+                y,
+                width,
+                height,
+            },
+            what: format!("monitor '{}'", m.name),
+        })
+    }
+}
+
 impl RegionRequest {
-    /// Fits the request onto a `screen_w` x `screen_h` screen: a region running past the right or
-    /// bottom edge is shrunk to fit; when `even` (H.264 needs even sizes) odd sizes round down.
-    /// A region that starts off screen cannot be fitted and is an error.
+    /// Fits the request onto a `screen_w` x `screen_h` screen (see [`RegionRequest::clamp_within`]).
     pub fn clamp(
         &self,
         screen_w: u32,
         screen_h: u32,
         even: bool,
     ) -> Result<ClampedRegion, SettingsError> {
-        if self.x >= screen_w {
+        self.clamp_within(&Bounds::screen((screen_w, screen_h)), even)
+    }
+
+    /// Fits the request, relative to `bounds`, into it: a region running past the right or
+    /// bottom edge is shrunk to fit; when `even` (H.264 needs even sizes) odd sizes round down.
+    /// A region that starts outside cannot be fitted and is an error. The result is in screen
+    /// coordinates.
+    pub fn clamp_within(
+        &self,
+        bounds: &Bounds,
+        even: bool,
+    ) -> Result<ClampedRegion, SettingsError> {
+        let (area, what) = (bounds.area, &bounds.what);
+        if self.x >= area.width {
             return Err(range_err(
                 "captureX",
-                &format!("0..{screen_w} (screen width)"),
+                &format!("0..{} ({what} width)", area.width),
                 self.x,
             ));
         }
-        if self.y >= screen_h {
+        if self.y >= area.height {
             return Err(range_err(
                 "captureY",
-                &format!("0..{screen_h} (screen height)"),
+                &format!("0..{} ({what} height)", area.height),
                 self.y,
             ));
         }
@@ -48,22 +132,28 @@ impl RegionRequest {
         let fit = |name: &str,
                    want: Option<u32>,
                    origin: u32,
-                   screen: u32,
+                   side: u32,
                    notes: &mut Vec<String>| {
-            let room = screen - origin;
+            let room = side - origin;
             match want {
                 None => room,
                 Some(w) if w > room => {
                     notes.push(format!(
-                        "{name} {w} clamped to {room}: the region would end past the screen edge ({screen})"
+                        "{name} {w} clamped to {room}: the region would end past the {what} edge ({side})"
                     ));
                     room
                 }
                 Some(w) => w,
             }
         };
-        let mut width = fit("captureWidth", self.width, self.x, screen_w, &mut notes);
-        let mut height = fit("captureHeight", self.height, self.y, screen_h, &mut notes);
+        let mut width = fit("captureWidth", self.width, self.x, area.width, &mut notes);
+        let mut height = fit(
+            "captureHeight",
+            self.height,
+            self.y,
+            area.height,
+            &mut notes,
+        );
         if even {
             for (name, v) in [("captureWidth", &mut width), ("captureHeight", &mut height)] {
                 if *v % 2 == 1 {
@@ -81,8 +171,8 @@ impl RegionRequest {
         }
         Ok(ClampedRegion {
             region: Region {
-                x: self.x,
-                y: self.y,
+                x: area.x + self.x,
+                y: area.y + self.y,
                 width,
                 height,
             },
@@ -185,9 +275,87 @@ impl RowSpans {
 mod tests {
     use super::*;
 
+    fn mon(name: &str, x: i32, y: i32, width: u32, height: u32) -> MonitorInfo {
+        MonitorInfo {
+            name: name.into(),
+            x,
+            y,
+            width,
+            height,
+            primary: false,
+        }
+    }
+
+    #[test]
+    fn a_monitor_is_found_by_index_or_name_and_the_region_is_fitted_into_it() {
+        let list = [
+            mon("left", 0, 0, 960, 1080),
+            mon("right", 960, 0, 960, 1080),
+        ];
+        let screen = (1920, 1080);
+        let right = Bounds::monitor(&MonitorRef::Name("right".into()), &list, screen).unwrap();
+        assert_eq!(
+            right,
+            Bounds::monitor(&MonitorRef::Index(1), &list, screen).unwrap()
+        );
+        assert_eq!(
+            (right.area.x, right.area.width, right.what.as_str()),
+            (960, 960, "monitor 'right'")
+        );
+        // The request is relative to the monitor; the result is on the screen.
+        let c = req(100, 20, None, Some(500))
+            .clamp_within(&right, false)
+            .unwrap();
+        assert_eq!(
+            c.region,
+            Region {
+                x: 1060,
+                y: 20,
+                width: 860,
+                height: 500
+            }
+        );
+        let past = req(0, 0, Some(1000), None)
+            .clamp_within(&right, false)
+            .unwrap();
+        assert_eq!(past.region.width, 960);
+        assert!(
+            past.notes[0].contains("past the monitor 'right' edge (960)"),
+            "{:?}",
+            past.notes
+        );
+        let off = req(960, 0, None, None)
+            .clamp_within(&right, false)
+            .unwrap_err();
+        assert_eq!(
+            off.message,
+            "captureX must be 0..960 (monitor 'right' width), got 960"
+        );
+        // A missing monitor names those there are.
+        let e = Bounds::monitor(&MonitorRef::Name("DP-9".into()), &list, screen).unwrap_err();
+        assert_eq!(
+            e,
+            "monitor 'DP-9' does not exist; monitors: 0 'left' 960x1080+0+0, 1 'right' 960x1080+960+0"
+        );
+        assert!(Bounds::monitor(&MonitorRef::Index(2), &list, screen).is_err());
+        assert!(Bounds::monitor(&MonitorRef::Index(0), &[], screen)
+            .unwrap_err()
+            .contains("reports no monitors"));
+        // A monitor partly off the screen is cut to the screen; wholly off, refused.
+        let partly = [mon("p", -100, 1000, 400, 400)];
+        let b = Bounds::monitor(&MonitorRef::Index(0), &partly, screen).unwrap();
+        assert_eq!(
+            (b.area.x, b.area.y, b.area.width, b.area.height),
+            (0, 1000, 300, 80)
+        );
+        let gone = [mon("g", 2000, 0, 400, 400)];
+        assert!(Bounds::monitor(&MonitorRef::Index(0), &gone, screen).is_err());
+    }
+
     fn req(x: u32, y: u32, width: Option<u32>, height: Option<u32>) -> RegionRequest {
         RegionRequest {
             display: None,
+            monitor: None,
             x,
             y,
             width,

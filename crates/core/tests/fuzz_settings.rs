@@ -153,6 +153,20 @@ fn random_string(r: &mut Rng, pool: &[&str], max_parts: u64) -> String {
     (0..n).map(|_| *r.pick(pool)).collect()
 }
 
+/// A monitor: an index (now and then out of range) or a name (now and then empty).
+fn monitor_field(r: &mut Rng, m: &Mix) -> Option<RawValue> {
+    if !r.chance(m.given) {
+        return None;
+    }
+    let wild = r.chance(m.wild);
+    Some(match (r.below(2), wild) {
+        (0, false) => RawValue::Int(r.below(64) as i64),
+        (0, true) => RawValue::Int(*r.pick(&[-1, 64, 1 << 40])),
+        (_, false) => RawValue::Text(r.pick(&["DP-1", "screen", "HDMI-A-1", "left"]).to_string()),
+        (_, true) => RawValue::Text(r.pick(&["", "a\0b"]).to_string()),
+    })
+}
+
 fn display_field(r: &mut Rng, m: &Mix) -> Option<String> {
     if !r.chance(m.given) {
         return None;
@@ -308,6 +322,7 @@ fn random_options(r: &mut Rng) -> CaptureOptions {
             (JsType::String, _) if s.js == "display" => display_field(r, &m).map(RawValue::Text),
             (JsType::String, _) => path_field(r, &m).map(RawValue::Text),
             (JsType::NumberOrName, None) => unreachable!("{}: a choice has bounds", s.js),
+            (JsType::NumberOrString, _) => monitor_field(r, &m),
         };
         if let Some(v) = value {
             assert!(o.set(s.js, v), "{}: a value of its raw type", s.js);
@@ -458,6 +473,7 @@ fn random_request(r: &mut Rng, wide: bool, sw: u32, sh: u32) -> RegionRequest {
     };
     RegionRequest {
         display: None,
+        monitor: None,
         x: coord(r, sw),
         y: coord(r, sh),
         width: size(r),

@@ -341,7 +341,9 @@ fn a_resized_screen_refits_the_region_and_resends_it_or_ends_the_capture() {
     step(&mut p, &c, &sink);
     screen.resize(48, 40);
     match p.step(&c, &sink) {
-        Err(PipelineError::ScreenChanged { to, .. }) => assert_eq!(to, (48, 40)),
+        Err(PipelineError::ScreenChanged { to, .. }) => {
+            assert_eq!(to, stripecast_core::geometry::Bounds::screen((48, 40)))
+        }
         other => panic!("expected ScreenChanged, got {other:?}"),
     }
 }

@@ -33,6 +33,10 @@
 //! - `scene-parts DIR`              what the current scene's pictures are made of (raw BGRX files
 //!   and `scene.json`), so that any picture P of the log can be rebuilt to compare a decoded
 //!   frame with what was on screen when it was grabbed
+//! - `monitor NAME WxH+X+Y`         defines (or replaces) a RandR 1.5 monitor of that name (no
+//!   outputs), as `xrandr --setmonitor` would; the server forgets it when xpaint's connection
+//!   closes
+//! - `monitor-delete NAME`          removes it
 //! - `sync`                         just the round trip
 //! - `quit`                         prints `ok` and exits
 //!
@@ -157,6 +161,43 @@ impl Painter {
     }
 
     /// Round trip, then report the first X error the server sent for this command, if any.
+    fn monitor_atom(&self, name: &str) -> Res<u32> {
+        Ok(self.conn.intern_atom(false, name.as_bytes())?.reply()?.atom)
+    }
+
+    fn set_monitor(&self, name: &str, x: i16, y: i16, width: u16, height: u16) -> Res<()> {
+        use x11rb::protocol::randr::{ConnectionExt as _, MonitorInfo};
+        self.conn.randr_query_version(1, 5)?.reply()?;
+        let monitor = MonitorInfo {
+            name: self.monitor_atom(name)?,
+            primary: false,
+            automatic: false,
+            x,
+            y,
+            width,
+            height,
+            // 96 dpi, as the X server assumes without a real output.
+            width_in_millimeters: (u32::from(width) * 254).div_ceil(960),
+            height_in_millimeters: (u32::from(height) * 254).div_ceil(960),
+            outputs: Vec::new(),
+        };
+        // Replaces one of the same name, as `xrandr --setmonitor` does (the server refuses a
+        // second monitor of a name).
+        let _ = self
+            .conn
+            .randr_delete_monitor(self.root, monitor.name)?
+            .check();
+        self.conn.randr_set_monitor(self.root, monitor)?.check()?;
+        Ok(())
+    }
+
+    fn delete_monitor(&self, name: &str) -> Res<()> {
+        use x11rb::protocol::randr::ConnectionExt as _;
+        let atom = self.monitor_atom(name)?;
+        self.conn.randr_delete_monitor(self.root, atom)?.check()?;
+        Ok(())
+    }
+
     fn sync(&self) -> Res<()> {
         self.conn.get_input_focus()?.reply()?;
         let mut first: Option<String> = None;
@@ -528,6 +569,29 @@ fn run_command(p: &Painter, line: &str, input: &mut Input, state: &mut State) ->
                 let path = std::path::Path::new(dir).join(name);
                 std::fs::write(&path, data).map_err(|e| format!("{}: {}", path.display(), e))?;
             }
+        }
+        "monitor" => {
+            let (w, _) = split_words(line, 3);
+            let name = w.get(1).ok_or("missing NAME")?;
+            let geometry = w.get(2).ok_or("missing WxH+X+Y")?;
+            let bad = || format!("bad geometry '{}' (want WxH+X+Y)", geometry);
+            let (size, at) = geometry.split_once('+').ok_or_else(bad)?;
+            let (ws, hs) = size.split_once('x').ok_or_else(bad)?;
+            let (xs, ys) = at.split_once('+').ok_or_else(bad)?;
+            let parsed = (
+                ws.parse::<u16>(),
+                hs.parse::<u16>(),
+                xs.parse::<i16>(),
+                ys.parse::<i16>(),
+            );
+            let (Ok(width), Ok(height), Ok(x), Ok(y)) = parsed else {
+                return Err(bad().into());
+            };
+            p.set_monitor(name, x, y, width, height)?;
+        }
+        "monitor-delete" => {
+            let name = line["monitor-delete".len()..].trim();
+            p.delete_monitor(name)?;
         }
         "sync" => {}
         "quit" => return Ok(Next::Quit),

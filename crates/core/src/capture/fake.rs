@@ -9,6 +9,7 @@ use std::os::fd::BorrowedFd;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
+use super::memory::{copy_region_rows, damage_rows, fit_region};
 use super::{CaptureError, CursorImage, Source};
 use crate::geometry::{Region, RowSpans};
 
@@ -150,17 +151,7 @@ impl Source for FakeSource {
     }
 
     fn set_region(&mut self, region: Region) -> Result<(), CaptureError> {
-        let (w, h) = self.screen_size();
-        if region.width == 0
-            || region.height == 0
-            || region.x + region.width > w
-            || region.y + region.height > h
-        {
-            return Err(CaptureError::Format(format!(
-                "region {}x{}+{}+{} does not fit the {w}x{h} screen",
-                region.width, region.height, region.x, region.y
-            )));
-        }
+        fit_region(region, self.screen_size())?;
         self.region = region;
         self.frame = vec![0; region.width as usize * region.height as usize * 4];
         Ok(())
@@ -192,12 +183,7 @@ impl Source for FakeSource {
         if !self.damage {
             return Ok(None);
         }
-        let mut rows = RowSpans::default();
-        let top = i64::from(self.region.y);
-        for (a, b) in drawn {
-            rows.add(i64::from(a) - top, i64::from(b) - top, self.region.height);
-        }
-        Ok(Some(rows))
+        Ok(Some(damage_rows(&drawn, self.region)))
     }
 
     fn take_resize(&mut self) -> Option<(u32, u32)> {
@@ -214,15 +200,12 @@ impl Source for FakeSource {
         if r.x + r.width > s.width || r.y + r.height > s.height {
             return Err(CaptureError::Lost("the region is off the screen".into()));
         }
-        let (screen_stride, stride) = (s.width as usize * 4, r.width as usize * 4);
-        for &(a, b) in rows.spans() {
-            for row in a..b {
-                let from = (r.y + row) as usize * screen_stride + r.x as usize * 4;
-                self.frame[row as usize * stride..][..stride]
-                    .copy_from_slice(&s.pixels[from..from + stride]);
-            }
-            s.rows_read += u64::from(b - a);
-        }
+        copy_region_rows(&s.pixels, s.width, r, rows, &mut self.frame);
+        s.rows_read += rows
+            .spans()
+            .iter()
+            .map(|&(a, b)| u64::from(b - a))
+            .sum::<u64>();
         Ok(())
     }
 

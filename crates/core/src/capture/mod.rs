@@ -3,6 +3,8 @@
 //! tests ([`fake::FakeSource`]). A new kind of source is a new file here.
 
 pub mod fake;
+pub mod frames;
+mod memory;
 pub mod x11;
 
 use std::os::fd::BorrowedFd;
@@ -20,6 +22,11 @@ pub trait Source: Send {
     fn name(&self) -> &'static str;
     /// The whole screen's size as last seen.
     fn screen_size(&self) -> (u32, u32);
+    /// The monitors the screen is divided into (RandR), asked afresh; empty when the source
+    /// has no such notion.
+    fn monitors(&mut self) -> Result<Vec<MonitorInfo>, CaptureError> {
+        Ok(Vec::new())
+    }
     /// The region captured.
     fn region(&self) -> Region;
     /// Captures `region` (on screen) from now on; the frame buffer is sized to it, and what it
@@ -74,6 +81,17 @@ pub enum CaptureError {
     Shm(String),
     #[error("X connection lost: {0}")]
     Lost(String),
+}
+
+/// One monitor of a screen, in screen coordinates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MonitorInfo {
+    pub name: String,
+    pub x: i32,
+    pub y: i32,
+    pub width: u32,
+    pub height: u32,
+    pub primary: bool,
 }
 
 /// The pointer's image and where it sits, in screen coordinates. Pixels are premultiplied ARGB

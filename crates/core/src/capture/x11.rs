@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use x11rb::connection::Connection;
 use x11rb::protocol::damage::{self, ConnectionExt as _};
+use x11rb::protocol::randr::ConnectionExt as _;
 use x11rb::protocol::shm::{self, ConnectionExt as _};
 use x11rb::protocol::xfixes::{self, ConnectionExt as _};
 use x11rb::protocol::xinput::{self, ConnectionExt as _};
@@ -16,7 +17,7 @@ use x11rb::protocol::xproto::{
 use x11rb::protocol::Event;
 use x11rb::rust_connection::RustConnection;
 
-use super::{CaptureError, CursorImage, Source};
+use super::{CaptureError, CursorImage, MonitorInfo, Source};
 use crate::geometry::{Region, RowSpans};
 
 /// XDamage on the root window: tells which parts of the screen were drawn since the last look.
@@ -275,6 +276,40 @@ impl Source for X11Capture {
 
     fn shrank(&mut self) -> bool {
         self.query_screen_size().is_ok() && self.resized
+    }
+
+    /// RandR 1.5 `GetMonitors` (active ones): what a desktop calls its monitors, including
+    /// ones a client defined with `xrandr --setmonitor`. A server without RandR 1.5 has none.
+    fn monitors(&mut self) -> Result<Vec<MonitorInfo>, CaptureError> {
+        let v = self.conn.randr_query_version(1, 5).map_err(lost)?.reply();
+        if !v.is_ok_and(|v| (v.major_version, v.minor_version) >= (1, 5)) {
+            return Ok(Vec::new());
+        }
+        let reply = self
+            .conn
+            .randr_get_monitors(self.root, true)
+            .map_err(lost)?
+            .reply()
+            .map_err(lost)?;
+        let mut out = Vec::with_capacity(reply.monitors.len());
+        for m in reply.monitors {
+            let name = self
+                .conn
+                .get_atom_name(m.name)
+                .map_err(lost)?
+                .reply()
+                .map_err(lost)?
+                .name;
+            out.push(MonitorInfo {
+                name: String::from_utf8_lossy(&name).into_owned(),
+                x: m.x.into(),
+                y: m.y.into(),
+                width: m.width.into(),
+                height: m.height.into(),
+                primary: m.primary,
+            });
+        }
+        Ok(out)
     }
 
     /// Subscribes to XDamage on the root window. Returns false (and captures every frame in

@@ -3,7 +3,7 @@
 //! rebuilds, and where the region goes when the screen changes size. No I/O: the frame loop
 //! (`run.rs`) gathers the facts, asks here, and acts; `cargo test` covers every rule.
 
-use crate::geometry::{align_band, Region, RowSpans, Stripe};
+use crate::geometry::{align_band, Bounds, Region, RowSpans, Stripe};
 use crate::settings::{Config, OutputMode, RegionRequest, Subsampling};
 use crate::wire::PayloadKind;
 
@@ -260,18 +260,18 @@ pub fn rows_to_read(
     rows
 }
 
-/// Where the region goes when the screen becomes `to`: re-fitted from the request (with
-/// `autoResize`), kept when it still fits (without), or `None`: the capture must end.
-pub fn refit(
-    request: &RegionRequest,
-    h264: bool,
-    region: Region,
-    to: (u32, u32),
-) -> Option<Region> {
+/// Where the region goes when the screen (or the captured monitor) becomes `to`: re-fitted
+/// from the request (with `autoResize`), kept when it still lies within (without), or `None`:
+/// the capture must end.
+pub fn refit(request: &RegionRequest, h264: bool, region: Region, to: &Bounds) -> Option<Region> {
     if request.auto_resize {
-        return request.clamp(to.0, to.1, h264).ok().map(|c| c.region);
+        return request.clamp_within(to, h264).ok().map(|c| c.region);
     }
-    let fits = region.x + region.width <= to.0 && region.y + region.height <= to.1;
+    let a = to.area;
+    let fits = region.x >= a.x
+        && region.y >= a.y
+        && region.x + region.width <= a.x + a.width
+        && region.y + region.height <= a.y + a.height;
     fits.then_some(region)
 }
 
@@ -631,18 +631,30 @@ mod tests {
             ..was
         };
         let (full, fixed) = (request(0, None, true), request(0, None, false));
-        assert_eq!(refit(&full, false, was, (1024, 600)), Some(small));
+        assert_eq!(
+            refit(&full, false, was, &Bounds::screen((1024, 600))),
+            Some(small)
+        );
         // H.264 rounds odd sizes down.
         assert_eq!(
-            refit(&full, true, was, (1025, 601)).map(|r| (r.width, r.height)),
+            refit(&full, true, was, &Bounds::screen((1025, 601))).map(|r| (r.width, r.height)),
             Some((1024, 600))
         );
         // Without autoResize: kept when it still fits, else the end.
-        assert_eq!(refit(&fixed, false, was, (1920, 1080)), Some(was));
-        assert_eq!(refit(&fixed, false, was, (1024, 600)), None);
+        assert_eq!(
+            refit(&fixed, false, was, &Bounds::screen((1920, 1080))),
+            Some(was)
+        );
+        assert_eq!(
+            refit(&fixed, false, was, &Bounds::screen((1024, 600))),
+            None
+        );
         // A region that starts off the new screen cannot be re-fitted either.
         let right = request(1100, Some(100), true);
-        assert_eq!(refit(&right, false, was, (1024, 600)), None);
+        assert_eq!(
+            refit(&right, false, was, &Bounds::screen((1024, 600))),
+            None
+        );
     }
 
     #[test]

@@ -31,7 +31,7 @@ pub use run::Pipeline;
 
 use crate::capture::CaptureError;
 use crate::encode::EncodeError;
-use crate::geometry::Region;
+use crate::geometry::{Bounds, Region};
 use crate::overlay::watermark::Watermark;
 use crate::settings::{Config, WatermarkLocation};
 
@@ -40,10 +40,12 @@ pub enum PipelineError {
     #[error(transparent)]
     Capture(#[from] CaptureError),
     #[error(
-        "the screen changed size to {}x{} and the capture region {}x{}+{}+{} no longer fits; start() again (or set autoResize)",
-        to.0, to.1, region.width, region.height, region.x, region.y
+        "the {} changed to {}x{}+{}+{} and the capture region {}x{}+{}+{} no longer fits; start() again (or set autoResize)",
+        to.what, to.area.width, to.area.height, to.area.x, to.area.y, region.width, region.height, region.x, region.y
     )]
-    ScreenChanged { region: Region, to: (u32, u32) },
+    ScreenChanged { region: Region, to: Bounds },
+    #[error("the captured monitor is gone: {0}")]
+    MonitorGone(String),
     #[error("hardware H.264 encoder not in use, encoding with x264 instead: {0}")]
     Fallback(String),
     #[error(transparent)]

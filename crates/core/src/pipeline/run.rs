@@ -21,7 +21,7 @@ use crate::capture::{CursorImage, Source};
 use crate::detect::{ChangeDetector, TILE_CELL_WIDTH};
 use crate::encode::hw::HardwareChoice;
 use crate::encode::{BgrxImage, EncodeError, EncoderKind};
-use crate::geometry::{Region, RowSpans};
+use crate::geometry::{Bounds, Region, RowSpans};
 use crate::overlay::cursor::blend_cursor;
 use crate::overlay::watermark::Watermark;
 use crate::overlay::{widen_for_overlays, OverlayRows};
@@ -49,6 +49,9 @@ pub struct Pipeline {
     info: InfoSlot,
     /// The state of the current layout; made by the first frame.
     session: Option<Session>,
+    /// With `monitor`: the captured monitor's rectangle when last looked at (once a second),
+    /// to notice it moving or changing size (RandR sends no event for that).
+    monitor_area: Option<Region>,
 }
 
 impl Pipeline {
@@ -90,6 +93,7 @@ impl Pipeline {
             factory,
             info,
             session: None,
+            monitor_area: None,
         })
     }
 
@@ -194,9 +198,19 @@ impl Pipeline {
         r
     }
 
-    /// What to do when the screen became `to`: the update that re-fits the region, or the error
-    /// that ends the capture.
-    fn refit(&self, region: Region, to: (u32, u32)) -> Result<Update, PipelineError> {
+    /// What the region is fitted into on a `screen`-sized screen: the screen, or the monitor
+    /// of the `monitor` setting as the source reports it now.
+    fn bounds(&mut self, screen: (u32, u32)) -> Result<Bounds, PipelineError> {
+        let Some(want) = &self.config.region.monitor else {
+            return Ok(Bounds::screen(screen));
+        };
+        let monitors = self.source.monitors()?;
+        Bounds::monitor(want, &monitors, screen).map_err(PipelineError::MonitorGone)
+    }
+
+    /// What to do when the screen or monitor became `to`: the update that re-fits the region,
+    /// or the error that ends the capture.
+    fn refit(&self, region: Region, to: &Bounds) -> Result<Update, PipelineError> {
         let h264 = self.plan.kind == PayloadKind::H264;
         match refit(&self.config.region, h264, region, to) {
             Some(region) => Ok(Update {
@@ -205,7 +219,10 @@ impl Pipeline {
                 choice: self.choice.clone(),
                 watermark: self.watermark.clone(),
             }),
-            None => Err(PipelineError::ScreenChanged { region, to }),
+            None => Err(PipelineError::ScreenChanged {
+                region,
+                to: to.clone(),
+            }),
         }
     }
 
@@ -234,6 +251,10 @@ impl Pipeline {
             self.source.set_region(update.region)?;
         }
         self.watermark = update.watermark;
+        if update.config.region.monitor != self.config.region.monitor {
+            // Another monitor: learnt afresh at the next full check.
+            self.monitor_area = None;
+        }
         self.config = update.config;
         self.choice = update.choice;
         controls.set_hardware_choice(self.choice.clone());
@@ -303,8 +324,18 @@ impl Pipeline {
         }
         if let Some(to) = self.source.take_resize() {
             // The re-fit is applied before the next frame.
-            controls.update(self.refit(s.region, to)?);
+            let to = self.bounds(to)?;
+            controls.update(self.refit(s.region, &to)?);
             return Ok(false);
+        }
+        if full_check && self.config.region.monitor.is_some() {
+            let to = self.bounds(self.source.screen_size())?;
+            let moved = self.monitor_area.is_some_and(|area| area != to.area);
+            self.monitor_area = Some(to.area);
+            if moved {
+                controls.update(self.refit(s.region, &to)?);
+                return Ok(false);
+            }
         }
         let retry = std::mem::take(&mut s.retry);
         let mut rows = rows_to_read(full_check, drawn, &retry, s.region.height);

@@ -14,6 +14,8 @@ pub enum JsType {
     String,
     /// A number (the index) or one of the kind's names.
     NumberOrName,
+    /// A number or any string (e.g. a monitor: its index or its name).
+    NumberOrString,
 }
 
 /// A raw value of any kind, as the binding reads it from JavaScript.
@@ -365,6 +367,69 @@ impl Kind for Display {
 
     fn show_raw(raw: &String) -> String {
         format!("'{raw}'")
+    }
+}
+
+/// Which monitor: its index in `ScreenCapture.monitors()`, or its name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MonitorRef {
+    Index(u32),
+    Name(String),
+}
+
+impl FromRawValue for MonitorRef {
+    fn from_raw_value(v: RawValue) -> Option<Self> {
+        match v {
+            RawValue::Int(i) => Some(MonitorRef::Index(u32::try_from(i).unwrap_or(u32::MAX))),
+            RawValue::Text(s) => Some(MonitorRef::Name(s)),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for MonitorRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MonitorRef::Index(i) => write!(f, "{i}"),
+            MonitorRef::Name(n) => write!(f, "'{n}'"),
+        }
+    }
+}
+
+/// A monitor by index (0..=63) or non-empty name; whether it exists only the display can say.
+pub struct Monitor;
+
+impl Kind for Monitor {
+    type Raw = MonitorRef;
+    type Out = MonitorRef;
+
+    fn check(js: &'static str, m: MonitorRef) -> Result<MonitorRef, SettingsError> {
+        match &m {
+            MonitorRef::Index(i) if *i > 63 => Err(range_err(js, "0..=63 or a name", i)),
+            MonitorRef::Name(n) if n.is_empty() || n.len() > 255 || n.contains('\0') => {
+                Err(SettingsError {
+                    kind: SettingsErrorKind::Type,
+                    field: js,
+                    message: format!("{js} must be an index or a monitor's name, got {n:?}"),
+                })
+            }
+            _ => Ok(m),
+        }
+    }
+
+    fn info() -> KindInfo {
+        KindInfo {
+            range: "0..=63 or a name".into(),
+            ..KindInfo::of(JsType::NumberOrString)
+        }
+    }
+
+    fn show(out: &MonitorRef) -> String {
+        out.to_string()
+    }
+
+    fn show_raw(raw: &MonitorRef) -> String {
+        raw.to_string()
     }
 }
 

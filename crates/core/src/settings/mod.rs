@@ -15,8 +15,8 @@ mod table;
 pub use describe::{markdown_table, typescript};
 
 pub use kind::{
-    Choice, Display, FilePath, Flag, Fps, FromRawValue, Int, JsType, Kind, KindInfo, NameOf, Named,
-    Opt, RawValue, Seconds, StripeRowsKind,
+    Choice, Display, FilePath, Flag, Fps, FromRawValue, Int, JsType, Kind, KindInfo, Monitor,
+    MonitorRef, NameOf, Named, Opt, RawValue, Seconds, StripeRowsKind,
 };
 
 /// Largest width or height we accept for a region (H.264 level limits and sane memory use).
@@ -344,6 +344,7 @@ mod tests {
             c.region,
             RegionRequest {
                 display: None,
+                monitor: None,
                 x: 0,
                 y: 0,
                 width: None,

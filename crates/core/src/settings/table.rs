@@ -18,10 +18,16 @@ macro_rules! settings_table {
                 "X display to capture, e.g. `':0'`. Default: `$DISPLAY`."
                 display "display" "string" =>
                     display: $crate::settings::Opt<$crate::settings::Display> = None;
-                "Left edge of the region, on screen."
+                "Capture this monitor (RandR): its index in `ScreenCapture.monitors()` or its name
+                (e.g. `'DP-1'`). The region settings are then relative to the monitor, and the
+                capture follows it when it moves or changes size (`autoResize`). Default: the
+                whole screen."
+                monitor "monitor" "number | string" =>
+                    monitor: $crate::settings::Opt<$crate::settings::Monitor> = None;
+                "Left edge of the region, on screen (on the monitor with `monitor`)."
                 capture_x "captureX" "number" =>
                     x: $crate::settings::Int<u32, 0, 16383> = 0;
-                "Top edge of the region, on screen."
+                "Top edge of the region, on screen (on the monitor with `monitor`)."
                 capture_y "captureY" "number" =>
                     y: $crate::settings::Int<u32, 0, 16383> = 0;
                 "Width of the region in pixels. Default: to the right edge of the screen. A region
