@@ -61,6 +61,11 @@ const BAD_OPTIONS = [
   ['--port', ['--port', 'needs a value']],
   ['--display nonsense', ['--display', 'nonsense']],
   ['--fullframe --striped', ['--fullframe', '--striped']],
+  ['--transport rtc', ['--transport', 'ws or webrtc', 'rtc']],
+  ['--transprt webrtc', ['unknown option', '--transprt', 'did you mean --transport?']],
+  ['--transport webrtc --codec jpeg', ['--transport webrtc', '--codec', 'h264', 'jpeg']],
+  ['--transport webrtc --striped', ['--transport webrtc', '--striped']],
+  ['--max-bitrate 5', ['--max-bitrate', '100000', '5']],
 ]
 
 describe('command line: mistakes are one clear line and exit status 2', { timeout: 120000 }, () => {

@@ -45,9 +45,10 @@ console.log(`stripecast demo: open ${server.url} in a browser (Ctrl+C to quit)`)
 
 const timer = setInterval(() => {
   const s = server.hub.stats()
-  const c = s.capture ?? {}
+  const w = server.whep.broadcaster?.stats()
+  const c = (w?.peers.length ? w.capture : s.capture) ?? {} // the capture that has viewers
   console.log(
-    `viewers ${s.viewers}  fps ${(c.fps ?? 0).toFixed(0)}  stripes ${c.stripesDelivered ?? 0}  ` +
+    `viewers ${s.viewers}${w ? ` + ${w.peers.length} WebRTC (crf ${w.crf})` : ''}  fps ${(c.fps ?? 0).toFixed(0)}  stripes ${c.stripesDelivered ?? 0}  ` +
       `${((c.bytesDelivered ?? 0) / 1e6).toFixed(1)} MB  latency p50 ${(c.latencyP50Ms ?? 0).toFixed(1)} ms`,
   )
 }, 2000)

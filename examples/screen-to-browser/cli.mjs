@@ -30,6 +30,8 @@ const OPTIONS = {
   host: { type: 'string' },
   token: { type: 'string' },
   'max-buffer': { type: 'string' },
+  transport: { type: 'string' },
+  'max-bitrate': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 }
 
@@ -102,8 +104,22 @@ export function optionsFromCli(argv = process.argv.slice(2), env = process.env) 
   }
   if (values.help) return { help: true }
   if (values.fullframe && values.striped) throw new UsageError('--fullframe and --striped exclude each other')
+  const transport = values.transport ?? env.STRIPECAST_TRANSPORT ?? 'ws'
+  if (transport !== 'ws' && transport !== 'webrtc') throw new UsageError(`--transport must be ws or webrtc, got '${transport}'`)
+  const codec = values.codec ?? env.STRIPECAST_CODEC ?? (transport === 'webrtc' ? 'h264' : 'jpeg')
+  if (transport === 'webrtc') {
+    // WebRTC carries one full-frame H.264 stream, nothing else
+    if (String(codec).toLowerCase() !== 'h264') throw new UsageError(`--transport webrtc sends H.264: --codec must be h264 (or left out), got '${codec}'`)
+    if (values.striped) throw new UsageError('--transport webrtc sends one full-frame stream: --striped is not possible')
+  }
+  const maxBitrate = number('--max-bitrate', values['max-bitrate'])
+  if (maxBitrate !== undefined && maxBitrate !== 0 && !(maxBitrate >= 100e3)) {
+    throw new UsageError(`--max-bitrate must be 0 (no pacing) or at least 100000 bits/s, got '${values['max-bitrate']}'`)
+  }
   return {
-    codec: values.codec ?? env.STRIPECAST_CODEC ?? 'jpeg',
+    transport,
+    maxBitrate,
+    codec,
     fps: number('--fps', values.fps ?? env.STRIPECAST_FPS),
     quality: number('--quality', values.quality ?? env.STRIPECAST_QUALITY),
     crf: number('--crf', values.crf ?? env.STRIPECAST_CRF),

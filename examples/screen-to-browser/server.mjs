@@ -25,7 +25,11 @@
 //   --host ADDR           HOST                 default 127.0.0.1; anything else must be explicit
 //   --token SECRET        STRIPECAST_TOKEN     required as ?token=SECRET on every request
 //   --max-buffer BYTES                         per-viewer send queue bound, default 8 MiB
+//   --transport ws|webrtc STRIPECAST_TRANSPORT what the page at / uses, default ws; webrtc:
+//                                              H.264 over WebRTC (WHEP at /whep), full-frame
+//   --max-bitrate BITS/S                       WebRTC pacing ceiling per viewer, default 50e6
 //
+// WHEP (POST /whep with an SDP offer, DELETE /whep/<id>) is served whatever --transport says.
 // In a program: `const { url, close } = await startServer({ codec: 'h264', port: 0 })`.
 import { createServer } from 'node:http'
 import { readFile } from 'node:fs/promises'
@@ -34,18 +38,22 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { dirname, join } from 'node:path'
 import { WebSocketServer } from 'ws'
 import { createHub, captureSettings } from './viewers.mjs'
+import { createWhep } from './whep.mjs'
 import { optionsFromCli, checkOptions, exitWith, portError } from './cli.mjs'
 
 export { optionsFromCli } from './cli.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const clientPath = join(here, '..', '..', 'client', 'stripecast-client.js')
+const webrtcClientPath = join(here, '..', '..', 'client', 'stripecast-webrtc.js')
 
 /** The only files this server ever reads: URL path -> [file, content type]. */
 const ROUTES = new Map([
   ['/', [join(here, 'index.html'), 'text/html; charset=utf-8']],
   ['/index.html', [join(here, 'index.html'), 'text/html; charset=utf-8']],
   ['/stripecast-client.js', [clientPath, 'text/javascript; charset=utf-8']],
+  ['/webrtc.html', [join(here, 'webrtc.html'), 'text/html; charset=utf-8']],
+  ['/stripecast-webrtc.js', [webrtcClientPath, 'text/javascript; charset=utf-8']],
 ])
 
 export const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '::1', '[::1]'])
@@ -109,8 +117,11 @@ export async function listen(server, port, host, token) {
  * @param {string} [o.token] required as ?token= on the page, the module and the WebSocket
  * @param {number} [o.maxBufferedBytes] per-viewer bound on queued bytes (default 8 MiB)
  * @param {number} [o.idleStopMs=5000] stop capturing this long after the last viewer left
+ * @param {'ws'|'webrtc'} [o.transport='ws'] what the page at / uses (WHEP is served either way)
+ * @param {number} [o.maxBitrate] WebRTC: pacing ceiling per viewer in bits/s (default 50e6)
+ * @param {object} [o.webrtc] more createBroadcaster options (e.g. { keyframeMinIntervalMs })
  * @param {(line: string) => void} [o.log] default: nothing
- * @returns {Promise<{url: string, port: number, host: string, hub: ReturnType<typeof createHub>, close(): Promise<void>}>}
+ * @returns {Promise<{url: string, port: number, host: string, hub: ReturnType<typeof createHub>, whep: ReturnType<typeof createWhep>, close(): Promise<void>}>}
  */
 export async function startServer(o = {}) {
   const settings = captureSettings({ ...o, fullframe: o.fullframe ?? true })
@@ -118,6 +129,18 @@ export async function startServer(o = {}) {
   const token = o.token ? String(o.token) : null
   const log = o.log ?? (() => {})
   const hub = createHub({ settings, maxBufferedBytes: o.maxBufferedBytes, idleStopMs: o.idleStopMs ?? 5000, log, ScreenCapture: o.ScreenCapture })
+  const transport = o.transport ?? 'ws'
+  if (transport !== 'ws' && transport !== 'webrtc') throw new RangeError(`transport must be 'ws' or 'webrtc', got '${transport}'`)
+  // WebRTC carries one full-frame H.264 stream: the codec options that apply are kept
+  const whep = createWhep({
+    settings: captureSettings({ ...o, codec: 'h264', fullframe: true, tiles: undefined }),
+    // the ICE candidates follow the HTTP binding: loopback stays loopback
+    bindAddress: isLoopback(host) ? '127.0.0.1' : undefined,
+    maxBitrate: o.maxBitrate,
+    idleStopMs: o.idleStopMs ?? 5000,
+    log,
+    ...o.webrtc,
+  })
   // fail now, not when the first viewer arrives, on a display that cannot be opened
   const info = hub.probe()
   log(`display ${info.display}: ${info.width}x${info.height} (${info.encoder})`)
@@ -133,6 +156,17 @@ export async function startServer(o = {}) {
     return null
   }
 
+  /** [403, why] when a browser's Origin is not this server (another site's page), else null. */
+  function refuseOrigin(req) {
+    const origin = req.headers.origin
+    if (!origin) return null
+    let originHost = ''
+    try {
+      originHost = new URL(origin).host.toLowerCase()
+    } catch {}
+    return originHost === String(req.headers.host ?? '').toLowerCase() ? null : [403, `forbidden origin ${origin}`]
+  }
+
   const server = createServer(async (req, res) => {
     const send = (status, body, type = 'text/plain; charset=utf-8') => {
       res.writeHead(status, {
@@ -145,6 +179,13 @@ export async function startServer(o = {}) {
       res.end(req.method === 'HEAD' ? undefined : body)
     }
     try {
+      const wherePath = (req.url ?? '').split('?')[0]
+      if (wherePath === '/whep' || wherePath.startsWith('/whep/')) {
+        const url = new URL(req.url ?? '/', 'http://localhost')
+        const no = refuse(req, url) ?? refuseOrigin(req)
+        if (no) return send(no[0], no[1] + '\n')
+        return await whep.handle(req, res, url)
+      }
       if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'method not allowed\n')
       // Route on the raw path, never a normalised one: '/x/../index.html' is not '/index.html'.
       const rawPath = (req.url ?? '').split('?')[0]
@@ -158,7 +199,7 @@ export async function startServer(o = {}) {
       const url = new URL(req.url ?? '/', 'http://localhost')
       const no = refuse(req, url)
       if (no) return send(no[0], no[1] + '\n')
-      const route = ROUTES.get(rawPath)
+      const route = ROUTES.get(transport === 'webrtc' && (rawPath === '/' || rawPath === '/index.html') ? '/webrtc.html' : rawPath)
       if (!route) return send(404, 'not found\n')
       const body = await readFile(route[0])
       send(200, body, route[1])
@@ -182,14 +223,7 @@ export async function startServer(o = {}) {
     if (no) return reject(no[0], no[0] === 401 ? 'Unauthorized' : 'Forbidden')
     // Browsers send Origin on WebSockets and do not apply the same-origin policy to them:
     // without this check any web page could open ws://127.0.0.1:8080/ws and watch the screen.
-    const origin = req.headers.origin
-    if (origin) {
-      let originHost = ''
-      try {
-        originHost = new URL(origin).host.toLowerCase()
-      } catch {}
-      if (originHost !== String(req.headers.host ?? '').toLowerCase()) return reject(403, 'Forbidden')
-    }
+    if (refuseOrigin(req)) return reject(403, 'Forbidden')
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req))
   })
 
@@ -243,10 +277,12 @@ export async function startServer(o = {}) {
     port,
     host,
     hub,
+    whep,
     close() {
       closing ??= new Promise((resolve) => {
         clearInterval(heartbeat)
         hub.close()
+        whep.close()
         for (const ws of wss.clients) ws.terminate()
         wss.close()
         server.close(() => resolve())

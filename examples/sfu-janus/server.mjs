@@ -1,0 +1,166 @@
+#!/usr/bin/env node
+// Fan-out through Janus: ONE WebRTC stream leaves this process (stripecast/webrtc's offer,
+// published into a Janus VideoRoom with janode), and Janus sends it on to every viewer, with
+// its own NACK buffers and keyframe requests (it asks the publisher for an IDR on a viewer's
+// PLI). The capture's cost no longer grows with the viewers.
+//
+//   node examples/sfu-janus/server.mjs [--port 8090] [--display :0] [--fps 60] [--crf 23]
+//   # starts a private Janus on loopback, prints the page's URL
+//
+// The page (viewer.html) asks this server for a subscription: POST /subscribe attaches a Janus
+// VideoRoom subscriber and returns Janus's SDP offer (201, Location /subscribe/<id>); the page
+// POSTs its answer there; DELETE there leaves. Same Host and Origin rules as the ws example.
+//
+// In a program: `const sfu = await startSfuServer({ display: ':1', port: 0 })`.
+import { createServer } from 'node:http'
+import { readFile } from 'node:fs/promises'
+import { createRequire } from 'node:module'
+import { randomUUID } from 'node:crypto'
+import { parseArgs } from 'node:util'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { dirname, join } from 'node:path'
+import Janode from 'janode'
+import VideoRoomPlugin from 'janode/plugins/videoroom'
+import { startJanus } from './janus.mjs'
+
+// quiet unless asked (JANODE_LOG=info): it logs every request, and harmless warnings on teardown
+Janode.Logger.setLevel(process.env.JANODE_LOG ?? 'none')
+import { captureSettings } from '../screen-to-browser/viewers.mjs'
+import { LOOPBACK_NAMES, hostnameOf, listen } from '../screen-to-browser/server.mjs'
+
+const require = createRequire(import.meta.url)
+const here = dirname(fileURLToPath(import.meta.url))
+const ROUTES = new Map([
+  ['/', [join(here, 'viewer.html'), 'text/html; charset=utf-8']],
+  ['/stripecast-webrtc.js', [join(here, '..', '..', 'client', 'stripecast-webrtc.js'), 'text/javascript; charset=utf-8']],
+])
+const ROOM = 1234
+
+/**
+ * Starts Janus (unless `janusUrl` is given), publishes the screen into a VideoRoom and serves
+ * the viewer page on 127.0.0.1.
+ * @param {object} [o]
+ * @param {string} [o.display] @param {number} [o.fps=60] @param {number} [o.crf]
+ * @param {number} [o.port=8090] 0 = a free port
+ * @param {string} [o.janusUrl] an already running Janus (ws://...): then none is started
+ * @param {object} [o.capture] more capture settings
+ * @param {(line: string) => void} [o.log]
+ */
+export async function startSfuServer(o = {}) {
+  const log = o.log ?? (() => {})
+  const { createBroadcaster } = require('stripecast/webrtc')
+  const janus = o.janusUrl ? null : await startJanus({ log: o.janusLog })
+  const janusUrl = o.janusUrl ?? janus.url
+  const cleanups = []
+  const close = async () => {
+    for (const c of cleanups.reverse()) await Promise.resolve().then(c).catch(() => {})
+    await janus?.stop()
+  }
+  try {
+    const broadcaster = createBroadcaster({
+      settings: captureSettings({ codec: 'h264', fullframe: true, display: o.display, fps: o.fps, crf: o.crf, cursor: o.cursor, capture: o.capture }),
+      // no bindAddress: Janus's candidates are never on loopback (libnice skips it)
+      idleStopMs: 0,
+      log,
+    })
+    cleanups.push(() => broadcaster.close())
+    const connection = await Janode.connect({ is_admin: false, address: { url: janusUrl } })
+    connection.on('error', () => {})
+    cleanups.push(() => connection.close())
+    const session = await connection.create()
+    const publisher = await session.attach(VideoRoomPlugin)
+    // Janus offers the viewers what the room says: H.264 constrained baseline, as x264 sends
+    await publisher.create({ room: ROOM, description: 'stripecast', max_publishers: 1, videocodec: 'h264', h264_profile: '42e01f', bitrate: 0, permanent: false })
+    const joined = await publisher.joinPublisher({ room: ROOM, display: 'screen' })
+    const offer = await broadcaster.offer({ profileLevelId: '42e01f' })
+    const published = await publisher.configure({ audio: false, video: true, jsep: { type: 'offer', sdp: offer.sdp } })
+    offer.setAnswer(published.jsep.sdp)
+    const feed = joined.feed
+    log(`published into Janus room ${ROOM} as feed ${feed}`)
+
+    const subscribers = new Map() // id -> janode handle
+    async function subscribe() {
+      const handle = await session.attach(VideoRoomPlugin)
+      const r = await handle.joinSubscriber({ room: ROOM, feed })
+      const id = randomUUID()
+      subscribers.set(id, handle)
+      return { id, sdp: r.jsep.sdp }
+    }
+    async function unsubscribe(id) {
+      const h = subscribers.get(id)
+      if (!h) return false
+      subscribers.delete(id)
+      await h.detach().catch(() => {})
+      return true
+    }
+    cleanups.push(async () => {
+      for (const id of [...subscribers.keys()]) await unsubscribe(id)
+    })
+
+    const server = createServer(async (req, res) => {
+      const reply = (status, body, headers = {}) => {
+        res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store', 'Content-Length': Buffer.byteLength(body), ...headers })
+        res.end(body)
+      }
+      try {
+        // loopback only: a foreign Host is DNS rebinding, a foreign Origin another site's page
+        if (!LOOPBACK_NAMES.has(hostnameOf(req.headers.host))) return reply(403, 'forbidden host\n')
+        if (req.headers.origin) {
+          let host = ''
+          try {
+            host = new URL(req.headers.origin).host
+          } catch {}
+          if (host !== req.headers.host) return reply(403, `forbidden origin ${req.headers.origin}\n`)
+        }
+        const path = (req.url ?? '').split('?')[0]
+        if (path === '/subscribe' && req.method === 'POST') {
+          const s = await subscribe()
+          return reply(201, s.sdp, { 'Content-Type': 'application/sdp', Location: `/subscribe/${s.id}` })
+        }
+        if (path.startsWith('/subscribe/')) {
+          const id = path.slice('/subscribe/'.length)
+          const handle = subscribers.get(id)
+          if (!handle) return reply(404, `no subscription '${id}'\n`)
+          if (req.method === 'DELETE') return (await unsubscribe(id), reply(200, 'left\n'))
+          if (req.method !== 'POST') return reply(405, 'POST the SDP answer, or DELETE to leave\n')
+          if (!/^application\/sdp/.test(req.headers['content-type'] ?? '')) return reply(415, 'Content-Type must be application/sdp\n')
+          let body = ''
+          for await (const c of req) {
+            body += c
+            if (body.length > 65536) return reply(413, 'the answer is larger than 65536 bytes\n')
+          }
+          await handle.start({ jsep: { type: 'answer', sdp: body } })
+          return reply(204, '')
+        }
+        if (req.method !== 'GET') return reply(405, 'method not allowed\n')
+        const route = ROUTES.get(path)
+        if (!route) return reply(404, 'not found\n')
+        reply(200, await readFile(route[0]), { 'Content-Type': route[1] })
+      } catch (e) {
+        log(`http error: ${e.message}`)
+        if (!res.headersSent) reply(500, `${e.message}\n`)
+      }
+    })
+    const { port, url } = await listen(server, o.port ?? 8090, '127.0.0.1', null)
+    cleanups.push(() => new Promise((r) => (server.closeAllConnections(), server.close(r))))
+    return { url, port, janusUrl, broadcaster, feed, room: ROOM, subscriberCount: () => subscribers.size, close }
+  } catch (e) {
+    await close()
+    throw e
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const { values } = parseArgs({ options: { port: { type: 'string' }, display: { type: 'string' }, fps: { type: 'string' }, crf: { type: 'string' } } })
+  const sfu = await startSfuServer({
+    port: values.port ? Number(values.port) : 8090,
+    display: values.display,
+    fps: values.fps ? Number(values.fps) : 60,
+    crf: values.crf ? Number(values.crf) : undefined,
+    log: (l) => console.log(l),
+  })
+  console.log(`open ${sfu.url} (Janus at ${sfu.janusUrl})`)
+  const stop = () => sfu.close().then(() => process.exit(0))
+  process.once('SIGINT', stop)
+  process.once('SIGTERM', stop)
+}

@@ -1,0 +1,101 @@
+// Types of `stripecast/webrtc` (lib/webrtc.js): one capture's full-frame H.264 sent to WebRTC
+// peers through node-datachannel, without re-encoding.
+import type { CaptureSettings, CaptureInfo, CaptureStats } from './native'
+
+/** An error a signalling endpoint can answer with: `status` is the HTTP status to send. */
+export declare class WebRtcError extends Error {
+  readonly status: number
+  /** 'ERR_SDP' (not a usable offer), 'ERR_CODEC' (no H.264 it can send), 'ERR_ICE', 'ERR_CLOSED' */
+  readonly code: string
+}
+
+export interface BroadcasterOptions {
+  /** Capture settings; `outputMode`, `h264Fullframe` and `omitStripeHeaders` are fixed (h264, true, true). */
+  settings?: CaptureSettings
+  /** STUN/TURN servers, node-datachannel's format (e.g. 'stun:stun.example.org:3478'). Default none. */
+  iceServers?: string[]
+  /** Local address for ICE candidates, e.g. '127.0.0.1'. Default: every interface. */
+  bindAddress?: string
+  /** UDP port range for ICE, [begin, end]. */
+  portRange?: [number, number]
+  /** Pacing ceiling per peer in bits/s (libdatachannel's PacingHandler); 0 sends at once. Default 50e6. */
+  maxBitrate?: number
+  /** Pacer tick in ms. Default 5. */
+  pacingIntervalMs?: number
+  /** PLI/FIR and new peers ask for an IDR at most this often, all peers together. Default 500. */
+  keyframeMinIntervalMs?: number
+  /** Raise h264Crf by 2 (up to `maxCrf`, default h264Crf + 8) while a peer reports > 2% loss, lower it back after 10 s without. Default true. */
+  adaptCrf?: boolean | { maxCrf?: number }
+  /** Stop the capture this long after the last peer left. Default 5000. */
+  idleStopMs?: number
+  /** Give up on ICE gathering after this long. Default 5000. */
+  gatherTimeoutMs?: number
+  log?: (line: string) => void
+}
+
+export interface PeerStats {
+  id: string
+  kind: 'viewer' | 'publisher'
+  open: boolean
+  accessUnits: number
+  bytes: number
+  /** RTCP from the peer: picture loss indications, full intra requests, NACKed packets. */
+  pli: number
+  fir: number
+  nack: number
+  /** From its last receiver report (0..1) and the total. */
+  fractionLost: number
+  cumulativeLost: number
+  /** The receiver's bandwidth estimate (REMB) in bits/s, when it sends one. */
+  remb: number | null
+  /** Deltas not sent while it waited for its first IDR. */
+  skipped: number
+  connectMs: number | null
+  firstIdrMs: number | null
+}
+
+export interface BroadcasterStats {
+  accessUnits: number
+  bytes: number
+  keyframeRequests: number
+  pli: number
+  fir: number
+  nack: number
+  crfChanges: number
+  captureStarts: number
+  crf: number
+  peers: PeerStats[]
+  capture: CaptureStats | null
+}
+
+export interface Answer {
+  id: string
+  /** The SDP answer, with every candidate (no trickle). */
+  sdp: string
+}
+
+export interface Offer {
+  id: string
+  sdp: string
+  setAnswer(sdp: string): void
+  close(): boolean
+}
+
+export interface Broadcaster {
+  /** Answers a viewer's offer (a WHEP POST). Rejects with WebRtcError for an offer it cannot serve. */
+  answer(offerSdp: string): Promise<Answer>
+  /** Offers a send-only H.264 stream, e.g. to publish into an SFU. */
+  offer(options?: { profileLevelId?: string; payloadType?: number }): Promise<Offer>
+  /** Ends a peer (a WHEP DELETE); false when there is none with that id. */
+  remove(id: string): boolean
+  requestKeyframe(): void
+  readonly viewerCount: number
+  readonly capturing: boolean
+  readonly info: CaptureInfo | null
+  /** The h264Crf in use (raised while peers report loss). */
+  readonly crf: number
+  stats(): BroadcasterStats
+  close(): void
+}
+
+export declare function createBroadcaster(options?: BroadcasterOptions): Broadcaster
