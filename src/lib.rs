@@ -17,6 +17,7 @@ use napi::{JsError, JsRangeError, JsTypeError, JsValue, ValueType};
 use napi_derive::napi;
 
 use stripecast_core::capture::frames::FrameFeed;
+use stripecast_core::capture::wayland::{is_wayland_name, WlrCapture};
 use stripecast_core::capture::x11::X11Capture;
 use stripecast_core::capture::Source;
 use stripecast_core::geometry::Bounds;
@@ -104,6 +105,16 @@ fn throw_with(
     }
     let _ = env.throw(value);
     napi::Error::new(Status::PendingException, message)
+}
+
+/// Whether to capture a Wayland compositor: `display` names its socket, or none is given,
+/// `$DISPLAY` is unset and `$WAYLAND_DISPLAY` is set.
+fn wants_wayland(display: Option<&str>) -> bool {
+    let set = |v: &str| std::env::var_os(v).is_some_and(|s| !s.is_empty());
+    match display {
+        Some(d) => is_wayland_name(d),
+        None => !set("DISPLAY") && set("WAYLAND_DISPLAY"),
+    }
 }
 
 /// What the region is fitted into: the screen, or the `monitor` asked for, as `source` reports
@@ -397,6 +408,12 @@ impl ScreenCapture {
                     return Err(monitor_of_frames(env));
                 }
                 (Box::new(feed.source()), "frames".into())
+            }
+            None if wants_wayland(config.region.display.as_deref()) => {
+                let wl = WlrCapture::open(config.region.display.as_deref(), config.overlay.cursor)
+                    .map_err(|e| throw(env, ErrorClass::Error, "ERR_DISPLAY", e.to_string()))?;
+                let display = wl.display().to_string();
+                (Box::new(wl), display)
             }
             None => {
                 let x11 = X11Capture::open(config.region.display.as_deref())

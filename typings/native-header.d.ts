@@ -7,7 +7,11 @@
  * value and what is allowed, with the field in `error.setting`.
  */
 export interface CaptureSettings {
-  /** X display to capture, e.g. `':0'`. Default: `$DISPLAY`. */
+  /**
+   * Display to capture: an X display (`':0'`), or a wlroots Wayland compositor's socket
+   * (`'wayland-1'` in `$XDG_RUNTIME_DIR`, or a path), captured through wlr-screencopy. Default:
+   * `$DISPLAY`, else `$WAYLAND_DISPLAY`.
+   */
   display?: string
   /**
    * Capture this monitor (RandR): its index in `ScreenCapture.monitors()` or its name (e.g.

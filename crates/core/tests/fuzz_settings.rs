@@ -333,6 +333,15 @@ fn random_options(r: &mut Rng) -> CaptureOptions {
 
 /// The shape `validate` documents for displays: `[host]:display[.screen]`.
 fn display_shape_ok(d: &str) -> bool {
+    let wayland = d.strip_prefix("wayland-").is_some_and(|n| {
+        !n.is_empty()
+            && n.len() <= 16
+            && n.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+    });
+    if wayland || (d.starts_with('/') && d.len() > 1 && !d.contains('\0')) {
+        return true;
+    }
     let Some((host, rest)) = d.rsplit_once(':') else {
         return false;
     };

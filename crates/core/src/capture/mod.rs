@@ -5,6 +5,7 @@
 pub mod fake;
 pub mod frames;
 mod memory;
+pub mod wayland;
 pub mod x11;
 
 use std::os::fd::BorrowedFd;

@@ -325,7 +325,8 @@ impl<E: Named> Kind for NameOf<E> {
     }
 }
 
-/// An X display name, `[host]:display[.screen]` (e.g. `:0`, `:99.0`, `unix:1`).
+/// An X display name, `[host]:display[.screen]` (e.g. `:0`, `:99.0`, `unix:1`), or a Wayland
+/// socket: `wayland-N` (in `$XDG_RUNTIME_DIR`) or an absolute path.
 pub struct Display;
 
 impl Kind for Display {
@@ -333,11 +334,24 @@ impl Kind for Display {
     type Out = String;
 
     fn check(js: &'static str, d: String) -> Result<String, SettingsError> {
-        let bad = || SettingsError {
+        let bad = || {
+            SettingsError {
             kind: SettingsErrorKind::Type,
             field: js,
-            message: format!("{js} must look like ':0' or 'host:0.0', got {d:?}"),
+            message: format!(
+                "{js} must look like ':0' or 'host:0.0' (X), or 'wayland-1' or an absolute socket path (Wayland), got {d:?}"
+            ),
+        }
         };
+        let wayland_name = d.strip_prefix("wayland-").is_some_and(|n| {
+            !n.is_empty()
+                && n.len() <= 16
+                && n.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        });
+        if wayland_name || (d.starts_with('/') && d.len() > 1 && !d.contains('\0')) {
+            return Ok(d);
+        }
         let (host, rest) = d.rsplit_once(':').ok_or_else(bad)?;
         let (num, screen) = match rest.split_once('.') {
             Some((n, s)) => (n, Some(s)),
@@ -356,7 +370,7 @@ impl Kind for Display {
 
     fn info() -> KindInfo {
         KindInfo {
-            range: "`[host]:n[.s]`".into(),
+            range: "`[host]:n[.s]`, `wayland-N` or a path".into(),
             ..KindInfo::of(JsType::String)
         }
     }

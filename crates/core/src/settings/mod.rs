@@ -605,6 +605,14 @@ mod tests {
             ),
             (
                 CaptureOptions {
+                    display: Some("wayland-".into()),
+                    ..opts()
+                },
+                "display",
+                "or 'wayland-1' or an absolute socket path (Wayland)",
+            ),
+            (
+                CaptureOptions {
                     max_queued_stripes: Some(0),
                     ..opts()
                 },
@@ -647,7 +655,11 @@ mod tests {
 
     #[test]
     fn good_displays_pass() {
-        for d in [":0", ":99", ":1.0", "unix:3", "localhost:10.0"] {
+        let wayland = ["wayland-0", "wayland-1", "/run/user/1000/wayland-1"];
+        for d in [":0", ":99", ":1.0", "unix:3", "localhost:10.0"]
+            .into_iter()
+            .chain(wayland)
+        {
             let c = CaptureOptions {
                 display: Some(d.into()),
                 ..opts()

@@ -15,7 +15,9 @@ macro_rules! settings_table {
     ($callback:path) => {
         $callback! {
             region RegionRequest "Which screen, and the region of it captured." {
-                "X display to capture, e.g. `':0'`. Default: `$DISPLAY`."
+                "Display to capture: an X display (`':0'`), or a wlroots Wayland compositor's socket
+                (`'wayland-1'` in `$XDG_RUNTIME_DIR`, or a path), captured through wlr-screencopy.
+                Default: `$DISPLAY`, else `$WAYLAND_DISPLAY`."
                 display "display" "string" =>
                     display: $crate::settings::Opt<$crate::settings::Display> = None;
                 "Capture this monitor (RandR): its index in `ScreenCapture.monitors()` or its name
