@@ -282,7 +282,9 @@ impl WlrCapture {
                     revents: 0,
                 },
             ];
-            let ms = wait.as_millis().min(i32::MAX as u128) as i32;
+            // Rounded up: rounded down, the last fraction of a millisecond before a deadline
+            // would be polled for with a timeout of 0 again and again.
+            let ms = wait.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
             // SAFETY: two valid pollfd structs (a negative fd is ignored by poll).
             let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, ms) };
             if n > 0 && fds[0].revents != 0 {
