@@ -26,6 +26,11 @@ export interface BroadcasterOptions {
   keyframeMinIntervalMs?: number
   /** Raise h264Crf by 2 (up to `maxCrf`, default h264Crf + 8) while a peer reports > 2% loss, lower it back after 10 s without. Default true. */
   adaptCrf?: boolean | { maxCrf?: number }
+  /**
+   * Send the RTP playout-delay extension with 0/0 (where the peer's SDP lists it): the receiver
+   * shows each frame as soon as it is decoded, without playout smoothing. Default true.
+   */
+  lowLatencyPlayout?: boolean
   /** Stop the capture this long after the last peer left. Default 5000. */
   idleStopMs?: number
   /** Give up on ICE gathering after this long. Default 5000. */

@@ -18,9 +18,10 @@ fi
 # Build: libx264 (H.264), libva/libdrm (VA-API), libclang (bindgen), cmake + nasm (the vendored
 # libjpeg-turbo). Tests and demo: Xvfb, xdpyinfo, xrandr, xdotool, ffmpeg (decoding H.264 in
 # tests), Chromium (end-to-end browser tests, driven by playwright-core), Janus (the WebRTC
-# fan-out test and example), sway + swaybg (a headless wlroots compositor for the Wayland
-# capture test).
-APT_PACKAGES="libx264-dev libva-dev libdrm-dev libclang-dev cmake nasm pkg-config xvfb x11-utils x11-xserver-utils xdotool ffmpeg chromium janus sway swaybg"
+# fan-out test and example), iproute2 + nftables (the WebRTC loss test's namespace and random
+# drop: the kernel may have no netem), sway + swaybg (a headless wlroots compositor for the
+# Wayland capture test).
+APT_PACKAGES="libx264-dev libva-dev libdrm-dev libclang-dev cmake nasm pkg-config xvfb x11-utils x11-xserver-utils xdotool ffmpeg chromium janus iproute2 nftables sway swaybg"
 
 missing=()
 installed=$(dpkg-query -W -f='${Package} ${Status}\n' $APT_PACKAGES 2>/dev/null | awk '/install ok installed/ {print $1}')

@@ -44,17 +44,21 @@ export async function requireChromium() {
 
 /**
  * Launches headless Chromium with a fresh user-data-dir.
+ * @param {object} [o]
+ * @param {string} [o.executablePath] another way to start it (e.g. inside a network namespace,
+ *   helpers/lossy-net.mjs); Chromium itself must still be at CHROMIUM_PATH
+ * @param {string[]} [o.args] more command-line switches
  * @returns {Promise<{context, open(url: string): Promise<import('playwright-core').Page>, close(): Promise<void>}>}
  */
-export async function launchChromium() {
+export async function launchChromium({ executablePath = CHROMIUM_PATH, args = [] } = {}) {
   const chromium = await requireChromium()
   const profile = mkdtempSync(join(tmpdir(), 'stripecast-chromium-'))
   let context
   try {
     context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM_PATH,
+      executablePath,
       headless: true,
-      args: CHROMIUM_ARGS,
+      args: [...CHROMIUM_ARGS, ...args],
       viewport: { width: 800, height: 480 },
       timeout: 30000,
     })

@@ -4,7 +4,7 @@
 // its own NACK buffers and keyframe requests (it asks the publisher for an IDR on a viewer's
 // PLI). The capture's cost no longer grows with the viewers.
 //
-//   node examples/sfu-janus/server.mjs [--port 8090] [--display :0] [--fps 60] [--crf 23]
+//   node examples/sfu-janus/server.mjs [--port 8090] [--display :0] [--fps 60] [--crf 23] [--no-cursor]
 //   # starts a private Janus on loopback, prints the page's URL
 //
 // The page (viewer.html) asks this server for a subscription: POST /subscribe attaches a Janus
@@ -151,12 +151,13 @@ export async function startSfuServer(o = {}) {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const { values } = parseArgs({ options: { port: { type: 'string' }, display: { type: 'string' }, fps: { type: 'string' }, crf: { type: 'string' } } })
+  const { values } = parseArgs({ options: { port: { type: 'string' }, display: { type: 'string' }, fps: { type: 'string' }, crf: { type: 'string' }, 'no-cursor': { type: 'boolean' } } })
   const sfu = await startSfuServer({
     port: values.port ? Number(values.port) : 8090,
     display: values.display,
     fps: values.fps ? Number(values.fps) : 60,
     crf: values.crf ? Number(values.crf) : undefined,
+    cursor: values['no-cursor'] ? false : undefined,
     log: (l) => console.log(l),
   })
   console.log(`open ${sfu.url} (Janus at ${sfu.janusUrl})`)

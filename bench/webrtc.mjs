@@ -1,0 +1,428 @@
+#!/usr/bin/env node
+// WebRTC against the WebSocket path: glass-to-glass latency and the capturing process's CPU
+// per viewer count.
+//
+//   node bench/webrtc.mjs [--samples 120] [--rounds 3] [--size 1920x1080] [--fps 60] [--crf 23]
+//                         [--paths ws,whep,janus] [--cpu-paths ws,whep,janus] [--viewers 1,4,16]
+//                         [--cpu-seconds 8] [--no-latency] [--no-cpu] [--out bench/webrtc-results.md]
+//                         [--max-bitrate BITS] [--pacing-ms MS]   (WHEP's pacer: ceiling, 0 = none; tick)
+//
+// Each path's server runs in a child process (webrtc-server-child.mjs: the example servers'
+// code and settings, so that its CPU is its own): `ws` examples/screen-to-browser/server.mjs (full-frame H.264 over the WebSocket, the
+// page's WebCodecs client), `whep` the same server with --transport webrtc (WHEP, <video>),
+// `janus` examples/sfu-janus/server.mjs (one publisher into a private Janus VideoRoom, the
+// pages subscribe through it). All on loopback, one headless Chromium.
+//
+// Latency: a 64x64 marker on the X screen flips colour (xpaint fill, timed just before the
+// command); the page reads that pixel of what it displays (the ws canvas; the <video> drawn
+// 1x1 into a canvas) on every animation frame and notes when it turns. Page clock mapped to
+// ours by a round-trip calibration. The rAF poll quantises to 60 Hz (8 ms on average), the
+// same for every path. The paths take turns over --rounds rounds (the machine may be shared).
+//
+// CPU: the scene player's `window-video` (a 640x360 video window moving over a still page) at
+// the capture's fps; with 1, 4, 16 pages watching, the server process's utime + stime over
+// --cpu-seconds (and Janus's own), the frames the capture encoded meanwhile (so CPU per frame
+// too: the capture slows down when the pages take the machine), each page's frame rate, and
+// the whole machine's load.
+// Needs Xvfb, Chromium, playwright-core, node-datachannel, janode and Janus (Debian `janus`).
+import { parseArgs } from 'node:util'
+import { spawn, spawnSync } from 'node:child_process'
+import { readFileSync, writeFileSync, existsSync } from 'node:fs'
+import { cpus, loadavg, release } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { startXvfb } from '../tools/xvfb.mjs'
+import { openPainter } from '../tools/xpaint.mjs'
+import { launchChromium, CHROMIUM_PATH } from '../__test__/helpers/browser.mjs'
+import { startPlayer, procCpuSeconds } from './lib/player.mjs'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const { values: args } = parseArgs({
+  options: {
+    samples: { type: 'string', default: '120' },
+    rounds: { type: 'string', default: '3' },
+    size: { type: 'string', default: '1920x1080' },
+    fps: { type: 'string', default: '60' },
+    crf: { type: 'string', default: '23' },
+    'max-bitrate': { type: 'string' },
+    'pacing-ms': { type: 'string' },
+    paths: { type: 'string', default: 'ws,whep,janus' },
+    'cpu-paths': { type: 'string', default: 'ws,whep,janus' },
+    viewers: { type: 'string', default: '1,4,16' },
+    'cpu-seconds': { type: 'string', default: '8' },
+    'no-latency': { type: 'boolean' },
+    'no-cpu': { type: 'boolean' },
+    out: { type: 'string', default: join(root, 'bench', 'webrtc-results.md') },
+  },
+})
+const SAMPLES = Number(args.samples)
+const ROUNDS = Math.max(1, Number(args.rounds))
+const [W, H] = args.size.split('x').map(Number)
+const FPS = Number(args.fps)
+const CRF = Number(args.crf)
+const VIEWERS = args.viewers.split(',').map(Number)
+const CPU_SECONDS = Number(args['cpu-seconds'])
+const MARK = { x: Math.floor(W / 2) - 32, y: Math.floor(H / 2) - 32, w: 64, h: 64 }
+const COLOURS = ['e02020', '20c040']
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+const now = () => performance.timeOrigin + performance.now()
+
+const PATHS = {
+  ws: { label: 'ws (WebSocket, full-frame H.264, WebCodecs)', script: 'examples/screen-to-browser/server.mjs', argv: ['--codec', 'h264', '--fullframe'], webrtc: false },
+  whep: { label: 'WebRTC direct (WHEP)', script: 'examples/screen-to-browser/server.mjs', argv: ['--transport', 'webrtc'], webrtc: true },
+  janus: { label: 'WebRTC through Janus (VideoRoom)', script: 'examples/sfu-janus/server.mjs', argv: [], webrtc: true },
+}
+
+function percentile(sorted, p) {
+  if (!sorted.length) return NaN
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]
+}
+
+/** Whole-machine busy CPU seconds so far (all cores), from /proc/stat. */
+function machineBusySeconds() {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number)
+  return (f[0] + f[1] + f[2] + f[5] + f[6] + f[7]) / 100 // user nice system irq softirq steal
+}
+
+/** Starts a path's server in a child process (webrtc-server-child.mjs); resolves { url, pid, janusPid, captureStats(), stop() }. */
+async function startPathServer(name, display) {
+  const child = spawn(process.execPath, [join(root, 'bench', 'webrtc-server-child.mjs'), name, display, String(FPS), String(CRF), args['max-bitrate'] ?? '', args['pacing-ms'] ?? ''], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  })
+  let out = ''
+  child.stdout.on('data', (d) => (out += d))
+  child.stderr.on('data', (d) => (out += d))
+  const first = await new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`${name} server did not start within 30 s: ${out}`)), 30000)
+    child.once('message', (m) => (clearTimeout(t), resolve(m)))
+    child.once('exit', (code) => (clearTimeout(t), reject(new Error(`${name} server exited (${code}): ${out}`))))
+  })
+  return {
+    url: first.url,
+    pid: child.pid,
+    janusPid: first.janusPid,
+    /** The capture's counters (CaptureStats), or null while none runs. */
+    captureStats: () =>
+      new Promise((resolve) => {
+        child.once('message', (m) => resolve(m.stats))
+        child.send('stats')
+      }),
+    async stop() {
+      if (child.exitCode != null) return
+      child.kill('SIGTERM')
+      const t = setTimeout(() => child.kill('SIGKILL'), 5000)
+      await new Promise((r) => child.once('exit', r))
+      clearTimeout(t)
+    },
+  }
+}
+
+/** Waits until the page shows a W x H picture. */
+async function waitForPicture(page, webrtc, timeoutMs = 30000) {
+  await page.waitForFunction(
+    ({ W, H, webrtc }) => {
+      const sc = window.stripecast
+      if (!sc) return false
+      if (webrtc) return sc.link.video.videoWidth === W && sc.link.stats.framesDrawn > 0
+      return sc.client.canvas.width === W && sc.client.canvas.height === H && sc.client.stats.stripesDrawn > 0
+    },
+    { W, H, webrtc },
+    { timeout: timeoutMs, polling: 100 },
+  )
+}
+
+/**
+ * Pictures the page decoded so far: the ws client's stripes drawn (full frame: frames; it draws
+ * from the decoder's output, in a background tab too), WebRTC's inbound-rtp framesDecoded (a
+ * background tab's <video> decodes but is not presented, so requestVideoFrameCallback counts
+ * only the front tab's frames).
+ */
+function framesShown(page, webrtc) {
+  return page.evaluate(async (webrtc) => {
+    if (!webrtc) return window.stripecast?.client.stats.stripesDrawn ?? 0
+    const pc = window.stripecast?.link.pc
+    if (!pc) return 0
+    for (const s of (await pc.getStats()).values()) if (s.type === 'inbound-rtp' && s.kind === 'video') return s.framesDecoded ?? 0
+    return 0
+  }, webrtc)
+}
+
+async function waitForFrames(page, webrtc, timeoutMs) {
+  const end = Date.now() + timeoutMs
+  while (Date.now() < end) {
+    if ((await framesShown(page, webrtc).catch(() => 0)) > 0) return
+    await sleep(250)
+  }
+  throw new Error(`no picture decoded within ${timeoutMs} ms`)
+}
+
+async function calibrate(page) {
+  let best = { rtt: Infinity, offset: 0 }
+  for (let i = 0; i < 30; i++) {
+    const t0 = now()
+    const tp = await page.evaluate(() => performance.timeOrigin + performance.now())
+    const t1 = now()
+    if (t1 - t0 < best.rtt) best = { rtt: t1 - t0, offset: (t0 + t1) / 2 - tp }
+  }
+  return best
+}
+
+async function drawScene(p) {
+  await p.fill(0, 0, W, H, 'dcdce0')
+  await p.fill(0, 0, W, 28, '2c3e50')
+  await p.text(10, 8, 'ffffff', 'stripecast webrtc latency bench')
+  await p.fill(40, 60, W / 2 - 80, H - 120, 'ffffff')
+  for (let y = 70; y < H - 80; y += 16) await p.text(50, y, '202020', 'Lorem ipsum dolor sit amet, consectetur adipiscing elit 0123456789')
+  await p.fill(MARK.x, MARK.y, MARK.w, MARK.h, COLOURS[1])
+}
+
+async function latencyRun(name, browser, painter, display, samples) {
+  const { webrtc } = PATHS[name]
+  const srv = await startPathServer(name, display)
+  const page = await browser.open(srv.url)
+  try {
+    await waitForPicture(page, webrtc)
+    await sleep(500)
+    const cal = await calibrate(page)
+    let waiter = null
+    await page.exposeFunction('__markerSeen', (idx, t) => {
+      if (waiter && waiter.colour === idx) waiter.resolve(t)
+    })
+    await page.evaluate(
+      ({ x, y, colours, webrtc }) => {
+        const want = colours.map((c) => [parseInt(c.slice(0, 2), 16), parseInt(c.slice(2, 4), 16), parseInt(c.slice(4, 6), 16)])
+        // what the viewer sees: the ws page's canvas, or the <video> itself (one pixel of it)
+        const probe = document.createElement('canvas')
+        probe.width = probe.height = 1
+        const pctx = probe.getContext('2d', { willReadFrequently: true })
+        const read = webrtc
+          ? () => {
+              pctx.drawImage(window.stripecast.link.video, x, y, 1, 1, 0, 0, 1, 1)
+              return pctx.getImageData(0, 0, 1, 1).data
+            }
+          : () => window.stripecast.client.canvas.getContext('2d').getImageData(x, y, 1, 1).data
+        let last = -1
+        const tick = () => {
+          const p = read()
+          let idx = -1
+          want.forEach((w, i) => {
+            if (Math.abs(p[0] - w[0]) + Math.abs(p[1] - w[1]) + Math.abs(p[2] - w[2]) < 60) idx = i
+          })
+          if (idx >= 0 && idx !== last) {
+            last = idx
+            window.__markerSeen(idx, performance.timeOrigin + performance.now())
+          }
+          requestAnimationFrame(tick)
+        }
+        requestAnimationFrame(tick)
+      },
+      { x: MARK.x + MARK.w / 2, y: MARK.y + MARK.h / 2, colours: COLOURS, webrtc },
+    )
+    await sleep(200)
+    const glass = []
+    let timeouts = 0
+    for (let i = 0; i < samples; i++) {
+      const colour = i % 2
+      let timer
+      const seen = new Promise((resolve) => {
+        waiter = { colour, resolve }
+        timer = setTimeout(() => resolve(null), 2000)
+      })
+      const tPaint = now()
+      await painter.fill(MARK.x, MARK.y, MARK.w, MARK.h, COLOURS[colour])
+      const tSeen = await seen
+      clearTimeout(timer)
+      waiter = null
+      if (tSeen == null) timeouts++
+      else glass.push(tSeen + cal.offset - tPaint)
+      await sleep(10 + Math.random() * 40) // de-phase from the capture clock
+    }
+    // leave the marker as the scene has it for the next path
+    if (samples % 2) await painter.fill(MARK.x, MARK.y, MARK.w, MARK.h, COLOURS[1])
+    return { name, glass, timeouts, rtt: cal.rtt }
+  } finally {
+    await page.close()
+    await srv.stop()
+  }
+}
+
+async function cpuRun(name, browser, display) {
+  const { webrtc } = PATHS[name]
+  const srv = await startPathServer(name, display)
+  const pages = []
+  const rows = []
+  try {
+    for (const n of VIEWERS) {
+      const joinErrors = []
+      while (pages.length < n) {
+        const page = await browser.open(srv.url)
+        pages.push(page)
+      }
+      for (const [i, page] of pages.entries()) {
+        await waitForFrames(page, webrtc, 30000).catch((e) => joinErrors.push(`page ${i}: ${e.message}`))
+      }
+      await sleep(2000) // joining costs (IDRs, ICE, DTLS) out of the window
+      const f0 = await Promise.all(pages.map((p) => framesShown(p, webrtc).catch(() => NaN)))
+      const s0 = await srv.captureStats()
+      const c0 = procCpuSeconds(srv.pid)
+      const j0 = srv.janusPid ? procCpuSeconds(srv.janusPid) : NaN
+      const m0 = machineBusySeconds()
+      const t0 = now()
+      await sleep(CPU_SECONDS * 1000)
+      const secs = (now() - t0) / 1000
+      const node = (procCpuSeconds(srv.pid) - c0) / secs
+      const janus = srv.janusPid ? (procCpuSeconds(srv.janusPid) - j0) / secs : NaN
+      const machine = (machineBusySeconds() - m0) / secs
+      const s1 = await srv.captureStats()
+      // frames the capture encoded and sent: what the process's CPU bought
+      const captureFps = s0 && s1 ? (s1.framesWithChanges - s0.framesWithChanges) / secs : NaN
+      const f1 = await Promise.all(pages.map((p) => framesShown(p, webrtc).catch(() => NaN)))
+      const fps = f1.map((f, i) => (f - f0[i]) / secs).sort((a, b) => a - b)
+      const row = { name, viewers: n, node, janus, machine, captureFps, msPerFrame: (node * 1000) / captureFps, fpsMin: fps[0], fpsMedian: percentile(fps, 50), joinErrors }
+      rows.push(row)
+      process.stderr.write(`  ${name} ${n} viewers: node ${(node * 100).toFixed(1)}% at ${captureFps.toFixed(1)} fps (${row.msPerFrame.toFixed(2)} ms/frame), janus ${(janus * 100).toFixed(1)}%, page fps min ${fps[0].toFixed(1)} median ${row.fpsMedian.toFixed(1)}${joinErrors.length ? `, ${joinErrors.length} without a picture` : ''}\n`)
+    }
+    return rows
+  } finally {
+    for (const p of pages) await p.close().catch(() => {})
+    await srv.stop()
+  }
+}
+
+function version(cmd, argv, re) {
+  // janus --version exits with 1 after printing it: read the output either way
+  const r = spawnSync(cmd, argv, { encoding: 'utf8' })
+  const out = `${r.stdout ?? ''}${r.stderr ?? ''}`
+  return (re.exec(out)?.[1] ?? (out.split('\n')[0] || '?')).trim()
+}
+
+function pkgVersion(name) {
+  try {
+    return JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')).version
+  } catch {
+    return '?'
+  }
+}
+
+async function main() {
+  const xvfb = await startXvfb({ width: W, height: H })
+  const painter = await openPainter(xvfb.display)
+  const browser = await launchChromium()
+  const latency = []
+  let cpu = []
+  const load0 = loadavg()
+  try {
+    if (!args['no-latency']) {
+      await drawScene(painter)
+      const names = args.paths.split(',')
+      for (const name of names) if (!PATHS[name]) throw new Error(`unknown path ${name} (${Object.keys(PATHS)})`)
+      const byPath = new Map(names.map((n) => [n, { name: n, glass: [], timeouts: 0, rtt: 0 }]))
+      // the paths take turns, so that the shared machine's load changes hit them alike
+      for (let round = 0; round < ROUNDS; round++) {
+        for (const name of names) {
+          const n = Math.round(SAMPLES / ROUNDS)
+          process.stderr.write(`latency ${name}, round ${round + 1}/${ROUNDS}: ${n} samples... `)
+          const r = await latencyRun(name, browser, painter, xvfb.display, n)
+          const acc = byPath.get(name)
+          acc.glass.push(...r.glass)
+          acc.timeouts += r.timeouts
+          acc.rtt = Math.max(acc.rtt, r.rtt)
+          acc.rounds = [...(acc.rounds ?? []), percentile([...r.glass].sort((a, b) => a - b), 50)]
+          process.stderr.write(`p50 ${acc.rounds.at(-1).toFixed(1)} ms\n`)
+        }
+      }
+      for (const acc of byPath.values()) latency.push({ ...acc, glass: acc.glass.sort((a, b) => a - b) })
+    }
+    if (!args['no-cpu']) {
+      const player = await startPlayer(xvfb.display)
+      try {
+        await player.start('window-video', FPS)
+        for (const name of args['cpu-paths'].split(',')) {
+          if (!PATHS[name]) throw new Error(`unknown path ${name} (${Object.keys(PATHS)})`)
+          process.stderr.write(`cpu ${name}:\n`)
+          cpu = cpu.concat(await cpuRun(name, browser, xvfb.display))
+        }
+      } finally {
+        await player.close()
+      }
+    }
+  } finally {
+    await browser.close()
+    await painter.close()
+    await xvfb.stop()
+  }
+  report({ latency, cpu, load0 })
+}
+
+function report({ latency, cpu, load0 }) {
+  const f = (v, d = 1) => (Number.isFinite(v) ? v.toFixed(d) : '-')
+  const date = new Date().toISOString().replace(/\.\d+Z$/, 'Z')
+  const machine = `${cpus()[0]?.model ?? '?'}, ${cpus().length} cores, Linux ${release()}, Node ${process.version}`
+  const chromium = version(CHROMIUM_PATH, ['--version'], /Chromium ([\d.]+)/)
+  const janus = existsSync('/usr/bin/janus') ? version('/usr/bin/janus', ['--version'], /Janus version:.*\((\S+)\)/) : '?'
+  const lines = []
+  lines.push(`# WebRTC vs WebSocket: latency and CPU per viewer (bench/webrtc.mjs)`)
+  lines.push('')
+  lines.push(`Run ${date} on ${machine}; Chromium ${chromium} (headless, software decoding), node-datachannel ${pkgVersion('node-datachannel')}, janode ${pkgVersion('janode')}, Janus ${janus}. ` +
+    `Load average at the start ${load0.map((v) => v.toFixed(2)).join(' ')} (the machine is shared). ${W}x${H} Xvfb, ${FPS} fps capture, H.264 CRF ${CRF}, full frame, x264, cursor off; everything on loopback.`)
+  lines.push('')
+  lines.push(`Command: \`node bench/webrtc.mjs ${process.argv.slice(2).join(' ')}\``.replace(/ `$/, '`'))
+  if (latency.length) {
+    lines.push('')
+    lines.push(`## Glass-to-glass latency (marker drawn on X -> pixel in the page), ms`)
+    lines.push('')
+    lines.push(`| path | samples | p50 | p99 | max | timeouts (> 2 s) | p50 of each of the ${ROUNDS} rounds |`)
+    lines.push('|---|---|---|---|---|---|---|')
+    for (const r of latency) {
+      lines.push(`| ${PATHS[r.name].label} | ${r.glass.length} | ${f(percentile(r.glass, 50))} | ${f(percentile(r.glass, 99))} | ${f(r.glass.at(-1))} | ${r.timeouts} | ${r.rounds.map((v) => f(v)).join(', ')} |`)
+    }
+    lines.push('')
+    lines.push(`Page clock calibrated to ±${f(Math.max(...latency.map((r) => r.rtt)) / 2, 2)} ms. The rAF poll adds 0-16.7 ms (8 on average) to every path alike.`)
+    const ws = latency.find((r) => r.name === 'ws')
+    const whep = latency.find((r) => r.name === 'whep')
+    if (ws && whep) {
+      const d = percentile(whep.glass, 50) - percentile(ws.glass, 50)
+      lines.push('')
+      lines.push(`Target "WebRTC direct p50 within 5 ms of the ws path on loopback": WHEP p50 − ws p50 = ${f(d)} ms: **${Math.abs(d) <= 5 || d < 0 ? 'met' : 'missed'}**.`)
+    }
+  }
+  if (cpu.length) {
+    lines.push('')
+    lines.push(`## CPU of the capturing Node process per viewer count (\`window-video\` scene at ${FPS} fps), % of one core`)
+    lines.push('')
+    lines.push(`utime + stime over ${CPU_SECONDS} s after 2 s of settling, all pages in one headless Chromium. "page fps" is pictures each page decoded per second (min / median over the pages); "machine" is the whole machine's busy CPU (all processes, ${cpus().length} cores = ${cpus().length * 100}%).`)
+    lines.push('')
+    lines.push('| path | viewers | Node process | capture fps (frames encoded) | Node CPU ms per frame | Janus process | page fps min / median | machine | notes |')
+    lines.push('|---|---|---|---|---|---|---|---|---|')
+    for (const r of cpu) {
+      lines.push(
+        `| ${r.name} | ${r.viewers} | ${f(r.node * 100)} | ${f(r.captureFps)} | ${f(r.msPerFrame, 2)} | ${r.name === 'janus' ? f(r.janus * 100) : '-'} | ${f(r.fpsMin)} / ${f(r.fpsMedian)} | ${f(r.machine * 100, 0)} | ${r.joinErrors.join('; ')} |`,
+      )
+    }
+    const jan = cpu.filter((r) => r.name === 'janus')
+    if (jan.length >= 2) {
+      const a = jan[0]
+      const b = jan.at(-1)
+      // "flat": the most viewers cost at most 10% (relative) or 1 point of a core more than one
+      // per encoded frame, as the capture's frame rate falls when the pages take the CPU
+      const flat = b.msPerFrame - a.msPerFrame <= 0.1 * a.msPerFrame
+      lines.push('')
+      lines.push(
+        `Target "through Janus, Node CPU flat from 1 to ${b.viewers} viewers" (per encoded frame, at most 10% more): ${f(a.msPerFrame, 2)} -> ${f(b.msPerFrame, 2)} ms/frame ` +
+          `(${f(a.node * 100)}% at ${f(a.captureFps)} fps -> ${f(b.node * 100)}% at ${f(b.captureFps)} fps): **${flat ? 'met' : 'missed'}**.`,
+      )
+    }
+  }
+  const md = lines.join('\n') + '\n'
+  process.stdout.write('\n' + md)
+  if (args.out && args.out !== '-') {
+    writeFileSync(args.out, md)
+    process.stderr.write(`written to ${args.out}\n`)
+  }
+}
+
+main().catch((e) => {
+  console.error(e)
+  process.exit(1)
+})
