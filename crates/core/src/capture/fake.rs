@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use super::memory::{copy_region_rows, fit_region};
-use super::{CaptureError, CursorImage, Source};
+use super::{CaptureError, Source};
 use crate::geometry::{Region, RowSpans};
 use crate::scroll::Rect;
 
@@ -192,14 +192,6 @@ impl Source for FakeSource {
         true
     }
 
-    fn watch_pointer(&mut self) -> bool {
-        false
-    }
-
-    fn has_cursor(&self) -> bool {
-        false
-    }
-
     fn take_damage(&mut self) -> Result<Option<RowSpans>, CaptureError> {
         let mut s = self.screen.lock();
         if s.lost {
@@ -266,10 +258,6 @@ impl Source for FakeSource {
 
     fn pixels(&mut self) -> &mut [u8] {
         &mut self.frame
-    }
-
-    fn cursor(&self) -> Result<Option<CursorImage>, CaptureError> {
-        Ok(None)
     }
 
     fn wait_for_change(

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use thiserror::Error;
 
 use super::memory::{copy_region_rows, damage_rows, fit_region};
-use super::{CaptureError, CursorImage, Source};
+use super::{CaptureError, Source};
 use crate::geometry::{Region, RowSpans};
 
 /// Byte order of a pushed frame's pixels, 4 bytes each.
@@ -268,21 +268,9 @@ impl Source for FramesSource {
         true
     }
 
-    fn watch_pointer(&mut self) -> bool {
-        false
-    }
-
-    fn has_cursor(&self) -> bool {
-        false
-    }
-
     fn take_damage(&mut self) -> Result<Option<RowSpans>, CaptureError> {
         let drawn = std::mem::take(&mut self.feed.lock().drawn);
         Ok(Some(damage_rows(&drawn, self.region)))
-    }
-
-    fn take_resize(&mut self) -> Option<(u32, u32)> {
-        None
     }
 
     fn read_rows(&mut self, rows: &RowSpans) -> Result<(), CaptureError> {
@@ -291,16 +279,8 @@ impl Source for FramesSource {
         Ok(())
     }
 
-    fn shrank(&mut self) -> bool {
-        false
-    }
-
     fn pixels(&mut self) -> &mut [u8] {
         &mut self.frame
-    }
-
-    fn cursor(&self) -> Result<Option<CursorImage>, CaptureError> {
-        Ok(None)
     }
 
     /// Waits for a push that touches the region, in slices of 20 ms to notice `stop()` (the

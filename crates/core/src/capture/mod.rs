@@ -40,10 +40,14 @@ pub trait Source: Send {
     /// then every frame is read in full.
     fn watch_damage(&mut self) -> bool;
     /// Starts noticing pointer motion, so that [`Source::wait_for_change`] wakes for a moving
-    /// cursor; false when it cannot.
-    fn watch_pointer(&mut self) -> bool;
+    /// cursor; false when it cannot (the default: a source without a pointer of its own).
+    fn watch_pointer(&mut self) -> bool {
+        false
+    }
     /// Whether [`Source::cursor`] can tell where the cursor is.
-    fn has_cursor(&self) -> bool;
+    fn has_cursor(&self) -> bool {
+        false
+    }
     /// Rows of the region drawn since the previous call; `None` when the source does not know
     /// (everything must be assumed drawn). Also notices size changes ([`Source::take_resize`]).
     fn take_damage(&mut self) -> Result<Option<RowSpans>, CaptureError>;
@@ -53,17 +57,23 @@ pub trait Source: Send {
     fn damage_rects(&self) -> Vec<Rect> {
         Vec::new()
     }
-    /// The new screen size, once, after the screen changed size.
-    fn take_resize(&mut self) -> Option<(u32, u32)>;
+    /// The new screen size, once, after the screen changed size (never, by default).
+    fn take_resize(&mut self) -> Option<(u32, u32)> {
+        None
+    }
     /// Reads `rows` of the region into the frame buffer; the other rows keep what they held.
     fn read_rows(&mut self, rows: &RowSpans) -> Result<(), CaptureError>;
     /// After a failed read: whether the screen shrank under the region (a size change is
     /// pending) rather than the source being lost.
-    fn shrank(&mut self) -> bool;
+    fn shrank(&mut self) -> bool {
+        false
+    }
     /// The frame buffer; writable so that overlays can be drawn into it.
     fn pixels(&mut self) -> &mut [u8];
     /// The cursor's image and position, or `None` when the source cannot tell.
-    fn cursor(&self) -> Result<Option<CursorImage>, CaptureError>;
+    fn cursor(&self) -> Result<Option<CursorImage>, CaptureError> {
+        Ok(None)
+    }
     /// Blocks until something is drawn in the region (or the size changes, or, with `pointer`,
     /// the pointer moves), `until` passes, or `stop()` turns true; returns whether something
     /// changed (it stays pending for [`Source::take_damage`]). `wake`, when given, becomes

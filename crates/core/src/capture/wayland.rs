@@ -26,7 +26,7 @@ use wayland_protocols_wlr::screencopy::v1::client::{
 };
 
 use super::memory::fit_region;
-use super::{CaptureError, CursorImage, Source};
+use super::{CaptureError, Source};
 use crate::geometry::{Region, RowSpans};
 
 fn lost(e: impl std::fmt::Display) -> CaptureError {
@@ -485,14 +485,6 @@ impl Source for WlrCapture {
         true
     }
 
-    fn watch_pointer(&mut self) -> bool {
-        false
-    }
-
-    fn has_cursor(&self) -> bool {
-        false
-    }
-
     fn take_damage(&mut self) -> Result<Option<RowSpans>, CaptureError> {
         self.pump(Duration::ZERO, None)?;
         Ok(self.fresh.take().unwrap_or(Some(RowSpans::default())))
@@ -543,10 +535,6 @@ impl Source for WlrCapture {
 
     fn pixels(&mut self) -> &mut [u8] {
         &mut self.frame
-    }
-
-    fn cursor(&self) -> Result<Option<CursorImage>, CaptureError> {
-        Ok(None)
     }
 
     /// Waits for the compositor to finish a copy (it waits for damage itself), in slices of
