@@ -5,7 +5,7 @@ use crate::capture::MonitorInfo;
 use crate::settings::{range_err, MonitorRef, RegionRequest, SettingsError};
 
 /// The region actually captured, after clamping to the screen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Region {
     pub x: u32,
     pub y: u32,

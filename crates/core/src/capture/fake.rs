@@ -60,12 +60,7 @@ impl FakeScreen {
         })));
         let source = FakeSource {
             screen: screen.clone(),
-            region: Region {
-                x: 0,
-                y: 0,
-                width: 0,
-                height: 0,
-            },
+            region: Region::default(),
             frame: Vec::new(),
             damage: false,
             rects: Vec::new(),
@@ -181,10 +176,6 @@ impl Source for FakeSource {
         self.region = region;
         self.frame = vec![0; region.width as usize * region.height as usize * 4];
         Ok(())
-    }
-
-    fn stride(&self) -> usize {
-        self.region.width as usize * 4
     }
 
     fn watch_damage(&mut self) -> bool {

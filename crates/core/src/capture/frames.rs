@@ -133,12 +133,7 @@ impl FrameFeed {
     pub fn source(&self) -> FramesSource {
         FramesSource {
             feed: self.clone(),
-            region: Region {
-                x: 0,
-                y: 0,
-                width: 0,
-                height: 0,
-            },
+            region: Region::default(),
             frame: Vec::new(),
         }
     }
@@ -258,10 +253,6 @@ impl Source for FramesSource {
         self.region = region;
         self.frame = vec![0; region.width as usize * region.height as usize * 4];
         Ok(())
-    }
-
-    fn stride(&self) -> usize {
-        self.region.width as usize * 4
     }
 
     fn watch_damage(&mut self) -> bool {

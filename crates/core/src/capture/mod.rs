@@ -34,8 +34,11 @@ pub trait Source: Send {
     /// Captures `region` (on screen) from now on; the frame buffer is sized to it, and what it
     /// holds is undefined until read.
     fn set_region(&mut self, region: Region) -> Result<(), CaptureError>;
-    /// Bytes between rows of the frame buffer.
-    fn stride(&self) -> usize;
+    /// Bytes between rows of the frame buffer: the region's width in BGRX pixels, unless a
+    /// source pads its rows.
+    fn stride(&self) -> usize {
+        self.region().width as usize * 4
+    }
     /// Starts reporting what is drawn ([`Source::take_damage`]); false when it cannot, and
     /// then every frame is read in full.
     fn watch_damage(&mut self) -> bool;

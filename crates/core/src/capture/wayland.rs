@@ -225,12 +225,7 @@ impl WlrCapture {
             first: true,
             size: (0, 0),
             resized: false,
-            region: Region {
-                x: 0,
-                y: 0,
-                width: 0,
-                height: 0,
-            },
+            region: Region::default(),
             frame: Vec::new(),
         };
         capture.request()?;
@@ -475,10 +470,6 @@ impl Source for WlrCapture {
         // The next frame's rows, whatever its damage, are all news to this region.
         self.fresh = Some(None);
         Ok(())
-    }
-
-    fn stride(&self) -> usize {
-        self.region.width as usize * 4
     }
 
     fn watch_damage(&mut self) -> bool {

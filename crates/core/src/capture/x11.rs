@@ -137,12 +137,7 @@ impl X11Capture {
             screen_width,
             screen_height,
             xfixes,
-            region: Region {
-                x: 0,
-                y: 0,
-                width: 0,
-                height: 0,
-            },
+            region: Region::default(),
             segment: None,
             damage: None,
             resized: false,
@@ -511,10 +506,6 @@ impl Source for X11Capture {
     }
 
     /// Bytes between rows of the captured image.
-    fn stride(&self) -> usize {
-        self.region.width as usize * 4
-    }
-
     /// Sets the region to capture and (re)allocates the shared segment to fit it.
     fn set_region(&mut self, region: Region) -> Result<(), CaptureError> {
         if region.width == 0
