@@ -48,6 +48,7 @@ import { jpegSubsampling } from './lib/quality.mjs'
 import { CARD_NAMES, drawCard } from './lib/cards.mjs'
 import { pictureMetrics } from './lib/rd-metrics.mjs'
 import { bdRate } from './lib/bd-rate.mjs'
+import { findPython } from './lib/pixelflux.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const root = resolve(here, '..')
@@ -90,35 +91,6 @@ const peerOf = (curve) => (curve.startsWith('pixelflux') ? 'pixelflux' : 'stripe
 const curvesOf = (mode) => MODES[mode].curves.filter((c) => opt.pixelflux || peerOf(c) !== 'pixelflux')
 
 // ---------------------------------------------------------------- pixelflux
-function findPython() {
-  const ok = (py) => {
-    try {
-      return execFileSync(py, ['-c', 'import importlib.metadata as m, pixelflux; print(m.version("pixelflux"))'], {
-        stdio: ['ignore', 'pipe', 'ignore'],
-      }).toString().trim()
-    } catch {
-      return null
-    }
-  }
-  const venv = join(here, '.venv')
-  for (const py of [process.env.PIXELFLUX_PYTHON, join(venv, 'bin', 'python'), '/tmp/pfx/bin/python']) {
-    if (py && existsSync(py)) {
-      const v = ok(py)
-      if (v) return { python: py, version: v }
-    }
-  }
-  try {
-    log('installing pixelflux 2.2.1 into bench/.venv')
-    execFileSync('python3', ['-m', 'venv', venv], { stdio: 'inherit' })
-    execFileSync(join(venv, 'bin', 'pip'), ['install', '-q', 'pixelflux==2.2.1'], { stdio: 'inherit' })
-    const py = join(venv, 'bin', 'python')
-    const v = ok(py)
-    if (v) return { python: py, version: v }
-    return { error: 'pixelflux installed but does not import' }
-  } catch (e) {
-    return { error: `could not install pixelflux: ${e.message.split('\n')[0]}` }
-  }
-}
 
 // ---------------------------------------------------------------- helpers
 function run(cmd, args, { input } = {}) {
@@ -807,7 +779,7 @@ if (opt.report) {
   res = JSON.parse(readFileSync(join(here, 'rd-results.json'), 'utf8'))
   opt.pixelflux = res.pixelflux.version != null
 } else {
-  pf = opt.pixelflux ? findPython() : { error: 'skipped (--no-pixelflux)' }
+  pf = opt.pixelflux ? findPython(log) : { error: 'skipped (--no-pixelflux)' }
   if (opt.pixelflux && pf.error) {
     log(`pixelflux unavailable: ${pf.error}; stripecast alone`)
     opt.pixelflux = false

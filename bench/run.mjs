@@ -38,6 +38,7 @@ import { startXvfb } from '../tools/xvfb.mjs'
 import { startPlayer, procCpuSeconds } from './lib/player.mjs'
 import { snapshotPsnr, motionPsnr, replayMotionPsnr, loadScene, readSceneLog } from './lib/quality.mjs'
 import { atPsnr } from './lib/equal-psnr.mjs'
+import { findPython } from './lib/pixelflux.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const root = resolve(here, '..')
@@ -95,35 +96,6 @@ const H = 1080
 const DAMAGE = { threshold: 15, duration: 30 }
 
 // ---------------------------------------------------------------- pixelflux
-function findPython() {
-  const ok = (py) => {
-    try {
-      return execFileSync(py, ['-c', 'import importlib.metadata as m, pixelflux; print(m.version("pixelflux"))'], {
-        stdio: ['ignore', 'pipe', 'ignore'],
-      }).toString().trim()
-    } catch {
-      return null
-    }
-  }
-  const venv = join(here, '.venv')
-  for (const py of [process.env.PIXELFLUX_PYTHON, join(venv, 'bin', 'python'), '/tmp/pfx/bin/python']) {
-    if (py && existsSync(py)) {
-      const v = ok(py)
-      if (v) return { python: py, version: v }
-    }
-  }
-  try {
-    log('installing pixelflux 2.2.1 into bench/.venv')
-    execFileSync('python3', ['-m', 'venv', venv], { stdio: 'inherit' })
-    execFileSync(join(venv, 'bin', 'pip'), ['install', '-q', 'pixelflux==2.2.1'], { stdio: 'inherit' })
-    const py = join(venv, 'bin', 'python')
-    const v = ok(py)
-    if (v) return { python: py, version: v }
-    return { error: 'pixelflux installed but does not import' }
-  } catch (e) {
-    return { error: `could not install pixelflux: ${e.message.split('\n')[0]}` }
-  }
-}
 
 // ---------------------------------------------------------------- children
 const NICE = process.getuid?.() === 0 ? -5 : 0
@@ -616,7 +588,7 @@ function markdown(res) {
 // ---------------------------------------------------------------- main
 const started = Date.now()
 execFileSync('cargo', ['build', '--release', '-p', 'xpaint', '--quiet'], { cwd: root, stdio: 'inherit' })
-const pf = opt.pixelflux ? findPython() : { error: 'disabled (--no-pixelflux)' }
+const pf = opt.pixelflux ? findPython(log) : { error: 'disabled (--no-pixelflux)' }
 if (pf.error) log(`pixelflux: ${pf.error}; stripecast figures only`)
 /** Who runs on a scene and mode in turn `rep`: stripecast, pixelflux, stripecast without damage
  * blocking where that policy applies (striped output of a changing scene), with JPEG tiles, and
