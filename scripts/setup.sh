@@ -21,10 +21,11 @@ fi
 # fan-out test and example), iproute2 + nftables (the WebRTC loss test's namespace and random
 # drop: the kernel may have no netem), sway + swaybg (a headless wlroots compositor for the
 # Wayland capture test).
-APT_PACKAGES="libx264-dev libva-dev libdrm-dev libclang-dev cmake nasm pkg-config xvfb x11-utils x11-xserver-utils xdotool ffmpeg chromium janus iproute2 nftables sway swaybg"
+APT_PACKAGES="libx264-dev libva-dev libdrm-dev libclang-dev cmake nasm pkg-config xvfb x11-utils x11-xserver-utils xdotool ffmpeg chromium janus iproute2 nftables sway swaybg x11-xkb-utils xclip"
 
 missing=()
-installed=$(dpkg-query -W -f='${Package} ${Status}\n' $APT_PACKAGES 2>/dev/null | awk '/install ok installed/ {print $1}')
+# dpkg-query exits 1 when a package is unknown to dpkg (never installed): not an error here
+installed=$( (dpkg-query -W -f='${Package} ${Status}\n' $APT_PACKAGES 2>/dev/null || true) | awk '/install ok installed/ {print $1}')
 for p in $APT_PACKAGES; do
   grep -qx "$p" <<<"$installed" || missing+=("$p")
 done
