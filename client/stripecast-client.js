@@ -748,8 +748,22 @@ export function attachControl(canvas, link, options = {}) {
   function sendText(text) {
     if (!text) return
     unsyncModifiers()
-    const chars = [...text]
-    for (let i = 0; i < chars.length; i += MAX_TEXT_CHARS) send({ type: 'text', text: chars.slice(i, i + MAX_TEXT_CHARS).join('') })
+    // pieces of at most 1024 characters and well under the 4 KiB a message may take
+    let piece = ''
+    let chars = 0
+    let bytes = 0
+    for (const ch of text) {
+      const b = JSON.stringify(ch).length * 4 // an upper bound of its UTF-8 bytes in JSON
+      if (chars === MAX_TEXT_CHARS || bytes + b > 3800) {
+        send({ type: 'text', text: piece })
+        piece = ''
+        chars = bytes = 0
+      }
+      piece += ch
+      chars++
+      bytes += b
+    }
+    if (piece) send({ type: 'text', text: piece })
   }
 
   // ---- the hidden text field: keyboard focus, IME and dead keys, paste ----
