@@ -1,0 +1,209 @@
+// Remote control from a real headless Chromium: the example page (examples/screen-to-browser,
+// --control) forwards what playwright does with the mouse and keyboard. First against a
+// recording injector (what the page sends, exactly), then against the X server through the
+// addon's InputInjector and tools/xpaint's input window (what an X client receives, and what
+// the stream then shows). Needs /usr/bin/chromium, playwright-core and setxkbmap; without them
+// these tests FAIL (they do not skip).
+import { describe, it, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+import { startXvfb } from './helpers/xvfb.mjs'
+import { openPainter } from './helpers/xpaint.mjs'
+import { requireChromium, launchChromium, waitForPicture, waitForPixel, pageState } from './helpers/browser.mjs'
+import { startServer } from '../examples/screen-to-browser/server.mjs'
+
+const SW = 800 // the X screen
+const SH = 600
+const REGION = { x: 100, y: 60, width: 480, height: 360 } // captured (and controlled) part of it
+const REGION_ARG = `${REGION.width}x${REGION.height}+${REGION.x}+${REGION.y}`
+// The page's canvas fills the 800x480 viewport with object-fit: contain: the 480x360 picture
+// is drawn 640x480 (x 1.333), 80 CSS pixels from the left. Clicks must map back through that.
+const SCALE = Math.min(800 / REGION.width, 480 / REGION.height)
+const OFFSET_X = (800 - REGION.width * SCALE) / 2
+const OFFSET_Y = (480 - REGION.height * SCALE) / 2
+/** The CSS point over the middle of region pixel (x, y). */
+const cssOf = (x, y) => [OFFSET_X + (x + 0.5) * SCALE, OFFSET_Y + (y + 0.5) * SCALE]
+
+const TEXT = 'héllo Wörld €'
+
+let xvfb
+let painter
+let browser
+const servers = []
+
+async function serve(o) {
+  const srv = await startServer({ display: xvfb.display, port: 0, idleStopMs: 0, cursor: false, region: REGION_ARG, control: true, ...o })
+  servers.push(srv)
+  return srv
+}
+
+/** Opens the page and waits for its picture and for control. */
+async function openControlled(srv) {
+  const page = await browser.open(srv.url)
+  await waitForPicture(page, { width: REGION.width, height: REGION.height })
+  await page
+    .waitForFunction(() => window.stripecast.control?.granted === true, null, { timeout: 10000, polling: 50 })
+    .catch(async (e) => {
+      throw new Error(`the page did not get control: ${e.message} ${JSON.stringify(await pageState(page))}`)
+    })
+  return page
+}
+
+before(async () => {
+  await requireChromium()
+  xvfb = await startXvfb({ width: SW, height: SH })
+  painter = await openPainter(xvfb.display)
+  await painter.fill(0, 0, SW, SH, '404850')
+  browser = await launchChromium()
+})
+
+after(async () => {
+  for (const s of servers) await s.close().catch(() => {})
+  await browser?.close()
+  await painter?.close()
+  await xvfb?.stop()
+})
+
+describe('control in Chromium: what the page sends', () => {
+  /** An InputInjector stand-in that records its calls. */
+  function recorder() {
+    const calls = []
+    class Recorder {
+      constructor() {
+        this.region = { ...REGION }
+      }
+      pointerMove(x, y) {
+        calls.push(['move', x, y])
+      }
+      pointerButton(b, down) {
+        calls.push(['button', b, down])
+      }
+      scroll(dx, dy) {
+        calls.push(['scroll', dx, dy])
+      }
+      key(k, down) {
+        calls.push(['key', k, down])
+      }
+      type(t) {
+        calls.push(['type', t])
+      }
+      releaseAll() {
+        calls.push(['releaseAll'])
+      }
+      close() {}
+    }
+    return { Recorder, calls }
+  }
+  const until = async (fn, what, ms = 10000) => {
+    const end = Date.now() + ms
+    while (!fn()) {
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+      await new Promise((r) => setTimeout(r, 20))
+    }
+  }
+
+  it('clicks map through CSS scaling and letterboxing; text goes as text, shortcuts as keys; a second page is refused', async () => {
+    const { Recorder, calls } = recorder()
+    const pasted = []
+    class Clip {
+      constructor({ maxBytes }) {
+        this.maxBytes = maxBytes
+      }
+      write(text) {
+        pasted.push(text)
+        calls.push(['clipboard', text])
+      }
+      close() {}
+    }
+    const srv = await serve({ InputInjector: Recorder, Clipboard: Clip })
+    const page = await openControlled(srv)
+    try {
+      // left click on region pixel (37, 211), right click on (479, 0), a click in the letterbox
+      // band left of the picture lands on its edge
+      await page.mouse.click(...cssOf(37, 211))
+      await page.mouse.click(...cssOf(479, 0), { button: 'right' })
+      await page.mouse.click(10, cssOf(0, 100)[1])
+      await until(() => calls.filter((c) => c[0] === 'button').length === 6, 'six button events')
+      const buttons = calls.filter((c) => c[0] === 'button' || c[0] === 'move')
+      assert.deepEqual(
+        buttons.filter((c, i) => c[0] === 'button' || buttons[i + 1]?.[0] === 'button'),
+        [
+          ['move', 37, 211], ['button', 1, true], ['move', 37, 211], ['button', 1, false],
+          ['move', 479, 0], ['button', 3, true], ['move', 479, 0], ['button', 3, false],
+          ['move', 0, 100], ['button', 1, true], ['move', 0, 100], ['button', 1, false],
+        ],
+      )
+
+      calls.length = 0
+      await page.keyboard.type(TEXT)
+      await until(() => calls.filter((c) => c[0] === 'type').map((c) => c[1]).join('') === TEXT, `the text typed: ${JSON.stringify(calls)}`)
+      assert.deepEqual(calls.filter((c) => c[0] !== 'type'), [], 'typing sends nothing but text')
+
+      calls.length = 0
+      await page.keyboard.press('Control+a')
+      await page.keyboard.press('Shift+ArrowLeft')
+      await page.keyboard.press('Enter')
+      await until(() => calls.length >= 10, `keys: ${JSON.stringify(calls)}`)
+      assert.deepEqual(calls, [
+        ['key', 'Control', true], ['key', 'a', true], ['key', 'a', false], ['key', 'Control', false],
+        ['key', 'Shift', true], ['key', 'ArrowLeft', true], ['key', 'ArrowLeft', false], ['key', 'Shift', false],
+        ['key', 'Enter', true], ['key', 'Enter', false],
+      ])
+
+      calls.length = 0
+      await page.mouse.move(...cssOf(200, 100))
+      await page.mouse.wheel(0, 250) // 2.5 steps: 2 now, the half kept
+      await page.mouse.wheel(0, 60)
+      await until(() => calls.filter((c) => c[0] === 'scroll').length === 2, `scrolls: ${JSON.stringify(calls)}`)
+      assert.deepEqual(calls.filter((c) => c[0] === 'scroll'), [['scroll', 0, 2], ['scroll', 0, 1]])
+      assert.deepEqual(calls.find((c) => c[0] === 'move'), ['move', 200, 100], 'the pointer is where the wheel turns')
+
+      // a paste (as from the browser's menu): the text goes to the X clipboard, then Ctrl+V
+      calls.length = 0
+      await page.evaluate(() => {
+        const data = new DataTransfer()
+        data.setData('text/plain', 'pasted ünïcode')
+        window.stripecast.control.input.dispatchEvent(new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }))
+      })
+      await until(() => calls.length >= 5, `paste: ${JSON.stringify(calls)}`)
+      assert.deepEqual(calls, [['clipboard', 'pasted ünïcode'], ['key', 'Control', true], ['key', 'v', true], ['key', 'v', false], ['key', 'Control', false]])
+      // Ctrl+V typed: the V waits for the paste event (or 100 ms), so X pastes the new text
+      await browser.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(srv.url).origin })
+      await page.evaluate(() => navigator.clipboard.writeText('second'))
+      calls.length = 0
+      await page.keyboard.down('Control')
+      await page.keyboard.down('v')
+      await page.keyboard.up('v')
+      await page.keyboard.up('Control')
+      await until(() => calls.length >= 5, `Ctrl+V: ${JSON.stringify(calls)}`)
+      const clipAt = calls.findIndex((c) => c[0] === 'clipboard')
+      assert.deepEqual(calls.slice(clipAt), [['clipboard', 'second'], ['key', 'v', true], ['key', 'v', false], ['key', 'Control', false]], JSON.stringify(calls))
+      assert.deepEqual(calls[0], ['key', 'Control', true])
+
+      // a second page views but is refused control
+      const other = await browser.open(srv.url)
+      try {
+        await other.waitForFunction(() => window.stripecast.control && !window.stripecast.control.granted && window.stripecast.control.free === false, null, { timeout: 10000 })
+        assert.equal(srv.control.holder !== null, true)
+        assert.equal(srv.control.sessionCount, 2)
+      } finally {
+        await other.close()
+      }
+
+      // leaving the page releases whatever is held
+      calls.length = 0
+      await page.mouse.move(...cssOf(10, 10))
+      await page.mouse.down()
+      await page.keyboard.down('Control')
+      await until(() => calls.some((c) => c[0] === 'key' && c[2]), 'Control down')
+    } finally {
+      await page.close()
+    }
+    await until(() => srv.control.holder === null, 'control freed when the page closed')
+    assert.deepEqual(calls.at(-1), ['releaseAll'])
+  })
+})
