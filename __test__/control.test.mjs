@@ -7,7 +7,8 @@ import { createRequire } from 'node:module'
 import WebSocket from 'ws'
 
 import { startXvfb } from './helpers/xvfb.mjs'
-import { startServer } from '../examples/screen-to-browser/server.mjs'
+import { startServer, optionsFromCli } from '../examples/screen-to-browser/server.mjs'
+import { startSocketIoServer } from '../examples/socketio/server.mjs'
 
 const require = createRequire(import.meta.url)
 const { parseInputMessage, createControl, maxMessageBytes, MAX_MESSAGE_BYTES } = require('stripecast/control')
@@ -502,6 +503,19 @@ const waitFor = async (fn, what, timeoutMs = 10000) => {
     await new Promise((r) => setTimeout(r, 20))
   }
 }
+
+describe('control: the command line', () => {
+  it('--control is off by default, on with the flag or STRIPECAST_CONTROL, refused with --transport webrtc', () => {
+    assert.equal(optionsFromCli([], {}).control, false)
+    assert.equal(optionsFromCli(['--control'], {}).control, true)
+    assert.equal(optionsFromCli([], { STRIPECAST_CONTROL: '1' }).control, true)
+    assert.equal(optionsFromCli([], { STRIPECAST_CONTROL: 'off' }).control, false)
+    assert.throws(() => optionsFromCli(['--control', '--transport', 'webrtc'], {}), /--control works with --transport ws/)
+  })
+  it('the socket.io example refuses --control rather than ignore it', async () => {
+    await assert.rejects(startSocketIoServer({ control: true, port: 0 }), /--control is served by examples\/screen-to-browser/)
+  })
+})
 
 describe('control: the example server', () => {
   let xvfb
