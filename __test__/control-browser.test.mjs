@@ -207,3 +207,123 @@ describe('control in Chromium: what the page sends', () => {
     assert.deepEqual(calls.at(-1), ['releaseAll'])
   })
 })
+
+describe('control in Chromium: through the X server', () => {
+  const WIN = { x: 150, y: 100, w: 400, h: 250 } // xpaint's input window, root coordinates
+  const toRegion = (rx, ry) => [rx - REGION.x, ry - REGION.y]
+  let tmp
+
+  before(() => {
+    tmp = mkdtempSync(join(tmpdir(), 'stripecast-control-'))
+  })
+  after(() => rmSync(tmp, { recursive: true, force: true }))
+
+  function setLayout(layout) {
+    try {
+      execFileSync('setxkbmap', ['-display', xvfb.display, layout], { stdio: ['ignore', 'ignore', 'pipe'] })
+    } catch (e) {
+      if (e.code === 'ENOENT') throw new Error('setxkbmap not found: the layout tests need it (Debian package x11-xkb-utils; scripts/setup.sh installs it)')
+      throw new Error(`setxkbmap ${layout} failed: ${e.stderr ?? e.message}`)
+    }
+  }
+
+  /** The text of the key presses logged from line `from` on. */
+  const typed = (events) => events.filter((e) => e.ev === 'key' && e.down && e.text).map((e) => e.text).join('')
+
+  /** Columns of row y (region coordinates) between x0 and x1 that are yellow (ffff00). */
+  async function yellowColumns(page, y, x0, x1) {
+    return page.evaluate(
+      ({ y, x0, x1 }) => {
+        const d = window.stripecast.client.canvas.getContext('2d').getImageData(x0, y, x1 - x0, 1).data
+        let n = 0
+        for (let i = 0; i < d.length; i += 4) if (d[i] > 180 && d[i + 1] > 180 && d[i + 2] < 110) n++
+        return n
+      },
+      { y, x0, x1 },
+    )
+  }
+  /** The same in the X server's own pixels. */
+  async function yellowColumnsTruth(y, x0, x1) {
+    const b = await painter.dump(x0 + REGION.x, y + REGION.y, x1 - x0, 1)
+    let n = 0
+    for (let i = 0; i < b.length; i += 4) if (b[i + 2] > 180 && b[i + 1] > 180 && b[i] < 110) n++
+    return n
+  }
+
+  it('a click reaches the X client at the right root coordinates and its red square comes back in the stream; text typed on a US and a French X layout arrives exactly', async () => {
+    const { readInputLog } = await import('../tools/xpaint.mjs')
+    const readLog = (path) => (painter.readInputLog ? painter.readInputLog(path) : readInputLog(path))
+    setLayout('us')
+    const logPath = join(tmp, 'input.jsonl')
+    await painter.inputWindow(WIN.x, WIN.y, WIN.w, WIN.h, '203040')
+    await painter.inputLog(logPath)
+    const srv = await serve({}) // the addon's InputInjector and Clipboard
+    const page = await openControlled(srv)
+    try {
+      // a click on root (350, 200): region (250, 140), drawn at 1.333x with an 80 px letterbox
+      const [cx, cy] = toRegion(350, 200)
+      await page.mouse.click(...cssOf(cx, cy))
+      const deadline = Date.now() + 10000
+      let presses = []
+      while (!presses.length && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50))
+        presses = (await readLog(logPath)).filter((e) => e.ev === 'button' && e.down)
+      }
+      assert.equal(presses.length, 1, `one press logged: ${JSON.stringify(await readLog(logPath))}`)
+      assert.equal(presses[0].button, 1)
+      assert.deepEqual([presses[0].x, presses[0].y], [350, 200], `the press at root 350,200: ${JSON.stringify(presses[0])}`)
+      // xpaint draws a 9x9 red square centred on the press: the stream shows it there
+      await waitForPixel(page, cx, cy, 'ff0000', { timeoutMs: 10000 }).catch(async (e) => {
+        throw new Error(`no red square at ${cx},${cy} in the canvas: ${e.message} ${JSON.stringify(await pageState(page))}`)
+      })
+      await waitForPixel(page, cx - 3, cy + 3, 'ff0000', { timeoutMs: 5000 })
+      await waitForPixel(page, cx - 8, cy, '203040', { timeoutMs: 5000 })
+
+      const row = WIN.y + 10 + 6 - REGION.y // the middle of the first line of typed blocks
+      const x0 = WIN.x - REGION.x
+      const x1 = x0 + WIN.w
+      let expected = ''
+      for (const layout of ['us', 'fr']) {
+        setLayout(layout)
+        const before = (await readLog(logPath)).length
+        await page.keyboard.type(TEXT)
+        expected += TEXT
+        let events = []
+        const end = Date.now() + 15000
+        while (Date.now() < end) {
+          events = (await readLog(logPath)).slice(before)
+          if (typed(events).length >= TEXT.length) break
+          await new Promise((r) => setTimeout(r, 50))
+        }
+        assert.equal(typed(events), TEXT, `${layout}: the X client got exactly the text (${JSON.stringify(events.filter((e) => e.ev === 'key').slice(0, 40))})`)
+        // and the yellow blocks it drew for them come back in the stream
+        const truth = await yellowColumnsTruth(row, x0, x1)
+        assert.ok(truth >= 6 * [...expected].length - 6, `${layout}: xpaint drew a block per character (${truth} yellow columns for ${[...expected].length} characters)`)
+        let shown = -1
+        const end2 = Date.now() + 10000
+        while (Date.now() < end2 && Math.abs((shown = await yellowColumns(page, row, x0, x1)) - truth) > 4) await new Promise((r) => setTimeout(r, 100))
+        assert.ok(Math.abs(shown - truth) <= 4, `${layout}: the canvas shows the typed blocks: ${shown} yellow columns, the screen ${truth}`)
+      }
+    } finally {
+      await page.close()
+      setLayout('us')
+    }
+    // the page closed: nothing stays pressed in the X server
+    const end = Date.now() + 10000
+    let state
+    while (Date.now() < end) {
+      state = await painter.inputState()
+      if (srv.control.holder === null) break
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    assert.equal(srv.control.holder, null)
+    assert.deepEqual(nothingHeld(state), true, `nothing held after the page closed: ${JSON.stringify(state)}`)
+  })
+})
+
+/** Whether xpaint's inputState() says no key and no button is down (whatever its exact shape). */
+function nothingHeld(state) {
+  if (state == null) return false
+  const vals = Object.values(state)
+  return vals.every((v) => (Array.isArray(v) ? v.length === 0 : typeof v === 'number' ? v === 0 : typeof v === 'object' && v !== null ? nothingHeld(v) : true))
+}
