@@ -9,6 +9,7 @@ import WebSocket from 'ws'
 import { startXvfb } from './helpers/xvfb.mjs'
 import { startServer, optionsFromCli } from '../examples/screen-to-browser/server.mjs'
 import { startSocketIoServer } from '../examples/socketio/server.mjs'
+import { canvasPoint, connect } from '../client/stripecast-client.js'
 
 const require = createRequire(import.meta.url)
 const { parseInputMessage, createControl, maxMessageBytes, MAX_MESSAGE_BYTES } = require('stripecast/control')
@@ -503,6 +504,62 @@ const waitFor = async (fn, what, timeoutMs = 10000) => {
     await new Promise((r) => setTimeout(r, 20))
   }
 }
+
+describe('control: the browser client, without a browser', () => {
+  it('canvasPoint maps CSS pixels to canvas pixels through scaling, object-fit and object-position, clamped', () => {
+    const box = { left: 10, top: 20, width: 800, height: 480 }
+    // fill: stretched 800/640 x 480/360
+    assert.deepEqual(canvasPoint(10, 20, box, 640, 360), { x: 0, y: 0 })
+    assert.deepEqual(canvasPoint(10 + 400, 20 + 240, box, 640, 360, 'fill'), { x: 320, y: 180 })
+    // contain: x1.25, 15 px bands above and below
+    assert.deepEqual(canvasPoint(10 + 125, 20 + 15 + 125, box, 640, 360, 'contain'), { x: 100, y: 100 })
+    assert.deepEqual(canvasPoint(10 + 125, 20 + 2, box, 640, 360, 'contain'), { x: 100, y: 0 }, 'the band clamps to the edge')
+    assert.deepEqual(canvasPoint(10 + 125, 20 + 15 + 125, box, 640, 360, 'contain', '0% 0%'), { x: 100, y: 112 })
+    assert.deepEqual(canvasPoint(10 + 125, 20 + 125, box, 640, 360, 'contain', 'left top'), { x: 100, y: 100 })
+    // cover: x1.3333, 26.7 CSS pixels (20 canvas pixels) cut on each side
+    assert.deepEqual(canvasPoint(10 + 400, 20 + 240, box, 640, 360, 'cover'), { x: 320, y: 180 })
+    assert.deepEqual(canvasPoint(10, 20, box, 640, 360, 'cover'), { x: 20, y: 0 })
+    // none and scale-down: 1:1, centred (80 px and 60 px of room)
+    assert.deepEqual(canvasPoint(10 + 80 + 5, 20 + 60 + 7, box, 640, 360, 'none'), { x: 5, y: 7 })
+    assert.deepEqual(canvasPoint(10 + 80 + 5, 20 + 60 + 7, box, 640, 360, 'scale-down'), { x: 5, y: 7 })
+    // far outside: clamped to the last pixel
+    assert.deepEqual(canvasPoint(5000, 5000, box, 640, 360, 'contain'), { x: 639, y: 359 })
+    assert.deepEqual(canvasPoint(-5000, -5000, box, 640, 360), { x: 0, y: 0 })
+    assert.equal(canvasPoint(1, 1, box, 0, 0), null, 'no picture yet')
+  })
+
+  it("connect(): link.on('text'|'open'|'close') listeners beside the options' callbacks", () => {
+    const sockets = []
+    class FakeWs {
+      constructor(url) {
+        this.url = url
+        this.readyState = 0
+        this.sent = []
+        sockets.push(this)
+      }
+      send(d) {
+        this.sent.push(d)
+      }
+      close() {}
+    }
+    const client = { onNeedKeyframe: () => () => {}, reset() {}, handleMessage() {} }
+    const seen = []
+    const link = connect('ws://x/ws', client, { WebSocket: FakeWs, onText: (t) => seen.push(['option', t]) })
+    const off = link.on('text', (t) => seen.push(['listener', t]))
+    link.on('open', () => seen.push(['open']))
+    assert.throws(() => link.on('nope', () => {}), /event must be 'text', 'open' or 'close'/)
+    const ws = sockets[0]
+    ws.readyState = 1
+    ws.onopen()
+    ws.onmessage({ data: 'hello' })
+    off()
+    ws.onmessage({ data: 'again' })
+    assert.deepEqual(seen, [['open'], ['option', 'hello'], ['listener', 'hello'], ['option', 'again']])
+    assert.equal(link.send('{"type":"release"}'), true)
+    assert.deepEqual(ws.sent, ['{"type":"release"}'])
+    link.close()
+  })
+})
 
 describe('control: the command line', () => {
   it('--control is off by default, on with the flag or STRIPECAST_CONTROL, refused with --transport webrtc', () => {

@@ -630,8 +630,9 @@ export function canvasPoint(clientX, clientY, box, width, height, fit = 'fill', 
     ox = positionOffset(px, box.width - width * sx)
     oy = positionOffset(py, box.height - height * sy)
   }
-  const x = Math.floor((clientX - box.left - ox) / sx)
-  const y = Math.floor((clientY - box.top - oy) / sy)
+  // (the epsilon keeps an exact pixel edge from landing one pixel short by rounding)
+  const x = Math.floor((clientX - box.left - ox) / sx + 1e-9)
+  const y = Math.floor((clientY - box.top - oy) / sy + 1e-9)
   return { x: Math.min(width - 1, Math.max(0, x)), y: Math.min(height - 1, Math.max(0, y)) }
 }
 
