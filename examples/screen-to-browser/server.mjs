@@ -300,7 +300,17 @@ export async function startServer(o = {}) {
   }, 30000)
   heartbeat.unref()
 
-  const { port, url } = await listen(server, o.port ?? 8080, host, token)
+  let bound
+  try {
+    bound = await listen(server, o.port ?? 8080, host, token)
+  } catch (e) {
+    clearInterval(heartbeat)
+    control?.close()
+    injector?.close?.()
+    clipboard?.close?.()
+    throw e
+  }
+  const { port, url } = bound
 
   let closing = null
   return {
