@@ -6,7 +6,11 @@ import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
 import WebSocket from 'ws'
 
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { startXvfb } from './helpers/xvfb.mjs'
+import { openPainter } from './helpers/xpaint.mjs'
 import { startServer, optionsFromCli } from '../examples/screen-to-browser/server.mjs'
 import { startSocketIoServer } from '../examples/socketio/server.mjs'
 import { canvasPoint, connect } from '../client/stripecast-client.js'
@@ -687,5 +691,103 @@ describe('control: the example server', () => {
     const a = await openWs(srv.url, 's3cret-token')
     assert.ok(a.ws)
     a.ws.close()
+  })
+})
+
+describe('control: the example server with the addon InputInjector and an X client', () => {
+  let xvfb
+  let painter
+  let tmp
+  const servers = []
+  const WIN = { x: 0, y: 0, w: 800, h: 600 }
+  before(async () => {
+    xvfb = await startXvfb({ width: 800, height: 600 })
+    painter = await openPainter(xvfb.display)
+    tmp = mkdtempSync(join(tmpdir(), 'stripecast-control-'))
+  })
+  after(async () => {
+    for (const s of servers) await s.close()
+    await painter?.close()
+    await xvfb?.stop()
+    rmSync(tmp, { recursive: true, force: true })
+  })
+
+  async function inputWindow(name) {
+    const path = join(tmp, `${name}.jsonl`)
+    await painter.inputWindow(WIN.x, WIN.y, WIN.w, WIN.h, '203040')
+    await painter.inputLog(path)
+    return path
+  }
+  const inputEvents = async (path) => (await painter.readInputLog(path)).filter((e) => e.ev === 'button' || e.ev === 'key')
+  async function heldInX(path) {
+    await painter.inputState()
+    const st = (await painter.readInputLog(path)).filter((e) => e.ev === 'state').at(-1)
+    return { keys: st?.keys, buttons: st?.buttons }
+  }
+
+  it('without --control, input messages reach nothing: the X client logs no event', async () => {
+    const path = await inputWindow('off')
+    const srv = await startServer({ display: xvfb.display, port: 0, idleStopMs: 0 })
+    servers.push(srv)
+    const c = await openWs(srv.url)
+    for (const m of [
+      { type: 'control', take: true },
+      { type: 'button', button: 1, down: true, x: 100, y: 100 },
+      { type: 'button', button: 1, down: false, x: 100, y: 100 },
+      { type: 'key', key: 'a', down: true },
+      { type: 'text', text: 'hello' },
+    ]) {
+      c.ws.send(j(m))
+    }
+    await waitFor(() => srv.ignoredInput === 5, 'five ignored messages')
+    await new Promise((r) => setTimeout(r, 300))
+    assert.deepEqual(await inputEvents(path), [], 'no input event in the X client')
+    c.ws.close()
+  })
+
+  it('with --control: a viewer without the token moves nothing; the controller is obeyed; a second viewer is refused; a disconnecting controller leaves nothing pressed', async () => {
+    const path = await inputWindow('on')
+    const srv = await startServer({ display: xvfb.display, port: 0, idleStopMs: 0, control: true })
+    servers.push(srv)
+    assert.deepEqual(await openWs(srv.url), { status: 401 })
+    assert.deepEqual(await openWs(srv.url, 'guess'), { status: 401 })
+
+    const a = await openWs(srv.url, srv.token)
+    const b = await openWs(srv.url, srv.token)
+    a.ws.send(j({ type: 'control', take: true }))
+    await waitFor(() => a.texts.some((t) => t.granted === true), 'a granted')
+    b.ws.send(j({ type: 'control', take: true }))
+    b.ws.send(j({ type: 'button', button: 3, down: true, x: 300, y: 300 }))
+    b.ws.send(j({ type: 'text', text: 'intruder' }))
+    await waitFor(() => srv.control.stats.refused === 3, 'b refused')
+    await new Promise((r) => setTimeout(r, 200))
+    assert.deepEqual(await inputEvents(path), [], 'nothing from b reached X')
+
+    a.ws.send(j({ type: 'button', button: 1, down: true, x: 120, y: 80 }))
+    a.ws.send(j({ type: 'key', key: 'Control', down: true }))
+    a.ws.send(j({ type: 'text', text: 'x'.repeat(5000) })) // oversized: dropped
+    await waitFor(() => srv.control.stats.accepted >= 3 && srv.control.stats.dropped === 1, 'a obeyed')
+    let events = []
+    await waitFor(() => events.length >= 2, 'two X events', 10000).catch(() => {})
+    for (let i = 0; i < 100 && events.length < 2; i++) {
+      events = await inputEvents(path)
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    assert.deepEqual(
+      events.map((e) => (e.ev === 'button' ? [e.ev, e.down, e.button, e.x, e.y] : [e.ev, e.down, e.keysym])),
+      [['button', true, 1, 120, 80], ['key', true, 0xffe3 /* Control_L */]],
+    )
+    assert.deepEqual((await heldInX(path)).buttons !== 0, true, 'button 1 held in X')
+
+    a.ws.close()
+    await waitFor(() => srv.control.holder === null, 'control freed')
+    let held
+    for (let i = 0; i < 100; i++) {
+      held = await heldInX(path)
+      if (held.buttons === 0 && held.keys?.length === 0) break
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    assert.deepEqual(held, { keys: [], buttons: 0 }, 'nothing pressed after the controller left')
+    b.ws.close()
   })
 })
