@@ -768,7 +768,6 @@ describe('control: the example server with the addon InputInjector and an X clie
     a.ws.send(j({ type: 'text', text: 'x'.repeat(5000) })) // oversized: dropped
     await waitFor(() => srv.control.stats.accepted >= 3 && srv.control.stats.dropped === 1, 'a obeyed')
     let events = []
-    await waitFor(() => events.length >= 2, 'two X events', 10000).catch(() => {})
     for (let i = 0; i < 100 && events.length < 2; i++) {
       events = await inputEvents(path)
       await new Promise((r) => setTimeout(r, 50))
