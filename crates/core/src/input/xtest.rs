@@ -174,8 +174,10 @@ impl InputInjector {
                 self.fake(KEY_PRESS_EVENT, held.keycode, 0, 0)?;
             } else {
                 let plan = self.plan(&[keysym])?;
-                let with_shift = plan.shift && !self.shift_down();
-                let shift = if with_shift {
+                // Shift held through key('Shift_L') is the caller's; Shift pressed for a
+                // keysym is shared by every held key that needs it, and released with the last.
+                let with_shift = plan.shift && !self.user_shift_down();
+                let shift = if with_shift && !self.keys.iter().any(|k| k.with_shift) {
                     Some(self.shift_keycode(keysym)?)
                 } else {
                     None
@@ -199,8 +201,9 @@ impl InputInjector {
 
     fn release_key(&mut self, held: HeldKey) -> Result<(), InputError> {
         self.fake(KEY_RELEASE_EVENT, held.keycode, 0, 0)?;
-        // Shift stays down while another key that pressed it is held.
-        if held.with_shift && !self.keys.iter().any(|k| k.with_shift) {
+        // Shift stays down while another key that needs it is held, or while the caller
+        // holds a Shift key of its own.
+        if held.with_shift && !self.keys.iter().any(|k| k.with_shift) && !self.user_shift_down() {
             if let Some(s) = self.keymap.shift_keycode() {
                 self.fake(KEY_RELEASE_EVENT, s, 0, 0)?;
             }
@@ -355,8 +358,9 @@ impl InputInjector {
         out
     }
 
-    fn shift_down(&self) -> bool {
-        !self.shifts_down().is_empty()
+    /// Whether the caller holds a Shift key through [`InputInjector::key`].
+    fn user_shift_down(&self) -> bool {
+        self.keys.iter().any(|k| self.keymap.is_shift(k.keycode))
     }
 
     fn fake(&self, kind: u8, detail: u8, x: i16, y: i16) -> Result<(), InputError> {
