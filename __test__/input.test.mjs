@@ -228,6 +228,27 @@ test('input: a shortcut is pressed in order with Control in the state', async ()
   }
 })
 
+test('input: type() is not inverted by Caps Lock, which stays on', async () => {
+  const log = await freshWindow()
+  const inj = new InputInjector({ display: env.xvfb.display })
+  try {
+    inj.key('CapsLock', true)
+    inj.key('CapsLock', false)
+    inj.type('aB1é')
+    inj.key('x', true)
+    inj.key('x', false)
+    const got = await events(log)
+    assert.equal(typed(got).slice(0, 4), 'aB1é')
+    // Lock (state bit 2) is on again for the key pressed after typing: x reads as X.
+    const x = presses(got).at(-1)
+    assert.deepEqual([x.keysym, x.state & 2], [0x58, 2])
+  } finally {
+    inj.key('CapsLock', true)
+    inj.key('CapsLock', false)
+    inj.close()
+  }
+})
+
 test('input: releaseAll() lets go of every key and button it pressed', async () => {
   const log = await freshWindow()
   const inj = new InputInjector({ display: env.xvfb.display })

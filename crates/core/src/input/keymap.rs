@@ -7,7 +7,7 @@
 //! it, depends on the layout and on the client (core protocol, Xlib with XKB, xkbcommon), while
 //! a spare keycode mapped to the keysym alone means the same to every client.
 
-use super::keysym::{case_pair, NO_SYMBOL, SHIFT_L};
+use super::keysym::{case_pair, CAPS_LOCK, NO_SYMBOL, SHIFT_L};
 
 /// The key that produces a keysym: press `keycode`, with Shift when `shift`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,6 +18,8 @@ pub struct Plan {
 
 /// Modifier bit of Shift in the modifier mapping's order (Shift, Lock, Control, Mod1..Mod5).
 const SHIFT: usize = 0;
+/// Modifier bit of Lock.
+const LOCK: usize = 1;
 
 /// A copy of the core keyboard mapping and modifier mapping.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,6 +125,14 @@ impl Keymap {
             .or_else(|| shift.first().copied())
     }
 
+    /// The keycode that toggles Lock as Caps Lock (carries Caps_Lock and sets Lock).
+    pub fn caps_lock_keycode(&self) -> Option<u8> {
+        self.modifiers[LOCK]
+            .iter()
+            .copied()
+            .find(|&k| self.row(k).first() == Some(&CAPS_LOCK))
+    }
+
     /// Whether `keycode` sets the Shift modifier.
     pub fn is_shift(&self, keycode: u8) -> bool {
         self.modifiers[SHIFT].contains(&keycode)
@@ -189,11 +199,20 @@ mod tests {
                 (64, &["Alt_L", "Meta_L", "Alt_L", "Meta_L"]),
                 (65, &["space", "", "space"]),
                 (92, &["ISO_Level3_Shift", "", "ISO_Level3_Shift"]),
+                (66, &["Caps_Lock", "", "Caps_Lock"]),
                 (204, &["", "Alt_L", "", "Alt_L"]),
                 // A row listing only a lower-case letter: Shift gives its upper case.
                 (30, &["u"]),
             ],
-            &[(0, 50), (0, 62), (2, 37), (3, 64), (3, 204), (7, 92)],
+            &[
+                (0, 50),
+                (0, 62),
+                (1, 66),
+                (2, 37),
+                (3, 64),
+                (3, 204),
+                (7, 92),
+            ],
         )
     }
 
@@ -248,6 +267,7 @@ mod tests {
         );
         assert_eq!(k.shift_keycode(), Some(50));
         assert!(k.is_shift(62) && !k.is_shift(37));
+        assert_eq!(k.caps_lock_keycode(), Some(66));
         // Avoided keycodes are skipped.
         assert_eq!(k.plan(0x61, &[38]), None);
     }
@@ -292,6 +312,7 @@ mod tests {
         }
         let k = fr();
         assert!(!k.spare_keycodes().contains(&19));
+        assert_eq!(k.caps_lock_keycode(), None);
     }
 
     #[test]

@@ -81,6 +81,7 @@ pub const RETURN: u32 = 0xff0d;
 pub const TAB: u32 = 0xff09;
 pub const BACKSPACE: u32 = 0xff08;
 pub const SHIFT_L: u32 = 0xffe1;
+pub const CAPS_LOCK: u32 = 0xffe5;
 
 /// Keys that type no character, by X keysym name and by the DOM `KeyboardEvent.key` name a
 /// browser sends for them.

@@ -6,8 +6,8 @@ use std::collections::VecDeque;
 
 use x11rb::connection::Connection;
 use x11rb::protocol::xproto::{
-    ConnectionExt as _, Mapping, Window, BUTTON_PRESS_EVENT, BUTTON_RELEASE_EVENT, KEY_PRESS_EVENT,
-    KEY_RELEASE_EVENT, MOTION_NOTIFY_EVENT,
+    ConnectionExt as _, KeyButMask, Mapping, Window, BUTTON_PRESS_EVENT, BUTTON_RELEASE_EVENT,
+    KEY_PRESS_EVENT, KEY_RELEASE_EVENT, MOTION_NOTIFY_EVENT,
 };
 use x11rb::protocol::xtest::ConnectionExt as _;
 use x11rb::protocol::Event;
@@ -217,6 +217,41 @@ impl InputInjector {
     /// keycodes.
     pub fn type_text(&mut self, text: &str) -> Result<(), InputError> {
         self.take_events()?;
+        // Caps Lock on would turn letters to the other case, and clients disagree on what
+        // Shift+Lock means: it is switched off while typing and on again after.
+        let caps = self.caps_lock_on()?;
+        if let Some(k) = caps {
+            self.tap(k)?;
+        }
+        let typed = self.type_chars(text);
+        if let Some(k) = caps {
+            self.tap(k)?;
+        }
+        typed?;
+        self.round_trip()
+    }
+
+    /// The Caps Lock keycode when the Lock modifier is on now.
+    fn caps_lock_on(&self) -> Result<Option<u8>, InputError> {
+        let Some(k) = self.keymap.caps_lock_keycode() else {
+            return Ok(None);
+        };
+        let state = self
+            .conn
+            .query_pointer(self.root)
+            .map_err(lost)?
+            .reply()
+            .map_err(lost)?
+            .mask;
+        Ok((u16::from(state) & u16::from(KeyButMask::LOCK) != 0).then_some(k))
+    }
+
+    fn tap(&self, keycode: u8) -> Result<(), InputError> {
+        self.fake(KEY_PRESS_EVENT, keycode, 0, 0)?;
+        self.fake(KEY_RELEASE_EVENT, keycode, 0, 0)
+    }
+
+    fn type_chars(&mut self, text: &str) -> Result<(), InputError> {
         for c in text.chars() {
             // A remapped spare makes the server announce a new mapping; read it before
             // planning the next character.
@@ -248,7 +283,7 @@ impl InputInjector {
                 self.fake(KEY_PRESS_EVENT, s, 0, 0)?;
             }
         }
-        self.round_trip()
+        Ok(())
     }
 
     /// Releases every key (Shift it pressed included) and button this injector holds.
