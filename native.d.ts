@@ -144,6 +144,60 @@ export interface CaptureSettings {
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
 /**
+ * Injects pointer, button, wheel and keyboard input into an X display (XTEST), in the
+ * coordinates of a capture region: what a viewer of that region clicks at (x, y) lands on the
+ * screen at (region.x + x, region.y + y).
+ */
+export declare class InputInjector {
+  /**
+   * Opens its own connection to `settings.display` (default `$DISPLAY`) and binds
+   * coordinates to the capture region these settings describe (`captureX`/`captureY`/
+   * `captureWidth`/`captureHeight` or `monitor`, same meaning and validation as
+   * `ScreenCapture`; other capture settings are accepted and ignored, so a capture's settings
+   * object can be handed over as is). Throws `ERR_DISPLAY` when the display cannot be opened
+   * or has no XTEST extension.
+   */
+  constructor(settings?: CaptureSettings)
+  /** The region on screen that coordinate (0,0)..(width-1,height-1) maps to. */
+  get region(): InputRegion
+  /** Moves the pointer to (x, y) of the region (integers; a `RangeError` outside it). */
+  pointerMove(x: number, y: number): void
+  /**
+   * Presses (`down` true) or releases a button: 1 left, 2 middle, 3 right, 4-7 wheel,
+   * 8-9 back/forward, or 'left' / 'middle' / 'right'.
+   */
+  pointerButton(button: number | 'left' | 'middle' | 'right', down: boolean): void
+  /** Presses and releases a button (default 'left') where the pointer is. */
+  click(button?: number | 'left' | 'middle' | 'right'): void
+  /**
+   * Wheel steps where the pointer is: `dy` > 0 down, < 0 up; `dx` > 0 right, < 0 left
+   * (integers, at most 100 steps each way per call).
+   */
+  scroll(dx: number, dy: number): void
+  /**
+   * Presses (`down` true) or releases a key: a keysym number, an X keysym name
+   * ('Return', 'Control_L', 'F5'), a DOM `KeyboardEvent.key` name ('Enter', 'ArrowLeft',
+   * 'Control') or one character. A character at the Shift level of its key is pressed with
+   * Shift; one on no key of the layout is put on a spare keycode.
+   */
+  key(key: number | string, down: boolean): void
+  /** Types `text` (any Unicode, at most 65536 characters) into the focused window. */
+  type(text: string): void
+  /**
+   * Releases every key and button this injector holds (a server calls it when a viewer
+   * leaves or loses focus, so that nothing stays pressed).
+   */
+  releaseAll(): void
+  /** What this injector holds down now. */
+  held(): InputHeld
+  /**
+   * Releases all, puts the spare keycodes it used back to NoSymbol and closes the
+   * connection. Later calls throw `ERR_CLOSED`; closing again does nothing.
+   */
+  close(): void
+}
+
+/**
  * Captures an X11 screen region and delivers changed stripes, encoded, to a callback.
  *
  * A running capture keeps the Node.js event loop alive (like a listening server) until
@@ -314,6 +368,22 @@ export interface HardwareEncoders {
   defaultEncoder: string
   /** One line per missing piece, e.g. `nvenc: libnvidia-encode.so.1 not found`. */
   reasons: Array<string>
+}
+
+/** What an `InputInjector` holds down. */
+export interface InputHeld {
+  /** Keysyms of the keys pressed with `key(k, true)` and not released, in press order. */
+  keys: Array<number>
+  /** Buttons pressed and not released. */
+  buttons: Array<number>
+}
+
+/** A rectangle on the screen, in pixels. */
+export interface InputRegion {
+  x: number
+  y: number
+  width: number
+  height: number
 }
 
 /** One monitor of an X display. */

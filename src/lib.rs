@@ -773,3 +773,5 @@ impl JsSink {
 
 // After `ScreenCapture`: napi's macro must have seen the struct before an `impl` of it.
 mod frames;
+mod input;
+pub use input::{InputHeld, InputInjector, InputRegion};

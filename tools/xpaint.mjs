@@ -41,6 +41,23 @@ function int(v, what) {
 }
 
 /**
+ * The lines of an xpaint input log (see `input-log` in tools/xpaint/src/main.rs), parsed:
+ * `{ev:'key', down, keycode, state, keysym, text}`, `{ev:'button', down, button, x, y}`,
+ * `{ev:'motion', x, y}`, `{ev:'state', keys, buttons}`. Reads what is in the file now: call
+ * `await painter.sync()` first (or use `painter.readInputLog(path)`) so that xpaint has logged
+ * every event the server sent it.
+ * @param {string} path
+ * @returns {object[]}
+ */
+export function readInputLog(path) {
+  if (!existsSync(path)) return []
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l.length > 0)
+    .map((l) => JSON.parse(l))
+}
+
+/**
  * @param {string} display e.g. ':93'
  */
 export async function openPainter(display) {
@@ -129,6 +146,24 @@ export async function openPainter(display) {
      * Other commands sent meanwhile wait until it ends.
      */
     play: (fps, scene = 'bounce', seconds = 0) => cmd(`play ${fps} ${scene} ${seconds}`),
+    /**
+     * Creates (or re-creates at a new place and size) xpaint's input window: override-redirect,
+     * at root x,y, w x h, of background colour rgb, with the input focus. Its key, button and
+     * motion events go to the log named by inputLog(); button presses draw 9x9 squares
+     * (ff0000 / 00ff00 / 0000ff for buttons 1-3), typed characters 6x12 ffff00 blocks in 8x16
+     * cells from the window's (10,10).
+     */
+    inputWindow: (x, y, w, h, rgb) =>
+      cmd(`input-window ${int(x, 'x')} ${int(y, 'y')} ${int(w, 'w')} ${int(h, 'h')} ${hex(rgb)}`),
+    /** Appends one JSON line per input event to path from now on (see readInputLog). */
+    inputLog: (path) => cmd(`input-log ${path}`),
+    /** Appends `{ev:'state', keys:[keycodes down], buttons: mask}` to the log. */
+    inputState: () => cmd('input-state'),
+    /** Every event logged so far: waits until xpaint has logged all it received, then reads. */
+    async readInputLog(path) {
+      await cmd('sync')
+      return readInputLog(path)
+    },
     /** Ends a running `play` early. */
     stopPlay() {
       if (!exitInfo) child.stdin.write('stop\n')

@@ -6,6 +6,7 @@ pub mod capture;
 pub mod detect;
 pub mod encode;
 pub mod geometry;
+pub mod input;
 pub mod overlay;
 pub mod pipeline;
 pub mod scroll;

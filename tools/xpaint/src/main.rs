@@ -37,11 +37,32 @@
 //!   outputs), as `xrandr --setmonitor` would; the server forgets it when xpaint's connection
 //!   closes
 //! - `monitor-delete NAME`          removes it
+//! - `input-window X Y W H RRGGBB`  creates (or re-creates, moved/resized) one override-redirect
+//!   top-level window at root X,Y, W x H, of that background colour, that receives key, button
+//!   and pointer motion events; maps it, waits until it is exposed and gives it the input focus.
+//!   On a button press it draws a 9x9 square centred on it (ff0000 button 1, 00ff00 button 2,
+//!   0000ff button 3); on a key press with text, a 6x12 ffff00 block in the next 8x16 character
+//!   cell of lines starting at the window's (10,10)
+//! - `input-log PATH`               from now on appends one JSON line per event of the input
+//!   window to PATH (flushed per line), root coordinates:
+//!   `{"ev":"button","down":true,"button":1,"x":RX,"y":RY}`, `{"ev":"motion","x":RX,"y":RY}`,
+//!   `{"ev":"key","down":true,"keycode":38,"state":1,"keysym":65,"text":"A"}`. `keysym` comes
+//!   from xpaint's own copy of the keyboard mapping (re-read on MappingNotify) by the core
+//!   protocol's rule (column 0, or column 1 with Shift or Lock; column 1 NoSymbol: column 0
+//!   upper-cased for a letter); `text` is its character for Latin-1, Unicode keysyms,
+//!   EuroSign, Return ("\n") and Tab ("\t"), else "". See `input.rs`
+//! - `input-state`                  appends `{"ev":"state","keys":[KEYCODES],"buttons":MASK}`:
+//!   the keycodes QueryKeymap reports down and the buttons QueryPointer does (bit 0 = button 1)
 //! - `sync`                         just the round trip
 //! - `quit`                         prints `ok` and exits
 //!
 //! Blank lines and lines starting with `#` are ignored (no reply).
+//!
+//! Input events are handled while xpaint waits for commands, and every event the server sent
+//! before a command's round trip is logged before its `ok`: after `sync`, the log holds every
+//! event caused by input that another client injected (and round-tripped) before.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::error::Error;
 use std::io::{BufRead, Write};
@@ -56,6 +77,7 @@ use x11rb::protocol::xproto::{
 use x11rb::protocol::Event;
 use x11rb::rust_connection::RustConnection;
 
+mod input;
 mod scene;
 
 type Res<T> = Result<T, Box<dyn Error>>;
@@ -77,6 +99,8 @@ struct Painter {
     /// PutImage / GetImage use 32 bits per pixel, LSB first (BGRX in memory).
     bgrx_ok: bool,
     max_put_bytes: usize,
+    /// Events a round trip read, kept for the input referee.
+    events: RefCell<VecDeque<Event>>,
 }
 
 fn mask_shift(mask: u32) -> (u32, u32) {
@@ -140,6 +164,7 @@ impl Painter {
             masks,
             bgrx_ok,
             max_put_bytes,
+            events: RefCell::new(VecDeque::new()),
         })
     }
 
@@ -204,6 +229,8 @@ impl Painter {
         while let Some(ev) = self.conn.poll_for_event()? {
             if let Event::Error(e) = ev {
                 first.get_or_insert_with(|| format!("X error {:?}", e));
+            } else {
+                self.events.borrow_mut().push_back(ev);
             }
         }
         match first {
@@ -417,19 +444,28 @@ struct Input {
     closed: bool,
 }
 
+/// What waiting for a command line gave.
+enum Waited {
+    Line(String),
+    Nothing,
+    Closed,
+}
+
 impl Input {
-    fn next_line(&mut self) -> Option<String> {
+    /// The next command line, waiting at most `wait` for one.
+    fn next_line_within(&mut self, wait: Duration) -> Waited {
         if let Some(l) = self.pending.pop_front() {
-            return Some(l);
+            return Waited::Line(l);
         }
         if self.closed {
-            return None;
+            return Waited::Closed;
         }
-        match self.rx.recv() {
-            Ok(l) => Some(l),
-            Err(_) => {
+        match self.rx.recv_timeout(wait) {
+            Ok(l) => Waited::Line(l),
+            Err(mpsc::RecvTimeoutError::Timeout) => Waited::Nothing,
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
                 self.closed = true;
-                None
+                Waited::Closed
             }
         }
     }
@@ -463,6 +499,7 @@ impl Input {
 struct State {
     scene: Option<scene::Scene>,
     bounce: Option<Bounce>,
+    input: input::Referee,
 }
 
 fn run_command(p: &Painter, line: &str, input: &mut Input, state: &mut State) -> Res<Next> {
@@ -593,6 +630,21 @@ fn run_command(p: &Painter, line: &str, input: &mut Input, state: &mut State) ->
             let name = line["monitor-delete".len()..].trim();
             p.delete_monitor(name)?;
         }
+        "input-window" => {
+            let (w, _) = split_words(line, 6);
+            let (x, y, ww, hh) = rect(&w[1..])?;
+            state
+                .input
+                .window(p, x, y, ww, hh, colour(w.get(5).copied())?)?;
+        }
+        "input-log" => {
+            let path = line["input-log".len()..].trim();
+            if path.is_empty() {
+                return Err("missing PATH".into());
+            }
+            state.input.log_to(p, path)?;
+        }
+        "input-state" => state.input.state(p)?,
         "sync" => {}
         "quit" => return Ok(Next::Quit),
         "" => return Err("empty command".into()),
@@ -866,7 +918,16 @@ fn main() {
 
     let stdout = std::io::stdout();
     let mut state = State::default();
-    while let Some(line) = input.next_line() {
+    loop {
+        // Input events are handled while waiting for a command.
+        if let Err(e) = state.input.pump(&painter) {
+            eprintln!("xpaint: input events: {}", e);
+        }
+        let line = match input.next_line_within(Duration::from_millis(10)) {
+            Waited::Line(l) => l,
+            Waited::Nothing => continue,
+            Waited::Closed => break,
+        };
         let line = line.trim_end_matches(['\r', '\n']);
         let t = line.trim();
         if t.is_empty() || t.starts_with('#') || t == "stop" {
@@ -874,6 +935,8 @@ fn main() {
         }
         let result = run_command(&painter, line, &mut input, &mut state).and_then(|n| {
             painter.sync()?;
+            // Everything the round trip saw is logged before the reply.
+            state.input.pump(&painter)?;
             Ok(n)
         });
         let mut out = stdout.lock();
