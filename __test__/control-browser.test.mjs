@@ -225,6 +225,8 @@ describe('control in Chromium: through the X server', () => {
       if (e.code === 'ENOENT') throw new Error('setxkbmap not found: the layout tests need it (Debian package x11-xkb-utils; scripts/setup.sh installs it)')
       throw new Error(`setxkbmap ${layout} failed: ${e.stderr ?? e.message}`)
     }
+    const query = execFileSync('setxkbmap', ['-display', xvfb.display, '-query'], { encoding: 'utf8' })
+    assert.match(query, new RegExp(`^layout:\\s+${layout}$`, 'm'), `the X layout is now ${layout}`)
   }
 
   /** The text of the key presses logged from line `from` on. */
