@@ -252,6 +252,19 @@ describe('control in Chromium: through the X server', () => {
     return n
   }
 
+  /**
+   * Runs fn while sending xpaint a `sync` every 20 ms: xpaint draws what input asks for when it
+   * handles the event, but the drawing leaves its X output buffer with its next command.
+   */
+  async function pumping(fn) {
+    const timer = setInterval(() => painter.sync().catch(() => {}), 20)
+    try {
+      return await fn()
+    } finally {
+      clearInterval(timer)
+    }
+  }
+
   it('a click reaches the X client at the right root coordinates and its red square comes back in the stream; text typed on a US and a French X layout arrives exactly', async () => {
     const readLog = (path) => painter.readInputLog(path)
     setLayout('us')
@@ -274,11 +287,13 @@ describe('control in Chromium: through the X server', () => {
       assert.equal(presses[0].button, 1)
       assert.deepEqual([presses[0].x, presses[0].y], [350, 200], `the press at root 350,200: ${JSON.stringify(presses[0])}`)
       // xpaint draws a 9x9 red square centred on the press: the stream shows it there
-      await waitForPixel(page, cx, cy, 'ff0000', { timeoutMs: 10000 }).catch(async (e) => {
-        throw new Error(`no red square at ${cx},${cy} in the canvas: ${e.message} ${JSON.stringify(await pageState(page))}`)
+      await pumping(async () => {
+        await waitForPixel(page, cx, cy, 'ff0000', { timeoutMs: 10000 }).catch(async (e) => {
+          throw new Error(`no red square at ${cx},${cy} in the canvas: ${e.message} ${JSON.stringify(await pageState(page))}`)
+        })
+        await waitForPixel(page, cx - 3, cy + 3, 'ff0000', { timeoutMs: 5000 })
+        await waitForPixel(page, cx - 8, cy, '203040', { timeoutMs: 5000 })
       })
-      await waitForPixel(page, cx - 3, cy + 3, 'ff0000', { timeoutMs: 5000 })
-      await waitForPixel(page, cx - 8, cy, '203040', { timeoutMs: 5000 })
 
       const row = WIN.y + 10 + 6 - REGION.y // the middle of the first line of typed blocks
       const x0 = WIN.x - REGION.x
@@ -302,7 +317,7 @@ describe('control in Chromium: through the X server', () => {
         assert.ok(truth >= 6 * [...expected].length - 6, `${layout}: xpaint drew a block per character (${truth} yellow columns for ${[...expected].length} characters)`)
         let shown = -1
         const end2 = Date.now() + 10000
-        while (Date.now() < end2 && Math.abs((shown = await yellowColumns(page, row, x0, x1)) - truth) > 4) await new Promise((r) => setTimeout(r, 100))
+        while (Date.now() < end2 && Math.abs((shown = await yellowColumns(page, row, x0, x1)) - truth) > 4) await painter.sync()
         assert.ok(Math.abs(shown - truth) <= 4, `${layout}: the canvas shows the typed blocks: ${shown} yellow columns, the screen ${truth}`)
       }
     } finally {

@@ -84,6 +84,15 @@ async function runMode(name, browser, painter, display) {
   await painter.inputWindow(0, 0, W, H, '203040') // a fresh window: no red squares yet
   await sleep(200)
   const presses = [] // node times of pointerButton(1, true)
+  // xpaint draws the square when it handles the press, but its drawing leaves its X output
+  // buffer only with the next command it runs: a stream of `sync` commands from the press on
+  // stands in for the flush a real X client does after drawing (it costs up to ~2 ms + a pipe
+  // round trip, counted in "server")
+  let pumper = null
+  const stopPumping = () => {
+    if (pumper) clearInterval(pumper)
+    pumper = null
+  }
   // the addon's injector, with the time of each press noted
   function TimedInjector(settings) {
     const inj = new InputInjector(settings)
@@ -95,6 +104,7 @@ async function runMode(name, browser, painter, display) {
       pointerButton: (b, down) => {
         if (down) presses.push(now())
         inj.pointerButton(b, down)
+        if (down && !pumper) pumper = setInterval(() => painter.sync().catch(() => {}), 2)
       },
       scroll: (dx, dy) => inj.scroll(dx, dy),
       key: (k, down) => inj.key(k, down),
@@ -127,7 +137,7 @@ async function runMode(name, browser, painter, display) {
           const st = getComputedStyle(canvas)
           const r = canvas.getBoundingClientRect()
           const p = canvasPoint(e.clientX, e.clientY, { left: r.left, top: r.top, width: r.width, height: r.height }, canvas.width, canvas.height, st.objectFit, st.objectPosition)
-          pending = { t0: performance.timeOrigin + e.timeStamp, x: p.x, y: p.y }
+          pending = window.__pending = { t0: performance.timeOrigin + e.timeStamp, x: p.x, y: p.y }
         },
         { capture: true },
       )
@@ -163,10 +173,18 @@ async function runMode(name, browser, painter, display) {
       })
       await page.mouse.click(scale.ox + (x + 0.5) * scale.s, scale.oy + (y + 0.5) * scale.s)
       const r = await seen
+      stopPumping()
       clearTimeout(timer)
       waiter = null
       if (!r) {
-        timeouts++
+        if (!timeouts++) {
+          const diag = await page.evaluate(({ x, y }) => {
+            const d = window.stripecast.client.canvas.getContext('2d').getImageData(x, y, 1, 1).data
+            return { pixel: [...d], pending: window.__pending ?? null, control: window.stripecast.control?.stats }
+          }, { x, y })
+          const truth = [...(await painter.dump(x, y, 1, 1))].slice(0, 3).reverse()
+          process.stderr.write(`(first timeout at ${x},${y}: ${JSON.stringify(diag)}, on X ${truth}, presses ${presses.length}) `)
+        }
         continue
       }
       const t0 = r.t0 + cal.offset
@@ -181,6 +199,7 @@ async function runMode(name, browser, painter, display) {
     const st = await page.evaluate(() => window.stripecast.client.stats)
     return { name, glass, input, server, timeouts, rtt: cal.rtt, errors: st.decodeErrors, control: { ...srv.control.stats } }
   } finally {
+    stopPumping()
     untap()
     await page.close()
     await srv.close()
