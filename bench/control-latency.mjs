@@ -253,6 +253,7 @@ async function main() {
   lines.push(
     `input: pointerdown in the page -> InputInjector.pointerButton in the server (WebSocket, JSON parse, arbiter); server: that call -> the stripe holding the pressed pixel reaches the server's JavaScript (XTEST, the X client draws, XDamage, grab, encode); ` +
       `glass: pointerdown -> the red pixel read off the canvas in an animation frame (the whole path; the rAF poll adds 0-16.7 ms). ` +
+      `xpaint sends its drawing with its next command, so the bench sends it \`sync\` every 2 ms from the press on (in "server": up to ~2 ms plus a pipe round trip more than an X client that flushes at once). ` +
       `Page clock calibrated to ±${f(Math.max(...rows.map((r) => r.rtt)) / 2, 2)} ms; decode errors ${rows.map((r) => r.errors).join('/')}; control messages ${rows.map((r) => `${r.name} ${JSON.stringify(r.control)}`).join(', ')}.`,
   )
   const md = lines.join('\n') + '\n'
