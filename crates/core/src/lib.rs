@@ -3,6 +3,7 @@
 //! Node.js here: the napi binding is a thin layer over this crate.
 
 pub mod capture;
+pub mod clipboard;
 pub mod detect;
 pub mod encode;
 pub mod geometry;
