@@ -771,5 +771,8 @@ impl JsSink {
     }
 }
 
+mod clipboard;
+pub use clipboard::Clipboard;
+
 // After `ScreenCapture`: napi's macro must have seen the struct before an `impl` of it.
 mod frames;
