@@ -258,6 +258,17 @@ export declare class ScreenCapture {
    * rectangle outside the frame, or an unknown format.
    */
   pushFrame(data: Uint8Array | Uint8ClampedArray, options?: PushFrameOptions): boolean
+  /**
+   * One picture of the screen, encoded, without starting a capture: `format` `'png'`
+   * (default; lossless) or `'jpeg'` (4:4:4 at `quality` 1..=100, default 90). Takes the
+   * region settings of `start()` with their checks (`display`, `monitor`, `captureX`/`Y`/
+   * `Width`/`Height`; `captureCursor` draws the cursor in, default false) and no others.
+   * Read and encoded on a libuv worker; works beside running captures of the same display.
+   * Bad options throw like `start()` (`ERR_INVALID_SETTING`, naming the option); what only
+   * the display can tell (a monitor that does not exist, a region off the screen, a display
+   * that does not open) rejects the promise.
+   */
+  static screenshot(options?: Pick<CaptureSettings, 'display' | 'monitor' | 'captureX' | 'captureY' | 'captureWidth' | 'captureHeight' | 'captureCursor'> & { format?: 'png' | 'jpeg'; quality?: number }): Promise<Buffer>
 }
 
 /** What `start()` actually set up. */

@@ -4,14 +4,14 @@
 use std::time::Duration;
 
 use napi::bindgen_prelude::*;
-use napi::{JsError, JsRangeError, JsValue, ValueType};
+use napi::{JsValue, ValueType};
 use napi_derive::napi;
 
 use stripecast_core::clipboard::{
     check_max_bytes, Clipboard as Core, ClipboardError, DEFAULT_MAX_BYTES,
 };
 
-use super::convert::describe_value;
+use super::convert::{describe_value, error_value};
 use super::{throw, ErrorClass};
 
 /// Default `read()` timeout.
@@ -39,12 +39,7 @@ fn throw_core(env: &Env, e: &ClipboardError) -> napi::Error {
 /// A JavaScript error value for `e`, to reject a promise with.
 fn rejection(env: &Env, e: &ClipboardError) -> napi::Error {
     let (class, code) = class_of(e);
-    let err = napi::Error::new(code.to_string(), e.to_string());
-    let value = match class {
-        ErrorClass::Range => JsRangeError::from(err).into_unknown(*env),
-        _ => JsError::from(err).into_unknown(*env),
-    };
-    napi::Error::from(value)
+    error_value(env, class, code, e.to_string(), None)
 }
 
 /// The options object of `name` (undefined: none), with every key among `known`.

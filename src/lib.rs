@@ -776,3 +776,4 @@ pub use clipboard::Clipboard;
 
 // After `ScreenCapture`: napi's macro must have seen the struct before an `impl` of it.
 mod frames;
+mod screenshot;

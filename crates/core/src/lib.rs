@@ -9,6 +9,7 @@ pub mod encode;
 pub mod geometry;
 pub mod overlay;
 pub mod pipeline;
+pub mod screenshot;
 pub mod scroll;
 pub mod seams;
 pub mod settings;

@@ -46,10 +46,13 @@ pub type ReadResult = Result<Option<String>, ClipboardError>;
 /// Called once with the outcome of a read, on the clipboard's thread or the caller's.
 pub type ReadDone = Box<dyn FnOnce(ReadResult) + Send>;
 
+/// Answers a write: whether we became the owner.
+type WriteDone = mpsc::Sender<Result<(), ClipboardError>>;
+
 enum Command {
     Write {
         text: Arc<str>,
-        done: mpsc::Sender<Result<(), ClipboardError>>,
+        done: WriteDone,
     },
     Read {
         deadline: Instant,

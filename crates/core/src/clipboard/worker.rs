@@ -22,7 +22,7 @@ use x11rb::wrapper::ConnectionExt as _;
 use x11rb::{CURRENT_TIME, NONE};
 
 use super::plan::{self, Answer, Encoding, Received, Target};
-use super::{ClipboardError, Command, ReadDone};
+use super::{ClipboardError, Command, ReadDone, WriteDone};
 
 x11rb::atom_manager! {
     Atoms: AtomsCookie {
@@ -79,7 +79,7 @@ pub(super) struct Worker {
     /// When we became the owner; `None` while we are not.
     owned_since: Option<Timestamp>,
     /// Texts waiting for a timestamp to become the owner with.
-    writes: Vec<(Arc<str>, mpsc::Sender<Result<(), ClipboardError>>)>,
+    writes: Vec<(Arc<str>, WriteDone)>,
     stamp_asked: bool,
     queued: VecDeque<Reading>,
     reading: Option<Reading>,
