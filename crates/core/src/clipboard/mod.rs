@@ -46,6 +46,29 @@ pub type ReadResult = Result<Option<String>, ClipboardError>;
 /// Called once with the outcome of a read, on the clipboard's thread or the caller's.
 pub type ReadDone = Box<dyn FnOnce(ReadResult) + Send>;
 
+/// A read's answer, given exactly once. Dropped unanswered (a command that raced with the end
+/// of the thread and was dropped with the channel), it answers that the thread has ended, so
+/// no caller waits for ever.
+struct Reply(Option<ReadDone>);
+
+impl Reply {
+    fn send(mut self, result: ReadResult) {
+        if let Some(done) = self.0.take() {
+            done(result);
+        }
+    }
+}
+
+impl Drop for Reply {
+    fn drop(&mut self) {
+        if let Some(done) = self.0.take() {
+            done(Err(ClipboardError::Lost(
+                "the clipboard thread has ended".into(),
+            )));
+        }
+    }
+}
+
 /// Answers a write: whether we became the owner.
 type WriteDone = mpsc::Sender<Result<(), ClipboardError>>;
 
@@ -57,7 +80,7 @@ enum Command {
     Read {
         deadline: Instant,
         timeout: Duration,
-        done: ReadDone,
+        done: Reply,
     },
     Close,
 }
@@ -172,16 +195,12 @@ impl Clipboard {
         if let Some(text) = ours {
             return done(Ok(Some(text.to_string())));
         }
-        let command = Command::Read {
+        // A thread that has ended drops the command, and the reply answers so.
+        let _ = self.send(Command::Read {
             deadline: Instant::now() + timeout,
             timeout,
-            done,
-        };
-        if let Err(Command::Read { done, .. }) = self.send(command) {
-            done(Err(ClipboardError::Lost(
-                "the clipboard thread has ended".into(),
-            )));
-        }
+            done: Reply(Some(done)),
+        });
     }
 
     /// Gives up the selection if we own it, fails reads still waiting with
@@ -198,5 +217,43 @@ impl Clipboard {
 impl Drop for Clipboard {
     fn drop(&mut self) {
         self.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn recorder() -> (ReadDone, mpsc::Receiver<ReadResult>) {
+        let (tx, rx) = mpsc::channel();
+        (
+            Box::new(move |r| {
+                let _ = tx.send(r);
+            }),
+            rx,
+        )
+    }
+
+    #[test]
+    fn a_reply_answers_once_and_a_dropped_one_says_the_thread_ended() {
+        let (done, rx) = recorder();
+        Reply(Some(done)).send(Ok(Some("x".into())));
+        assert_eq!(
+            rx.try_iter().collect::<Vec<_>>(),
+            vec![Ok(Some("x".into()))]
+        );
+        let (done, rx) = recorder();
+        drop(Reply(Some(done)));
+        let got: Vec<_> = rx.try_iter().collect();
+        assert!(
+            matches!(got.as_slice(), [Err(ClipboardError::Lost(_))]),
+            "{got:?}"
+        );
+    }
+
+    #[test]
+    fn no_display_is_an_open_error() {
+        let e = Clipboard::open(Some(""), DEFAULT_MAX_BYTES).err();
+        assert!(matches!(e, Some(ClipboardError::Open { .. })), "{e:?}");
     }
 }

@@ -22,7 +22,7 @@ use x11rb::wrapper::ConnectionExt as _;
 use x11rb::{CURRENT_TIME, NONE};
 
 use super::plan::{self, Answer, Encoding, Received, Target};
-use super::{ClipboardError, Command, ReadDone, WriteDone};
+use super::{ClipboardError, Command, Reply, WriteDone};
 
 x11rb::atom_manager! {
     Atoms: AtomsCookie {
@@ -58,7 +58,7 @@ const STALE: Duration = Duration::from_secs(10);
 struct Reading {
     deadline: Instant,
     timeout: Duration,
-    done: ReadDone,
+    done: Reply,
     stage: Stage,
 }
 
@@ -257,11 +257,13 @@ impl Worker {
         let late = |r: &Reading| r.deadline <= now;
         if self.reading.as_ref().is_some_and(late) {
             let r = self.reading.take().expect("checked");
-            (r.done)(Err(ClipboardError::Timeout(r.timeout.as_millis() as u64)));
+            r.done
+                .send(Err(ClipboardError::Timeout(r.timeout.as_millis() as u64)));
         }
         for r in std::mem::take(&mut self.queued) {
             if late(&r) {
-                (r.done)(Err(ClipboardError::Timeout(r.timeout.as_millis() as u64)));
+                r.done
+                    .send(Err(ClipboardError::Timeout(r.timeout.as_millis() as u64)));
             } else {
                 self.queued.push_back(r);
             }
@@ -283,7 +285,7 @@ impl Worker {
                 return Ok(());
             };
             if let Some(text) = self.our_text() {
-                (r.done)(Ok(Some(text.to_string())));
+                r.done.send(Ok(Some(text.to_string())));
                 continue;
             }
             let owner = self
@@ -294,7 +296,7 @@ impl Worker {
                 .map_err(lost)?
                 .owner;
             if owner == NONE {
-                (r.done)(Ok(None));
+                r.done.send(Ok(None));
                 continue;
             }
             self.convert(self.atoms.UTF8_STRING)?;
@@ -320,7 +322,7 @@ impl Worker {
 
     fn finish(&mut self, result: super::ReadResult) {
         if let Some(r) = self.reading.take() {
-            (r.done)(result);
+            r.done.send(result);
         }
     }
 
@@ -697,10 +699,10 @@ impl Worker {
             let _ = done.send(Err(why.clone()));
         }
         if let Some(r) = self.reading.take() {
-            (r.done)(Err(why.clone()));
+            r.done.send(Err(why.clone()));
         }
         for r in self.queued.drain(..) {
-            (r.done)(Err(why.clone()));
+            r.done.send(Err(why.clone()));
         }
         for requestor in (self.sending.drain(..))
             .map(|s| s.requestor)
@@ -716,7 +718,7 @@ impl Worker {
                 Command::Write { done, .. } => {
                     let _ = done.send(Err(why.clone()));
                 }
-                Command::Read { done, .. } => done(Err(why.clone())),
+                Command::Read { done, .. } => done.send(Err(why.clone())),
                 Command::Close => {}
             }
         }
