@@ -144,6 +144,42 @@ export interface CaptureSettings {
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
 /**
+ * The X CLIPBOARD selection as UTF-8 text, on a connection of its own (a hidden window and a
+ * thread). `write()` makes it the selection owner, answering other clients until one of them
+ * takes the selection; `read()` converts the selection, INCR transfers included. Texts over
+ * `maxBytes` are refused both ways.
+ */
+export declare class Clipboard {
+  /**
+   * Its own connection to `options.display` (default `$DISPLAY`). `maxBytes`: the most
+   * UTF-8 bytes written or read, 1..=16777216 (default 1048576). Throws `ERR_DISPLAY` when
+   * the display cannot be opened.
+   */
+  constructor(options?: { display?: string; maxBytes?: number })
+  /** The most UTF-8 bytes `write()` takes and `read()` returns. */
+  get maxBytes(): number
+  /**
+   * The CLIPBOARD selection as text, or `null` when nobody owns it or it holds no text.
+   * Our own text comes back at once. Rejects with a `RangeError` (`ERR_CLIPBOARD_TOO_LARGE`)
+   * when it holds more than `maxBytes`, `ERR_TIMEOUT` when the owner does not answer within
+   * `timeoutMs` (default 2000). Throws `ERR_CLOSED` after `close()`.
+   */
+  read(options?: { timeoutMs?: number }): Promise<string | null>
+  /**
+   * Owns CLIPBOARD with `text` until another client takes it or `close()`; returns once
+   * the X server has made us the owner (a round trip to the server, never to another
+   * client). A text over `maxBytes` is a `RangeError` naming it; `ERR_CLOSED` after
+   * `close()`.
+   */
+  write(text: string): void
+  /**
+   * Gives up the selection if we own it, rejects reads still waiting with `ERR_CLOSED` and
+   * ends the thread. Later calls throw (or reject with) `ERR_CLOSED`. Idempotent.
+   */
+  close(): void
+}
+
+/**
  * Injects pointer, button, wheel and keyboard input into an X display (XTEST), in the
  * coordinates of a capture region: what a viewer of that region clicks at (x, y) lands on the
  * screen at (region.x + x, region.y + y).
@@ -276,6 +312,17 @@ export declare class ScreenCapture {
    * rectangle outside the frame, or an unknown format.
    */
   pushFrame(data: Uint8Array | Uint8ClampedArray, options?: PushFrameOptions): boolean
+  /**
+   * One picture of the screen, encoded, without starting a capture: `format` `'png'`
+   * (default; lossless) or `'jpeg'` (4:4:4 at `quality` 1..=100, default 90). Takes the
+   * region settings of `start()` with their checks (`display`, `monitor`, `captureX`/`Y`/
+   * `Width`/`Height`; `captureCursor` draws the cursor in, default false) and no others.
+   * Read and encoded on a libuv worker; works beside running captures of the same display.
+   * Bad options throw like `start()` (`ERR_INVALID_SETTING`, naming the option); what only
+   * the display can tell (a monitor that does not exist, a region off the screen, a display
+   * that does not open) rejects the promise.
+   */
+  static screenshot(options?: Pick<CaptureSettings, 'display' | 'monitor' | 'captureX' | 'captureY' | 'captureWidth' | 'captureHeight' | 'captureCursor'> & { format?: 'png' | 'jpeg'; quality?: number }): Promise<Buffer>
 }
 
 /** What `start()` actually set up. */

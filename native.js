@@ -835,6 +835,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.Clipboard = nativeBinding.Clipboard
 module.exports.InputInjector = nativeBinding.InputInjector
 module.exports.ScreenCapture = nativeBinding.ScreenCapture
 module.exports.checkSettings = nativeBinding.checkSettings

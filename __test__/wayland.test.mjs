@@ -6,9 +6,9 @@ import { mkdtempSync, writeFileSync, rmSync, chmodSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startSway } from '../tools/sway.mjs'
-import { encodePng } from './helpers/png.mjs'
+import { encodePng, decodePng } from './helpers/png.mjs'
 import { loadAddon, sleep, waitFor, nowMs } from './helpers/capture.mjs'
-import { decodeSized, assemble, psnr, assertSolid } from './helpers/frames.mjs'
+import { decodeSized, decodeJpeg, assemble, psnr, assertSolid, crop, mse } from './helpers/frames.mjs'
 import { annexB, decodeH264 } from './helpers/h264.mjs'
 
 const { ScreenCapture } = loadAddon()
@@ -79,6 +79,20 @@ test('wayland: JPEG and H.264 of the compositor\'s output decode to the known pi
   } finally {
     h264.cap.stop()
   }
+})
+
+test('wayland: ScreenCapture.screenshot() of a region of the output is its pixels', async () => {
+  const region = { display: sway.socket, captureX: 100, captureY: 50, captureWidth: 200, captureHeight: 120 }
+  const want = crop(truth(), 100, 50, 200, 120)
+  // swaybg draws a moment after sway starts: one screenshot after another until it has.
+  const deadline = Date.now() + 20000
+  for (let got; !(got && mse(got, want) === 0); await sleep(20)) {
+    if (Date.now() > deadline) assert.fail(`no PNG screenshot equal to the background (last MSE ${got && mse(got, want)})`)
+    got = decodePng(await ScreenCapture.screenshot(region))
+  }
+  const jpeg = await ScreenCapture.screenshot({ ...region, format: 'jpeg', quality: 95 })
+  const db = psnr(decodeJpeg(jpeg), want)
+  assert.ok(db >= 40, `JPEG screenshot at ${db.toFixed(2)} dB`)
 })
 
 test('wayland: a still output sends nothing; a change reaches JavaScript quickly and only its rows go out', async (t) => {

@@ -428,3 +428,26 @@ impl From<HardwareReport> for HardwareEncoders {
         }
     }
 }
+
+/// A JavaScript error of `class` with `code`, and `setting` when one setting is at fault: to
+/// reject a promise with (`napi::Error::from` keeps the value itself).
+pub fn error_value(
+    env: &napi::Env,
+    class: super::ErrorClass,
+    code: &str,
+    message: String,
+    setting: Option<&str>,
+) -> napi::Error {
+    use napi::{JsError, JsRangeError, JsTypeError};
+    let err = napi::Error::new(code.to_string(), message);
+    let value = match class {
+        super::ErrorClass::Error => JsError::from(err).into_unknown(*env),
+        super::ErrorClass::Range => JsRangeError::from(err).into_unknown(*env),
+        super::ErrorClass::Type => JsTypeError::from(err).into_unknown(*env),
+    };
+    if let (Some(name), Ok(mut object)) = (setting, Object::from_unknown(value)) {
+        // Best effort: without the property the error still names the setting in its message.
+        let _ = object.set_named_property("setting", name);
+    }
+    napi::Error::from(value)
+}

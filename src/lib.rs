@@ -771,7 +771,11 @@ impl JsSink {
     }
 }
 
+mod clipboard;
+pub use clipboard::Clipboard;
+
 // After `ScreenCapture`: napi's macro must have seen the struct before an `impl` of it.
 mod frames;
 mod input;
 pub use input::{InputHeld, InputInjector, InputRegion};
+mod screenshot;

@@ -3,12 +3,14 @@
 //! Node.js here: the napi binding is a thin layer over this crate.
 
 pub mod capture;
+pub mod clipboard;
 pub mod detect;
 pub mod encode;
 pub mod geometry;
 pub mod input;
 pub mod overlay;
 pub mod pipeline;
+pub mod screenshot;
 pub mod scroll;
 pub mod seams;
 pub mod settings;
