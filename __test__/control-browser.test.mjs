@@ -265,7 +265,7 @@ describe('control in Chromium: through the X server', () => {
     }
   }
 
-  it('a click reaches the X client at the right root coordinates and its red square comes back in the stream; text typed on a US and a French X layout arrives exactly', async () => {
+  it('a click reaches the X client at the right root coordinates and its red square comes back in the stream; text typed on a US and a French X layout arrives exactly; a paste sets the X CLIPBOARD, then Ctrl+V', async () => {
     const readLog = (path) => painter.readInputLog(path)
     setLayout('us')
     const logPath = join(tmp, 'input.jsonl')
@@ -320,6 +320,33 @@ describe('control in Chromium: through the X server', () => {
         while (Date.now() < end2 && Math.abs((shown = await yellowColumns(page, row, x0, x1)) - truth) > 4) await painter.sync()
         assert.ok(Math.abs(shown - truth) <= 4, `${layout}: the canvas shows the typed blocks: ${shown} yellow columns, the screen ${truth}`)
       }
+
+      // paste: the page's clipboard text becomes the X CLIPBOARD (read by another X client,
+      // xclip), then Ctrl+V reaches the X application
+      await browser.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(srv.url).origin })
+      const PASTE = 'pasted ünïcode ✓'
+      await page.evaluate((t) => navigator.clipboard.writeText(t), PASTE)
+      const before = (await readLog(logPath)).length
+      await page.keyboard.press('Control+v')
+      let keys = []
+      const end = Date.now() + 10000
+      while (Date.now() < end && keys.filter((e) => !e.down).length < 2) {
+        await new Promise((r) => setTimeout(r, 50))
+        keys = (await readLog(logPath)).slice(before).filter((e) => e.ev === 'key')
+      }
+      assert.deepEqual(
+        keys.map((e) => [e.down, e.keysym]),
+        [[true, 0xffe3], [true, 0x76], [false, 0x76], [false, 0xffe3]],
+        `Control_L, v pressed and released in X: ${JSON.stringify(keys)}`,
+      )
+      let clip
+      try {
+        clip = execFileSync('xclip', ['-display', xvfb.display, '-selection', 'clipboard', '-o'], { encoding: 'utf8', timeout: 5000 })
+      } catch (e) {
+        if (e.code === 'ENOENT') throw new Error('xclip not found: the paste test reads the X clipboard with it (Debian package xclip; scripts/setup.sh installs it)')
+        throw e
+      }
+      assert.equal(clip, PASTE, 'the X CLIPBOARD holds the pasted text')
     } finally {
       await page.close()
       setLayout('us')
