@@ -44,9 +44,9 @@ async function serve(o) {
 /** Opens the page and waits for its picture and for control. */
 async function openControlled(srv) {
   const page = await browser.open(srv.url)
-  await waitForPicture(page, { width: REGION.width, height: REGION.height })
+  await waitForPicture(page, { width: REGION.width, height: REGION.height, timeoutMs: 30000 })
   await page
-    .waitForFunction(() => window.stripecast.control?.granted === true, null, { timeout: 10000, polling: 50 })
+    .waitForFunction(() => window.stripecast.control?.granted === true, null, { timeout: 30000, polling: 50 })
     .catch(async (e) => {
       throw new Error(`the page did not get control: ${e.message} ${JSON.stringify(await pageState(page))}`)
     })
@@ -98,7 +98,7 @@ describe('control in Chromium: what the page sends', () => {
     }
     return { Recorder, calls }
   }
-  const until = async (fn, what, ms = 10000) => {
+  const until = async (fn, what, ms = 30000) => {
     const end = Date.now() + ms
     while (!fn()) {
       if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
@@ -187,7 +187,7 @@ describe('control in Chromium: what the page sends', () => {
       // a second page views but is refused control
       const other = await browser.open(srv.url)
       try {
-        await other.waitForFunction(() => window.stripecast.control && !window.stripecast.control.granted && window.stripecast.control.free === false, null, { timeout: 10000 })
+        await other.waitForFunction(() => window.stripecast.control && !window.stripecast.control.granted && window.stripecast.control.free === false, null, { timeout: 30000 })
         assert.equal(srv.control.holder !== null, true)
         assert.equal(srv.control.sessionCount, 2)
       } finally {
@@ -277,7 +277,7 @@ describe('control in Chromium: through the X server', () => {
       // a click on root (350, 200): region (250, 140), drawn at 1.333x with an 80 px letterbox
       const [cx, cy] = toRegion(350, 200)
       await page.mouse.click(...cssOf(cx, cy))
-      const deadline = Date.now() + 10000
+      const deadline = Date.now() + 30000
       let presses = []
       while (!presses.length && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 50))
@@ -288,7 +288,7 @@ describe('control in Chromium: through the X server', () => {
       assert.deepEqual([presses[0].x, presses[0].y], [350, 200], `the press at root 350,200: ${JSON.stringify(presses[0])}`)
       // xpaint draws a 9x9 red square centred on the press: the stream shows it there
       await pumping(async () => {
-        await waitForPixel(page, cx, cy, 'ff0000', { timeoutMs: 10000 }).catch(async (e) => {
+        await waitForPixel(page, cx, cy, 'ff0000', { timeoutMs: 30000 }).catch(async (e) => {
           throw new Error(`no red square at ${cx},${cy} in the canvas: ${e.message} ${JSON.stringify(await pageState(page))}`)
         })
         await waitForPixel(page, cx - 3, cy + 3, 'ff0000', { timeoutMs: 5000 })
@@ -305,7 +305,7 @@ describe('control in Chromium: through the X server', () => {
         await page.keyboard.type(TEXT)
         expected += TEXT
         let events = []
-        const end = Date.now() + 15000
+        const end = Date.now() + 30000
         while (Date.now() < end) {
           events = (await readLog(logPath)).slice(before)
           if (typed(events).length >= TEXT.length) break
@@ -316,7 +316,7 @@ describe('control in Chromium: through the X server', () => {
         const truth = await yellowColumnsTruth(row, x0, x1)
         assert.ok(truth >= 6 * [...expected].length - 6, `${layout}: xpaint drew a block per character (${truth} yellow columns for ${[...expected].length} characters)`)
         let shown = -1
-        const end2 = Date.now() + 10000
+        const end2 = Date.now() + 30000
         while (Date.now() < end2 && Math.abs((shown = await yellowColumns(page, row, x0, x1)) - truth) > 4) await painter.sync()
         assert.ok(Math.abs(shown - truth) <= 4, `${layout}: the canvas shows the typed blocks: ${shown} yellow columns, the screen ${truth}`)
       }
@@ -329,7 +329,7 @@ describe('control in Chromium: through the X server', () => {
       const before = (await readLog(logPath)).length
       await page.keyboard.press('Control+v')
       let keys = []
-      const end = Date.now() + 10000
+      const end = Date.now() + 30000
       while (Date.now() < end && keys.filter((e) => !e.down).length < 2) {
         await new Promise((r) => setTimeout(r, 50))
         keys = (await readLog(logPath)).slice(before).filter((e) => e.ev === 'key')
@@ -352,7 +352,7 @@ describe('control in Chromium: through the X server', () => {
       setLayout('us')
     }
     // the page closed: nothing stays pressed in the X server
-    const end = Date.now() + 10000
+    const end = Date.now() + 30000
     while (srv.control.holder !== null && Date.now() < end) await new Promise((r) => setTimeout(r, 50))
     assert.equal(srv.control.holder, null)
     await painter.inputState()

@@ -501,7 +501,7 @@ function openWs(url, token) {
   })
 }
 
-const waitFor = async (fn, what, timeoutMs = 10000) => {
+const waitFor = async (fn, what, timeoutMs = 30000) => {
   const end = Date.now() + timeoutMs
   while (!fn()) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
@@ -768,7 +768,7 @@ describe('control: the example server with the addon InputInjector and an X clie
     a.ws.send(j({ type: 'text', text: 'x'.repeat(5000) })) // oversized: dropped
     await waitFor(() => srv.control.stats.accepted >= 3 && srv.control.stats.dropped === 1, 'a obeyed')
     let events = []
-    for (let i = 0; i < 100 && events.length < 2; i++) {
+    for (let i = 0; i < 600 && events.length < 2; i++) {
       events = await inputEvents(path)
       await new Promise((r) => setTimeout(r, 50))
     }
@@ -781,7 +781,7 @@ describe('control: the example server with the addon InputInjector and an X clie
     a.ws.close()
     await waitFor(() => srv.control.holder === null, 'control freed')
     let held
-    for (let i = 0; i < 100; i++) {
+    for (let i = 0; i < 600; i++) {
       held = await heldInX(path)
       if (held.buttons === 0 && held.keys?.length === 0) break
       await new Promise((r) => setTimeout(r, 50))
