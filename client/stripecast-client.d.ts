@@ -83,6 +83,10 @@ export interface ConnectOptions {
 
 export interface StripeLink {
   send(data: string | ArrayBufferLike | ArrayBufferView | Blob): boolean
+  /** Adds a listener beside the options' callbacks; returns its remover. */
+  on(event: 'text', fn: (text: string) => void): () => void
+  on(event: 'open', fn: (ws: WebSocket) => void): () => void
+  on(event: 'close', fn: (event: CloseEvent, retryInMs: number | null) => void): () => void
   close(): void
   readonly socket: WebSocket | null
   readonly attempts: number
@@ -90,3 +94,67 @@ export interface StripeLink {
 
 /** Opens a WebSocket feeding `client`, sending 'keyframe' requests, reconnecting with backoff. */
 export declare function connect(url: string | URL, client: StripeClient, options?: ConnectOptions): StripeLink
+
+/** DOM MouseEvent.button (0 left, 1 middle, 2 right, 3 back, 4 forward) -> X button 1, 2, 3, 8, 9. */
+export declare const X_BUTTON_OF_DOM: readonly number[]
+export declare const MAX_WHEEL_STEPS: number
+export declare const MAX_TEXT_CHARS: number
+
+/**
+ * Maps a point in CSS pixels to canvas pixels for a canvas whose content box is `box`, showing a
+ * width x height picture with CSS `object-fit` `fit` and `object-position` `position`; clamped to
+ * the picture, null when there is none.
+ */
+export declare function canvasPoint(
+  clientX: number,
+  clientY: number,
+  box: { left: number; top: number; width: number; height: number },
+  width: number,
+  height: number,
+  fit?: string,
+  position?: string,
+): { x: number; y: number } | null
+
+export interface ControlOptions {
+  /** Ask for control now, after a reconnect and when it becomes free (until giveUp()). Default true. */
+  autoTake?: boolean
+  onChange?: (state: { granted: boolean; free: boolean; reason?: string }) => void
+  /** E.g. a paste over the limit. Default console.error. */
+  onError?: (error: Error) => void
+  /** Larger pastes send only their keys. Default 262144 (the example server's limit). */
+  maxClipboardBytes?: number
+  /** Wheel pixels for one step (3 lines make one). Default 100. */
+  wheelPixelsPerStep?: number
+  /** How long Ctrl+V waits for the paste event. Default 100. */
+  pasteWaitMs?: number
+}
+
+export interface RemoteControl {
+  /** Whether this page holds control. */
+  readonly granted: boolean
+  /** Whether nobody holds control (as the server last said). */
+  readonly free: boolean
+  /** Input messages sent, and those not sent for lack of control. */
+  readonly stats: { sent: number; notGranted: number }
+  /** The hidden text field that takes the keyboard (IME, dead keys, paste). */
+  readonly input: HTMLTextAreaElement
+  take(): void
+  /** Gives control up (releasing what is held) and stops asking for it. */
+  giveUp(): void
+  /** Releases every key and button held in X. */
+  release(): void
+  /** A text message from the server; true when it was a control message (needed only for a link without `on`). */
+  handleText(text: string): boolean
+  /** Removes the listeners and the text field; gives control up. */
+  detach(): void
+}
+
+/**
+ * Forwards pointer, wheel, keyboard (text by the browser's layout) and paste on `canvas` to the
+ * server as control messages over `link` (what connect() returns). See docs/api.md, "Control messages".
+ */
+export declare function attachControl(
+  canvas: HTMLCanvasElement,
+  link: Pick<StripeLink, 'send'> & Partial<Pick<StripeLink, 'on'>>,
+  options?: ControlOptions,
+): RemoteControl

@@ -486,7 +486,8 @@ export function createStripeClient({ canvas, onError, onNeedKeyframe, onDraw, au
  * @param {(ws: WebSocket) => void} [options.onOpen]
  * @param {(event: CloseEvent, retryInMs: number|null) => void} [options.onClose]
  * @param {typeof WebSocket} [options.WebSocket] WebSocket implementation (default: the global one)
- * @returns {{ send(data): boolean, close(): void, readonly socket: WebSocket|null, readonly attempts: number }}
+ * @returns {{ send(data): boolean, on(event: 'text'|'open'|'close', fn: Function): () => void, close(): void, readonly socket: WebSocket|null, readonly attempts: number }}
+ *   `on` adds a listener beside the options' callbacks (attachControl uses it) and returns its remover
  */
 export function connect(url, client, { backoff = {}, onText, onOpen, onClose, WebSocket: WS = globalThis.WebSocket } = {}) {
   const initialMs = backoff.initialMs ?? 250
@@ -499,6 +500,16 @@ export function connect(url, client, { backoff = {}, onText, onOpen, onClose, We
   let attempts = 0
 
   const unsubscribe = client.onNeedKeyframe(() => link.send('keyframe'))
+  const listeners = { text: new Set(), open: new Set(), close: new Set() }
+  const emit = (event, ...args) => {
+    for (const fn of listeners[event]) {
+      try {
+        fn(...args)
+      } catch (e) {
+        console.error('stripecast:', e)
+      }
+    }
+  }
 
   function open() {
     timer = null
@@ -518,10 +529,13 @@ export function connect(url, client, { backoff = {}, onText, onOpen, onClose, We
       delay = initialMs
       client.reset()
       onOpen?.(sock)
+      emit('open', sock)
     }
     sock.onmessage = (ev) => {
-      if (typeof ev.data === 'string') onText?.(ev.data)
-      else client.handleMessage(ev.data)
+      if (typeof ev.data === 'string') {
+        onText?.(ev.data)
+        emit('text', ev.data)
+      } else client.handleMessage(ev.data)
     }
     sock.onclose = (ev) => {
       if (ws === sock) ws = null
@@ -532,6 +546,7 @@ export function connect(url, client, { backoff = {}, onText, onOpen, onClose, We
         delay = Math.min(maxMs, delay * factor)
       }
       onClose?.(ev, retry)
+      emit('close', ev, retry)
     }
     sock.onerror = () => {} // a close event follows
   }
@@ -543,6 +558,11 @@ export function connect(url, client, { backoff = {}, onText, onOpen, onClose, We
         return true
       }
       return false
+    },
+    on(event, fn) {
+      if (!listeners[event]) throw new TypeError(`link.on: event must be 'text', 'open' or 'close', got '${event}'`)
+      listeners[event].add(fn)
+      return () => listeners[event].delete(fn)
     },
     close() {
       stopped = true
@@ -561,4 +581,475 @@ export function connect(url, client, { backoff = {}, onText, onOpen, onClose, We
   }
   open()
   return link
+}
+
+// ---- remote control ---------------------------------------------------------------------
+//
+//   const link = connect(url, client)
+//   const control = attachControl(canvas, link, { onChange: (s) => console.log(s.granted) })
+//
+// Sends the server's control messages (docs/api.md, "Control messages") for what the user does
+// on the canvas: pointer moves (one per animation frame), buttons, the wheel, keys, typed text
+// and pastes. Coordinates are canvas pixels, which are the captured region's pixels.
+
+/** DOM MouseEvent.button (0 left, 1 middle, 2 right, 3 back, 4 forward) -> X button. */
+export const X_BUTTON_OF_DOM = [1, 2, 3, 8, 9]
+/** The most wheel steps, text characters and key name characters one message may carry. */
+export const MAX_WHEEL_STEPS = 20
+export const MAX_TEXT_CHARS = 1024
+
+/** One offset of CSS `object-position` ('50%', '10px', 'left'...) for `free` pixels of room. */
+function positionOffset(token, free) {
+  const named = { left: 0, top: 0, center: 0.5, right: 1, bottom: 1 }
+  if (token in named) return named[token] * free
+  if (/%$/.test(token)) return (parseFloat(token) / 100) * free
+  if (/px$/.test(token)) return parseFloat(token)
+  return free / 2
+}
+
+/**
+ * Maps a point in CSS pixels (clientX, clientY) to canvas pixels, for a canvas whose content
+ * box is `box` ({left, top, width, height}, CSS pixels) showing a width x height picture with
+ * CSS `object-fit` `fit` and `object-position` `position` (as getComputedStyle gives them).
+ * Clamped to the picture; null when there is no picture.
+ * @returns {{x: number, y: number} | null}
+ */
+export function canvasPoint(clientX, clientY, box, width, height, fit = 'fill', position = '50% 50%') {
+  if (!(width > 0 && height > 0 && box.width > 0 && box.height > 0)) return null
+  let sx = box.width / width
+  let sy = box.height / height
+  if (fit === 'contain' || fit === 'cover' || fit === 'none' || fit === 'scale-down') {
+    let s = fit === 'cover' ? Math.max(sx, sy) : fit === 'none' ? 1 : Math.min(sx, sy)
+    if (fit === 'scale-down') s = Math.min(1, s)
+    sx = sy = s
+  }
+  let ox = 0
+  let oy = 0
+  if (fit !== 'fill') {
+    const [px = '50%', py = '50%'] = String(position).trim().split(/\s+/)
+    ox = positionOffset(px, box.width - width * sx)
+    oy = positionOffset(py, box.height - height * sy)
+  }
+  // (the epsilon keeps an exact pixel edge from landing one pixel short by rounding)
+  const x = Math.floor((clientX - box.left - ox) / sx + 1e-9)
+  const y = Math.floor((clientY - box.top - oy) / sy + 1e-9)
+  return { x: Math.min(width - 1, Math.max(0, x)), y: Math.min(height - 1, Math.max(0, y)) }
+}
+
+/** The canvas's content box (inside border and padding) in CSS pixels. */
+function contentBox(canvas, style) {
+  const r = canvas.getBoundingClientRect()
+  const px = (v) => parseFloat(v) || 0
+  const left = px(style.borderLeftWidth) + px(style.paddingLeft)
+  const top = px(style.borderTopWidth) + px(style.paddingTop)
+  const right = px(style.borderRightWidth) + px(style.paddingRight)
+  const bottom = px(style.borderBottomWidth) + px(style.paddingBottom)
+  return { left: r.left + left, top: r.top + top, width: r.width - left - right, height: r.height - top - bottom }
+}
+
+function isPrintable(key) {
+  if (typeof key !== 'string' || key.length === 0 || key.length > 2) return false
+  const cp = key.codePointAt(0)
+  // one code point (a surrogate pair counts as one), not a control character
+  return key.length === (cp > 0xffff ? 2 : 1) && cp >= 0x20 && cp !== 0x7f
+}
+
+/** Modifiers sent to the X server only when a key or button needs them, never around text. */
+const DEFERRED_MODIFIERS = new Set(['Shift', 'AltGraph'])
+/** Lock keys are never sent: typed text already has the case the browser gave it. */
+const IGNORED_KEYS = new Set(['CapsLock', 'NumLock', 'ScrollLock', 'Unidentified', 'Dead', 'Process', 'Compose'])
+
+/**
+ * Lets the user of this page control the server's screen through `canvas`.
+ *
+ * @param {HTMLCanvasElement} canvas the canvas the stripes are drawn on (made focusable)
+ * @param {{ send(text: string): boolean|void, on?: Function }} link what `connect()` returns
+ *   (or anything with `send`; then pass the server's text messages to `handleText`)
+ * @param {object} [options]
+ * @param {boolean} [options.autoTake=true] ask for control now, after a reconnect, and when the
+ *   viewer that had it gives it up (as long as `giveUp()` was not called)
+ * @param {(state: {granted: boolean, free: boolean, reason?: string}) => void} [options.onChange]
+ * @param {(error: Error) => void} [options.onError] e.g. a paste larger than the limit
+ * @param {number} [options.maxClipboardBytes=262144] larger pastes send only their keys
+ * @param {number} [options.wheelPixelsPerStep=100] wheel pixels for one step (3 lines are one)
+ * @param {number} [options.pasteWaitMs=100] how long Ctrl+V waits for the paste event
+ * @returns {{ readonly granted: boolean, readonly free: boolean, readonly stats: object, take(): void, giveUp(): void, release(): void, handleText(text: string): boolean, detach(): void }}
+ */
+export function attachControl(canvas, link, options = {}) {
+  if (!canvas || typeof canvas.addEventListener !== 'function') throw new TypeError('attachControl: canvas must be a canvas element')
+  if (!link || typeof link.send !== 'function') throw new TypeError('attachControl: link must have send(text) (what connect() returns)')
+  const {
+    autoTake = true,
+    onChange,
+    onError = (e) => console.error('stripecast:', e),
+    maxClipboardBytes = 256 * 1024,
+    wheelPixelsPerStep = 100,
+    pasteWaitMs = 100,
+  } = options
+  const doc = canvas.ownerDocument
+  const win = doc.defaultView
+  const state = { granted: false, free: true, reason: undefined }
+  const stats = { sent: 0, notGranted: 0 }
+  let wanted = autoTake
+  let detached = false
+
+  const sendRaw = (obj) => link.send(JSON.stringify(obj))
+  function send(obj) {
+    if (!state.granted) {
+      stats.notGranted++
+      return false
+    }
+    stats.sent++
+    return sendRaw(obj)
+  }
+
+  function take() {
+    wanted = true
+    sendRaw({ type: 'control', take: true })
+  }
+
+  // ---- keyboard state: what X was told is down ----
+  const keysDown = new Map() // code -> key sent down
+  const textCodes = new Set() // codes whose keydown went as text: their keyup is not sent
+  const deferredHeld = new Map() // code -> 'Shift' | 'AltGraph', held in the browser
+  const deferredSent = new Set() // codes of deferredHeld sent down to X
+  const buttonsDown = new Set()
+  let paste = null // a Ctrl+V keydown held back until the paste event: { code, key, up, timer }
+
+  function syncModifiers() {
+    for (const [code, key] of deferredHeld) {
+      if (!deferredSent.has(code)) {
+        deferredSent.add(code)
+        send({ type: 'key', key, down: true })
+      }
+    }
+  }
+  function unsyncModifiers() {
+    for (const code of deferredSent) send({ type: 'key', key: deferredHeld.get(code) ?? 'Shift', down: false })
+    deferredSent.clear()
+  }
+
+  function forgetInput() {
+    keysDown.clear()
+    textCodes.clear()
+    deferredHeld.clear()
+    deferredSent.clear()
+    buttonsDown.clear()
+    if (paste) clearTimeout(paste.timer)
+    paste = null
+  }
+
+  /** Everything up in X (the page lost focus, the tab was hidden). */
+  function release() {
+    const any = keysDown.size || deferredSent.size || buttonsDown.size
+    forgetInput()
+    if (any || state.granted) send({ type: 'release' })
+  }
+
+  function sendText(text) {
+    if (!text) return
+    unsyncModifiers()
+    // pieces of at most 1024 characters and well under the 4 KiB a message may take
+    let piece = ''
+    let chars = 0
+    let bytes = 0
+    for (const ch of text) {
+      const b = JSON.stringify(ch).length * 4 // an upper bound of its UTF-8 bytes in JSON
+      if (chars === MAX_TEXT_CHARS || bytes + b > 3800) {
+        send({ type: 'text', text: piece })
+        piece = ''
+        chars = bytes = 0
+      }
+      piece += ch
+      chars++
+      bytes += b
+    }
+    if (piece) send({ type: 'text', text: piece })
+  }
+
+  // ---- the hidden text field: keyboard focus, IME and dead keys, paste ----
+  const input = doc.createElement('textarea')
+  input.setAttribute('aria-label', 'remote keyboard')
+  input.setAttribute('autocomplete', 'off')
+  input.setAttribute('autocapitalize', 'off')
+  input.setAttribute('autocorrect', 'off')
+  input.spellcheck = false
+  Object.assign(input.style, {
+    position: 'fixed', left: '0', top: '0', width: '1px', height: '1px', opacity: '0', padding: '0',
+    border: '0', margin: '0', resize: 'none', overflow: 'hidden', pointerEvents: 'none', zIndex: '-1',
+  })
+  ;(canvas.parentNode ?? doc.body).appendChild(input)
+  if (canvas.tabIndex < 0) canvas.tabIndex = 0
+  canvas.style.touchAction = 'none'
+  const focusInput = () => input.focus({ preventScroll: true })
+
+  function flushPaste(text) {
+    const p = paste
+    paste = null
+    if (p) clearTimeout(p.timer)
+    if (text) {
+      if (new TextEncoder().encode(text).length > maxClipboardBytes) onError(new Error(`stripecast: paste of more than ${maxClipboardBytes} bytes not sent`))
+      else send({ type: 'clipboard', text })
+    }
+    if (p) {
+      // Ctrl is down in X already: now the V, so that the application pastes the new text
+      keysDown.set(p.code, p.key)
+      send({ type: 'key', key: p.key, down: true })
+      if (p.up) {
+        keysDown.delete(p.code)
+        send({ type: 'key', key: p.key, down: false })
+      }
+    } else if (text) {
+      // a paste from the browser's menu: the keys of one
+      for (const [key, down] of [['Control', true], ['v', true], ['v', false], ['Control', false]]) send({ type: 'key', key, down })
+    }
+  }
+
+  function onKeyDown(e) {
+    if (!state.granted) return
+    if (e.isComposing || e.keyCode === 229 || IGNORED_KEYS.has(e.key)) return // the text comes as input
+    const key = e.key
+    if (DEFERRED_MODIFIERS.has(key)) {
+      e.preventDefault()
+      deferredHeld.set(e.code, key)
+      return
+    }
+    const altGr = e.getModifierState?.('AltGraph') ?? false
+    if (isPrintable(key) && (altGr || !(e.ctrlKey || e.altKey || e.metaKey))) {
+      // the character the user's own layout made: typed as text, whatever the X layout is
+      e.preventDefault()
+      textCodes.add(e.code)
+      sendText(key)
+      return
+    }
+    if ((e.ctrlKey || e.metaKey) && !e.altKey && (key.toLowerCase() === 'v' || e.code === 'KeyV')) {
+      // not prevented: the browser fires 'paste' with the clipboard's text
+      if (paste || e.repeat) return
+      syncModifiers()
+      paste = { code: e.code, key, up: false, timer: setTimeout(() => flushPaste(null), pasteWaitMs) }
+      return
+    }
+    e.preventDefault()
+    if (e.repeat && keysDown.has(e.code) && /^(Control|Alt|Meta|OS|Hyper|Super)$/.test(key)) return
+    syncModifiers()
+    keysDown.set(e.code, key)
+    send({ type: 'key', key, down: true })
+  }
+
+  function onKeyUp(e) {
+    if (!state.granted) return
+    if (deferredHeld.has(e.code)) {
+      e.preventDefault()
+      const key = deferredHeld.get(e.code)
+      deferredHeld.delete(e.code)
+      if (deferredSent.delete(e.code)) send({ type: 'key', key, down: false })
+      return
+    }
+    if (paste && paste.code === e.code) {
+      paste.up = true
+      return
+    }
+    if (textCodes.delete(e.code)) {
+      e.preventDefault()
+      return
+    }
+    const key = keysDown.get(e.code)
+    if (key === undefined) return
+    e.preventDefault()
+    keysDown.delete(e.code)
+    send({ type: 'key', key, down: false })
+  }
+
+  function onInput(e) {
+    // text from an IME, a dead key sequence, or insertText: never left in the field
+    if (!e.isComposing && state.granted && (e.inputType === 'insertText' || e.inputType === 'insertReplacementText')) sendText(e.data ?? input.value)
+    if (!e.isComposing) input.value = ''
+  }
+  function onCompositionEnd(e) {
+    if (state.granted) sendText(e.data)
+    input.value = ''
+  }
+  function onPaste(e) {
+    e.preventDefault()
+    if (!state.granted) return
+    flushPaste(e.clipboardData?.getData('text/plain') ?? '')
+  }
+
+  // ---- pointer ----
+  let moveTo = null
+  let lastMove = null
+  let frame = 0
+  function point(e) {
+    const style = win.getComputedStyle(canvas)
+    return canvasPoint(e.clientX, e.clientY, contentBox(canvas, style), canvas.width, canvas.height, style.objectFit, style.objectPosition)
+  }
+  function flushMove() {
+    frame = 0
+    const p = moveTo
+    moveTo = null
+    if (p && (!lastMove || p.x !== lastMove.x || p.y !== lastMove.y)) {
+      lastMove = p
+      send({ type: 'pointer', x: p.x, y: p.y })
+    }
+  }
+  function onPointerMove(e) {
+    if (!state.granted) return
+    const p = point(e)
+    if (!p) return
+    moveTo = p
+    if (!frame) frame = win.requestAnimationFrame(flushMove)
+  }
+  function onPointerButton(e, down) {
+    if (!state.granted) return
+    const button = X_BUTTON_OF_DOM[e.button]
+    const p = point(e)
+    if (!button || !p) return
+    e.preventDefault()
+    if (down) {
+      focusInput()
+      try {
+        canvas.setPointerCapture(e.pointerId) // a drag leaving the canvas still ends here
+      } catch {}
+      syncModifiers()
+      buttonsDown.add(button)
+    } else if (!buttonsDown.delete(button)) return
+    moveTo = null // the button carries the position
+    lastMove = p
+    send({ type: 'button', button, down, x: p.x, y: p.y })
+  }
+  const onPointerDown = (e) => onPointerButton(e, true)
+  const onPointerUp = (e) => onPointerButton(e, false)
+  function onPointerCancel() {
+    for (const button of buttonsDown) send({ type: 'button', button, down: false })
+    buttonsDown.clear()
+  }
+
+  let wheelX = 0
+  let wheelY = 0
+  function onWheel(e) {
+    if (!state.granted) return
+    e.preventDefault()
+    const per = e.deltaMode === 1 ? 3 : e.deltaMode === 2 ? 1 : wheelPixelsPerStep
+    wheelX += e.deltaX / per
+    wheelY += e.deltaY / per
+    let dx = Math.trunc(wheelX)
+    let dy = Math.trunc(wheelY)
+    if (!dx && !dy) return
+    wheelX -= dx
+    wheelY -= dy
+    // X scrolls where the pointer is
+    const p = point(e)
+    if (p && (!lastMove || p.x !== lastMove.x || p.y !== lastMove.y)) {
+      lastMove = p
+      moveTo = null
+      send({ type: 'pointer', x: p.x, y: p.y })
+    }
+    syncModifiers()
+    while (dx || dy) {
+      const sx = Math.max(-MAX_WHEEL_STEPS, Math.min(MAX_WHEEL_STEPS, dx))
+      const sy = Math.max(-MAX_WHEEL_STEPS, Math.min(MAX_WHEEL_STEPS, dy))
+      send({ type: 'wheel', dx: sx, dy: sy })
+      dx -= sx
+      dy -= sy
+    }
+  }
+
+  const preventMenu = (e) => state.granted && e.preventDefault()
+  const onVisibility = () => doc.visibilityState === 'hidden' && release()
+
+  function setState(next) {
+    const was = state.granted
+    Object.assign(state, next)
+    if (was && !state.granted) forgetInput() // the server released everything for us
+    try {
+      onChange?.({ granted: state.granted, free: state.free, reason: state.reason })
+    } catch (e) {
+      onError(e)
+    }
+  }
+
+  /** Feeds a text message from the server; true when it was a control message. */
+  function handleText(text) {
+    if (typeof text !== 'string' || !text.startsWith('{') || !text.includes('"control"')) return false
+    let msg
+    try {
+      msg = JSON.parse(text)
+    } catch {
+      return false
+    }
+    if (msg?.type !== 'control') return false
+    const granted = msg.granted === true
+    setState({ granted, free: granted ? false : msg.free === true, reason: msg.reason })
+    // the viewer that had it left or gave it up: ask again if this page still wants it
+    if (!granted && msg.free === true && wanted && msg.reason !== 'given up' && !detached) sendRaw({ type: 'control', take: true })
+    return true
+  }
+
+  const unlisten = []
+  if (typeof link.on === 'function') {
+    unlisten.push(link.on('text', handleText))
+    unlisten.push(
+      link.on('open', () => {
+        setState({ granted: false, free: true, reason: undefined })
+        if (wanted) sendRaw({ type: 'control', take: true })
+      }),
+    )
+    unlisten.push(link.on('close', () => setState({ granted: false, free: false, reason: 'disconnected' })))
+  }
+
+  const listeners = [
+    [canvas, 'pointermove', onPointerMove],
+    [canvas, 'pointerdown', onPointerDown],
+    [canvas, 'pointerup', onPointerUp],
+    [canvas, 'pointercancel', onPointerCancel],
+    [canvas, 'wheel', onWheel, { passive: false }],
+    [canvas, 'contextmenu', preventMenu],
+    [canvas, 'focus', focusInput],
+    [input, 'keydown', onKeyDown],
+    [input, 'keyup', onKeyUp],
+    [input, 'input', onInput],
+    [input, 'compositionend', onCompositionEnd],
+    [input, 'paste', onPaste],
+    [input, 'blur', release],
+    [win, 'blur', release],
+    [doc, 'visibilitychange', onVisibility],
+  ]
+  for (const [target, type, fn, opts] of listeners) target.addEventListener(type, fn, opts)
+
+  if (autoTake) take()
+
+  return {
+    get granted() {
+      return state.granted
+    },
+    get free() {
+      return state.free
+    },
+    stats,
+    /** The hidden text field that takes the keyboard (focus it to type without clicking). */
+    input,
+    take,
+    /** Gives control up (releasing whatever is held) and stops asking for it. */
+    giveUp() {
+      wanted = false
+      release()
+      sendRaw({ type: 'control', take: false })
+    },
+    release,
+    handleText,
+    /** Removes every listener and the text field; gives control up. */
+    detach() {
+      if (detached) return
+      if (state.granted) {
+        release()
+        sendRaw({ type: 'control', take: false })
+      }
+      detached = true
+      wanted = false
+      for (const [target, type, fn, opts] of listeners) target.removeEventListener(type, fn, opts)
+      for (const fn of unlisten) fn()
+      if (frame) win.cancelAnimationFrame(frame)
+      input.remove()
+    },
+  }
 }

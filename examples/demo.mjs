@@ -41,6 +41,7 @@ try {
   await xvfb?.stop()
   exitWith(e, NAME)
 }
+if (options.control && !options.token) console.log('control: on, with a generated token: whoever has this URL can view and control the screen')
 console.log(`stripecast demo: open ${server.url} in a browser (Ctrl+C to quit)`)
 
 const timer = setInterval(() => {

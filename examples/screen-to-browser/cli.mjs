@@ -32,6 +32,7 @@ const OPTIONS = {
   'max-buffer': { type: 'string' },
   transport: { type: 'string' },
   'max-bitrate': { type: 'string' },
+  control: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 }
 
@@ -112,12 +113,16 @@ export function optionsFromCli(argv = process.argv.slice(2), env = process.env) 
     if (String(codec).toLowerCase() !== 'h264') throw new UsageError(`--transport webrtc sends H.264: --codec must be h264 (or left out), got '${codec}'`)
     if (values.striped) throw new UsageError('--transport webrtc sends one full-frame stream: --striped is not possible')
   }
+  const control = values.control ?? envBool(env.STRIPECAST_CONTROL) ?? false
+  // the WebRTC page has no input path (it would be a data channel); control rides on the ws page
+  if (control && transport === 'webrtc') throw new UsageError('--control works with --transport ws (the WebSocket page), not webrtc')
   const maxBitrate = number('--max-bitrate', values['max-bitrate'])
   if (maxBitrate !== undefined && maxBitrate !== 0 && !(maxBitrate >= 100e3)) {
     throw new UsageError(`--max-bitrate must be 0 (no pacing) or at least 100000 bits/s, got '${values['max-bitrate']}'`)
   }
   return {
     transport,
+    control,
     maxBitrate,
     codec,
     fps: number('--fps', values.fps ?? env.STRIPECAST_FPS),

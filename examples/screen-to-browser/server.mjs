@@ -28,20 +28,31 @@
 //   --transport ws|webrtc STRIPECAST_TRANSPORT what the page at / uses, default ws; webrtc:
 //                                              H.264 over WebRTC (WHEP at /whep), full-frame
 //   --max-bitrate BITS/S                       WebRTC pacing ceiling per viewer, default 50e6
+//   --control             STRIPECAST_CONTROL   let a viewer control the screen (pointer, wheel,
+//                                              keyboard, paste; one viewer at a time). Needs a
+//                                              token: without --token one is generated and the
+//                                              URL printed with it. Off by default.
 //
 // WHEP (POST /whep with an SDP offer, DELETE /whep/<id>) is served whatever --transport says.
 // In a program: `const { url, close } = await startServer({ codec: 'h264', port: 0 })`.
 import { createServer } from 'node:http'
 import { readFile } from 'node:fs/promises'
-import { timingSafeEqual, createHash } from 'node:crypto'
+import { timingSafeEqual, createHash, randomBytes } from 'node:crypto'
+import { createRequire } from 'node:module'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { dirname, join } from 'node:path'
 import { WebSocketServer } from 'ws'
-import { createHub, captureSettings } from './viewers.mjs'
+import { createHub, captureSettings, loadAddon } from './viewers.mjs'
 import { createWhep } from './whep.mjs'
 import { optionsFromCli, checkOptions, exitWith, portError } from './cli.mjs'
 
 export { optionsFromCli } from './cli.mjs'
+
+const { createControl, MAX_MESSAGE_BYTES } = createRequire(import.meta.url)('stripecast/control')
+/** Clipboard text a viewer may paste when none is configured (UTF-8 bytes). */
+const CLIPBOARD_MAX_BYTES = 256 * 1024
+/** The capture settings that say where input goes (the injector's region is the capture's). */
+const INPUT_SETTINGS = ['display', 'monitor', 'captureX', 'captureY', 'captureWidth', 'captureHeight']
 
 const here = dirname(fileURLToPath(import.meta.url))
 const clientPath = join(here, '..', '..', 'client', 'stripecast-client.js')
@@ -120,13 +131,21 @@ export async function listen(server, port, host, token) {
  * @param {'ws'|'webrtc'} [o.transport='ws'] what the page at / uses (WHEP is served either way)
  * @param {number} [o.maxBitrate] WebRTC: pacing ceiling per viewer in bits/s (default 50e6)
  * @param {object} [o.webrtc] more createBroadcaster options (e.g. { keyframeMinIntervalMs })
+ * @param {boolean} [o.control=false] accept input (pointer, wheel, keys, text, paste) from the
+ *   viewer holding control (docs/api.md, "Control messages"); forces a token (generated when
+ *   none is given) and opens an InputInjector (and a Clipboard) on the capture's display/region
+ * @param {number} [o.clipboardMaxBytes] control: the largest paste in UTF-8 bytes (256 KiB)
+ * @param {Function} [o.InputInjector] control: what makes the injector (default: the addon's)
+ * @param {Function|null} [o.Clipboard] control: what makes the clipboard (default: the addon's;
+ *   null: pasting sends no text, only the keys)
  * @param {(line: string) => void} [o.log] default: nothing
- * @returns {Promise<{url: string, port: number, host: string, hub: ReturnType<typeof createHub>, whep: ReturnType<typeof createWhep>, close(): Promise<void>}>}
+ * @returns {Promise<{url: string, port: number, host: string, token: string|null, hub: ReturnType<typeof createHub>, whep: ReturnType<typeof createWhep>, control: import('../../control').Control|null, readonly ignoredInput: number, close(): Promise<void>}>}
  */
 export async function startServer(o = {}) {
   const settings = captureSettings({ ...o, fullframe: o.fullframe ?? true })
   const host = o.host ?? '127.0.0.1'
-  const token = o.token ? String(o.token) : null
+  // Control without a token would let anyone who reaches the port drive the desktop.
+  const token = o.token ? String(o.token) : o.control ? randomBytes(18).toString('base64url') : null
   const log = o.log ?? (() => {})
   const hub = createHub({ settings, maxBufferedBytes: o.maxBufferedBytes, idleStopMs: o.idleStopMs ?? 5000, log, ScreenCapture: o.ScreenCapture })
   const transport = o.transport ?? 'ws'
@@ -144,6 +163,8 @@ export async function startServer(o = {}) {
   // fail now, not when the first viewer arrives, on a display that cannot be opened
   const info = hub.probe()
   log(`display ${info.display}: ${info.width}x${info.height} (${info.encoder})`)
+  const { control, injector, clipboard } = o.control ? openControl(o, settings, log) : {}
+  let ignoredInput = 0 // input messages that arrived without --control
 
   /** null when the request may go on, else [status, message]. */
   function refuse(req, url) {
@@ -210,7 +231,8 @@ export async function startServer(o = {}) {
     }
   })
 
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 4096, perMessageDeflate: false })
+  // a paste is the largest message; without control nothing larger than a few bytes is expected
+  const wss = new WebSocketServer({ noServer: true, maxPayload: control ? control.maxMessageBytes : MAX_MESSAGE_BYTES, perMessageDeflate: false })
 
   server.on('upgrade', (req, socket, head) => {
     const reject = (status, text) => {
@@ -244,12 +266,21 @@ export async function startServer(o = {}) {
       return
     }
     log(`viewer ${who} joined (${hub.viewerCount} watching)`)
+    const session = control?.join(who, { send: (obj) => ws.readyState === ws.OPEN && ws.send(JSON.stringify(obj)) })
+    // tells the page that control is on, and whether someone has it
+    if (session) ws.send(JSON.stringify({ type: 'control', v: 1, granted: false, free: control.holder === null }))
     ws.isAlive = true
     ws.on('pong', () => (ws.isAlive = true))
     ws.on('message', (data, isBinary) => {
-      if (!isBinary && data.toString() === 'keyframe') viewer.requestKeyframe()
+      if (isBinary) return
+      if (data.length === 8 && data.toString() === 'keyframe') viewer.requestKeyframe()
+      else if (data[0] === 0x7b /* { */) {
+        if (session) session.handle(data)
+        else ignoredInput++
+      }
     })
     ws.on('close', () => {
+      session?.leave()
       viewer.remove()
       log(`viewer ${who} left (${hub.viewerCount} watching, ${viewer.stats.dropped} stripes dropped for it)`)
     })
@@ -269,18 +300,38 @@ export async function startServer(o = {}) {
   }, 30000)
   heartbeat.unref()
 
-  const { port, url } = await listen(server, o.port ?? 8080, host, token)
+  let bound
+  try {
+    bound = await listen(server, o.port ?? 8080, host, token)
+  } catch (e) {
+    clearInterval(heartbeat)
+    control?.close()
+    injector?.close?.()
+    clipboard?.close?.()
+    throw e
+  }
+  const { port, url } = bound
 
   let closing = null
   return {
     url,
     port,
     host,
+    token,
     hub,
     whep,
+    control: control ?? null,
+    get ignoredInput() {
+      return ignoredInput
+    },
     close() {
       closing ??= new Promise((resolve) => {
         clearInterval(heartbeat)
+        if (control) {
+          control.close() // releases whatever the controlling viewer held
+          injector.close?.()
+          clipboard?.close?.()
+        }
         hub.close()
         whep.close()
         for (const ws of wss.clients) ws.terminate()
@@ -291,6 +342,32 @@ export async function startServer(o = {}) {
       return closing
     },
   }
+}
+
+/** The injector (and clipboard) on the capture's display and region, and the arbiter over them. */
+function openControl(o, settings, log) {
+  const addon = o.InputInjector && o.Clipboard !== undefined ? {} : loadAddon()
+  const Injector = o.InputInjector ?? addon.InputInjector
+  if (typeof Injector !== 'function') {
+    throw Object.assign(new Error('--control: this build of the addon has no InputInjector'), { code: 'ERR_NO_INPUT' })
+  }
+  const where = {}
+  for (const k of INPUT_SETTINGS) if (settings[k] !== undefined) where[k] = settings[k]
+  const injector = new Injector(where)
+  const maxBytes = o.clipboardMaxBytes ?? CLIPBOARD_MAX_BYTES
+  const Clip = o.Clipboard === undefined ? addon.Clipboard : o.Clipboard
+  let clipboard = null
+  if (typeof Clip === 'function') {
+    try {
+      clipboard = new Clip({ display: settings.display, maxBytes })
+    } catch (e) {
+      log(`control: no clipboard (${e.message}): a paste sends only its keys`)
+    }
+  }
+  const control = createControl({ injector, clipboard, maxClipboardBytes: maxBytes, log })
+  const r = injector.region
+  log(`control: on${r ? ` for ${r.width}x${r.height}+${r.x}+${r.y}` : ''}, one viewer at a time${clipboard ? '' : ', no clipboard'}`)
+  return { control, injector, clipboard }
 }
 
 /** Prints the options (the comment at the top of this file). */
@@ -314,7 +391,7 @@ export async function runCli(start, name = 'stripecast') {
   } catch (e) {
     exitWith(e, name)
   }
-  if (!isLoopback(opts.host) && !opts.token) {
+  if (!isLoopback(opts.host) && !opts.token && !opts.control) {
     console.warn(`warning: listening on ${opts.host} without --token: anyone who can reach this port sees the screen`)
   }
   let srv
@@ -323,6 +400,7 @@ export async function runCli(start, name = 'stripecast') {
   } catch (e) {
     exitWith(e, name)
   }
+  if (opts.control && !opts.token) console.log('control: on, with a generated token: whoever has this URL can view and control the screen')
   console.log(`open ${srv.url}`)
   const shutdown = () => {
     srv.close().then(() => process.exit(0))

@@ -11,6 +11,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { dirname, join } from 'node:path'
 import { Server } from 'socket.io'
 import { createHub, captureSettings } from '../screen-to-browser/viewers.mjs'
+import { UsageError } from '../screen-to-browser/cli.mjs'
 import { LOOPBACK_NAMES, hostnameOf, isLoopback, listen, runCli, sameSecret } from '../screen-to-browser/server.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -32,6 +33,8 @@ function bufferedAmount(socket) {
 
 /** Same options as startServer in ../screen-to-browser/server.mjs. */
 export async function startSocketIoServer(o = {}) {
+  // input is wired into the WebSocket server only: refuse rather than run without it silently
+  if (o.control) throw new UsageError('--control is served by examples/screen-to-browser (and the demo), not the socket.io example')
   const settings = captureSettings({ ...o, fullframe: o.fullframe ?? true })
   const host = o.host ?? '127.0.0.1'
   const token = o.token ? String(o.token) : null
