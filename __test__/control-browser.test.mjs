@@ -252,19 +252,6 @@ describe('control in Chromium: through the X server', () => {
     return n
   }
 
-  /**
-   * Runs fn while sending xpaint a `sync` every 20 ms: xpaint draws what input asks for when it
-   * handles the event, but the drawing leaves its X output buffer with its next command.
-   */
-  async function pumping(fn) {
-    const timer = setInterval(() => painter.sync().catch(() => {}), 20)
-    try {
-      return await fn()
-    } finally {
-      clearInterval(timer)
-    }
-  }
-
   it('a click reaches the X client at the right root coordinates and its red square comes back in the stream; text typed on a US and a French X layout arrives exactly; a paste sets the X CLIPBOARD, then Ctrl+V', async () => {
     const readLog = (path) => painter.readInputLog(path)
     setLayout('us')
@@ -287,13 +274,11 @@ describe('control in Chromium: through the X server', () => {
       assert.equal(presses[0].button, 1)
       assert.deepEqual([presses[0].x, presses[0].y], [350, 200], `the press at root 350,200: ${JSON.stringify(presses[0])}`)
       // xpaint draws a 9x9 red square centred on the press: the stream shows it there
-      await pumping(async () => {
-        await waitForPixel(page, cx, cy, 'ff0000', { timeoutMs: 30000 }).catch(async (e) => {
-          throw new Error(`no red square at ${cx},${cy} in the canvas: ${e.message} ${JSON.stringify(await pageState(page))}`)
-        })
-        await waitForPixel(page, cx - 3, cy + 3, 'ff0000', { timeoutMs: 5000 })
-        await waitForPixel(page, cx - 8, cy, '203040', { timeoutMs: 5000 })
+      await waitForPixel(page, cx, cy, 'ff0000', { timeoutMs: 30000 }).catch(async (e) => {
+        throw new Error(`no red square at ${cx},${cy} in the canvas: ${e.message} ${JSON.stringify(await pageState(page))}`)
       })
+      await waitForPixel(page, cx - 3, cy + 3, 'ff0000', { timeoutMs: 5000 })
+      await waitForPixel(page, cx - 8, cy, '203040', { timeoutMs: 5000 })
 
       const row = WIN.y + 10 + 6 - REGION.y // the middle of the first line of typed blocks
       const x0 = WIN.x - REGION.x

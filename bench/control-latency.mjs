@@ -84,15 +84,6 @@ async function runMode(name, browser, painter, display) {
   await painter.inputWindow(0, 0, W, H, '203040') // a fresh window: no red squares yet
   await sleep(200)
   const presses = [] // node times of pointerButton(1, true)
-  // xpaint draws the square when it handles the press, but its drawing leaves its X output
-  // buffer only with the next command it runs: a stream of `sync` commands from the press on
-  // stands in for the flush a real X client does after drawing (it costs up to ~2 ms + a pipe
-  // round trip, counted in "server")
-  let pumper = null
-  const stopPumping = () => {
-    if (pumper) clearInterval(pumper)
-    pumper = null
-  }
   // the addon's injector, with the time of each press noted
   function TimedInjector(settings) {
     const inj = new InputInjector(settings)
@@ -104,7 +95,6 @@ async function runMode(name, browser, painter, display) {
       pointerButton: (b, down) => {
         if (down) presses.push(now())
         inj.pointerButton(b, down)
-        if (down && !pumper) pumper = setInterval(() => painter.sync().catch(() => {}), 2)
       },
       scroll: (dx, dy) => inj.scroll(dx, dy),
       key: (k, down) => inj.key(k, down),
@@ -173,7 +163,6 @@ async function runMode(name, browser, painter, display) {
       })
       await page.mouse.click(scale.ox + (x + 0.5) * scale.s, scale.oy + (y + 0.5) * scale.s)
       const r = await seen
-      stopPumping()
       clearTimeout(timer)
       waiter = null
       if (!r) {
@@ -199,7 +188,6 @@ async function runMode(name, browser, painter, display) {
     const st = await page.evaluate(() => window.stripecast.client.stats)
     return { name, glass, input, server, timeouts, rtt: cal.rtt, errors: st.decodeErrors, control: { ...srv.control.stats } }
   } finally {
-    stopPumping()
     untap()
     await page.close()
     await srv.close()
@@ -253,7 +241,6 @@ async function main() {
   lines.push(
     `input: pointerdown in the page -> InputInjector.pointerButton in the server (WebSocket, JSON parse, arbiter); server: that call -> the stripe holding the pressed pixel reaches the server's JavaScript (XTEST, the X client draws, XDamage, grab, encode); ` +
       `glass: pointerdown -> the red pixel read off the canvas in an animation frame (the whole path; the rAF poll adds 0-16.7 ms). ` +
-      `xpaint sends its drawing with its next command, so the bench sends it \`sync\` every 2 ms from the press on (in "server": up to ~2 ms plus a pipe round trip more than an X client that flushes at once). ` +
       `Page clock calibrated to ±${f(Math.max(...rows.map((r) => r.rtt)) / 2, 2)} ms; decode errors ${rows.map((r) => r.errors).join('/')}; control messages ${rows.map((r) => `${r.name} ${JSON.stringify(r.control)}`).join(', ')}.`,
   )
   const md = lines.join('\n') + '\n'

@@ -243,7 +243,12 @@ impl Referee {
                 Some(ev) => ev,
                 None => match p.conn.poll_for_event()? {
                     Some(ev) => ev,
-                    None => return Ok(()),
+                    None => {
+                        // What the events drew must reach the server now, not with the next
+                        // command: the tests and the click bench wait for those pixels.
+                        p.conn.flush()?;
+                        return Ok(());
+                    }
                 },
             };
             self.handle(p, ev)?;
