@@ -190,7 +190,7 @@ impl Encoder for JpegEncoder {
             quality,
             subsampling,
             request.paint_over,
-            request.in_motion,
+            request.motion,
         );
         let mut ws = match self.pool.take() {
             Some(ws) => ws,
