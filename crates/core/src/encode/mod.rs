@@ -98,12 +98,13 @@ pub struct EncodeRequest {
     /// given to this encoder; `None` when unknown. An encoder that keeps a converted copy of
     /// its previous picture may refresh only these rows.
     pub changed_rows: Option<(u32, u32)>,
-    /// How the content moves: what a JPEG under `'auto'` spends on its chroma.
+    /// How the content moves: what a JPEG spends on it.
     pub motion: Motion,
 }
 
 /// How the content of an encoded picture moves, for the chroma a JPEG under
-/// `jpegSubsampling: 'auto'` gives it (see `jpeg::chroma`).
+/// `jpegSubsampling: 'auto'` gives it (see `jpeg::chroma`) and, for rows a scroll brought in,
+/// its quality (see `jpeg::request_quality`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Motion {
     /// Changed in place: chroma by measure.
@@ -113,7 +114,8 @@ pub enum Motion {
     /// to the paint-over once it stops.
     Sustained,
     /// Rows a scroll brought in beside its copies: encoded once, then copied along for the
-    /// rest of the scroll and never re-sent while it lasts, so 4:4:4.
+    /// rest of the scroll and never re-sent while it lasts, so 4:4:4 and at the paint-over
+    /// quality.
     ScrolledIn,
 }
 

@@ -266,13 +266,13 @@ pub fn decide(
     })
 }
 
-/// How the content of a change sent of `area` moves, for its chroma: rows beside this frame's
-/// copies in the stripe (`copied`, their bounding box), in columns the copies cover, are
-/// [`Motion::ScrolledIn`]: exposed by the scroll (or at a copy's edge), encoded once and then
-/// copied along for the rest of the scroll, so worth their full chroma. Otherwise a damaged
-/// stripe is [`Motion::Sustained`] (re-sent while it moves), whatever made it damaged; copies
-/// count as changes there, so a stripe that scrolled and then changes in place within the
-/// block goes out at 4:2:0 until its paint-over.
+/// How the content of a change sent of `area` moves, for its chroma and quality: rows beside
+/// this frame's copies in the stripe (`copied`, their bounding box), in columns the copies
+/// cover, are [`Motion::ScrolledIn`]: exposed by the scroll (or at a copy's edge), encoded
+/// once and then copied along for the rest of the scroll, so worth full chroma and the
+/// paint-over quality. Otherwise a damaged stripe is [`Motion::Sustained`] (re-sent while it
+/// moves), whatever made it damaged; copies count as changes there, so a stripe that scrolled
+/// and then changes in place within the block goes out at 4:2:0 until its paint-over.
 pub fn motion(damaged: bool, copied: Option<Area>, area: Area) -> Motion {
     let cols = area.1;
     match copied {
