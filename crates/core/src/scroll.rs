@@ -153,6 +153,45 @@ impl RectRows {
     }
 }
 
+/// The rectangles hashed in the last frame that read the screen, for the next frame to find
+/// its copies against.
+#[derive(Debug, Default)]
+pub struct History {
+    frame_id: u32,
+    rects: Vec<RectRows>,
+}
+
+impl History {
+    /// What frame `frame_id` compares with: the rectangles of the frame before it. A frame in
+    /// which nothing was read ([`History::read_nothing`]) leaves the pixels as they were, and
+    /// so the hashes: the frame before it stands in. Nothing after any other gap (a frame
+    /// that read rows and did not hash them here), since the rows may have changed unseen.
+    pub fn take_previous(&mut self, frame_id: u32) -> Vec<RectRows> {
+        let rects = std::mem::take(&mut self.rects);
+        if self.frame_id.wrapping_add(1) == frame_id {
+            rects
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// Remembers the rectangles hashed in frame `frame_id`.
+    pub fn keep(&mut self, frame_id: u32, rects: Vec<RectRows>) {
+        self.frame_id = frame_id;
+        self.rects = rects;
+    }
+
+    /// Frame `frame_id` read nothing (the source reported nothing drawn, no overlay moved):
+    /// the last rectangles still describe the pixels. Without this, a frame the scrolling
+    /// application skipped (a missed tick) made the next one find no copy and re-send every
+    /// moved row of the screen, at 4:2:0 in a damaged stripe.
+    pub fn read_nothing(&mut self, frame_id: u32) {
+        if self.frame_id.wrapping_add(1) == frame_id {
+            self.frame_id = frame_id;
+        }
+    }
+}
+
 /// The columns of the cells (`cell_width` wide, the last one cut at `width`) that `[x0, x1)`
 /// touches.
 pub fn outer_cols((x0, x1): (u32, u32), cell_width: u32, width: u32) -> (u32, u32) {
@@ -668,6 +707,40 @@ mod tests {
         let u = destination_cells(&c, &prev, &cur, 256, W, 0, |_, _| false);
         assert!(u.keep.contains(&((0, 44), (512, W))), "{u:?}");
         assert_eq!(u.forget, vec![((0, 44), (256, 512))]);
+    }
+
+    #[test]
+    fn frames_that_read_nothing_keep_the_last_rectangles_and_other_gaps_drop_them() {
+        let r = Rect {
+            x: 0,
+            y: 0,
+            width: W,
+            height: 32,
+        };
+        let mut s = Screen::new();
+        s.page(r, 0, distinct);
+        let rows = s.rows(r, W);
+        let mut h = History::default();
+        assert!(h.take_previous(1).is_empty(), "no frame before the first");
+        h.keep(1, vec![rows.clone()]);
+        assert_eq!(h.take_previous(2), vec![rows.clone()]);
+        // Frames 3 and 4 read nothing: frame 5 compares with frame 2's rectangles.
+        h.keep(2, vec![rows.clone()]);
+        h.read_nothing(3);
+        h.read_nothing(4);
+        assert_eq!(h.take_previous(5), vec![rows.clone()]);
+        // Frame 7 follows a frame (6) that read rows but was not hashed here.
+        h.keep(5, vec![rows.clone()]);
+        h.read_nothing(7);
+        assert!(h.take_previous(7).is_empty());
+        // A frame that read nothing after such a gap does not bring anything back.
+        h.keep(7, Vec::new());
+        h.read_nothing(8);
+        assert!(h.take_previous(9).is_empty());
+        // Frame ids wrap.
+        h.keep(u32::MAX, vec![rows.clone()]);
+        h.read_nothing(0);
+        assert_eq!(h.take_previous(1), vec![rows]);
     }
 
     #[test]

@@ -330,3 +330,49 @@ fn copies_save_most_of_the_bytes_of_a_scroll() {
         "with copies {with} bytes, without {without}"
     );
 }
+
+#[test]
+fn a_frame_with_nothing_drawn_does_not_break_the_scroll() {
+    // The scrolling application misses every third tick: the frame after each still one must
+    // still find its copy (against the last frame that read anything) and send only the rows
+    // the scroll exposed, not the whole moved page again.
+    let (mut p, screen, c) = pipeline(|o| o.jpeg_tiles = Some(true));
+    let sink = Collect::default();
+    let mut v = Viewers::new();
+    screen.paint((0, 0, W, H), desktop);
+    let mut top = 40;
+    let mut after_still = 0;
+    for i in 0..30u32 {
+        let still = i % 3 == 2;
+        if !still {
+            top += 6;
+            page(&screen, (0, 0, W, H), top, lines);
+        }
+        let shot = screen.snapshot();
+        p.step(&c, &sink).expect("frame");
+        let ds = std::mem::take(&mut *sink.deliveries.lock().unwrap());
+        v.apply(&ds, &shot);
+        v.check(&shot, &format!("frame {i}"));
+        if still {
+            assert!(
+                ds.is_empty(),
+                "frame {i} drew nothing: {} deliveries",
+                ds.len()
+            );
+        } else if i > 2 && (i - 1) % 3 == 2 {
+            after_still += 1;
+            assert!(
+                ds.iter().any(|d| d.kind == PayloadKind::Copy),
+                "frame {i}, after a still one, has no copy"
+            );
+            let jpeg_rows: u32 = ds
+                .iter()
+                .filter(|d| d.kind == PayloadKind::Jpeg)
+                .map(|d| d.stripe_height)
+                .sum();
+            assert!(jpeg_rows <= 48, "frame {i} re-sent {jpeg_rows} rows");
+        }
+    }
+    assert_eq!(after_still, 9);
+    assert!(sink.errors.lock().unwrap().is_empty());
+}

@@ -98,9 +98,25 @@ pub struct EncodeRequest {
     /// given to this encoder; `None` when unknown. An encoder that keeps a converted copy of
     /// its previous picture may refresh only these rows.
     pub changed_rows: Option<(u32, u32)>,
-    /// The content is in sustained motion (a damaged stripe): a JPEG under `'auto'` sends it
-    /// at 4:2:0 and leaves full chroma to the paint-over once it stops.
-    pub in_motion: bool,
+    /// How the content moves: what a JPEG spends on it.
+    pub motion: Motion,
+}
+
+/// How the content of an encoded picture moves, for the chroma a JPEG under
+/// `jpegSubsampling: 'auto'` gives it (see `jpeg::chroma`) and, for rows a scroll brought in,
+/// its quality (see `jpeg::request_quality`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Motion {
+    /// Changed in place: chroma by measure.
+    #[default]
+    Changed,
+    /// In sustained motion (a damaged stripe), re-sent while it moves: 4:2:0, full chroma left
+    /// to the paint-over once it stops.
+    Sustained,
+    /// Rows a scroll brought in beside its copies: encoded once, then copied along for the
+    /// rest of the scroll and never re-sent while it lasts, so 4:4:4 and at the paint-over
+    /// quality.
+    ScrolledIn,
 }
 
 /// What one encode call produced.

@@ -3,6 +3,7 @@
 //! rebuilds, and where the region goes when the screen changes size. No I/O: the frame loop
 //! (`run.rs`) gathers the facts, asks here, and acts; `cargo test` covers every rule.
 
+use crate::encode::Motion;
 use crate::geometry::{align_band, Bounds, Region, RowSpans, Stripe};
 use crate::settings::{Config, OutputMode, RegionRequest, Subsampling};
 use crate::wire::PayloadKind;
@@ -167,9 +168,8 @@ pub struct Outgoing {
     pub syncs: Option<Area>,
     /// The rows known to have changed (within `area`): an H.264 encoder converts only these.
     pub changed: Option<(u32, u32)>,
-    /// The stripe is damaged (changed in `threshold` frames in a row): content in sustained
-    /// motion, whose fine chroma the eye misses until it stops and a paint-over comes.
-    pub in_motion: bool,
+    /// How the content moves (see [`motion`]).
+    pub motion: Motion,
 }
 
 /// A stripe's memory across frames, for [`decide`].
@@ -258,10 +258,28 @@ pub fn decide(
             seen.hashed.then_some(area)
         },
         changed: seen.changed.filter(|_| !paint_over),
-        // Rows exposed by a scroll copy are encoded once and then copied along for the rest of
-        // the scroll: worth their full chroma, unlike content re-sent every frame.
-        in_motion: memory.state.is_damaged() && !moved,
+        motion: if paint_over {
+            Motion::Changed
+        } else {
+            motion(memory.state.is_damaged(), seen.copied, area)
+        },
     })
+}
+
+/// How the content of a change sent of `area` moves, for its chroma and quality: rows beside
+/// this frame's copies in the stripe (`copied`, their bounding box), in columns the copies
+/// cover, are [`Motion::ScrolledIn`]: exposed by the scroll (or at a copy's edge), encoded
+/// once and then copied along for the rest of the scroll, so worth full chroma and the
+/// paint-over quality. Otherwise a damaged stripe is [`Motion::Sustained`] (re-sent while it
+/// moves), whatever made it damaged; copies count as changes there, so a stripe that scrolled
+/// and then changes in place within the block goes out at 4:2:0 until its paint-over.
+pub fn motion(damaged: bool, copied: Option<Area>, area: Area) -> Motion {
+    let cols = area.1;
+    match copied {
+        Some((_, c)) if c.0 < cols.1 && cols.0 < c.1 => Motion::ScrolledIn,
+        _ if damaged => Motion::Sustained,
+        _ => Motion::Changed,
+    }
 }
 
 /// The rows to read this frame: everything on a full check (or when the source does not say
@@ -479,11 +497,12 @@ mod tests {
         r.policy.damage = Some((3, 4));
         let st = stripe(128);
         let change = seen(Some((133, 140)), (0, 640));
-        let motion: Vec<bool> = (0..4)
-            .map(|_| sent(decide(&mut m, &st, &change, &r, |a| a)).in_motion)
+        let motion: Vec<Motion> = (0..4)
+            .map(|_| sent(decide(&mut m, &st, &change, &r, |a| a)).motion)
             .collect();
         // Three changes in a row enter the damaged state on the third.
-        assert_eq!(motion, [false, false, true, true]);
+        use Motion::{Changed, Sustained};
+        assert_eq!(motion, [Changed, Changed, Sustained, Sustained]);
         // Still: the block runs out (unhashed frames, then the hashed check), then the
         // paint-over comes, not in motion.
         let still = seen(None, (0, 640));
@@ -492,7 +511,10 @@ mod tests {
                 break s;
             }
         };
-        assert!(outcome.paint_over && !outcome.in_motion, "{outcome:?}");
+        assert!(
+            outcome.paint_over && outcome.motion == Changed,
+            "{outcome:?}"
+        );
     }
 
     #[test]
@@ -629,14 +651,25 @@ mod tests {
         };
         let s = sent(decide(&mut m, &st, &both, &r, |a| a));
         assert_eq!(s.area, ((112, 128), FULL));
-        // Damaged (in motion), rows exposed by copies still go out at full chroma.
+        assert_eq!(s.motion, Motion::ScrolledIn);
+        // Damaged (in motion), rows exposed by copies still go out scrolled in (full chroma).
         let mut damaged = rules(Some(16), None);
         damaged.policy.damage = Some((1, 5));
         let mut md = StripeMemory::default();
         let plain = seen(Some((120, 128)), FULL);
-        assert!(sent(decide(&mut md, &st, &plain, &damaged, |a| a)).in_motion);
-        assert!(sent(decide(&mut md, &st, &plain, &damaged, |a| a)).in_motion);
-        assert!(!sent(decide(&mut md, &st, &both, &damaged, |a| a)).in_motion);
+        let motion = |md: &mut StripeMemory, o: &Observation| {
+            sent(decide(md, &st, o, &damaged, |a| a)).motion
+        };
+        assert_eq!(motion(&mut md, &plain), Motion::Sustained);
+        assert_eq!(motion(&mut md, &plain), Motion::Sustained);
+        assert_eq!(motion(&mut md, &both), Motion::ScrolledIn);
+        // A change in columns no copy covers (a tile beside a scrolling window) is not.
+        let beside = Observation {
+            changed: Some((120, 128)),
+            cols: (512, 640),
+            ..copied
+        };
+        assert_eq!(motion(&mut md, &beside), Motion::Sustained);
         assert_eq!(
             decide(&mut m, &st, &seen(None, FULL), &r, |a| a),
             Action::Idle { sync_whole: false }

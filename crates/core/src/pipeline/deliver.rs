@@ -129,7 +129,7 @@ pub(super) fn encode_and_deliver(
         force_key: stream.force_key || paint_over,
         paint_over,
         changed_rows: changed.map(|(a, b)| (a - band_y, b - band_y)),
-        in_motion: job.send.in_motion,
+        motion: job.send.motion,
     };
     let band_height = band_end - band_y;
     let area = image.rows(band_y, band_height).cols(x0, x1 - x0);

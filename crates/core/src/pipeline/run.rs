@@ -410,7 +410,11 @@ impl Pipeline {
         let always_hash = tiles || self.plan.scroll_copies;
         // Copies go to the consumer before anything else of the frame, and are looked for
         // before this frame's hashing changes what the detector says the viewer had.
-        let moved = if self.plan.scroll_copies {
+        let moved = if self.plan.scroll_copies && rows.is_empty() {
+            // Nothing read: the pixels, and the last rectangles' hashes, are as they were.
+            s.scroll.read_nothing(s.frame_id);
+            Moved::default()
+        } else if self.plan.scroll_copies {
             let ctx = CopyContext {
                 frame: &*frame,
                 stride,
@@ -629,7 +633,7 @@ struct Session {
     overlays: OverlayMemory,
     /// Hardware fallback reasons already reported.
     fallbacks_reported: usize,
-    scroll: ScrollMemory,
+    scroll: scroll::History,
 }
 
 impl Session {
@@ -665,7 +669,7 @@ impl Session {
             retry: RowSpans::default(),
             overlays: OverlayMemory::default(),
             fallbacks_reported: 0,
-            scroll: ScrollMemory::default(),
+            scroll: scroll::History::default(),
         }
     }
 }
@@ -726,13 +730,6 @@ impl OverlayMemory {
     }
 }
 
-/// What scroll copies remember between frames: the rectangles hashed in the last frame.
-#[derive(Default)]
-struct ScrollMemory {
-    frame_id: u32,
-    rects: Vec<RectRows>,
-}
-
 /// What a frame's copies did: the areas whose cells the viewer now holds as hashed this frame
 /// (`keep`), those it holds unknown pixels in (`forget`), and the copies' destinations.
 #[derive(Default)]
@@ -755,11 +752,11 @@ struct CopyContext<'a> {
 }
 
 /// Hashes this frame's drawn rectangles, finds the rows the viewer already has moved (against
-/// the previous frame's rectangles, only if that frame was the one just before), and hands the
-/// copies to the consumer. `detector` must not have hashed this frame yet: it tells what the
-/// viewer had at the end of the previous frame.
+/// the previous frame's rectangles, see [`scroll::History`]), and hands the copies to the
+/// consumer. `detector` must not have hashed this frame yet: it tells what the viewer had at
+/// the end of the previous frame.
 fn send_copies(
-    memory: &mut ScrollMemory,
+    memory: &mut scroll::History,
     detector: &crate::detect::ChangeDetector,
     drawn: &[Rect],
     ctx: &CopyContext<'_>,
@@ -772,10 +769,9 @@ fn send_copies(
             RectRows::hash(ctx.frame, ctx.stride, r, outer)
         })
         .collect();
-    let previous = std::mem::take(&mut memory.rects);
-    let follows = memory.frame_id.wrapping_add(1) == ctx.frame_id;
+    let previous = memory.take_previous(ctx.frame_id);
     let mut moved = Moved::default();
-    for cur in current.iter().filter(|_| follows) {
+    for cur in &current {
         let Some(prev) = previous
             .iter()
             .find(|p| (p.rect.x, p.rect.width) == (cur.rect.x, cur.rect.width))
@@ -832,8 +828,7 @@ fn send_copies(
             moved.copied.push(copy.destination());
         }
     }
-    memory.rects = current;
-    memory.frame_id = ctx.frame_id;
+    memory.keep(ctx.frame_id, current);
     moved
 }
 
