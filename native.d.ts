@@ -68,14 +68,18 @@ export interface CaptureSettings {
   /**
    * JPEG only: when rows moved (a page or a window's content scrolling), send a 16-byte copy
    * message (`0x05 0x00`, frame id, source x, y, width, height, destination x, y) before the
-   * frame's stripes instead of re-encoding them; only the newly exposed rows go out as JPEG.
-   * `stripecast/client` applies copies; pixelflux's clients cannot. Ignored for H.264 and with
-   * `omitStripeHeaders` (said in `CaptureInfo.notes`). Default: `false`.
+   * frame's stripes instead of re-encoding them; only the newly exposed rows go out as JPEG, at
+   * `paintOverJpegQuality` (and 4:4:4 under `'auto'`), since they travel by copy and are not
+   * re-encoded. `stripecast/client` applies copies; pixelflux's clients cannot. Ignored for H.264
+   * and with `omitStripeHeaders` (said in `CaptureInfo.notes`). Default: `false`.
    */
   scrollCopies?: boolean
   /** JPEG quality of changed stripes. Default: `75`. */
   jpegQuality?: number
-  /** JPEG quality of paint-over (still stripes sent again). Default: `90`. */
+  /**
+   * JPEG quality of paint-over (still stripes sent again), and of rows a scroll copy exposes.
+   * Default: `90`.
+   */
   paintOverJpegQuality?: number
   /**
    * JPEG chroma resolution: `'auto'` chooses per picture from its pixels, 4:4:4 where 4:2:0 would

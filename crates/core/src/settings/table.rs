@@ -81,7 +81,8 @@ macro_rules! settings_table {
                 "JPEG only: when rows moved (a page or a window's content scrolling), send a 16-byte
                 copy message (`0x05 0x00`, frame id, source x, y, width, height, destination x,
                 y) before the frame's stripes instead of re-encoding them; only the newly exposed
-                rows go out as JPEG. `stripecast/client` applies copies; pixelflux's clients
+                rows go out as JPEG, at `paintOverJpegQuality` (and 4:4:4 under `'auto'`), since
+                they travel by copy and are not re-encoded. `stripecast/client` applies copies; pixelflux's clients
                 cannot. Ignored for H.264 and with `omitStripeHeaders` (said in
                 `CaptureInfo.notes`)."
                 scroll_copies "scrollCopies" "boolean" =>
@@ -91,7 +92,7 @@ macro_rules! settings_table {
                 "JPEG quality of changed stripes."
                 jpeg_quality "jpegQuality" "number" =>
                     quality: $crate::settings::Int<u8, 0, 100> = 75;
-                "JPEG quality of paint-over (still stripes sent again)."
+                "JPEG quality of paint-over (still stripes sent again), and of rows a scroll copy exposes."
                 paint_over_jpeg_quality "paintOverJpegQuality" "number" =>
                     paint_over_quality: $crate::settings::Int<u8, 0, 100> = 90;
                 "JPEG chroma resolution: `'auto'` chooses per picture from its pixels, 4:4:4 where
