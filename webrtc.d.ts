@@ -18,8 +18,14 @@ export interface BroadcasterOptions {
   bindAddress?: string
   /** UDP port range for ICE, [begin, end]. */
   portRange?: [number, number]
-  /** Pacing ceiling per peer in bits/s (libdatachannel's PacingHandler); 0 sends at once. Default 50e6. */
+  /** Pacing ceiling per peer in bits/s (libdatachannel's PacingHandler); 0 never paces. Default 50e6. */
   maxBitrate?: number
+  /**
+   * Which peers are paced, decided once per peer when its track opens: 'auto' (default) paces
+   * unless the selected ICE pair's remote address is loopback, private (RFC 1918, fc00::/7),
+   * link-local or one of this host's own, and not a TURN relay; 'always'; 'off'.
+   */
+  pacing?: 'auto' | 'always' | 'off'
   /** Pacer tick in ms. Default 5. */
   pacingIntervalMs?: number
   /** PLI/FIR and new peers ask for an IDR at most this often, all peers together. Default 500. */
@@ -42,6 +48,11 @@ export interface PeerStats {
   id: string
   kind: 'viewer' | 'publisher'
   open: boolean
+  /** Whether its packets go through the pacer (null until its track opens), and why. */
+  paced: boolean | null
+  pacingReason: string | null
+  /** The remote address of the selected ICE candidate pair (null until open). */
+  remoteAddress: string | null
   accessUnits: number
   bytes: number
   /** RTCP from the peer: picture loss indications, full intra requests, NACKed packets. */
@@ -104,3 +115,11 @@ export interface Broadcaster {
 }
 
 export declare function createBroadcaster(options?: BroadcasterOptions): Broadcaster
+/** Loopback, private (RFC 1918, fc00::/7), link-local, or one of `ownAddresses`. */
+export declare function isLocalAddress(address: string, ownAddresses?: string[]): boolean
+/** The pacing decision for a peer from the policy and its selected ICE candidate pair. */
+export declare function choosePacing(
+  policy: 'auto' | 'always' | 'off',
+  pair: { local?: { address: string; type: string }; remote?: { address: string; type: string } } | null,
+  ownAddresses?: string[],
+): { paced: boolean; reason: string }
