@@ -21,6 +21,7 @@ const require = createRequire(import.meta.url)
 const [kind, pageUrl] = process.argv.slice(2)
 const base = new URL(pageUrl)
 const viewers = []
+const RECEIVER_REPORTS = process.env.LIGHT_RR === '1'
 
 function rtpCounter() {
   const c = { messages: 0, bytes: 0, frames: 0, rtcp: 0 }
@@ -65,16 +66,26 @@ async function joinWs() {
 async function joinWhep() {
   const ndc = require('node-datachannel')
   const pc = new ndc.PeerConnection(`light-${viewers.length}`, { iceServers: [], disableAutoNegotiation: true, bindAddress: '127.0.0.1' })
+  const t0 = Date.now()
+  const states = []
+  pc.onStateChange((s) => states.push(`${s}@${Date.now() - t0}`))
+  pc.onIceStateChange((s) => states.push(`ice ${s}@${Date.now() - t0}`))
   const video = new ndc.Video('0', 'RecvOnly')
   video.addH264Codec(96, 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f')
   const track = pc.addTrack(video)
-  track.setMediaHandler(new ndc.RtcpReceivingSession())
+  track.onClosed(() => {}) // node-datachannel frees a track's callbacks only from onClosed
+  if (RECEIVER_REPORTS) track.setMediaHandler(new ndc.RtcpReceivingSession())
   const counter = rtpCounter()
   track.onMessage(counter.onMessage)
   const done = gathered(pc)
   pc.setLocalDescription('offer')
   await done
-  const res = await fetch(new URL('/whep' + base.search, base), { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: pc.localDescription().sdp })
+  // The offer goes without our candidates: the server then learns our address from our own
+  // connectivity checks. With them, the server's checks reach us before its answer does, and
+  // libjuice (node-datachannel's ICE) then fails the connection within ~20 ms about half the
+  // time on this machine ('failed' before setRemoteDescription). Chromium is not affected.
+  const offer = pc.localDescription().sdp.replace(/^a=candidate:.*\r?\n/gm, '')
+  const res = await fetch(new URL('/whep' + base.search, base), { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: offer })
   const body = await res.text()
   if (res.status !== 201) throw new Error(`POST /whep: ${res.status} ${body.trim()}`)
   const location = new URL(res.headers.get('location'), base)
@@ -84,7 +95,7 @@ async function joinWhep() {
     // seen now and then on the loaded machine; the caller retries, this one is cleaned up
     await fetch(location, { method: 'DELETE' }).catch(() => {})
     pc.close()
-    throw new Error(`${e.message} (peer ${pc.state()}, ICE ${pc.iceState()}, gathering ${pc.gatheringState()}, signalling ${pc.signalingState()})`)
+    throw new Error(`${e.message} (peer ${pc.state()}, ICE ${pc.iceState()}, gathering ${pc.gatheringState()}, signalling ${pc.signalingState()}; ${states.join(' ')}; answer after ${Date.now() - t0} ms)`)
   }
   return {
     c: counter.c,
@@ -104,11 +115,13 @@ async function joinJanus() {
   const location = new URL(res.headers.get('location'), base)
   // Janus's candidates are never on loopback: no bindAddress
   const pc = new ndc.PeerConnection(`light-${viewers.length}`, { iceServers: [], disableAutoNegotiation: true })
+  pc.onStateChange(() => {}) // node-datachannel frees a connection's callbacks only through it
   const counter = rtpCounter()
   const tracks = []
   pc.onTrack((track) => {
     tracks.push(track)
-    track.setMediaHandler(new ndc.RtcpReceivingSession())
+    track.onClosed(() => {})
+    if (RECEIVER_REPORTS) track.setMediaHandler(new ndc.RtcpReceivingSession())
     track.onMessage(counter.onMessage)
   })
   pc.setRemoteDescription(offer, 'offer')

@@ -475,7 +475,7 @@ function report({ latency, cpu, load0 }) {
     lines.push('')
     lines.push(`## Glass-to-glass latency (marker drawn on X -> pixel in the page), ms`)
     lines.push('')
-    lines.push(`| path | samples | p50 | p99 | max | timeouts (> 2 s) | p50 of each of the ${ROUNDS} rounds | pacing (the broadcaster's decision) | mean bytes per access unit |`)
+    lines.push(`| path | samples | p50 | p99 | max | timeouts (> 2 s) | p50 of each of the ${ROUNDS} rounds | pacing (the broadcaster's decision) | mean bytes per access unit sent (its first IDR included) |`)
     lines.push('|---|---|---|---|---|---|---|---|---|')
     for (const r of latency) {
       const au = r.auBytes?.length ? f(r.auBytes.reduce((a, b) => a + b, 0) / r.auBytes.length, 0) : '-'

@@ -434,6 +434,10 @@ function createBroadcaster(options = {}) {
     if (bindAddress) config.bindAddress = bindAddress
     if (portRange) [config.portRangeBegin, config.portRangeEnd] = portRange
     const pc = new PeerConnection(id, config)
+    // node-datachannel releases a connection's native callbacks (which keep the process alive)
+    // when it reports 'closed', and only to a state handler: one from the start, so that a
+    // connection closed before addPeer sets its own does not hold the process
+    pc.onStateChange(() => {})
     const gathered = new Promise((resolve, reject) => {
       const t = setTimeout(() => reject(new WebRtcError(500, `ICE gathering did not complete within ${gatherTimeoutMs} ms`, 'ERR_ICE')), gatherTimeoutMs)
       pc.onGatheringStateChange((s) => {
@@ -599,6 +603,110 @@ function createBroadcaster(options = {}) {
     return sps
   }
 
+  /**
+   * Offers a send-only H.264 stream (for an SFU such as Janus's VideoRoom, or a WHIP endpoint).
+   * Resolves { id, peer, sdp, setAnswer(sdp), close() }. `candidates: false` leaves our ICE
+   * candidates out of the offer (see publishWhip).
+   */
+  async function offer({ profileLevelId = '42e01f', payloadType = 96, candidates = true } = {}) {
+    ensureOpen()
+    const id = randomUUID()
+    const { pc, gathered } = newPeerConnection(id)
+    const peer = addPeer(id, pc, {
+      mid: 'video',
+      pt: payloadType,
+      fmtp: `profile-level-id=${profileLevelId};packetization-mode=1;level-asymmetry-allowed=1`,
+      kind: 'publisher',
+      playoutDelayId: 6, // ours to choose as the offerer (1-14)
+    })
+    pc.setLocalDescription('offer')
+    try {
+      await gathered
+    } catch (e) {
+      remove(id)
+      throw e
+    }
+    const sdp = pc.localDescription().sdp
+    return {
+      id,
+      peer,
+      sdp: candidates ? sdp : sdp.replace(/^a=candidate:.*\r?\n/gm, ''),
+      setAnswer(sdp) {
+        pc.setRemoteDescription(sdp, 'answer')
+      },
+      close: () => remove(id),
+    }
+  }
+
+  /**
+   * Publishes the stream to a WHIP endpoint (RFC 9725): POSTs this broadcaster's offer (every
+   * candidate in it, no trickle) with `Authorization: Bearer <token>` when a token is given,
+   * expects `201 Created` with the SDP answer and a `Location`, and DELETEs that resource on
+   * close(). Resolves { id, resource, peer, close() }; rejects with WebRtcError (code
+   * 'ERR_WHIP', `status` the endpoint's or 502 when it could not be reached) naming what the
+   * endpoint did, after releasing the peer.
+   *
+   * The offer carries no candidates of ours unless `sendCandidates`: a full-ICE endpoint starts
+   * its checks as soon as it has them, and when they reach us before the 201 does, libdatachannel
+   * 0.24 connects ICE, starts DTLS without the endpoint's fingerprint, fails the handshake and
+   * closes the connection (seen here on loopback in about half the tries). Without them the
+   * endpoint learns our address from our own checks, which start once its answer is set (RFC
+   * 8445 peer-reflexive candidates); an ICE-lite endpoint never sends checks anyway.
+   */
+  async function publishWhip(url, { token, profileLevelId, timeoutMs = 10000, sendCandidates = false } = {}) {
+    let endpoint = null
+    try {
+      endpoint = new URL(url)
+    } catch {}
+    if (!endpoint || (endpoint.protocol !== 'http:' && endpoint.protocol !== 'https:')) {
+      throw Object.assign(new TypeError(`url must be the http: or https: URL of a WHIP endpoint, got ${JSON.stringify(url)}`), { code: 'ERR_INVALID_ARG' })
+    }
+    if (token !== undefined && (typeof token !== 'string' || !token)) {
+      throw Object.assign(new TypeError(`token must be a non-empty string (sent as a Bearer token), got ${typeof token}`), { code: 'ERR_INVALID_ARG' })
+    }
+    const where = `${endpoint.origin}${endpoint.pathname}` // never the query: it may hold a secret
+    const auth = token ? { Authorization: `Bearer ${token}` } : {}
+    const o = await offer({ profileLevelId, candidates: sendCandidates })
+    const fail = (status, why) => {
+      o.close()
+      return new WebRtcError(status, `WHIP ${where}: ${why}`, 'ERR_WHIP')
+    }
+    let res
+    let body
+    try {
+      res = await fetch(endpoint, { method: 'POST', headers: { 'Content-Type': 'application/sdp', ...auth }, body: o.sdp, signal: AbortSignal.timeout(timeoutMs) })
+      body = await res.text()
+    } catch (e) {
+      throw fail(502, `the POST failed: ${e.cause?.message ?? e.message}`)
+    }
+    if (res.status !== 201) throw fail(res.status, `the endpoint answered ${res.status} ${res.statusText}, expected 201 Created: ${body.trim().slice(0, 300)}`)
+    const location = res.headers.get('location')
+    if (!location) throw fail(502, 'the 201 answer has no Location header (the resource to DELETE when leaving)')
+    if (!body.startsWith('v=0')) throw fail(502, `the 201 answer is not SDP (it starts with ${JSON.stringify(body.slice(0, 20))})`)
+    const resource = new URL(location, res.url || endpoint)
+    let closing = null
+    const close = () =>
+      (closing ??= (async () => {
+        remove(o.id)
+        try {
+          const r = await fetch(resource, { method: 'DELETE', headers: auth, signal: AbortSignal.timeout(timeoutMs) })
+          await r.arrayBuffer()
+          return r.status
+        } catch (e) {
+          log(`WHIP DELETE ${resource.origin}${resource.pathname} failed: ${e.message}`)
+          return null
+        }
+      })())
+    try {
+      o.setAnswer(body)
+    } catch (e) {
+      await close()
+      throw new WebRtcError(502, `WHIP ${where}: the answer was refused: ${e.message}`, 'ERR_WHIP')
+    }
+    log(`published to WHIP ${where} as ${resource.pathname}`)
+    return { id: o.id, resource: resource.href, peer: o.peer, close }
+  }
+
   return {
     /**
      * Answers a viewer's SDP offer (non-trickle: the answer carries every candidate).
@@ -641,33 +749,8 @@ function createBroadcaster(options = {}) {
       return { id, sdp: pc.localDescription().sdp, peer }
     },
 
-    /**
-     * Offers a send-only H.264 stream (for an SFU such as Janus's VideoRoom). Resolves
-     * { id, sdp, setAnswer(sdp), close() }.
-     */
-    async offer({ profileLevelId = '42e01f', payloadType = 96 } = {}) {
-      ensureOpen()
-      const id = randomUUID()
-      const { pc, gathered } = newPeerConnection(id)
-      const peer = addPeer(id, pc, {
-        mid: 'video',
-        pt: payloadType,
-        fmtp: `profile-level-id=${profileLevelId};packetization-mode=1;level-asymmetry-allowed=1`,
-        kind: 'publisher',
-        playoutDelayId: 6, // ours to choose as the offerer (1-14)
-      })
-      pc.setLocalDescription('offer')
-      await gathered
-      return {
-        id,
-        peer,
-        sdp: pc.localDescription().sdp,
-        setAnswer(sdp) {
-          pc.setRemoteDescription(sdp, 'answer')
-        },
-        close: () => remove(id),
-      }
-    },
+    offer,
+    publishWhip,
 
     /** Ends the peer `id` (a WHEP DELETE); false when there is no such peer. */
     remove,
@@ -702,4 +785,28 @@ function createBroadcaster(options = {}) {
   }
 }
 
-module.exports = { createBroadcaster, WebRtcError, parseOffer, parseRtcp, spsInfo, chooseFormat, broadcastSettings, isLocalAddress, choosePacing }
+/**
+ * Publishes one capture to a WHIP endpoint with a broadcaster of its own (`options` are
+ * createBroadcaster's, plus publishWhip's `token`, `profileLevelId`, `timeoutMs`, `sendCandidates`). Resolves { id, resource, broadcaster,
+ * peer, close() }: close() DELETEs the resource and stops the capture.
+ */
+async function publishWhip(url, { token, profileLevelId, timeoutMs, sendCandidates, ...options } = {}) {
+  const broadcaster = createBroadcaster({ idleStopMs: 0, ...options })
+  try {
+    const p = await broadcaster.publishWhip(url, { token, profileLevelId, timeoutMs, sendCandidates })
+    return {
+      ...p,
+      broadcaster,
+      async close() {
+        const status = await p.close()
+        broadcaster.close()
+        return status
+      },
+    }
+  } catch (e) {
+    broadcaster.close()
+    throw e
+  }
+}
+
+module.exports = { createBroadcaster, publishWhip, WebRtcError, parseOffer, parseRtcp, spsInfo, chooseFormat, broadcastSettings, isLocalAddress, choosePacing }
