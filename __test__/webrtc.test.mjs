@@ -285,14 +285,13 @@ describe('stripecast/webrtc pieces (no browser)', () => {
     assert.throws(() => createBroadcaster({ pacing: 'sometimes' }), /pacing must be one of 'auto', 'always', 'off', got "sometimes"/)
   })
 
-  it('paces a peer only where a burst can meet a router queue: not on loopback, a LAN or this host', () => {
+  it('paces a peer only where a burst can meet a router queue: not on loopback or a LAN', () => {
     for (const a of ['127.0.0.1', '127.9.9.9', '::1', '10.1.2.3', '172.16.0.1', '172.31.255.255', '192.168.1.20', '169.254.3.4', 'fe80::1', 'fe80::1%eth0', 'fd00::2', 'fc12::1', '::ffff:192.168.0.5', '[::1]']) {
       assert.equal(isLocalAddress(a), true, a)
     }
     for (const a of ['8.8.8.8', '172.15.0.1', '172.32.0.1', '192.169.0.1', '100.64.0.1', '2001:db8::1', '192.0.2.2', '', 'localhost', null]) {
       assert.equal(isLocalAddress(a), false, String(a))
     }
-    assert.equal(isLocalAddress('192.0.2.2', ['127.0.0.1', '192.0.2.2']), true, "one of this host's own addresses")
     const pair = (remote, type = 'host', localType = 'host') => ({ local: { address: '127.0.0.1', type: localType }, remote: { address: remote, type } })
     assert.deepEqual(choosePacing('auto', pair('127.0.0.1')), { paced: false, reason: 'local peer 127.0.0.1' })
     assert.deepEqual(choosePacing('auto', pair('203.0.113.7', 'srflx')), { paced: true, reason: 'remote peer 203.0.113.7' })

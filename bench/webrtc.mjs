@@ -12,7 +12,8 @@
 // code and settings, so that its CPU is its own): `ws` examples/screen-to-browser/server.mjs (full-frame H.264 over the WebSocket, the
 // page's WebCodecs client), `whep` the same server with --transport webrtc (WHEP, <video>;
 // pacing 'auto', i.e. no pacer on loopback), `whep-paced` the same with `pacing: 'always'`
-// (libdatachannel's pacer even on loopback: the A/B of the pacer in one run), `janus` examples/sfu-janus/server.mjs (one publisher into a private Janus VideoRoom, the
+// (libdatachannel's pacer even on loopback: the A/B of the pacer in one run), `janus-unpaced`
+// Janus with its publisher not paced (the example paces it), `janus` examples/sfu-janus/server.mjs (one publisher into a private Janus VideoRoom, the
 // pages subscribe through it). All on loopback, one headless Chromium.
 //
 // Latency: a 64x64 marker on the X screen flips colour (xpaint fill, timed just before the
@@ -80,7 +81,8 @@ const PATHS = {
   ws: { label: 'ws (WebSocket, full-frame H.264, WebCodecs)', script: 'examples/screen-to-browser/server.mjs', argv: ['--codec', 'h264', '--fullframe'], webrtc: false },
   whep: { label: 'WebRTC direct (WHEP), pacing auto (none on loopback)', script: 'examples/screen-to-browser/server.mjs', argv: ['--transport', 'webrtc'], webrtc: true },
   'whep-paced': { label: 'WebRTC direct (WHEP), paced (50 Mbit/s, 5 ms tick)', script: 'examples/screen-to-browser/server.mjs', argv: ['--transport', 'webrtc'], webrtc: true },
-  janus: { label: 'WebRTC through Janus (VideoRoom)', script: 'examples/sfu-janus/server.mjs', argv: [], webrtc: true },
+  janus: { label: 'WebRTC through Janus (VideoRoom), publisher paced (the example\'s default)', script: 'examples/sfu-janus/server.mjs', argv: [], webrtc: true },
+  'janus-unpaced': { label: 'WebRTC through Janus (VideoRoom), publisher not paced', script: 'examples/sfu-janus/server.mjs', argv: [], webrtc: true },
 }
 
 function percentile(sorted, p) {
@@ -268,7 +270,7 @@ async function latencyRun(name, browser, painter, display, samples) {
 
 /** Light viewers of a path in a child process (webrtc-light-viewers.mjs). */
 async function startLightViewers(name, url) {
-  const kind = name === 'janus' ? 'janus' : name === 'ws' ? 'ws' : 'whep'
+  const kind = name.startsWith('janus') ? 'janus' : name === 'ws' ? 'ws' : 'whep'
   const child = spawn(process.execPath, [join(root, 'bench', 'webrtc-light-viewers.mjs'), kind, url], { cwd: root, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] })
   let out = ''
   child.stdout.on('data', (d) => (out += d))
@@ -514,7 +516,7 @@ function report({ latency, cpu, load0 }) {
     lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|')
     for (const r of cpu) {
       lines.push(
-        `| ${r.name} | ${r.viewers} | ${f(r.node * 100)} | ${f(r.captureFps)} | ${f(r.msPerFrame, 2)} | ${r.name === 'janus' ? f(r.janus * 100) : '-'} | ${f(r.viewersCpu * 100)} | ${f(r.fpsMin)} / ${f(r.fpsMedian)} | ${f(r.mbpsMin, 2)} / ${f(r.mbpsMedian, 2)} | ${f(r.pktsMin, 0)} / ${f(r.pktsMedian, 0)} | ${f(r.machine * 100, 0)} | ${r.pacing || '-'} | ${r.joinErrors.join('; ')} |`,
+        `| ${r.name} | ${r.viewers} | ${f(r.node * 100)} | ${f(r.captureFps)} | ${f(r.msPerFrame, 2)} | ${r.name.startsWith('janus') ? f(r.janus * 100) : '-'} | ${f(r.viewersCpu * 100)} | ${f(r.fpsMin)} / ${f(r.fpsMedian)} | ${f(r.mbpsMin, 2)} / ${f(r.mbpsMedian, 2)} | ${f(r.pktsMin, 0)} / ${f(r.pktsMedian, 0)} | ${f(r.machine * 100, 0)} | ${r.pacing || '-'} | ${r.joinErrors.join('; ')} |`,
       )
     }
     const jan = cpu.filter((r) => r.name === 'janus')

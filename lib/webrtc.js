@@ -18,7 +18,6 @@
 
 const { randomUUID, randomInt } = require('node:crypto')
 const { isIP } = require('node:net')
-const { networkInterfaces } = require('node:os')
 
 const CLOCK_RATE = 90000
 /** RTP header extension telling the receiver how long it may buffer (min and max, 10 ms units). */
@@ -234,13 +233,11 @@ function parseRtcp(buf) {
 // Pacing: where a burst can hurt
 
 /**
- * Whether `address` (an IP literal) can only be on this host or the local link/LAN: loopback,
- * RFC 1918 and IPv6 unique-local (fc00::/7) private ranges, link-local (169.254/16, fe80::/10),
- * or one of `ownAddresses` (this host's interfaces: a peer there, e.g. an SFU on the same
- * machine, is reached without leaving it). Anything else, including CGNAT's 100.64/10 and
- * names, is treated as a path with a router queue to overflow.
+ * Whether `address` (an IP literal) is on this host or the local link/LAN: loopback, RFC 1918
+ * and IPv6 unique-local (fc00::/7) private ranges, link-local (169.254/16, fe80::/10). Anything
+ * else, including CGNAT's 100.64/10 and names, is a path with a router queue to overflow.
  */
-function isLocalAddress(address, ownAddresses = []) {
+function isLocalAddress(address) {
   let a = String(address ?? '').toLowerCase()
   if (a.startsWith('[') && a.endsWith(']')) a = a.slice(1, -1)
   a = a.replace(/%.*$/, '') // an IPv6 zone (fe80::1%eth0)
@@ -248,7 +245,6 @@ function isLocalAddress(address, ownAddresses = []) {
   if (mapped) a = mapped[1]
   const family = isIP(a)
   if (!family) return false
-  if (ownAddresses.some((o) => String(o).toLowerCase().replace(/%.*$/, '') === a)) return true
   if (family === 4) {
     const [b0, b1] = a.split('.').map(Number)
     return b0 === 127 || b0 === 10 || (b0 === 172 && b1 >= 16 && b1 <= 31) || (b0 === 192 && b1 === 168) || (b0 === 169 && b1 === 254)
@@ -267,23 +263,17 @@ const PACING_POLICIES = ['auto', 'always', 'off']
  * queue for an IDR's burst to overflow, and libdatachannel's pacer hands every packet to its
  * thread pool (measured: 6-8 ms more glass-to-glass at the median on the loaded build machine).
  * `pair` is node-datachannel's getSelectedCandidatePair() (null when unknown: paced).
+ * Not local: this host's other addresses. A burst can overflow the receiving socket's buffer
+ * too: unpaced 1080p IDRs into a Janus on this host's eth0 lost packets (bench/webrtc-results.md).
  */
-function choosePacing(policy, pair, ownAddresses = []) {
+function choosePacing(policy, pair) {
   if (policy === 'off') return { paced: false, reason: 'pacing off' }
   if (policy === 'always') return { paced: true, reason: 'pacing always' }
   const remote = pair?.remote
   if (!remote?.address) return { paced: true, reason: 'no selected candidate pair' }
   if (remote.type === 'relay' || pair.local?.type === 'relay') return { paced: true, reason: `relayed (${remote.address})` }
-  if (isLocalAddress(remote.address, ownAddresses)) return { paced: false, reason: `local peer ${remote.address}` }
+  if (isLocalAddress(remote.address)) return { paced: false, reason: `local peer ${remote.address}` }
   return { paced: true, reason: `remote peer ${remote.address}` }
-}
-
-/** This host's interface addresses. */
-function ownAddresses() {
-  return Object.values(networkInterfaces())
-    .flat()
-    .map((i) => i?.address)
-    .filter(Boolean)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -533,7 +523,7 @@ function createBroadcaster(options = {}) {
       try {
         pair = pc.getSelectedCandidatePair()
       } catch {}
-      const d = maxBitrate && PacingHandler ? choosePacing(pacing, pair, ownAddresses()) : { paced: false, reason: 'maxBitrate 0' }
+      const d = maxBitrate && PacingHandler ? choosePacing(pacing, pair) : { paced: false, reason: 'maxBitrate 0' }
       if (d.paced) packetizer.addToChain(new PacingHandler(maxBitrate, pacingIntervalMs))
       peer.paced = d.paced
       peer.pacingReason = d.reason
