@@ -18,8 +18,14 @@ export interface BroadcasterOptions {
   bindAddress?: string
   /** UDP port range for ICE, [begin, end]. */
   portRange?: [number, number]
-  /** Pacing ceiling per peer in bits/s (libdatachannel's PacingHandler); 0 sends at once. Default 50e6. */
+  /** Pacing ceiling per peer in bits/s (libdatachannel's PacingHandler); 0 never paces. Default 50e6. */
   maxBitrate?: number
+  /**
+   * Which peers are paced, decided once per peer when its track opens: 'auto' (default) paces
+   * unless the selected ICE pair's remote address is loopback, private (RFC 1918, fc00::/7)
+   * or link-local, and not a TURN relay; 'always'; 'off'.
+   */
+  pacing?: 'auto' | 'always' | 'off'
   /** Pacer tick in ms. Default 5. */
   pacingIntervalMs?: number
   /** PLI/FIR and new peers ask for an IDR at most this often, all peers together. Default 500. */
@@ -42,6 +48,11 @@ export interface PeerStats {
   id: string
   kind: 'viewer' | 'publisher'
   open: boolean
+  /** Whether its packets go through the pacer (null until its track opens), and why. */
+  paced: boolean | null
+  pacingReason: string | null
+  /** The remote address of the selected ICE candidate pair (null until open). */
+  remoteAddress: string | null
   accessUnits: number
   bytes: number
   /** RTCP from the peer: picture loss indications, full intra requests, NACKed packets. */
@@ -86,11 +97,41 @@ export interface Offer {
   close(): boolean
 }
 
+export interface WhipOptions {
+  /** Sent as `Authorization: Bearer <token>` on the POST and the DELETE. */
+  token?: string
+  /** The H.264 profile-level-id offered. Default '42e01f' (constrained baseline, what x264 emits here). */
+  profileLevelId?: string
+  /** Each HTTP request's limit in ms. Default 10000. */
+  timeoutMs?: number
+  /**
+   * Put our ICE candidates in the offer. Default false: a full-ICE endpoint's checks arriving
+   * before its answer make libdatachannel 0.24 fail DTLS; without them the endpoint learns our
+   * address from our checks.
+   */
+  sendCandidates?: boolean
+}
+
+export interface WhipPublication {
+  /** The broadcaster's peer id. */
+  id: string
+  /** The WHIP resource (the 201's Location, absolute). */
+  resource: string
+  /** DELETEs the resource and ends the peer; resolves the DELETE's status (null when it failed). */
+  close(): Promise<number | null>
+}
+
 export interface Broadcaster {
   /** Answers a viewer's offer (a WHEP POST). Rejects with WebRtcError for an offer it cannot serve. */
   answer(offerSdp: string): Promise<Answer>
   /** Offers a send-only H.264 stream, e.g. to publish into an SFU. */
-  offer(options?: { profileLevelId?: string; payloadType?: number }): Promise<Offer>
+  offer(options?: { profileLevelId?: string; payloadType?: number; candidates?: boolean }): Promise<Offer>
+  /**
+   * Publishes to a WHIP endpoint (RFC 9725): POST the offer, 201 + answer + Location, DELETE on
+   * close(). Rejects with WebRtcError (code 'ERR_WHIP', `status` the endpoint's, 502 when it
+   * could not be reached or answered wrongly); TypeError (code 'ERR_INVALID_ARG') for a bad url or token.
+   */
+  publishWhip(url: string, options?: WhipOptions): Promise<WhipPublication>
   /** Ends a peer (a WHEP DELETE); false when there is none with that id. */
   remove(id: string): boolean
   requestKeyframe(): void
@@ -104,3 +145,15 @@ export interface Broadcaster {
 }
 
 export declare function createBroadcaster(options?: BroadcasterOptions): Broadcaster
+/** publishWhip with a broadcaster of its own; close() also stops its capture. */
+export declare function publishWhip(
+  url: string,
+  options?: WhipOptions & BroadcasterOptions,
+): Promise<WhipPublication & { broadcaster: Broadcaster }>
+/** Loopback, private (RFC 1918, fc00::/7) or link-local. */
+export declare function isLocalAddress(address: string): boolean
+/** The pacing decision for a peer from the policy and its selected ICE candidate pair. */
+export declare function choosePacing(
+  policy: 'auto' | 'always' | 'off',
+  pair: { local?: { address: string; type: string }; remote?: { address: string; type: string } } | null,
+): { paced: boolean; reason: string }

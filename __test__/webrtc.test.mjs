@@ -161,7 +161,10 @@ describe('WebRTC (WHEP) in headless Chromium', { timeout: 120000 }, () => {
     const lateFirst = psnr(await readCanvas(late), await screen())
     assert.ok(lateMs <= LATE_JOIN_MS, `late viewer: first picture ${lateMs.toFixed(0)} ms after connecting (> ${LATE_JOIN_MS} ms)`)
     assert.ok(lateFirst >= MIN_PSNR, `late viewer: its first picture is ${lateFirst.toFixed(2)} dB < ${MIN_PSNR} dB`)
-    assert.equal(srv.whep.broadcaster.stats().captureStarts, 1, 'one shared capture for all viewers')
+    const bs = srv.whep.broadcaster.stats()
+    assert.equal(bs.captureStarts, 1, 'one shared capture for all viewers')
+    // loopback viewers: no pacer (pacing 'auto')
+    assert.deepEqual(bs.peers.map((p) => [p.paced, p.remoteAddress]), bs.peers.map(() => [false, '127.0.0.1']), 'loopback peers are not paced')
     assert.deepEqual(page.errors.concat(late.errors), [], 'page errors')
     t.diagnostic(`after a change ${changed.toFixed(2)} dB; late viewer: first picture ${lateMs.toFixed(0)} ms after connecting, ${lateFirst.toFixed(2)} dB`)
   })
@@ -225,7 +228,7 @@ describe('WebRTC (WHEP) in headless Chromium', { timeout: 120000 }, () => {
 })
 
 describe('stripecast/webrtc pieces (no browser)', () => {
-  const { parseRtcp, parseOffer, chooseFormat, spsInfo, broadcastSettings, createBroadcaster } = require('stripecast/webrtc')
+  const { parseRtcp, parseOffer, chooseFormat, spsInfo, broadcastSettings, createBroadcaster, isLocalAddress, choosePacing } = require('stripecast/webrtc')
 
   it('reads RTCP from a viewer: receiver report, PLI, FIR, NACK and REMB in one compound packet', () => {
     const ssrc = 0x11223344
@@ -279,5 +282,23 @@ describe('stripecast/webrtc pieces (no browser)', () => {
     assert.throws(() => broadcastSettings({ h264Fullframe: false }), /h264Fullframe must be true \(or left out\), got false/)
     assert.deepEqual(broadcastSettings({ outputMode: 1, targetFps: 30 }), { outputMode: 'h264', targetFps: 30, h264Fullframe: true, omitStripeHeaders: true })
     assert.throws(() => createBroadcaster({ maxBitrate: 5 }), /maxBitrate must be 0 \(no pacing\) or at least 100000 bits\/s, got 5/)
+    assert.throws(() => createBroadcaster({ pacing: 'sometimes' }), /pacing must be one of 'auto', 'always', 'off', got "sometimes"/)
+  })
+
+  it('paces a peer only where a burst can meet a router queue: not on loopback or a LAN', () => {
+    for (const a of ['127.0.0.1', '127.9.9.9', '::1', '10.1.2.3', '172.16.0.1', '172.31.255.255', '192.168.1.20', '169.254.3.4', 'fe80::1', 'fe80::1%eth0', 'fd00::2', 'fc12::1', '::ffff:192.168.0.5', '[::1]']) {
+      assert.equal(isLocalAddress(a), true, a)
+    }
+    for (const a of ['8.8.8.8', '172.15.0.1', '172.32.0.1', '192.169.0.1', '100.64.0.1', '2001:db8::1', '192.0.2.2', '', 'localhost', null]) {
+      assert.equal(isLocalAddress(a), false, String(a))
+    }
+    const pair = (remote, type = 'host', localType = 'host') => ({ local: { address: '127.0.0.1', type: localType }, remote: { address: remote, type } })
+    assert.deepEqual(choosePacing('auto', pair('127.0.0.1')), { paced: false, reason: 'local peer 127.0.0.1' })
+    assert.deepEqual(choosePacing('auto', pair('203.0.113.7', 'srflx')), { paced: true, reason: 'remote peer 203.0.113.7' })
+    assert.equal(choosePacing('auto', pair('10.0.0.9', 'relay')).paced, true, 'a TURN relay is paced whatever its address')
+    assert.equal(choosePacing('auto', pair('10.0.0.9', 'host', 'relay')).paced, true, 'relayed on our side')
+    assert.equal(choosePacing('auto', null).paced, true, 'unknown pair: paced')
+    assert.equal(choosePacing('always', pair('127.0.0.1')).paced, true)
+    assert.equal(choosePacing('off', pair('203.0.113.7')).paced, false)
   })
 })

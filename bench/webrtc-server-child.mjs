@@ -3,8 +3,11 @@
 // the example servers' code (startServer, startSfuServer) with their command lines' settings,
 // plus the capture's counters on request over IPC (the CPU figures are per encoded frame too).
 //
-//   node bench/webrtc-server-child.mjs ws|whep|janus DISPLAY FPS CRF [MAX_BITRATE] [PACING_MS]
-//   -> IPC { url, janusPid }, then { stats } for each 'stats' message; SIGTERM ends it
+//   node bench/webrtc-server-child.mjs ws|whep|whep-paced|janus|janus-unpaced DISPLAY FPS CRF [MAX_BITRATE] [PACING_MS]
+//   -> IPC { url, janusPid }, then { stats } for each 'stats' message, { peers } (the
+//   broadcaster's per-peer stats: pacing decision, bytes) for each 'peers'; SIGTERM ends it.
+//   whep-paced: WHEP with `pacing: 'always'` (the pacer even on loopback); janus-unpaced: the
+//   Janus publisher with `pacing: 'off'` (the example paces it always): A/B runs.
 import { readFileSync } from 'node:fs'
 import { startServer } from '../examples/screen-to-browser/server.mjs'
 import { startSfuServer } from '../examples/sfu-janus/server.mjs'
@@ -22,19 +25,26 @@ function childPids(pid) {
 
 let srv
 let captureStats
-if (path === 'janus') {
-  srv = await startSfuServer(common)
+let broadcaster = () => null
+if (path === 'janus' || path === 'janus-unpaced') {
+  srv = await startSfuServer({ ...common, webrtc: path === 'janus-unpaced' ? { pacing: 'off' } : undefined })
+  broadcaster = () => srv.broadcaster
   captureStats = () => srv.broadcaster.stats().capture
-} else if (path === 'ws' || path === 'whep') {
-  srv = await startServer({ ...common, codec: 'h264', fullframe: true, transport: path === 'whep' ? 'webrtc' : 'ws', maxBitrate: maxBitrate ? Number(maxBitrate) : undefined, webrtc: pacingMs ? { pacingIntervalMs: Number(pacingMs) } : undefined })
+} else if (path === 'ws' || path === 'whep' || path === 'whep-paced') {
+  const webrtc = {}
+  if (pacingMs) webrtc.pacingIntervalMs = Number(pacingMs)
+  if (path === 'whep-paced') webrtc.pacing = 'always'
+  srv = await startServer({ ...common, codec: 'h264', fullframe: true, transport: path === 'ws' ? 'ws' : 'webrtc', maxBitrate: maxBitrate ? Number(maxBitrate) : undefined, webrtc })
+  broadcaster = () => srv.whep.broadcaster
   captureStats = () => (path === 'ws' ? srv.hub.stats().capture : srv.whep.broadcaster?.stats().capture) ?? null
 } else {
-  throw new Error(`unknown path '${path}' (ws, whep, janus)`)
+  throw new Error(`unknown path '${path}' (ws, whep, whep-paced, janus, janus-unpaced)`)
 }
-const janusPid = path === 'janus' ? childPids(process.pid).find((c) => /janus/.test(readFileSync(`/proc/${c}/cmdline`, 'utf8'))) ?? null : null
+const janusPid = path.startsWith('janus') ? childPids(process.pid).find((c) => /janus/.test(readFileSync(`/proc/${c}/cmdline`, 'utf8'))) ?? null : null
 process.send({ url: srv.url, janusPid })
 process.on('message', (m) => {
   if (m === 'stats') process.send({ stats: captureStats() })
+  if (m === 'peers') process.send({ peers: (broadcaster()?.stats().peers ?? []).map(({ kind, paced, pacingReason, remoteAddress, accessUnits, bytes }) => ({ kind, paced, pacingReason, remoteAddress, accessUnits, bytes })) })
 })
 process.once('SIGTERM', () => {
   srv.close().then(() => process.exit(0))

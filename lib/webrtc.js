@@ -17,6 +17,7 @@
  */
 
 const { randomUUID, randomInt } = require('node:crypto')
+const { isIP } = require('node:net')
 
 const CLOCK_RATE = 90000
 /** RTP header extension telling the receiver how long it may buffer (min and max, 10 ms units). */
@@ -229,6 +230,53 @@ function parseRtcp(buf) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Pacing: where a burst can hurt
+
+/**
+ * Whether `address` (an IP literal) is on this host or the local link/LAN: loopback, RFC 1918
+ * and IPv6 unique-local (fc00::/7) private ranges, link-local (169.254/16, fe80::/10). Anything
+ * else, including CGNAT's 100.64/10 and names, is a path with a router queue to overflow.
+ */
+function isLocalAddress(address) {
+  let a = String(address ?? '').toLowerCase()
+  if (a.startsWith('[') && a.endsWith(']')) a = a.slice(1, -1)
+  a = a.replace(/%.*$/, '') // an IPv6 zone (fe80::1%eth0)
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(a)
+  if (mapped) a = mapped[1]
+  const family = isIP(a)
+  if (!family) return false
+  if (family === 4) {
+    const [b0, b1] = a.split('.').map(Number)
+    return b0 === 127 || b0 === 10 || (b0 === 172 && b1 >= 16 && b1 <= 31) || (b0 === 192 && b1 === 168) || (b0 === 169 && b1 === 254)
+  }
+  if (a === '::1') return true
+  const first = parseInt(a.split(':')[0] || '0', 16)
+  return (first & 0xfe00) === 0xfc00 || (first & 0xffc0) === 0xfe80
+}
+
+const PACING_POLICIES = ['auto', 'always', 'off']
+
+/**
+ * Whether a peer's stream goes through the pacer: `{ paced, reason }`. `policy` 'always' and
+ * 'off' decide alone; 'auto' paces unless the selected ICE candidate pair's remote end is local
+ * (isLocalAddress) and not a TURN relay: on loopback or a LAN there is no bottleneck router
+ * queue for an IDR's burst to overflow, and libdatachannel's pacer hands every packet to its
+ * thread pool (measured: 6-8 ms more glass-to-glass at the median on the loaded build machine).
+ * `pair` is node-datachannel's getSelectedCandidatePair() (null when unknown: paced).
+ * Not local: this host's other addresses. A burst can overflow the receiving socket's buffer
+ * too: unpaced 1080p IDRs into a Janus on this host's eth0 lost packets (bench/webrtc-results.md).
+ */
+function choosePacing(policy, pair) {
+  if (policy === 'off') return { paced: false, reason: 'pacing off' }
+  if (policy === 'always') return { paced: true, reason: 'pacing always' }
+  const remote = pair?.remote
+  if (!remote?.address) return { paced: true, reason: 'no selected candidate pair' }
+  if (remote.type === 'relay' || pair.local?.type === 'relay') return { paced: true, reason: `relayed (${remote.address})` }
+  if (isLocalAddress(remote.address)) return { paced: false, reason: `local peer ${remote.address}` }
+  return { paced: true, reason: `remote peer ${remote.address}` }
+}
+
+// ---------------------------------------------------------------------------------------------
 // The broadcaster
 
 const FORCED = { outputMode: 'h264', h264Fullframe: true, omitStripeHeaders: true }
@@ -253,6 +301,7 @@ function createBroadcaster(options = {}) {
     bindAddress,
     portRange,
     maxBitrate = 50e6,
+    pacing = 'auto',
     pacingIntervalMs = 5,
     keyframeMinIntervalMs = 500,
     adaptCrf = true,
@@ -265,6 +314,9 @@ function createBroadcaster(options = {}) {
   const settings = broadcastSettings(userSettings)
   if (!(maxBitrate === 0 || (Number.isFinite(maxBitrate) && maxBitrate >= 100e3))) {
     throw new RangeError(`maxBitrate must be 0 (no pacing) or at least 100000 bits/s, got ${maxBitrate}`)
+  }
+  if (!PACING_POLICIES.includes(pacing)) {
+    throw new RangeError(`pacing must be one of ${PACING_POLICIES.map((p) => `'${p}'`).join(', ')}, got ${JSON.stringify(pacing)}`)
   }
   const baseCrf = settings.h264Crf ?? 23
   const maxCrf = Math.min(51, (adaptCrf && adaptCrf.maxCrf) ?? baseCrf + 8)
@@ -372,6 +424,10 @@ function createBroadcaster(options = {}) {
     if (bindAddress) config.bindAddress = bindAddress
     if (portRange) [config.portRangeBegin, config.portRangeEnd] = portRange
     const pc = new PeerConnection(id, config)
+    // node-datachannel releases a connection's native callbacks (which keep the process alive)
+    // when it reports 'closed', and only to a state handler: one from the start, so that a
+    // connection closed before addPeer sets its own does not hold the process
+    pc.onStateChange(() => {})
     const gathered = new Promise((resolve, reject) => {
       const t = setTimeout(() => reject(new WebRtcError(500, `ICE gathering did not complete within ${gatherTimeoutMs} ms`, 'ERR_ICE')), gatherTimeoutMs)
       pc.onGatheringStateChange((s) => {
@@ -412,7 +468,7 @@ function createBroadcaster(options = {}) {
     const packetizer = new H264RtpPacketizer('StartSequence', rtp)
     packetizer.addToChain(new RtcpSrReporter(rtp))
     packetizer.addToChain(new RtcpNackResponder())
-    if (maxBitrate && PacingHandler) packetizer.addToChain(new PacingHandler(maxBitrate, pacingIntervalMs))
+    // the pacer, if any, is appended when the track opens: only then is the ICE pair known
     track.setMediaHandler(packetizer)
 
     const startTs = randomInt(0, 2 ** 32)
@@ -426,10 +482,13 @@ function createBroadcaster(options = {}) {
       createdAt: Date.now(),
       openedAt: null,
       firstIdrAt: null,
+      ready: false, // the pacing is decided: media may flow
+      paced: null,
+      pacingReason: null,
       waitingForIdr: true,
       stats: { accessUnits: 0, bytes: 0, pli: 0, fir: 0, nack: 0, fractionLost: 0, cumulativeLost: 0, remb: null, skipped: 0 },
       send(au) {
-        if (!track.isOpen()) return
+        if (!peer.ready || !track.isOpen()) return
         // nothing before an IDR: a delta without its references only makes the peer ask again
         if (peer.waitingForIdr) {
           if (!au.isKeyFrame) {
@@ -458,7 +517,19 @@ function createBroadcaster(options = {}) {
     track.onClosed(() => {})
     track.onOpen(() => {
       peer.openedAt = Date.now()
-      log(`${kind} ${id} connected (${peers.size} peers)`)
+      // decided once, before the first packet: a chain changed mid-stream could reorder packets
+      // still queued in a pacer behind ones sent directly
+      let pair = null
+      try {
+        pair = pc.getSelectedCandidatePair()
+      } catch {}
+      const d = maxBitrate && PacingHandler ? choosePacing(pacing, pair) : { paced: false, reason: 'maxBitrate 0' }
+      if (d.paced) packetizer.addToChain(new PacingHandler(maxBitrate, pacingIntervalMs))
+      peer.paced = d.paced
+      peer.pacingReason = d.reason
+      peer.remoteAddress = pair?.remote?.address ?? null
+      peer.ready = true
+      log(`${kind} ${id} connected (${peers.size} peers), ${d.paced ? 'paced' : 'not paced'}: ${d.reason}`)
       requestKeyframe() // a new peer gets a picture now, not at the next change
     })
     track.onMessage((msg) => {
@@ -522,6 +593,110 @@ function createBroadcaster(options = {}) {
     return sps
   }
 
+  /**
+   * Offers a send-only H.264 stream (for an SFU such as Janus's VideoRoom, or a WHIP endpoint).
+   * Resolves { id, peer, sdp, setAnswer(sdp), close() }. `candidates: false` leaves our ICE
+   * candidates out of the offer (see publishWhip).
+   */
+  async function offer({ profileLevelId = '42e01f', payloadType = 96, candidates = true } = {}) {
+    ensureOpen()
+    const id = randomUUID()
+    const { pc, gathered } = newPeerConnection(id)
+    const peer = addPeer(id, pc, {
+      mid: 'video',
+      pt: payloadType,
+      fmtp: `profile-level-id=${profileLevelId};packetization-mode=1;level-asymmetry-allowed=1`,
+      kind: 'publisher',
+      playoutDelayId: 6, // ours to choose as the offerer (1-14)
+    })
+    pc.setLocalDescription('offer')
+    try {
+      await gathered
+    } catch (e) {
+      remove(id)
+      throw e
+    }
+    const sdp = pc.localDescription().sdp
+    return {
+      id,
+      peer,
+      sdp: candidates ? sdp : sdp.replace(/^a=candidate:.*\r?\n/gm, ''),
+      setAnswer(sdp) {
+        pc.setRemoteDescription(sdp, 'answer')
+      },
+      close: () => remove(id),
+    }
+  }
+
+  /**
+   * Publishes the stream to a WHIP endpoint (RFC 9725): POSTs this broadcaster's offer (every
+   * candidate in it, no trickle) with `Authorization: Bearer <token>` when a token is given,
+   * expects `201 Created` with the SDP answer and a `Location`, and DELETEs that resource on
+   * close(). Resolves { id, resource, peer, close() }; rejects with WebRtcError (code
+   * 'ERR_WHIP', `status` the endpoint's or 502 when it could not be reached) naming what the
+   * endpoint did, after releasing the peer.
+   *
+   * The offer carries no candidates of ours unless `sendCandidates`: a full-ICE endpoint starts
+   * its checks as soon as it has them, and when they reach us before the 201 does, libdatachannel
+   * 0.24 connects ICE, starts DTLS without the endpoint's fingerprint, fails the handshake and
+   * closes the connection (seen here on loopback in about half the tries). Without them the
+   * endpoint learns our address from our own checks, which start once its answer is set (RFC
+   * 8445 peer-reflexive candidates); an ICE-lite endpoint never sends checks anyway.
+   */
+  async function publishWhip(url, { token, profileLevelId, timeoutMs = 10000, sendCandidates = false } = {}) {
+    let endpoint = null
+    try {
+      endpoint = new URL(url)
+    } catch {}
+    if (!endpoint || (endpoint.protocol !== 'http:' && endpoint.protocol !== 'https:')) {
+      throw Object.assign(new TypeError(`url must be the http: or https: URL of a WHIP endpoint, got ${JSON.stringify(url)}`), { code: 'ERR_INVALID_ARG' })
+    }
+    if (token !== undefined && (typeof token !== 'string' || !token)) {
+      throw Object.assign(new TypeError(`token must be a non-empty string (sent as a Bearer token), got ${typeof token}`), { code: 'ERR_INVALID_ARG' })
+    }
+    const where = `${endpoint.origin}${endpoint.pathname}` // never the query: it may hold a secret
+    const auth = token ? { Authorization: `Bearer ${token}` } : {}
+    const o = await offer({ profileLevelId, candidates: sendCandidates })
+    const fail = (status, why) => {
+      o.close()
+      return new WebRtcError(status, `WHIP ${where}: ${why}`, 'ERR_WHIP')
+    }
+    let res
+    let body
+    try {
+      res = await fetch(endpoint, { method: 'POST', headers: { 'Content-Type': 'application/sdp', ...auth }, body: o.sdp, signal: AbortSignal.timeout(timeoutMs) })
+      body = await res.text()
+    } catch (e) {
+      throw fail(502, `the POST failed: ${e.cause?.message ?? e.message}`)
+    }
+    if (res.status !== 201) throw fail(res.status, `the endpoint answered ${res.status} ${res.statusText}, expected 201 Created: ${body.trim().slice(0, 300)}`)
+    const location = res.headers.get('location')
+    if (!location) throw fail(502, 'the 201 answer has no Location header (the resource to DELETE when leaving)')
+    if (!body.startsWith('v=0')) throw fail(502, `the 201 answer is not SDP (it starts with ${JSON.stringify(body.slice(0, 20))})`)
+    const resource = new URL(location, res.url || endpoint)
+    let closing = null
+    const close = () =>
+      (closing ??= (async () => {
+        remove(o.id)
+        try {
+          const r = await fetch(resource, { method: 'DELETE', headers: auth, signal: AbortSignal.timeout(timeoutMs) })
+          await r.arrayBuffer()
+          return r.status
+        } catch (e) {
+          log(`WHIP DELETE ${resource.origin}${resource.pathname} failed: ${e.message}`)
+          return null
+        }
+      })())
+    try {
+      o.setAnswer(body)
+    } catch (e) {
+      await close()
+      throw new WebRtcError(502, `WHIP ${where}: the answer was refused: ${e.message}`, 'ERR_WHIP')
+    }
+    log(`published to WHIP ${where} as ${resource.pathname}`)
+    return { id: o.id, resource: resource.href, peer: o.peer, close }
+  }
+
   return {
     /**
      * Answers a viewer's SDP offer (non-trickle: the answer carries every candidate).
@@ -564,33 +739,8 @@ function createBroadcaster(options = {}) {
       return { id, sdp: pc.localDescription().sdp, peer }
     },
 
-    /**
-     * Offers a send-only H.264 stream (for an SFU such as Janus's VideoRoom). Resolves
-     * { id, sdp, setAnswer(sdp), close() }.
-     */
-    async offer({ profileLevelId = '42e01f', payloadType = 96 } = {}) {
-      ensureOpen()
-      const id = randomUUID()
-      const { pc, gathered } = newPeerConnection(id)
-      const peer = addPeer(id, pc, {
-        mid: 'video',
-        pt: payloadType,
-        fmtp: `profile-level-id=${profileLevelId};packetization-mode=1;level-asymmetry-allowed=1`,
-        kind: 'publisher',
-        playoutDelayId: 6, // ours to choose as the offerer (1-14)
-      })
-      pc.setLocalDescription('offer')
-      await gathered
-      return {
-        id,
-        peer,
-        sdp: pc.localDescription().sdp,
-        setAnswer(sdp) {
-          pc.setRemoteDescription(sdp, 'answer')
-        },
-        close: () => remove(id),
-      }
-    },
+    offer,
+    publishWhip,
 
     /** Ends the peer `id` (a WHEP DELETE); false when there is no such peer. */
     remove,
@@ -612,7 +762,7 @@ function createBroadcaster(options = {}) {
       return {
         ...totals,
         crf,
-        peers: [...peers.values()].map((p) => ({ id: p.id, kind: p.kind, open: p.track.isOpen(), ...p.stats, connectMs: p.openedAt && p.openedAt - p.createdAt, firstIdrMs: p.firstIdrAt && p.firstIdrAt - p.createdAt })),
+        peers: [...peers.values()].map((p) => ({ id: p.id, kind: p.kind, open: p.track.isOpen(), paced: p.paced, pacingReason: p.pacingReason, remoteAddress: p.remoteAddress ?? null, ...p.stats, connectMs: p.openedAt && p.openedAt - p.createdAt, firstIdrMs: p.firstIdrAt && p.firstIdrAt - p.createdAt })),
         capture: capture ? capture.stats() : null,
       }
     },
@@ -625,4 +775,28 @@ function createBroadcaster(options = {}) {
   }
 }
 
-module.exports = { createBroadcaster, WebRtcError, parseOffer, parseRtcp, spsInfo, chooseFormat, broadcastSettings }
+/**
+ * Publishes one capture to a WHIP endpoint with a broadcaster of its own (`options` are
+ * createBroadcaster's, plus publishWhip's `token`, `profileLevelId`, `timeoutMs`, `sendCandidates`). Resolves { id, resource, broadcaster,
+ * peer, close() }: close() DELETEs the resource and stops the capture.
+ */
+async function publishWhip(url, { token, profileLevelId, timeoutMs, sendCandidates, ...options } = {}) {
+  const broadcaster = createBroadcaster({ idleStopMs: 0, ...options })
+  try {
+    const p = await broadcaster.publishWhip(url, { token, profileLevelId, timeoutMs, sendCandidates })
+    return {
+      ...p,
+      broadcaster,
+      async close() {
+        const status = await p.close()
+        broadcaster.close()
+        return status
+      },
+    }
+  } catch (e) {
+    broadcaster.close()
+    throw e
+  }
+}
+
+module.exports = { createBroadcaster, publishWhip, WebRtcError, parseOffer, parseRtcp, spsInfo, chooseFormat, broadcastSettings, isLocalAddress, choosePacing }
