@@ -18,6 +18,7 @@ import { requireChromium, launchChromium, readCanvas } from './helpers/browser.m
 import { makeLossyLink } from './helpers/lossy-net.mjs'
 import { drawCard } from '../bench/lib/cards.mjs'
 import { startServer } from '../examples/screen-to-browser/server.mjs'
+import { now, calibratePageClock } from './helpers/page-clock.mjs'
 
 const require = createRequire(import.meta.url)
 const W = 1280
@@ -28,7 +29,6 @@ const LOSS_PERCENT = 3
 const RECOVER_MS = 1000
 const CHANGES = 6
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
-const now = () => performance.timeOrigin + performance.now()
 
 let net
 let xvfb
@@ -38,18 +38,6 @@ let srv
 const pages = {}
 
 const screen = async () => bgrxImage(await painter.dump(0, 0, W, H), W, H)
-
-/** Offset to add to a page timestamp (timeOrigin + now) for this process's clock (best of 20 round trips). */
-async function calibrate(page) {
-  let best = { rtt: Infinity, offset: 0 }
-  for (let i = 0; i < 20; i++) {
-    const t0 = now()
-    const tp = await page.evaluate(() => performance.timeOrigin + performance.now())
-    const t1 = now()
-    if (t1 - t0 < best.rtt) best = { rtt: t1 - t0, offset: (t0 + t1) / 2 - tp }
-  }
-  return best.offset
-}
 
 /**
  * Installs a watcher that checks one canvas pixel on every animation frame (as a display
@@ -69,7 +57,7 @@ async function installWatcher(page) {
     }
     requestAnimationFrame(tick)
   })
-  page.clockOffset = await calibrate(page)
+  page.clockOffset = (await calibratePageClock(page, 20)).offset
 }
 
 function watch(page, x, y, hex) {

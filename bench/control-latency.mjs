@@ -17,7 +17,6 @@
 // The rAF poll quantises to the page's frame rate (60 Hz: up to 16.7 ms, 8 on average).
 // Needs Xvfb, chromium (/usr/bin/chromium), playwright-core, the addon with InputInjector.
 import { parseArgs } from 'node:util'
-import { performance } from 'node:perf_hooks'
 import { writeFileSync } from 'node:fs'
 import { cpus, loadavg, release } from 'node:os'
 import { join, dirname } from 'node:path'
@@ -27,6 +26,7 @@ import { startXvfb } from '../tools/xvfb.mjs'
 import { openPainter } from '../tools/xpaint.mjs'
 import { launchChromium, waitForPicture } from '../__test__/helpers/browser.mjs'
 import { startServer } from '../examples/screen-to-browser/server.mjs'
+import { now, percentile, calibratePageClock } from '../__test__/helpers/page-clock.mjs'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const { values: args } = parseArgs({
@@ -47,25 +47,6 @@ const MODES = {
 }
 const { InputInjector } = createRequire(import.meta.url)('stripecast')
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
-const now = () => performance.timeOrigin + performance.now()
-
-function percentile(sorted, p) {
-  if (!sorted.length) return NaN
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))
-  return sorted[i]
-}
-
-/** Offset to add to a page timestamp (timeOrigin + now) to get this process's clock. */
-async function calibrate(page) {
-  let best = { rtt: Infinity, offset: 0 }
-  for (let i = 0; i < 30; i++) {
-    const t0 = now()
-    const tp = await page.evaluate(() => performance.timeOrigin + performance.now())
-    const t1 = now()
-    if (t1 - t0 < best.rtt) best = { rtt: t1 - t0, offset: (t0 + t1) / 2 - tp }
-  }
-  return best
-}
 
 /** Distinct click spots on a grid, away from the edges (each press leaves a red square). */
 function spots(n) {
@@ -112,7 +93,7 @@ async function runMode(name, browser, painter, display) {
   try {
     await waitForPicture(page, { width: W, height: H, quietMs: 300, timeoutMs: 20000 })
     await page.waitForFunction(() => window.stripecast.control?.granted === true, null, { timeout: 10000 })
-    const cal = await calibrate(page)
+    const cal = await calibratePageClock(page)
     let waiter = null
     await page.exposeFunction('__pressSeen', (t0, t1) => waiter?.({ t0, t1 }))
     // the page: on pointerdown note the time and the canvas pixel, then poll it every frame

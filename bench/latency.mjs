@@ -14,11 +14,11 @@
 // The rAF poll quantises to the page's frame rate (60 Hz: up to 16.7 ms, 8 ms on average),
 // as a display would. Needs Xvfb, chromium (/usr/bin/chromium), playwright-core, the addon.
 import { parseArgs } from 'node:util'
-import { performance } from 'node:perf_hooks'
 import { startXvfb } from '../tools/xvfb.mjs'
 import { openPainter } from '../tools/xpaint.mjs'
 import { launchChromium, waitForPicture } from '../__test__/helpers/browser.mjs'
 import { startServer } from '../examples/screen-to-browser/server.mjs'
+import { now, percentile, calibratePageClock } from '../__test__/helpers/page-clock.mjs'
 
 const { values: args } = parseArgs({
   options: {
@@ -40,12 +40,6 @@ const MARK = { x: Math.floor(W / 2) - 32, y: Math.floor(H / 2) - 32, w: 64, h: 6
 const COLOURS = ['e02020', '20c040'] // the marker alternates between these
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
-function percentile(sorted, p) {
-  if (!sorted.length) return NaN
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))
-  return sorted[i]
-}
-
 async function drawScene(p) {
   await p.fill(0, 0, W, H, 'dcdce0')
   await p.fill(0, 0, W, 28, '2c3e50')
@@ -55,20 +49,7 @@ async function drawScene(p) {
   await p.fill(MARK.x, MARK.y, MARK.w, MARK.h, COLOURS[1])
 }
 
-/** Offset to add to a page timestamp (timeOrigin + now) to get this process's clock. */
-async function calibrate(page) {
-  let best = { rtt: Infinity, offset: 0 }
-  for (let i = 0; i < 30; i++) {
-    const t0 = performance.timeOrigin + performance.now()
-    const tp = await page.evaluate(() => performance.timeOrigin + performance.now())
-    const t1 = performance.timeOrigin + performance.now()
-    if (t1 - t0 < best.rtt) best = { rtt: t1 - t0, offset: (t0 + t1) / 2 - tp }
-  }
-  return best
-}
-
 async function runMode(name, browser, painter, display) {
-  const now = () => performance.timeOrigin + performance.now()
   const srv = await startServer({ display, port: 0, fps: FPS, cursor: false, idleStopMs: 0, ...MODES[name] })
   const serverSeen = [] // node times when a stripe covering the marker arrived
   const untap = srv.hub.tap((s) => {
@@ -77,7 +58,7 @@ async function runMode(name, browser, painter, display) {
   const page = await browser.open(srv.url)
   try {
     await waitForPicture(page, { width: W, height: H, quietMs: 300, timeoutMs: 20000 })
-    const cal = await calibrate(page)
+    const cal = await calibratePageClock(page)
     // The page watches the marker pixel on every animation frame and reports each turn.
     let waiter = null // { colour, resolve }
     await page.exposeFunction('__markerSeen', (idx, t) => {
