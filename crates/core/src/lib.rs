@@ -17,3 +17,4 @@ pub mod settings;
 pub mod window;
 pub mod wire;
 pub mod workers;
+pub mod xdisplay;

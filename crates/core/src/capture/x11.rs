@@ -76,20 +76,11 @@ impl X11Capture {
     /// Connects to `display` (default: `$DISPLAY`) and checks for MIT-SHM and a 32-bit
     /// TrueColor root (the BGRX layout every encoder expects).
     pub fn open(display: Option<&str>) -> Result<Self, CaptureError> {
-        let name = display
-            .map(str::to_string)
-            .or_else(|| std::env::var("DISPLAY").ok())
-            .unwrap_or_default();
-        if name.is_empty() {
-            return Err(CaptureError::Open {
-                display: "(none)".into(),
-                reason: "no display given and $DISPLAY is not set".into(),
-            });
-        }
-        let (conn, screen_num) = x11rb::connect(Some(&name)).map_err(|e| CaptureError::Open {
-            display: name.clone(),
-            reason: e.to_string(),
-        })?;
+        let (conn, screen_num, name) =
+            crate::xdisplay::connect(display).map_err(|f| CaptureError::Open {
+                display: f.display,
+                reason: f.reason,
+            })?;
         let screen = &conn.setup().roots[screen_num];
         let (root, screen_width, screen_height, depth) = (
             screen.root,

@@ -101,16 +101,10 @@ impl Clipboard {
     /// Connects to `display` (default `$DISPLAY`) and starts the thread. `max_bytes` must have
     /// passed [`check_max_bytes`].
     pub fn open(display: Option<&str>, max_bytes: usize) -> Result<Self, ClipboardError> {
-        let name = display
-            .map(str::to_string)
-            .or_else(|| std::env::var("DISPLAY").ok())
-            .unwrap_or_default();
-        if name.is_empty() {
-            return Err(ClipboardError::Open {
-                display: "(none)".into(),
-                reason: "no display given and $DISPLAY is not set".into(),
-            });
-        }
+        let name = crate::xdisplay::display_name(display).map_err(|f| ClipboardError::Open {
+            display: f.display,
+            reason: f.reason,
+        })?;
         let (tx, rx) = mpsc::channel();
         let (wake, wake_rx) = UnixStream::pair().map_err(|e| ClipboardError::Open {
             display: name.clone(),

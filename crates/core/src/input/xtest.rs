@@ -61,20 +61,11 @@ pub struct InputInjector {
 impl InputInjector {
     /// Connects to `display` (default `$DISPLAY`) and checks for XTEST.
     pub fn open(display: Option<&str>) -> Result<Self, InputError> {
-        let name = display
-            .map(str::to_string)
-            .or_else(|| std::env::var("DISPLAY").ok())
-            .unwrap_or_default();
-        if name.is_empty() {
-            return Err(InputError::Open {
-                display: "(none)".into(),
-                reason: "no display given and $DISPLAY is not set".into(),
-            });
-        }
-        let (conn, screen_num) = x11rb::connect(Some(&name)).map_err(|e| InputError::Open {
-            display: name.clone(),
-            reason: e.to_string(),
-        })?;
+        let (conn, screen_num, name) =
+            crate::xdisplay::connect(display).map_err(|f| InputError::Open {
+                display: f.display,
+                reason: f.reason,
+            })?;
         let screen = &conn.setup().roots[screen_num];
         let root = screen.root;
         let size = (

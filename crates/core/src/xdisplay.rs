@@ -1,0 +1,51 @@
+//! Opening an X display, shared by everything that speaks X (capture, input, clipboard): the
+//! name (`$DISPLAY` by default) and the connection, with one wording for what went wrong.
+
+use x11rb::rust_connection::RustConnection;
+
+/// Why a display could not be opened; each module wraps it in its own `Open` error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenFailure {
+    pub display: String,
+    pub reason: String,
+}
+
+/// The display to open: `display`, else `$DISPLAY`.
+pub fn display_name(display: Option<&str>) -> Result<String, OpenFailure> {
+    let name = display
+        .map(str::to_string)
+        .or_else(|| std::env::var("DISPLAY").ok())
+        .unwrap_or_default();
+    if name.is_empty() {
+        return Err(OpenFailure {
+            display: "(none)".into(),
+            reason: "no display given and $DISPLAY is not set".into(),
+        });
+    }
+    Ok(name)
+}
+
+/// Connects to `display` (default `$DISPLAY`): the connection, its screen number and the name.
+pub fn connect(display: Option<&str>) -> Result<(RustConnection, usize, String), OpenFailure> {
+    let name = display_name(display)?;
+    match x11rb::connect(Some(&name)) {
+        Ok((conn, screen)) => Ok((conn, screen, name)),
+        Err(e) => Err(OpenFailure {
+            display: name,
+            reason: e.to_string(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_given_name_wins_and_an_unreachable_display_names_itself() {
+        assert_eq!(display_name(Some(":7")).unwrap(), ":7");
+        let err = connect(Some("/nonexistent/socket:0")).unwrap_err();
+        assert_eq!(err.display, "/nonexistent/socket:0");
+        assert!(!err.reason.is_empty());
+    }
+}
