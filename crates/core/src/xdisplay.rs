@@ -1,5 +1,9 @@
 //! Opening an X display, shared by everything that speaks X (capture, input, clipboard): the
-//! name (`$DISPLAY` by default) and the connection, with one wording for what went wrong.
+//! name (`$DISPLAY` by default) and the connection, with one wording for what went wrong; and
+//! waiting on a connection's socket beside a wake-up descriptor.
+
+use std::os::fd::RawFd;
+use std::time::Duration;
 
 use x11rb::rust_connection::RustConnection;
 
@@ -35,6 +39,22 @@ pub fn connect(display: Option<&str>) -> Result<(RustConnection, usize, String),
             reason: e.to_string(),
         }),
     }
+}
+
+/// Waits until one of `fds` is readable or `timeout` passes (`None`: no limit); a negative
+/// descriptor is skipped. Errors (EINTR) and timeouts alike just return: the callers loop and
+/// look at their connection again.
+pub fn wait_readable(fds: &[RawFd; 2], timeout: Option<Duration>) {
+    let ms = timeout.map_or(-1, |t| {
+        t.as_micros().div_ceil(1000).min(i32::MAX as u128) as libc::c_int
+    });
+    let mut pollfds = fds.map(|fd| libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    });
+    // SAFETY: two valid pollfds for the duration of the call.
+    unsafe { libc::poll(pollfds.as_mut_ptr(), pollfds.len() as libc::nfds_t, ms) };
 }
 
 #[cfg(test)]

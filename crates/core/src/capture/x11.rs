@@ -445,20 +445,14 @@ impl Source for X11Capture {
                 Some(_) => until - now,
                 None => (until - now).min(Duration::from_millis(20)),
             };
-            let pollfd = |fd| libc::pollfd {
-                fd,
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            // poll(2) skips a negative descriptor.
-            let mut fds = [
-                pollfd(self.conn.stream().as_raw_fd()),
-                pollfd(wake.map_or(-1, |w| w.as_raw_fd())),
-            ];
-            let ms = slice.as_micros().div_ceil(1000).min(i32::MAX as u128) as libc::c_int;
-            // SAFETY: two valid pollfds for the duration of the call. Errors (EINTR) and
-            // timeouts alike just go round the loop again.
-            unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+            // A missing wake-up descriptor is -1, which poll(2) skips.
+            crate::xdisplay::wait_readable(
+                &[
+                    self.conn.stream().as_raw_fd(),
+                    wake.map_or(-1, |w| w.as_raw_fd()),
+                ],
+                Some(slice),
+            );
         }
     }
 

@@ -189,23 +189,22 @@ impl Worker {
             .map(|r| r.deadline)
             .chain(self.sending.iter().map(|s| s.stale_at))
             .min();
-        let ms = next.map_or(-1, |t| {
-            let left = t.saturating_duration_since(Instant::now());
-            left.as_micros().div_ceil(1000).min(i32::MAX as u128) as libc::c_int
-        });
-        let pollfd = |fd| libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        let mut fds = [
-            pollfd(self.conn.stream().as_raw_fd()),
-            pollfd(self.wake.as_raw_fd()),
-        ];
-        // SAFETY: two valid pollfds for the duration of the call; errors (EINTR) and timeouts
-        // just go round again.
-        unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+        crate::xdisplay::wait_readable(
+            &[self.conn.stream().as_raw_fd(), self.wake.as_raw_fd()],
+            next.map(|t| t.saturating_duration_since(Instant::now())),
+        );
         Ok(true)
+    }
+
+    /// Who owns CLIPBOARD now (`NONE`: nobody).
+    fn clipboard_owner(&self) -> XResult<Window> {
+        Ok(self
+            .conn
+            .get_selection_owner(self.atoms.CLIPBOARD)
+            .map_err(lost)?
+            .reply()
+            .map_err(lost)?
+            .owner)
     }
 
     fn command(&mut self, command: Command) -> XResult<()> {
@@ -288,13 +287,7 @@ impl Worker {
                 r.done.send(Ok(Some(text.to_string())));
                 continue;
             }
-            let owner = self
-                .conn
-                .get_selection_owner(self.atoms.CLIPBOARD)
-                .map_err(lost)?
-                .reply()
-                .map_err(lost)?
-                .owner;
+            let owner = self.clipboard_owner()?;
             if owner == NONE {
                 r.done.send(Ok(None));
                 continue;
@@ -548,13 +541,7 @@ impl Worker {
         self.conn
             .set_selection_owner(self.window, self.atoms.CLIPBOARD, time)
             .map_err(lost)?;
-        let owner = self
-            .conn
-            .get_selection_owner(self.atoms.CLIPBOARD)
-            .map_err(lost)?
-            .reply()
-            .map_err(lost)?
-            .owner;
+        let owner = self.clipboard_owner()?;
         let result = if owner == self.window {
             self.set_owned(Some((text, time)));
             Ok(())
