@@ -8,6 +8,8 @@ export declare const PROTOCOL_VERSION: 1
 export declare const MAX_MESSAGE_BYTES: number
 /** Clipboard text allowed by default, in UTF-8 bytes (256 KiB). */
 export declare const DEFAULT_CLIPBOARD_BYTES: number
+/** Default of `maxEventsPerSecond` in createControl. */
+export declare const DEFAULT_EVENTS_PER_SECOND: number
 /** |dx|, |dy| of a wheel message (20). */
 export declare const MAX_WHEEL_STEPS: number
 /** Characters of a key name (32). */
@@ -115,6 +117,14 @@ export interface ControlOptions {
   clipboard?: ClipboardWriter | null
   /** Default: the clipboard's maxBytes, else 256 KiB. */
   maxClipboardBytes?: number
+  /**
+   * Input events a holder may cause per second, with a burst of as many (a `text` costs one per
+   * character, anything else one); over it input is dropped and counted. Releases (a key or
+   * button going up, `release`) are never limited. Default 2000.
+   */
+  maxEventsPerSecond?: number
+  /** Clock in ms for the rate limit (default `performance.now`); for tests. */
+  now?: () => number
   log?: (line: string) => void
 }
 

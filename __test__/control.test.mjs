@@ -236,7 +236,9 @@ describe('control messages: fuzz', () => {
     const CLIP = 2000
     const injector = mockInjector()
     const clipboard = mockClipboard(CLIP)
-    const control = createControl({ injector, clipboard })
+    // a clock a second ahead at each look: the rate limit never bites here (its own test below)
+    let t = 0
+    const control = createControl({ injector, clipboard, now: () => (t += 1000) })
     const holder = control.join('holder')
     assert.equal(holder.handle(j({ type: 'control', take: true })).status, 'accepted')
     const bystander = control.join('bystander')
@@ -478,6 +480,33 @@ describe('control: arbitration', () => {
 
   it('refuses an injector that is not one', () => {
     assert.throws(() => createControl({}), /options.injector must be an InputInjector/)
+  })
+
+  it('limits input events a second, a text by its characters, but never a release', () => {
+    const injector = mockInjector()
+    let t = 0 // ms, moved by hand
+    const control = createControl({ injector, maxEventsPerSecond: 100, now: () => t })
+    const a = control.join('a')
+    a.handle(j({ type: 'control', take: true }))
+    assert.equal(a.handle(j({ type: 'key', key: 'a', down: true })).status, 'accepted')
+    let accepted = 1
+    for (let i = 0; i < 200; i++) if (a.handle(j({ type: 'pointer', x: i, y: 1 })).status === 'accepted') accepted++
+    assert.equal(accepted, 100, 'a burst of one second at the rate')
+    const over = a.handle(j({ type: 'wheel', dx: 0, dy: 1 }))
+    assert.deepEqual([over.status, over.reason], ['dropped', 'over 100 input events a second'])
+    // releases always pass, even with the budget spent
+    assert.equal(a.handle(j({ type: 'key', key: 'a', down: false })).status, 'accepted')
+    assert.equal(a.handle(j({ type: 'button', button: 1, down: false })).status, 'accepted')
+    assert.equal(a.handle(j({ type: 'release' })).status, 'accepted')
+    // 100 ms refill 10 events: a 10-character text fits, an 11th event does not
+    t += 100
+    assert.equal(a.handle(j({ type: 'text', text: 'abcdefghij' })).status, 'accepted')
+    assert.equal(a.handle(j({ type: 'pointer', x: 1, y: 1 })).status, 'dropped')
+    t += 10_000 // the bucket holds one second's worth, however long the pause
+    accepted = 0
+    for (let i = 0; i < 150; i++) if (a.handle(j({ type: 'pointer', x: 1, y: 1 })).status === 'accepted') accepted++
+    assert.equal(accepted, 100)
+    assert.throws(() => createControl({ injector, maxEventsPerSecond: 0 }), /maxEventsPerSecond must be a number > 0, got 0/)
   })
 })
 

@@ -146,6 +146,15 @@ function parseInputMessage(data, { maxClipboardBytes = DEFAULT_CLIPBOARD_BYTES }
   return { ok: true, message }
 }
 
+/** Default of createControl's maxEventsPerSecond: far above a person, far below a flood. */
+const DEFAULT_EVENTS_PER_SECOND = 2000
+
+/** What a message costs against the rate limit; 0 for releases, which must always get through. */
+function inputCost(m) {
+  if (m.type === 'release' || ((m.type === 'key' || m.type === 'button') && !m.down)) return 0
+  return m.type === 'text' ? m.text.length : 1
+}
+
 const INPUT_TYPES = new Set(['pointer', 'button', 'wheel', 'key', 'text', 'clipboard', 'release'])
 
 /**
@@ -155,10 +164,15 @@ const INPUT_TYPES = new Set(['pointer', 'button', 'wheel', 'key', 'text', 'clipb
  * @param {object} [o.clipboard] a Clipboard (`write(text)`, `maxBytes`); without one,
  *   clipboard messages are dropped
  * @param {number} [o.maxClipboardBytes] default: the clipboard's `maxBytes`, else 256 KiB
+ * @param {number} [o.maxEventsPerSecond] input events a holder may cause per second, with a
+ *   burst of as many (a `text` costs one per character, anything else one); over it input is
+ *   dropped and counted. Releases (a key or button going up, `release`) are never limited.
+ * @param {() => number} [o.now] clock in ms (default performance.now; for tests)
  * @param {(line: string) => void} [o.log]
  */
-function createControl({ injector, clipboard = null, maxClipboardBytes, log = () => {} } = {}) {
+function createControl({ injector, clipboard = null, maxClipboardBytes, maxEventsPerSecond = DEFAULT_EVENTS_PER_SECOND, now = () => performance.now(), log = () => {} } = {}) {
   if (!injector || typeof injector.pointerMove !== 'function') throw new TypeError('createControl: options.injector must be an InputInjector')
+  if (!(Number.isFinite(maxEventsPerSecond) && maxEventsPerSecond > 0)) throw new RangeError(`createControl: maxEventsPerSecond must be a number > 0, got ${maxEventsPerSecond}`)
   const clipboardBytes = maxClipboardBytes ?? (Number.isInteger(clipboard?.maxBytes) ? clipboard.maxBytes : DEFAULT_CLIPBOARD_BYTES)
   const stats = { accepted: 0, dropped: 0, refused: 0, failed: 0 }
   const sessions = new Set()
@@ -261,6 +275,8 @@ function createControl({ injector, clipboard = null, maxClipboardBytes, log = ()
     join(id, { send } = {}) {
       const counts = { accepted: 0, dropped: 0, refused: 0, failed: 0 }
       let failuresLogged = 0
+      let budget = maxEventsPerSecond
+      let budgetAt = now()
       const session = {
         id,
         send,
@@ -309,6 +325,15 @@ function createControl({ injector, clipboard = null, maxClipboardBytes, log = ()
           }
           if (!INPUT_TYPES.has(m.type)) return count('dropped', `unknown type ${m.type}`)
           if (holder !== session) return count('refused', holder ? 'another viewer has control' : 'control not taken')
+          const cost = inputCost(m)
+          if (cost > 0) {
+            // token bucket: refills at the rate, holds one second's worth
+            const t = now()
+            budget = Math.min(maxEventsPerSecond, budget + ((t - budgetAt) / 1000) * maxEventsPerSecond)
+            budgetAt = t
+            if (cost > budget) return count('dropped', `over ${maxEventsPerSecond} input events a second`)
+            budget -= cost
+          }
           try {
             const [status, reason] = perform(m)
             return count(status, reason)
@@ -350,6 +375,7 @@ module.exports = {
   PROTOCOL_VERSION,
   MAX_MESSAGE_BYTES,
   DEFAULT_CLIPBOARD_BYTES,
+  DEFAULT_EVENTS_PER_SECOND,
   MAX_WHEEL_STEPS,
   MAX_KEY_CHARS,
   MAX_TEXT_CHARS,
