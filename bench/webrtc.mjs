@@ -3,7 +3,7 @@
 // per viewer count.
 //
 //   node bench/webrtc.mjs [--samples 120] [--rounds 3] [--size 1920x1080] [--fps 60] [--crf 23]
-//                         [--paths ws,whep,janus] [--cpu-paths ws,whep,janus] [--viewers 1,4,16]
+//                         [--paths ws,whep,janus,janus-streaming] [--cpu-paths ws,whep,janus,janus-streaming] [--viewers 1,4,16]
 //                         [--viewer-kind light|page] [--cpu-seconds 8] [--no-latency] [--no-cpu]
 //                         [--out bench/webrtc-results.md]
 //                         [--max-bitrate BITS] [--pacing-ms MS]   (WHEP's pacer: ceiling, 0 = none; tick)
@@ -14,7 +14,14 @@
 // pacing 'auto', i.e. no pacer on loopback), `whep-paced` the same with `pacing: 'always'`
 // (libdatachannel's pacer even on loopback: the A/B of the pacer in one run), `janus-unpaced`
 // Janus with its publisher not paced (the example paces it), `janus` examples/sfu-janus/server.mjs (one publisher into a private Janus VideoRoom, the
-// pages subscribe through it). All on loopback, one headless Chromium.
+// pages subscribe through it), `janus-streaming` bench/janus-streaming-server.mjs (plain RTP
+// over UDP into a Janus Streaming-plugin mountpoint with its keyframe buffer, the same viewer
+// page and API), `janus-streaming-nokf` the same without the keyframe buffer. All on loopback,
+// one headless Chromium.
+//
+// Join: with light viewers, each WebRTC viewer's wait from its first request (POST /whep or
+// /subscribe) to the end of the first access unit with an IDR it received (its first picture),
+// for the viewers that joined at each step (1, then 3 more, then 12 more).
 //
 // Latency: a 64x64 marker on the X screen flips colour (xpaint fill, timed just before the
 // command); the page reads that pixel of what it displays (the ws canvas; the <video> drawn
@@ -53,8 +60,8 @@ const { values: args } = parseArgs({
     crf: { type: 'string', default: '23' },
     'max-bitrate': { type: 'string' },
     'pacing-ms': { type: 'string' },
-    paths: { type: 'string', default: 'ws,whep,janus' },
-    'cpu-paths': { type: 'string', default: 'ws,whep,janus' },
+    paths: { type: 'string', default: 'ws,whep,janus,janus-streaming' },
+    'cpu-paths': { type: 'string', default: 'ws,whep,janus,janus-streaming' },
     viewers: { type: 'string', default: '1,4,16' },
     'viewer-kind': { type: 'string', default: 'light' },
     'cpu-seconds': { type: 'string', default: '8' },
@@ -83,6 +90,8 @@ const PATHS = {
   'whep-paced': { label: 'WebRTC direct (WHEP), paced (50 Mbit/s, 5 ms tick)', script: 'examples/screen-to-browser/server.mjs', argv: ['--transport', 'webrtc'], webrtc: true },
   janus: { label: 'WebRTC through Janus (VideoRoom), publisher paced (the example\'s default)', script: 'examples/sfu-janus/server.mjs', argv: [], webrtc: true },
   'janus-unpaced': { label: 'WebRTC through Janus (VideoRoom), publisher not paced', script: 'examples/sfu-janus/server.mjs', argv: [], webrtc: true },
+  'janus-streaming': { label: 'WebRTC through Janus (Streaming, plain RTP in, keyframe buffer)', script: 'bench/janus-streaming-server.mjs', argv: [], webrtc: true },
+  'janus-streaming-nokf': { label: 'WebRTC through Janus (Streaming, plain RTP in, no keyframe buffer)', script: 'bench/janus-streaming-server.mjs', argv: [], webrtc: true },
 }
 
 function percentile(sorted, p) {
@@ -316,12 +325,15 @@ async function cpuRun(name, browser, display) {
     for (const n of VIEWERS) {
       const joinErrors = []
       let perViewer // () => per-viewer counters { frames, bytes, messages }
+      let joinMs = [] // the new viewers' waits for a first picture, sorted
       if (light) {
+        const before = (await light.counts()).length
         const r = await light.add(n)
         joinErrors.push(...r.errors)
         const end = Date.now() + 30000
         // every viewer has received pictures before the window opens
-        while (Date.now() < end && (await light.counts()).some((c) => c.frames === 0)) await sleep(250)
+        while (Date.now() < end && (await light.counts()).some((c) => c.frames === 0 || (webrtc && c.firstPictureMs == null))) await sleep(250)
+        joinMs = (await light.counts()).slice(before).map((c) => c.firstPictureMs).filter((v) => v != null).sort((a, b) => a - b)
         const silent = (await light.counts()).filter((c) => c.frames === 0).length
         if (silent) joinErrors.push(`${silent} viewers received nothing in 30 s`)
         perViewer = () => light.counts()
@@ -375,12 +387,13 @@ async function cpuRun(name, browser, display) {
         pktsMedian: percentile(pkts, 50),
         totals: f1.map((f) => `${f.messages}/${f.bytes}`),
         pacing: webrtc ? `${peers.length} peers, ${paced} paced` : '',
+        joinMs,
         joinErrors,
       }
       rows.push(row)
       process.stderr.write(
         `  ${name} ${n} viewers: node ${(node * 100).toFixed(1)}% at ${captureFps.toFixed(1)} fps (${row.msPerFrame.toFixed(2)} ms/frame), janus ${(janus * 100).toFixed(1)}%, viewers' process ${(viewersCpu * 100).toFixed(1)}%, ` +
-          `viewer fps min ${fps[0].toFixed(1)} median ${row.fpsMedian.toFixed(1)}, Mbit/s min ${mbps[0].toFixed(2)} median ${row.mbpsMedian.toFixed(2)}, packets/s min ${pkts[0].toFixed(0)}; ${row.pacing}` +
+          `join->first picture ${joinMs.length ? `median ${percentile(joinMs, 50)} max ${joinMs.at(-1)} ms` : '-'}, viewer fps min ${fps[0].toFixed(1)} median ${row.fpsMedian.toFixed(1)}, Mbit/s min ${mbps[0].toFixed(2)} median ${row.mbpsMedian.toFixed(2)}, packets/s min ${pkts[0].toFixed(0)}; ${row.pacing}` +
           `${light ? `\n    per viewer, total packets/bytes received: ${row.totals.join(' ')}` : ''}${joinErrors.length ? `\n    ${joinErrors.join('; ')}` : ''}\n`,
       )
     }
@@ -512,20 +525,20 @@ function report({ latency, cpu, load0 }) {
       lines.push(`utime + stime over ${CPU_SECONDS} s after 2 s of settling, all pages in one headless Chromium. "viewer fps" is pictures each page decoded per second (min / median over the pages); "machine" is the whole machine's busy CPU (all processes, ${cpus().length} cores = ${cpus().length * 100}%).`)
     }
     lines.push('')
-    lines.push("| path | viewers | Node process | capture fps (frames encoded) | Node CPU ms per frame | Janus process | viewers' process | viewer fps min / median | viewer Mbit/s min / median | viewer packets/s min / median | machine | pacing | notes |")
-    lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|')
+    lines.push("| path | viewers | Node process | capture fps (frames encoded) | Node CPU ms per frame | Janus process | viewers' process | viewer fps min / median | viewer Mbit/s min / median | viewer packets/s min / median | machine | join -> first picture, ms, median / max of the viewers that joined | pacing | notes |")
+    lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|')
     for (const r of cpu) {
       lines.push(
-        `| ${r.name} | ${r.viewers} | ${f(r.node * 100)} | ${f(r.captureFps)} | ${f(r.msPerFrame, 2)} | ${r.name.startsWith('janus') ? f(r.janus * 100) : '-'} | ${f(r.viewersCpu * 100)} | ${f(r.fpsMin)} / ${f(r.fpsMedian)} | ${f(r.mbpsMin, 2)} / ${f(r.mbpsMedian, 2)} | ${f(r.pktsMin, 0)} / ${f(r.pktsMedian, 0)} | ${f(r.machine * 100, 0)} | ${r.pacing || '-'} | ${r.joinErrors.join('; ')} |`,
+        `| ${r.name} | ${r.viewers} | ${f(r.node * 100)} | ${f(r.captureFps)} | ${f(r.msPerFrame, 2)} | ${r.name.startsWith('janus') ? f(r.janus * 100) : '-'} | ${f(r.viewersCpu * 100)} | ${f(r.fpsMin)} / ${f(r.fpsMedian)} | ${f(r.mbpsMin, 2)} / ${f(r.mbpsMedian, 2)} | ${f(r.pktsMin, 0)} / ${f(r.pktsMedian, 0)} | ${f(r.machine * 100, 0)} | ${r.joinMs?.length ? `${percentile(r.joinMs, 50)} / ${r.joinMs.at(-1)} (${r.joinMs.length})` : '-'} | ${r.pacing || '-'} | ${r.joinErrors.join('; ')} |`,
       )
     }
-    const jan = cpu.filter((r) => r.name === 'janus')
-    for (const name of ['ws', 'whep', 'whep-paced']) {
+    for (const name of ['ws', 'whep', 'whep-paced', 'janus-streaming', 'janus-streaming-nokf']) {
       const rs = cpu.filter((r) => r.name === name)
       if (rs.length < 2) continue
       lines.push('')
       lines.push(`${name}, Node CPU per encoded frame, ${rs.map((r) => r.viewers).join(' -> ')} viewers: ${rs.map((r) => f(r.msPerFrame, 2)).join(' -> ')} ms (${f((rs.at(-1).msPerFrame / rs[0].msPerFrame - 1) * 100, 0)}% from ${rs[0].viewers} to ${rs.at(-1).viewers}).`)
     }
+    const jan = cpu.filter((r) => r.name === 'janus')
     if (jan.length >= 2) {
       const a = jan[0]
       const b = jan.at(-1)
