@@ -127,7 +127,7 @@ function keyframeRequestIn(buf) {
 /**
  * Starts a Janus with one H.264 RTP mountpoint, the capture feeding it over UDP, and the
  * sfu-janus viewer page's HTTP API on 127.0.0.1.
- * @param {{ display?: string, port?: number, fps?: number, crf?: number, cursor?: boolean, bufferKeyframe?: boolean, rtcp?: boolean, log?: (l: string) => void }} [o]
+ * @param {{ display?: string, port?: number, fps?: number, crf?: number, cursor?: boolean, bufferKeyframe?: boolean, rtcp?: boolean, burst?: number, log?: (l: string) => void }} [o]
  */
 export async function startStreamingServer(o = {}) {
   const log = o.log ?? (() => {})
@@ -214,6 +214,20 @@ stripecast: {
       cleanups.push(() => (clearInterval(srTimer), rtcpSock.close()))
     }
 
+    // Paced by default: a 1080p IDR is ~100 packets, and sent at once it overflows Janus's
+    // socket buffer (net.core.rmem_default) while its thread waits for the CPU; then no picture
+    // until the viewer's PLI comes back. `burst` packets per millisecond at most (0: unpaced).
+    const burst = o.burst ?? 16
+    const queue = []
+    let pacer = null
+    function flush() {
+      if (pacer) return
+      const n = burst > 0 ? Math.min(burst, queue.length) : queue.length
+      for (const p of queue.splice(0, n)) rtpSock.send(p, videoPort, '127.0.0.1')
+      if (queue.length) pacer = setTimeout(() => ((pacer = null), flush()), 1)
+    }
+    cleanups.push(() => clearTimeout(pacer))
+
     const info = capture.start(
       captureSettings({ codec: 'h264', fullframe: true, display: o.display, fps: o.fps, crf: o.crf, cursor: o.cursor, capture: { omitStripeHeaders: true, h264Fullframe: true } }),
       (au) => {
@@ -224,7 +238,8 @@ stripecast: {
         totals.accessUnits++
         totals.bytes += au.data.length
         totals.packets += packets.length
-        for (const p of packets) rtpSock.send(p, videoPort, '127.0.0.1')
+        queue.push(...packets)
+        flush()
       },
       (e) => log(`capture error ${e.code ?? ''}: ${e.message}`),
     )

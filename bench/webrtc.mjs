@@ -16,7 +16,8 @@
 // Janus with its publisher not paced (the example paces it), `janus` examples/sfu-janus/server.mjs (one publisher into a private Janus VideoRoom, the
 // pages subscribe through it), `janus-streaming` bench/janus-streaming-server.mjs (plain RTP
 // over UDP into a Janus Streaming-plugin mountpoint with its keyframe buffer, the same viewer
-// page and API), `janus-streaming-nokf` the same without the keyframe buffer. All on loopback,
+// page and API; its RTP paced, 16 packets per ms), `janus-streaming-unpaced` not paced,
+// `janus-streaming-nokf` without the keyframe buffer. All on loopback,
 // one headless Chromium.
 //
 // Join: with light viewers, each WebRTC viewer's wait from its first request (POST /whep or
@@ -91,12 +92,20 @@ const PATHS = {
   janus: { label: 'WebRTC through Janus (VideoRoom), publisher paced (the example\'s default)', script: 'examples/sfu-janus/server.mjs', argv: [], webrtc: true },
   'janus-unpaced': { label: 'WebRTC through Janus (VideoRoom), publisher not paced', script: 'examples/sfu-janus/server.mjs', argv: [], webrtc: true },
   'janus-streaming': { label: 'WebRTC through Janus (Streaming, plain RTP in, keyframe buffer)', script: 'bench/janus-streaming-server.mjs', argv: [], webrtc: true },
+  'janus-streaming-unpaced': { label: 'WebRTC through Janus (Streaming, plain RTP in, keyframe buffer), RTP not paced', script: 'bench/janus-streaming-server.mjs', argv: [], webrtc: true },
   'janus-streaming-nokf': { label: 'WebRTC through Janus (Streaming, plain RTP in, no keyframe buffer)', script: 'bench/janus-streaming-server.mjs', argv: [], webrtc: true },
 }
 
 function percentile(sorted, p) {
   if (!sorted.length) return NaN
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]
+}
+
+/** UDP datagrams dropped for a full receive buffer so far (this network namespace, all processes). */
+function udpRcvbufErrors() {
+  const lines = readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Udp:'))
+  const names = lines[0].split(/\s+/)
+  return Number(lines[1].split(/\s+/)[names.indexOf('RcvbufErrors')])
 }
 
 /** Whole-machine busy CPU seconds so far (all cores), from /proc/stat. */
@@ -247,6 +256,7 @@ async function latencyRun(name, browser, painter, display, samples) {
       { x: MARK.x + MARK.w / 2, y: MARK.y + MARK.h / 2, colours: COLOURS, webrtc },
     )
     await sleep(200)
+    const drops0 = udpRcvbufErrors()
     const glass = []
     let timeouts = 0
     for (let i = 0; i < samples; i++) {
@@ -266,11 +276,12 @@ async function latencyRun(name, browser, painter, display, samples) {
       await sleep(10 + Math.random() * 40) // de-phase from the capture clock
     }
     // leave the marker as the scene has it for the next path
+    const udpDrops = udpRcvbufErrors() - drops0
     if (samples % 2) await painter.fill(MARK.x, MARK.y, MARK.w, MARK.h, COLOURS[1])
     const peers = webrtc ? await srv.peers() : []
     const pacing = peers.map((p) => `${p.kind} ${p.paced ? 'paced' : 'not paced'} (${p.pacingReason})`).join('; ')
     const auBytes = peers.length && peers[0].accessUnits ? peers[0].bytes / peers[0].accessUnits : NaN
-    return { name, glass, timeouts, rtt: cal.rtt, pacing, auBytes }
+    return { name, glass, timeouts, rtt: cal.rtt, pacing, auBytes, udpDrops }
   } finally {
     await page.close()
     await srv.stop()
@@ -443,11 +454,12 @@ async function main() {
           const acc = byPath.get(name)
           acc.glass.push(...r.glass)
           acc.timeouts += r.timeouts
+          acc.udpDrops = (acc.udpDrops ?? 0) + r.udpDrops
           acc.rtt = Math.max(acc.rtt, r.rtt)
           acc.rounds = [...(acc.rounds ?? []), percentile([...r.glass].sort((a, b) => a - b), 50)]
           if (r.pacing) acc.pacing = r.pacing
           if (Number.isFinite(r.auBytes)) acc.auBytes = [...(acc.auBytes ?? []), r.auBytes]
-          process.stderr.write(`p50 ${acc.rounds.at(-1).toFixed(1)} ms${r.pacing ? ` (${r.pacing}, ${r.auBytes.toFixed(0)} B per access unit)` : ''}\n`)
+          process.stderr.write(`p50 ${acc.rounds.at(-1).toFixed(1)} ms, ${r.timeouts} timeouts, ${r.udpDrops} UDP drops${r.pacing ? ` (${r.pacing}, ${r.auBytes.toFixed(0)} B per access unit)` : ''}\n`)
         }
       }
       for (const acc of byPath.values()) latency.push({ ...acc, glass: acc.glass.sort((a, b) => a - b) })
@@ -490,11 +502,11 @@ function report({ latency, cpu, load0 }) {
     lines.push('')
     lines.push(`## Glass-to-glass latency (marker drawn on X -> pixel in the page), ms`)
     lines.push('')
-    lines.push(`| path | samples | p50 | p99 | max | timeouts (> 2 s) | p50 of each of the ${ROUNDS} rounds | pacing (the broadcaster's decision) | mean bytes per access unit sent (its first IDR included) |`)
-    lines.push('|---|---|---|---|---|---|---|---|---|')
+    lines.push(`| path | samples | p50 | p99 | max | timeouts (> 2 s) | p50 of each of the ${ROUNDS} rounds | pacing (the broadcaster's decision) | mean bytes per access unit sent (its first IDR included) | UDP datagrams dropped, receive buffer full (machine) |`)
+    lines.push('|---|---|---|---|---|---|---|---|---|---|')
     for (const r of latency) {
       const au = r.auBytes?.length ? f(r.auBytes.reduce((a, b) => a + b, 0) / r.auBytes.length, 0) : '-'
-      lines.push(`| ${PATHS[r.name].label} | ${r.glass.length} | ${f(percentile(r.glass, 50))} | ${f(percentile(r.glass, 99))} | ${f(r.glass.at(-1))} | ${r.timeouts} | ${r.rounds.map((v) => f(v)).join(', ')} | ${r.pacing ?? '-'} | ${au} |`)
+      lines.push(`| ${PATHS[r.name].label} | ${r.glass.length} | ${f(percentile(r.glass, 50))} | ${f(percentile(r.glass, 99))} | ${f(r.glass.at(-1))} | ${r.timeouts} | ${r.rounds.map((v) => f(v)).join(', ')} | ${r.pacing ?? '-'} | ${au} | ${r.udpDrops ?? '-'} |`)
     }
     lines.push('')
     lines.push(`Page clock calibrated to ±${f(Math.max(...latency.map((r) => r.rtt)) / 2, 2)} ms. The rAF poll adds 0-16.7 ms (8 on average) to every path alike.`)
