@@ -165,7 +165,7 @@ stripecast: {
     await new Promise((r) => rtpSock.bind(0, '127.0.0.1', r))
     cleanups.push(() => rtpSock.close())
     const packetizer = createH264Packetizer()
-    const totals = { accessUnits: 0, bytes: 0, packets: 0, pli: 0, fir: 0, keyframeRequests: 0 }
+    const totals = { accessUnits: 0, bytes: 0, packets: 0, pli: 0, fir: 0, nack: 0, rtcpIn: 0, keyframeRequests: 0 }
     const capture = new ScreenCapture()
     let lastKeyframe = Date.now()
     let keyframeTimer = null
@@ -190,6 +190,10 @@ stripecast: {
       const rtcpSock = createSocket('udp4')
       await new Promise((r) => rtcpSock.bind(0, '127.0.0.1', r))
       rtcpSock.on('message', (m) => {
+        totals.rtcpIn++
+        // RTPFB (205) FMT 1 is a generic NACK: counted to see whether Janus ever asks the
+        // source to resend (we do not resend: plain RTP keeps no history)
+        if (m[1] === 205 && (m[0] & 0x1f) === 1) totals.nack++
         const kind = keyframeRequestIn(m)
         if (!kind) return
         totals[kind]++

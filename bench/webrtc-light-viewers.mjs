@@ -7,7 +7,8 @@
 //   IPC in:  { add: N } -> joins until N viewers, answers { added: N, errors: [...] }
 //            'counts'   -> answers { counts: [{ messages, bytes, frames, firstPictureMs }] } per
 //                          viewer (firstPictureMs: from its first request to the end of the
-//                          first access unit with an IDR it received; WebRTC kinds only)
+//                          first access unit with an IDR it received; firstPacketMs: to its
+//                          first RTP packet, i.e. ICE + DTLS; WebRTC kinds only)
 //   SIGTERM leaves (WHEP DELETE / subscription DELETE) and exits.
 //
 // ws: a WebSocket client of the example server's /ws (counts binary messages and bytes; with
@@ -40,7 +41,7 @@ function startsKeyframe(msg) {
 function rtpCounter() {
   // firstPictureAt: the end (marker bit) of the first access unit with an IDR: when a decoder
   // could show its first picture
-  const c = { messages: 0, bytes: 0, frames: 0, rtcp: 0, joinedAt: Date.now(), firstIdrAt: null, firstPictureAt: null }
+  const c = { messages: 0, bytes: 0, frames: 0, rtcp: 0, joinedAt: Date.now(), firstPacketAt: null, firstIdrAt: null, firstPictureAt: null }
   return {
     c,
     onMessage(msg) {
@@ -49,6 +50,7 @@ function rtpCounter() {
       if (msg.length >= 12 && (msg[1] < 200 || msg[1] > 207)) {
         c.messages++
         c.bytes += msg.length - 12
+        c.firstPacketAt ??= Date.now()
         if (c.firstIdrAt == null && startsKeyframe(msg)) c.firstIdrAt = Date.now()
         if (msg[1] & 0x80) {
           c.frames++
@@ -164,7 +166,7 @@ const join = { ws: joinWs, whep: joinWhep, janus: joinJanus }[kind]
 if (!join) throw new Error(`unknown viewer kind '${kind}' (ws, whep, janus)`)
 
 process.on('message', async (m) => {
-  if (m === 'counts') return process.send({ counts: viewers.map((v) => ({ ...v.c, firstPictureMs: v.c.firstPictureAt == null ? null : v.c.firstPictureAt - v.c.joinedAt })) })
+  if (m === 'counts') return process.send({ counts: viewers.map((v) => ({ ...v.c, firstPictureMs: v.c.firstPictureAt == null ? null : v.c.firstPictureAt - v.c.joinedAt, firstPacketMs: v.c.firstPacketAt == null ? null : v.c.firstPacketAt - v.c.joinedAt })) })
   if (m && typeof m.add === 'number') {
     const errors = []
     while (viewers.length < m.add) {

@@ -337,6 +337,7 @@ async function cpuRun(name, browser, display) {
       const joinErrors = []
       let perViewer // () => per-viewer counters { frames, bytes, messages }
       let joinMs = [] // the new viewers' waits for a first picture, sorted
+      let packetMs = [] // ... for a first RTP packet (ICE + DTLS done)
       if (light) {
         const before = (await light.counts()).length
         const r = await light.add(n)
@@ -344,7 +345,9 @@ async function cpuRun(name, browser, display) {
         const end = Date.now() + 30000
         // every viewer has received pictures before the window opens
         while (Date.now() < end && (await light.counts()).some((c) => c.frames === 0 || (webrtc && c.firstPictureMs == null))) await sleep(250)
-        joinMs = (await light.counts()).slice(before).map((c) => c.firstPictureMs).filter((v) => v != null).sort((a, b) => a - b)
+        const joined = (await light.counts()).slice(before)
+        joinMs = joined.map((c) => c.firstPictureMs).filter((v) => v != null).sort((a, b) => a - b)
+        packetMs = joined.map((c) => c.firstPacketMs).filter((v) => v != null).sort((a, b) => a - b)
         const silent = (await light.counts()).filter((c) => c.frames === 0).length
         if (silent) joinErrors.push(`${silent} viewers received nothing in 30 s`)
         perViewer = () => light.counts()
@@ -399,12 +402,13 @@ async function cpuRun(name, browser, display) {
         totals: f1.map((f) => `${f.messages}/${f.bytes}`),
         pacing: webrtc ? `${peers.length} peers, ${paced} paced` : '',
         joinMs,
+        packetMs,
         joinErrors,
       }
       rows.push(row)
       process.stderr.write(
         `  ${name} ${n} viewers: node ${(node * 100).toFixed(1)}% at ${captureFps.toFixed(1)} fps (${row.msPerFrame.toFixed(2)} ms/frame), janus ${(janus * 100).toFixed(1)}%, viewers' process ${(viewersCpu * 100).toFixed(1)}%, ` +
-          `join->first picture ${joinMs.length ? `median ${percentile(joinMs, 50)} max ${joinMs.at(-1)} ms` : '-'}, viewer fps min ${fps[0].toFixed(1)} median ${row.fpsMedian.toFixed(1)}, Mbit/s min ${mbps[0].toFixed(2)} median ${row.mbpsMedian.toFixed(2)}, packets/s min ${pkts[0].toFixed(0)}; ${row.pacing}` +
+          `join->first packet ${packetMs.length ? `median ${percentile(packetMs, 50)} max ${packetMs.at(-1)} ms` : '-'}, first picture ${joinMs.length ? `median ${percentile(joinMs, 50)} max ${joinMs.at(-1)} ms` : '-'}, viewer fps min ${fps[0].toFixed(1)} median ${row.fpsMedian.toFixed(1)}, Mbit/s min ${mbps[0].toFixed(2)} median ${row.mbpsMedian.toFixed(2)}, packets/s min ${pkts[0].toFixed(0)}; ${row.pacing}` +
           `${light ? `\n    per viewer, total packets/bytes received: ${row.totals.join(' ')}` : ''}${joinErrors.length ? `\n    ${joinErrors.join('; ')}` : ''}\n`,
       )
     }
@@ -537,11 +541,11 @@ function report({ latency, cpu, load0 }) {
       lines.push(`utime + stime over ${CPU_SECONDS} s after 2 s of settling, all pages in one headless Chromium. "viewer fps" is pictures each page decoded per second (min / median over the pages); "machine" is the whole machine's busy CPU (all processes, ${cpus().length} cores = ${cpus().length * 100}%).`)
     }
     lines.push('')
-    lines.push("| path | viewers | Node process | capture fps (frames encoded) | Node CPU ms per frame | Janus process | viewers' process | viewer fps min / median | viewer Mbit/s min / median | viewer packets/s min / median | machine | join -> first picture, ms, median / max of the viewers that joined | pacing | notes |")
-    lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|')
+    lines.push("| path | viewers | Node process | capture fps (frames encoded) | Node CPU ms per frame | Janus process | viewers' process | viewer fps min / median | viewer Mbit/s min / median | viewer packets/s min / median | machine | join -> first RTP packet, ms, median / max | join -> first picture (end of the first IDR), ms, median / max (viewers that joined) | pacing | notes |")
+    lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|')
     for (const r of cpu) {
       lines.push(
-        `| ${r.name} | ${r.viewers} | ${f(r.node * 100)} | ${f(r.captureFps)} | ${f(r.msPerFrame, 2)} | ${r.name.startsWith('janus') ? f(r.janus * 100) : '-'} | ${f(r.viewersCpu * 100)} | ${f(r.fpsMin)} / ${f(r.fpsMedian)} | ${f(r.mbpsMin, 2)} / ${f(r.mbpsMedian, 2)} | ${f(r.pktsMin, 0)} / ${f(r.pktsMedian, 0)} | ${f(r.machine * 100, 0)} | ${r.joinMs?.length ? `${percentile(r.joinMs, 50)} / ${r.joinMs.at(-1)} (${r.joinMs.length})` : '-'} | ${r.pacing || '-'} | ${r.joinErrors.join('; ')} |`,
+        `| ${r.name} | ${r.viewers} | ${f(r.node * 100)} | ${f(r.captureFps)} | ${f(r.msPerFrame, 2)} | ${r.name.startsWith('janus') ? f(r.janus * 100) : '-'} | ${f(r.viewersCpu * 100)} | ${f(r.fpsMin)} / ${f(r.fpsMedian)} | ${f(r.mbpsMin, 2)} / ${f(r.mbpsMedian, 2)} | ${f(r.pktsMin, 0)} / ${f(r.pktsMedian, 0)} | ${f(r.machine * 100, 0)} | ${r.packetMs?.length ? `${percentile(r.packetMs, 50)} / ${r.packetMs.at(-1)}` : '-'} | ${r.joinMs?.length ? `${percentile(r.joinMs, 50)} / ${r.joinMs.at(-1)} (${r.joinMs.length})` : '-'} | ${r.pacing || '-'} | ${r.joinErrors.join('; ')} |`,
       )
     }
     for (const name of ['ws', 'whep', 'whep-paced', 'janus-streaming', 'janus-streaming-nokf']) {
