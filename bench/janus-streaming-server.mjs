@@ -8,7 +8,9 @@
 // DTLS or SRTP on our side. The mountpoint keeps the last keyframe (`videobufferkf`) for late
 // viewers and has a `videortcpport`: we send it a sender report now and then so that it knows
 // where we are, and a PLI/FIR that Janus sends there becomes requestKeyframe() (at most one per
-// 500 ms). The viewer page and the light viewers use the same HTTP API as examples/sfu-janus
+// 500 ms). Each subscriber is configured for playout delay 0/0 (`lowLatencyPlayout`), as the
+// VideoRoom publisher's own packets say (lib/webrtc.js): without it Chromium smooths the
+// playout, about 5 ms more glass-to-glass here. The viewer page and the light viewers use the same HTTP API as examples/sfu-janus
 // (POST /subscribe -> Janus's offer, POST /subscribe/<id> the answer, DELETE to leave).
 //
 //   const srv = await startStreamingServer({ display: ':1', port: 0, fps: 60, crf: 23 })
@@ -127,7 +129,7 @@ function keyframeRequestIn(buf) {
 /**
  * Starts a Janus with one H.264 RTP mountpoint, the capture feeding it over UDP, and the
  * sfu-janus viewer page's HTTP API on 127.0.0.1.
- * @param {{ display?: string, port?: number, fps?: number, crf?: number, cursor?: boolean, bufferKeyframe?: boolean, rtcp?: boolean, burst?: number, log?: (l: string) => void }} [o]
+ * @param {{ display?: string, port?: number, fps?: number, crf?: number, cursor?: boolean, bufferKeyframe?: boolean, lowLatencyPlayout?: boolean, rtcp?: boolean, burst?: number, log?: (l: string) => void }} [o]
  */
 export async function startStreamingServer(o = {}) {
   const log = o.log ?? (() => {})
@@ -151,6 +153,7 @@ stripecast: {
   videocodec = "h264"
   videofmtp = "profile-level-id=42e01f;packetization-mode=1"
   videobufferkf = ${o.bufferKeyframe ?? true}
+  playoutdelay_ext = ${!!o.lowLatencyPlayout}
 }
 `,
     log: o.janusLog,
@@ -259,6 +262,12 @@ stripecast: {
     async function subscribe() {
       const handle = await session.attach(StreamingPlugin)
       const r = await handle.watch({ id: MOUNTPOINT })
+      if (o.lowLatencyPlayout) {
+        // playout delay 0/0 as the VideoRoom publisher's packets carry it (lib/webrtc.js
+        // lowLatencyPlayout): here Janus adds the extension, per subscriber, when asked
+        const mid = /^a=mid:(\S+)/m.exec(r.jsep.sdp)?.[1]
+        await handle.message({ request: 'configure', min_delay: 0, max_delay: 0, streams: mid ? [{ mid, min_delay: 0, max_delay: 0 }] : undefined })
+      }
       const id = randomUUID()
       subscribers.set(id, handle)
       return { id, sdp: r.jsep.sdp }

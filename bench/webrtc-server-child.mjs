@@ -3,7 +3,7 @@
 // the example servers' code (startServer, startSfuServer) with their command lines' settings,
 // plus the capture's counters on request over IPC (the CPU figures are per encoded frame too).
 //
-//   node bench/webrtc-server-child.mjs ws|whep|whep-paced|janus|janus-unpaced|janus-streaming|janus-streaming-nokf|janus-streaming-unpaced DISPLAY FPS CRF [MAX_BITRATE] [PACING_MS]
+//   node bench/webrtc-server-child.mjs ws|whep|whep-paced|janus|janus-unpaced|janus-streaming|janus-streaming-nokf|janus-streaming-unpaced|janus-streaming-smooth DISPLAY FPS CRF [MAX_BITRATE] [PACING_MS]
 //   -> IPC { url, janusPid }, then { stats } for each 'stats' message, { peers } (the
 //   broadcaster's per-peer stats: pacing decision, bytes) for each 'peers'; SIGTERM ends it.
 //   whep-paced: WHEP with `pacing: 'always'` (the pacer even on loopback); janus-unpaced: the
@@ -31,11 +31,12 @@ if (path === 'janus' || path === 'janus-unpaced') {
   srv = await startSfuServer({ ...common, webrtc: path === 'janus-unpaced' ? { pacing: 'off' } : undefined })
   broadcaster = () => srv.broadcaster
   captureStats = () => srv.broadcaster.stats().capture
-} else if (path === 'janus-streaming' || path === 'janus-streaming-nokf' || path === 'janus-streaming-unpaced') {
+} else if (path === 'janus-streaming' || path === 'janus-streaming-nokf' || path === 'janus-streaming-unpaced' || path === 'janus-streaming-smooth') {
   // plain RTP into a Streaming-plugin mountpoint (bench/janus-streaming-server.mjs); -nokf:
   // without the mountpoint's keyframe buffer (a late viewer waits for a PLI's IDR); -unpaced:
-  // every access unit's packets sent at once
-  srv = await startStreamingServer({ ...common, bufferKeyframe: path !== 'janus-streaming-nokf', burst: path === 'janus-streaming-unpaced' ? 0 : undefined })
+  // every access unit's packets sent at once; -smooth: without the playout-delay 0/0 that the
+  // others ask Janus for (the VideoRoom publisher's packets carry it, lib/webrtc.js)
+  srv = await startStreamingServer({ ...common, bufferKeyframe: path !== 'janus-streaming-nokf', burst: path === 'janus-streaming-unpaced' ? 0 : undefined, lowLatencyPlayout: path !== 'janus-streaming-smooth' })
   broadcaster = () => ({
     stats: () => {
       const s = srv.stats()
@@ -51,7 +52,7 @@ if (path === 'janus' || path === 'janus-unpaced') {
   broadcaster = () => srv.whep.broadcaster
   captureStats = () => (path === 'ws' ? srv.hub.stats().capture : srv.whep.broadcaster?.stats().capture) ?? null
 } else {
-  throw new Error(`unknown path '${path}' (ws, whep, whep-paced, janus, janus-unpaced, janus-streaming, janus-streaming-nokf, janus-streaming-unpaced)`)
+  throw new Error(`unknown path '${path}' (ws, whep, whep-paced, janus, janus-unpaced, janus-streaming, janus-streaming-nokf, janus-streaming-unpaced, janus-streaming-smooth)`)
 }
 const janusPid = srv.janusPid ?? (path.startsWith('janus') ? childPids(process.pid).find((c) => /janus/.test(readFileSync(`/proc/${c}/cmdline`, 'utf8'))) ?? null : null)
 process.send({ url: srv.url, janusPid })

@@ -16,8 +16,10 @@
 // Janus with its publisher not paced (the example paces it), `janus` examples/sfu-janus/server.mjs (one publisher into a private Janus VideoRoom, the
 // pages subscribe through it), `janus-streaming` bench/janus-streaming-server.mjs (plain RTP
 // over UDP into a Janus Streaming-plugin mountpoint with its keyframe buffer, the same viewer
-// page and API; its RTP paced, 16 packets per ms), `janus-streaming-unpaced` not paced,
-// `janus-streaming-nokf` without the keyframe buffer. All on loopback,
+// page and API; its RTP paced, 16 packets per ms; each subscriber configured for playout delay
+// 0/0, as the VideoRoom publisher's packets say), `janus-streaming-unpaced` not paced,
+// `janus-streaming-nokf` without the keyframe buffer, `janus-streaming-smooth` without the
+// playout-delay 0/0. All on loopback,
 // one headless Chromium.
 //
 // Join: with light viewers, each WebRTC viewer's wait from its first request (POST /whep or
@@ -93,6 +95,7 @@ const PATHS = {
   'janus-unpaced': { label: 'WebRTC through Janus (VideoRoom), publisher not paced', script: 'examples/sfu-janus/server.mjs', argv: [], webrtc: true },
   'janus-streaming': { label: 'WebRTC through Janus (Streaming, plain RTP in, keyframe buffer)', script: 'bench/janus-streaming-server.mjs', argv: [], webrtc: true },
   'janus-streaming-unpaced': { label: 'WebRTC through Janus (Streaming, plain RTP in, keyframe buffer), RTP not paced', script: 'bench/janus-streaming-server.mjs', argv: [], webrtc: true },
+  'janus-streaming-smooth': { label: 'WebRTC through Janus (Streaming, plain RTP in, keyframe buffer), no playout-delay 0/0', script: 'bench/janus-streaming-server.mjs', argv: [], webrtc: true },
   'janus-streaming-nokf': { label: 'WebRTC through Janus (Streaming, plain RTP in, no keyframe buffer)', script: 'bench/janus-streaming-server.mjs', argv: [], webrtc: true },
 }
 
