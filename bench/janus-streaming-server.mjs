@@ -168,7 +168,7 @@ stripecast: {
     await new Promise((r) => rtpSock.bind(0, '127.0.0.1', r))
     cleanups.push(() => rtpSock.close())
     const packetizer = createH264Packetizer()
-    const totals = { accessUnits: 0, bytes: 0, packets: 0, pli: 0, fir: 0, nack: 0, rtcpIn: 0, keyframeRequests: 0 }
+    const totals = { accessUnits: 0, bytes: 0, packets: 0, pli: 0, fir: 0, nack: 0, rtcpIn: 0, rtcpTypes: {}, keyframeRequests: 0 }
     const capture = new ScreenCapture()
     let lastKeyframe = Date.now()
     let keyframeTimer = null
@@ -194,9 +194,13 @@ stripecast: {
       await new Promise((r) => rtcpSock.bind(0, '127.0.0.1', r))
       rtcpSock.on('message', (m) => {
         totals.rtcpIn++
-        // RTPFB (205) FMT 1 is a generic NACK: counted to see whether Janus ever asks the
-        // source to resend (we do not resend: plain RTP keeps no history)
-        if (m[1] === 205 && (m[0] & 0x1f) === 1) totals.nack++
+        // every packet of the compound counted by type, to see what Janus sends a source: RTPFB
+        // (205) FMT 1 is a generic NACK (we do not resend: plain RTP keeps no history)
+        for (let off = 0; off + 4 <= m.length; off += (m.readUInt16BE(off + 2) + 1) * 4) {
+          const key = `${m[off + 1]}/${m[off] & 0x1f}`
+          totals.rtcpTypes[key] = (totals.rtcpTypes[key] ?? 0) + 1
+          if (m[off + 1] === 205 && (m[off] & 0x1f) === 1) totals.nack++
+        }
         const kind = keyframeRequestIn(m)
         if (!kind) return
         totals[kind]++

@@ -40,7 +40,7 @@ if (path === 'janus' || path === 'janus-unpaced') {
   broadcaster = () => ({
     stats: () => {
       const s = srv.stats()
-      return { peers: [{ kind: 'rtp', paced: path !== 'janus-streaming-unpaced', pacingReason: `plain RTP to Janus, ${path === 'janus-streaming-unpaced' ? 'unpaced' : 'paced 16 packets/ms'}; ${s.rtcpIn} RTCP in: ${s.pli} PLI, ${s.fir} FIR, ${s.nack} NACK; ${s.keyframeRequests} IDRs asked`, remoteAddress: '127.0.0.1', accessUnits: s.accessUnits, bytes: s.bytes }] }
+      return { peers: [{ kind: 'rtp', paced: path !== 'janus-streaming-unpaced', pacingReason: `plain RTP to Janus, ${path === 'janus-streaming-unpaced' ? 'unpaced' : 'paced 16 packets/ms'}; ${s.rtcpIn} RTCP in: ${s.pli} PLI, ${s.fir} FIR, ${s.nack} NACK (PT/FMT ${JSON.stringify(s.rtcpTypes)}); ${s.keyframeRequests} IDRs asked`, remoteAddress: '127.0.0.1', accessUnits: s.accessUnits, bytes: s.bytes }] }
     },
   })
   captureStats = () => srv.stats().capture
