@@ -1,5 +1,5 @@
 // Starts a private Janus (Debian package `janus`) for the example and the tests: a generated
-// configuration in a temporary directory, only the VideoRoom plugin and the WebSockets
+// configuration in a temporary directory, one plugin (the VideoRoom unless told) and the WebSockets
 // transport (what janode speaks) bound to 127.0.0.1. Its ICE candidates are this machine's
 // non-loopback addresses (libnice skips loopback), so a machine with no interface but lo
 // cannot run it. Stopped with stop();
