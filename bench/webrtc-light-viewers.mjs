@@ -5,7 +5,10 @@
 //
 //   node bench/webrtc-light-viewers.mjs ws|whep|janus URL
 //   IPC in:  { add: N } -> joins until N viewers, answers { added: N, errors: [...] }
-//            'counts'   -> answers { counts: [{ messages, bytes, frames }] } per viewer
+//            'counts'   -> answers { counts: [{ messages, bytes, frames, firstPictureMs }] } per
+//                          viewer (firstPictureMs: from its first request to the end of the
+//                          first access unit with an IDR it received; firstPacketMs: to its
+//                          first RTP packet, i.e. ICE + DTLS; WebRTC kinds only)
 //   SIGTERM leaves (WHEP DELETE / subscription DELETE) and exits.
 //
 // ws: a WebSocket client of the example server's /ws (counts binary messages and bytes; with
@@ -23,8 +26,22 @@ const base = new URL(pageUrl)
 const viewers = []
 const RECEIVER_REPORTS = process.env.LIGHT_RR === '1'
 
+/** Does this RTP packet carry (the start of) an IDR slice or an SPS (RFC 6184 payloads)? */
+function startsKeyframe(msg) {
+  let off = 12 + 4 * (msg[0] & 0x0f)
+  if (msg[0] & 0x10) off += 4 + 4 * msg.readUInt16BE(off + 2) // header extension (Janus adds mid)
+  if (off >= msg.length) return false
+  const type = msg[off] & 0x1f
+  if (type === 5 || type === 7) return true
+  if (type === 28) return (msg[off + 1] & 0x80) !== 0 && ((msg[off + 1] & 0x1f) === 5 || (msg[off + 1] & 0x1f) === 7) // FU-A start
+  if (type === 24) return off + 3 < msg.length && ((msg[off + 3] & 0x1f) === 5 || (msg[off + 3] & 0x1f) === 7) // STAP-A's first NAL
+  return false
+}
+
 function rtpCounter() {
-  const c = { messages: 0, bytes: 0, frames: 0, rtcp: 0 }
+  // firstPictureAt: the end (marker bit) of the first access unit with an IDR: when a decoder
+  // could show its first picture
+  const c = { messages: 0, bytes: 0, frames: 0, rtcp: 0, joinedAt: Date.now(), firstPacketAt: null, firstIdrAt: null, firstPictureAt: null }
   return {
     c,
     onMessage(msg) {
@@ -33,7 +50,12 @@ function rtpCounter() {
       if (msg.length >= 12 && (msg[1] < 200 || msg[1] > 207)) {
         c.messages++
         c.bytes += msg.length - 12
-        if (msg[1] & 0x80) c.frames++
+        c.firstPacketAt ??= Date.now()
+        if (c.firstIdrAt == null && startsKeyframe(msg)) c.firstIdrAt = Date.now()
+        if (msg[1] & 0x80) {
+          c.frames++
+          if (c.firstIdrAt != null && c.firstPictureAt == null) c.firstPictureAt = Date.now()
+        }
       } else if (pt >= 72 && pt <= 79) c.rtcp++
     },
   }
@@ -144,12 +166,15 @@ const join = { ws: joinWs, whep: joinWhep, janus: joinJanus }[kind]
 if (!join) throw new Error(`unknown viewer kind '${kind}' (ws, whep, janus)`)
 
 process.on('message', async (m) => {
-  if (m === 'counts') return process.send({ counts: viewers.map((v) => ({ ...v.c })) })
+  if (m === 'counts') return process.send({ counts: viewers.map((v) => ({ ...v.c, firstPictureMs: v.c.firstPictureAt == null ? null : v.c.firstPictureAt - v.c.joinedAt, firstPacketMs: v.c.firstPacketAt == null ? null : v.c.firstPacketAt - v.c.joinedAt })) })
   if (m && typeof m.add === 'number') {
     const errors = []
     while (viewers.length < m.add) {
       try {
-        viewers.push(await join())
+        const joinedAt = Date.now() // from the first request: what a late viewer waits for
+        const v = await join()
+        v.c.joinedAt = joinedAt
+        viewers.push(v)
       } catch (e) {
         errors.push(e.message)
         if (errors.length > 3) break

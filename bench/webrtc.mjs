@@ -3,7 +3,7 @@
 // per viewer count.
 //
 //   node bench/webrtc.mjs [--samples 120] [--rounds 3] [--size 1920x1080] [--fps 60] [--crf 23]
-//                         [--paths ws,whep,janus] [--cpu-paths ws,whep,janus] [--viewers 1,4,16]
+//                         [--paths ws,whep,janus,janus-streaming] [--cpu-paths ws,whep,janus,janus-streaming] [--viewers 1,4,16]
 //                         [--viewer-kind light|page] [--cpu-seconds 8] [--no-latency] [--no-cpu]
 //                         [--out bench/webrtc-results.md]
 //                         [--max-bitrate BITS] [--pacing-ms MS]   (WHEP's pacer: ceiling, 0 = none; tick)
@@ -14,7 +14,17 @@
 // pacing 'auto', i.e. no pacer on loopback), `whep-paced` the same with `pacing: 'always'`
 // (libdatachannel's pacer even on loopback: the A/B of the pacer in one run), `janus-unpaced`
 // Janus with its publisher not paced (the example paces it), `janus` examples/sfu-janus/server.mjs (one publisher into a private Janus VideoRoom, the
-// pages subscribe through it). All on loopback, one headless Chromium.
+// pages subscribe through it), `janus-streaming` bench/janus-streaming-server.mjs (plain RTP
+// over UDP into a Janus Streaming-plugin mountpoint with its keyframe buffer, the same viewer
+// page and API; its RTP paced, 16 packets per ms; each subscriber configured for playout delay
+// 0/0, as the VideoRoom publisher's packets say), `janus-streaming-unpaced` not paced,
+// `janus-streaming-nokf` without the keyframe buffer, `janus-streaming-smooth` without the
+// playout-delay 0/0. All on loopback,
+// one headless Chromium.
+//
+// Join: with light viewers, each WebRTC viewer's wait from its first request (POST /whep or
+// /subscribe) to the end of the first access unit with an IDR it received (its first picture),
+// for the viewers that joined at each step (1, then 3 more, then 12 more).
 //
 // Latency: a 64x64 marker on the X screen flips colour (xpaint fill, timed just before the
 // command); the page reads that pixel of what it displays (the ws canvas; the <video> drawn
@@ -53,8 +63,8 @@ const { values: args } = parseArgs({
     crf: { type: 'string', default: '23' },
     'max-bitrate': { type: 'string' },
     'pacing-ms': { type: 'string' },
-    paths: { type: 'string', default: 'ws,whep,janus' },
-    'cpu-paths': { type: 'string', default: 'ws,whep,janus' },
+    paths: { type: 'string', default: 'ws,whep,janus,janus-streaming' },
+    'cpu-paths': { type: 'string', default: 'ws,whep,janus,janus-streaming' },
     viewers: { type: 'string', default: '1,4,16' },
     'viewer-kind': { type: 'string', default: 'light' },
     'cpu-seconds': { type: 'string', default: '8' },
@@ -83,11 +93,22 @@ const PATHS = {
   'whep-paced': { label: 'WebRTC direct (WHEP), paced (50 Mbit/s, 5 ms tick)', script: 'examples/screen-to-browser/server.mjs', argv: ['--transport', 'webrtc'], webrtc: true },
   janus: { label: 'WebRTC through Janus (VideoRoom), publisher paced (the example\'s default)', script: 'examples/sfu-janus/server.mjs', argv: [], webrtc: true },
   'janus-unpaced': { label: 'WebRTC through Janus (VideoRoom), publisher not paced', script: 'examples/sfu-janus/server.mjs', argv: [], webrtc: true },
+  'janus-streaming': { label: 'WebRTC through Janus (Streaming, plain RTP in, keyframe buffer)', script: 'bench/janus-streaming-server.mjs', argv: [], webrtc: true },
+  'janus-streaming-unpaced': { label: 'WebRTC through Janus (Streaming, plain RTP in, keyframe buffer), RTP not paced', script: 'bench/janus-streaming-server.mjs', argv: [], webrtc: true },
+  'janus-streaming-smooth': { label: 'WebRTC through Janus (Streaming, plain RTP in, keyframe buffer), no playout-delay 0/0', script: 'bench/janus-streaming-server.mjs', argv: [], webrtc: true },
+  'janus-streaming-nokf': { label: 'WebRTC through Janus (Streaming, plain RTP in, no keyframe buffer)', script: 'bench/janus-streaming-server.mjs', argv: [], webrtc: true },
 }
 
 function percentile(sorted, p) {
   if (!sorted.length) return NaN
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]
+}
+
+/** UDP datagrams dropped for a full receive buffer so far (this network namespace, all processes). */
+function udpRcvbufErrors() {
+  const lines = readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Udp:'))
+  const names = lines[0].split(/\s+/)
+  return Number(lines[1].split(/\s+/)[names.indexOf('RcvbufErrors')])
 }
 
 /** Whole-machine busy CPU seconds so far (all cores), from /proc/stat. */
@@ -238,6 +259,7 @@ async function latencyRun(name, browser, painter, display, samples) {
       { x: MARK.x + MARK.w / 2, y: MARK.y + MARK.h / 2, colours: COLOURS, webrtc },
     )
     await sleep(200)
+    const drops0 = udpRcvbufErrors()
     const glass = []
     let timeouts = 0
     for (let i = 0; i < samples; i++) {
@@ -257,11 +279,12 @@ async function latencyRun(name, browser, painter, display, samples) {
       await sleep(10 + Math.random() * 40) // de-phase from the capture clock
     }
     // leave the marker as the scene has it for the next path
+    const udpDrops = udpRcvbufErrors() - drops0
     if (samples % 2) await painter.fill(MARK.x, MARK.y, MARK.w, MARK.h, COLOURS[1])
     const peers = webrtc ? await srv.peers() : []
     const pacing = peers.map((p) => `${p.kind} ${p.paced ? 'paced' : 'not paced'} (${p.pacingReason})`).join('; ')
     const auBytes = peers.length && peers[0].accessUnits ? peers[0].bytes / peers[0].accessUnits : NaN
-    return { name, glass, timeouts, rtt: cal.rtt, pacing, auBytes }
+    return { name, glass, timeouts, rtt: cal.rtt, pacing, auBytes, udpDrops }
   } finally {
     await page.close()
     await srv.stop()
@@ -316,12 +339,18 @@ async function cpuRun(name, browser, display) {
     for (const n of VIEWERS) {
       const joinErrors = []
       let perViewer // () => per-viewer counters { frames, bytes, messages }
+      let joinMs = [] // the new viewers' waits for a first picture, sorted
+      let packetMs = [] // ... for a first RTP packet (ICE + DTLS done)
       if (light) {
+        const before = (await light.counts()).length
         const r = await light.add(n)
         joinErrors.push(...r.errors)
         const end = Date.now() + 30000
         // every viewer has received pictures before the window opens
-        while (Date.now() < end && (await light.counts()).some((c) => c.frames === 0)) await sleep(250)
+        while (Date.now() < end && (await light.counts()).some((c) => c.frames === 0 || (webrtc && c.firstPictureMs == null))) await sleep(250)
+        const joined = (await light.counts()).slice(before)
+        joinMs = joined.map((c) => c.firstPictureMs).filter((v) => v != null).sort((a, b) => a - b)
+        packetMs = joined.map((c) => c.firstPacketMs).filter((v) => v != null).sort((a, b) => a - b)
         const silent = (await light.counts()).filter((c) => c.frames === 0).length
         if (silent) joinErrors.push(`${silent} viewers received nothing in 30 s`)
         perViewer = () => light.counts()
@@ -375,12 +404,14 @@ async function cpuRun(name, browser, display) {
         pktsMedian: percentile(pkts, 50),
         totals: f1.map((f) => `${f.messages}/${f.bytes}`),
         pacing: webrtc ? `${peers.length} peers, ${paced} paced` : '',
+        joinMs,
+        packetMs,
         joinErrors,
       }
       rows.push(row)
       process.stderr.write(
         `  ${name} ${n} viewers: node ${(node * 100).toFixed(1)}% at ${captureFps.toFixed(1)} fps (${row.msPerFrame.toFixed(2)} ms/frame), janus ${(janus * 100).toFixed(1)}%, viewers' process ${(viewersCpu * 100).toFixed(1)}%, ` +
-          `viewer fps min ${fps[0].toFixed(1)} median ${row.fpsMedian.toFixed(1)}, Mbit/s min ${mbps[0].toFixed(2)} median ${row.mbpsMedian.toFixed(2)}, packets/s min ${pkts[0].toFixed(0)}; ${row.pacing}` +
+          `join->first packet ${packetMs.length ? `median ${percentile(packetMs, 50)} max ${packetMs.at(-1)} ms` : '-'}, first picture ${joinMs.length ? `median ${percentile(joinMs, 50)} max ${joinMs.at(-1)} ms` : '-'}, viewer fps min ${fps[0].toFixed(1)} median ${row.fpsMedian.toFixed(1)}, Mbit/s min ${mbps[0].toFixed(2)} median ${row.mbpsMedian.toFixed(2)}, packets/s min ${pkts[0].toFixed(0)}; ${row.pacing}` +
           `${light ? `\n    per viewer, total packets/bytes received: ${row.totals.join(' ')}` : ''}${joinErrors.length ? `\n    ${joinErrors.join('; ')}` : ''}\n`,
       )
     }
@@ -430,11 +461,12 @@ async function main() {
           const acc = byPath.get(name)
           acc.glass.push(...r.glass)
           acc.timeouts += r.timeouts
+          acc.udpDrops = (acc.udpDrops ?? 0) + r.udpDrops
           acc.rtt = Math.max(acc.rtt, r.rtt)
           acc.rounds = [...(acc.rounds ?? []), percentile([...r.glass].sort((a, b) => a - b), 50)]
           if (r.pacing) acc.pacing = r.pacing
           if (Number.isFinite(r.auBytes)) acc.auBytes = [...(acc.auBytes ?? []), r.auBytes]
-          process.stderr.write(`p50 ${acc.rounds.at(-1).toFixed(1)} ms${r.pacing ? ` (${r.pacing}, ${r.auBytes.toFixed(0)} B per access unit)` : ''}\n`)
+          process.stderr.write(`p50 ${acc.rounds.at(-1).toFixed(1)} ms, ${r.timeouts} timeouts, ${r.udpDrops} UDP drops${r.pacing ? ` (${r.pacing}, ${r.auBytes.toFixed(0)} B per access unit)` : ''}\n`)
         }
       }
       for (const acc of byPath.values()) latency.push({ ...acc, glass: acc.glass.sort((a, b) => a - b) })
@@ -477,11 +509,11 @@ function report({ latency, cpu, load0 }) {
     lines.push('')
     lines.push(`## Glass-to-glass latency (marker drawn on X -> pixel in the page), ms`)
     lines.push('')
-    lines.push(`| path | samples | p50 | p99 | max | timeouts (> 2 s) | p50 of each of the ${ROUNDS} rounds | pacing (the broadcaster's decision) | mean bytes per access unit sent (its first IDR included) |`)
-    lines.push('|---|---|---|---|---|---|---|---|---|')
+    lines.push(`| path | samples | p50 | p99 | max | timeouts (> 2 s) | p50 of each of the ${ROUNDS} rounds | pacing (the broadcaster's decision) | mean bytes per access unit sent (its first IDR included) | UDP datagrams dropped, receive buffer full (machine) |`)
+    lines.push('|---|---|---|---|---|---|---|---|---|---|')
     for (const r of latency) {
       const au = r.auBytes?.length ? f(r.auBytes.reduce((a, b) => a + b, 0) / r.auBytes.length, 0) : '-'
-      lines.push(`| ${PATHS[r.name].label} | ${r.glass.length} | ${f(percentile(r.glass, 50))} | ${f(percentile(r.glass, 99))} | ${f(r.glass.at(-1))} | ${r.timeouts} | ${r.rounds.map((v) => f(v)).join(', ')} | ${r.pacing ?? '-'} | ${au} |`)
+      lines.push(`| ${PATHS[r.name].label} | ${r.glass.length} | ${f(percentile(r.glass, 50))} | ${f(percentile(r.glass, 99))} | ${f(r.glass.at(-1))} | ${r.timeouts} | ${r.rounds.map((v) => f(v)).join(', ')} | ${r.pacing ?? '-'} | ${au} | ${r.udpDrops ?? '-'} |`)
     }
     lines.push('')
     lines.push(`Page clock calibrated to ±${f(Math.max(...latency.map((r) => r.rtt)) / 2, 2)} ms. The rAF poll adds 0-16.7 ms (8 on average) to every path alike.`)
@@ -512,20 +544,20 @@ function report({ latency, cpu, load0 }) {
       lines.push(`utime + stime over ${CPU_SECONDS} s after 2 s of settling, all pages in one headless Chromium. "viewer fps" is pictures each page decoded per second (min / median over the pages); "machine" is the whole machine's busy CPU (all processes, ${cpus().length} cores = ${cpus().length * 100}%).`)
     }
     lines.push('')
-    lines.push("| path | viewers | Node process | capture fps (frames encoded) | Node CPU ms per frame | Janus process | viewers' process | viewer fps min / median | viewer Mbit/s min / median | viewer packets/s min / median | machine | pacing | notes |")
-    lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|')
+    lines.push("| path | viewers | Node process | capture fps (frames encoded) | Node CPU ms per frame | Janus process | viewers' process | viewer fps min / median | viewer Mbit/s min / median | viewer packets/s min / median | machine | join -> first RTP packet, ms, median / max | join -> first picture (end of the first IDR), ms, median / max (viewers that joined) | pacing | notes |")
+    lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|')
     for (const r of cpu) {
       lines.push(
-        `| ${r.name} | ${r.viewers} | ${f(r.node * 100)} | ${f(r.captureFps)} | ${f(r.msPerFrame, 2)} | ${r.name.startsWith('janus') ? f(r.janus * 100) : '-'} | ${f(r.viewersCpu * 100)} | ${f(r.fpsMin)} / ${f(r.fpsMedian)} | ${f(r.mbpsMin, 2)} / ${f(r.mbpsMedian, 2)} | ${f(r.pktsMin, 0)} / ${f(r.pktsMedian, 0)} | ${f(r.machine * 100, 0)} | ${r.pacing || '-'} | ${r.joinErrors.join('; ')} |`,
+        `| ${r.name} | ${r.viewers} | ${f(r.node * 100)} | ${f(r.captureFps)} | ${f(r.msPerFrame, 2)} | ${r.name.startsWith('janus') ? f(r.janus * 100) : '-'} | ${f(r.viewersCpu * 100)} | ${f(r.fpsMin)} / ${f(r.fpsMedian)} | ${f(r.mbpsMin, 2)} / ${f(r.mbpsMedian, 2)} | ${f(r.pktsMin, 0)} / ${f(r.pktsMedian, 0)} | ${f(r.machine * 100, 0)} | ${r.packetMs?.length ? `${percentile(r.packetMs, 50)} / ${r.packetMs.at(-1)}` : '-'} | ${r.joinMs?.length ? `${percentile(r.joinMs, 50)} / ${r.joinMs.at(-1)} (${r.joinMs.length})` : '-'} | ${r.pacing || '-'} | ${r.joinErrors.join('; ')} |`,
       )
     }
-    const jan = cpu.filter((r) => r.name === 'janus')
-    for (const name of ['ws', 'whep', 'whep-paced']) {
+    for (const name of ['ws', 'whep', 'whep-paced', 'janus-streaming', 'janus-streaming-nokf']) {
       const rs = cpu.filter((r) => r.name === name)
       if (rs.length < 2) continue
       lines.push('')
       lines.push(`${name}, Node CPU per encoded frame, ${rs.map((r) => r.viewers).join(' -> ')} viewers: ${rs.map((r) => f(r.msPerFrame, 2)).join(' -> ')} ms (${f((rs.at(-1).msPerFrame / rs[0].msPerFrame - 1) * 100, 0)}% from ${rs[0].viewers} to ${rs.at(-1).viewers}).`)
     }
+    const jan = cpu.filter((r) => r.name === 'janus')
     if (jan.length >= 2) {
       const a = jan[0]
       const b = jan.at(-1)

@@ -1,5 +1,5 @@
 // Starts a private Janus (Debian package `janus`) for the example and the tests: a generated
-// configuration in a temporary directory, only the VideoRoom plugin and the WebSockets
+// configuration in a temporary directory, one plugin (the VideoRoom unless told) and the WebSockets
 // transport (what janode speaks) bound to 127.0.0.1. Its ICE candidates are this machine's
 // non-loopback addresses (libnice skips loopback), so a machine with no interface but lo
 // cannot run it. Stopped with stop();
@@ -43,10 +43,12 @@ function allBut(folder, keep) {
 }
 
 /**
- * @param {{ log?: (line: string) => void, timeoutMs?: number }} [o]
+ * `plugin` is the one plugin loaded (the bench's Streaming path uses 'libjanus_streaming.so'),
+ * `pluginConfig` that plugin's jcfg text.
+ * @param {{ log?: (line: string) => void, timeoutMs?: number, plugin?: string, pluginConfig?: string }} [o]
  * @returns {Promise<{ url: string, port: number, pid: number, dir: string, stop(): Promise<void> }>}
  */
-export async function startJanus({ log = () => {}, timeoutMs = 15000 } = {}) {
+export async function startJanus({ log = () => {}, timeoutMs = 15000, plugin = 'libjanus_videoroom.so', pluginConfig = 'general: { }\n' } = {}) {
   if (!existsSync(JANUS_PATH)) {
     throw new Error(`Janus not found at ${JANUS_PATH}: install the Debian package janus (apt-get install -y janus) or set JANUS_PATH`)
   }
@@ -66,7 +68,7 @@ export async function startJanus({ log = () => {}, timeoutMs = 15000 } = {}) {
   debug_level = 4
   protected_folders = []
 }
-plugins: { disable = "${allBut(join(root, 'plugins'), 'libjanus_videoroom.so')}" }
+plugins: { disable = "${allBut(join(root, 'plugins'), plugin)}" }
 transports: { disable = "${allBut(join(root, 'transports'), 'libjanus_websockets.so')}" }
 events: { broadcast = false disable = "${allBut(join(root, 'events'), '')}" }
 loggers: { disable = "${allBut(join(root, 'loggers'), '')}" }
@@ -79,7 +81,8 @@ nat: {
 }
 `,
   )
-  writeFileSync(join(dir, 'janus.plugin.videoroom.jcfg'), 'general: { }\n')
+  // libjanus_<name>.so reads janus.plugin.<name>.jcfg
+  writeFileSync(join(dir, `janus.plugin.${plugin.replace(/^libjanus_|\.so$/g, '')}.jcfg`), pluginConfig)
   writeFileSync(
     join(dir, 'janus.transport.websockets.jcfg'),
     `general: { json = "plain" ws = true ws_port = ${port} ws_ip = "127.0.0.1" wss = false }\nadmin: { admin_ws = false admin_wss = false }\n`,
