@@ -52,6 +52,7 @@ import { startXvfb } from '../tools/xvfb.mjs'
 import { openPainter } from '../tools/xpaint.mjs'
 import { launchChromium, CHROMIUM_PATH } from '../__test__/helpers/browser.mjs'
 import { startPlayer, procCpuSeconds } from './lib/player.mjs'
+import { now, percentile, calibratePageClock } from '../__test__/helpers/page-clock.mjs'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const { values: args } = parseArgs({
@@ -85,7 +86,6 @@ if (VIEWER_KIND !== 'light' && VIEWER_KIND !== 'page') throw new Error(`--viewer
 const MARK = { x: Math.floor(W / 2) - 32, y: Math.floor(H / 2) - 32, w: 64, h: 64 }
 const COLOURS = ['e02020', '20c040']
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
-const now = () => performance.timeOrigin + performance.now()
 
 const PATHS = {
   ws: { label: 'ws (WebSocket, full-frame H.264, WebCodecs)', script: 'examples/screen-to-browser/server.mjs', argv: ['--codec', 'h264', '--fullframe'], webrtc: false },
@@ -97,11 +97,6 @@ const PATHS = {
   'janus-streaming-unpaced': { label: 'WebRTC through Janus (Streaming, plain RTP in, keyframe buffer), RTP not paced', script: 'bench/janus-streaming-server.mjs', argv: [], webrtc: true },
   'janus-streaming-smooth': { label: 'WebRTC through Janus (Streaming, plain RTP in, keyframe buffer), no playout-delay 0/0', script: 'bench/janus-streaming-server.mjs', argv: [], webrtc: true },
   'janus-streaming-nokf': { label: 'WebRTC through Janus (Streaming, plain RTP in, no keyframe buffer)', script: 'bench/janus-streaming-server.mjs', argv: [], webrtc: true },
-}
-
-function percentile(sorted, p) {
-  if (!sorted.length) return NaN
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]
 }
 
 /** UDP datagrams dropped for a full receive buffer so far (this network namespace, all processes). */
@@ -196,17 +191,6 @@ async function waitForFrames(page, webrtc, timeoutMs) {
   throw new Error(`no picture decoded within ${timeoutMs} ms`)
 }
 
-async function calibrate(page) {
-  let best = { rtt: Infinity, offset: 0 }
-  for (let i = 0; i < 30; i++) {
-    const t0 = now()
-    const tp = await page.evaluate(() => performance.timeOrigin + performance.now())
-    const t1 = now()
-    if (t1 - t0 < best.rtt) best = { rtt: t1 - t0, offset: (t0 + t1) / 2 - tp }
-  }
-  return best
-}
-
 async function drawScene(p) {
   await p.fill(0, 0, W, H, 'dcdce0')
   await p.fill(0, 0, W, 28, '2c3e50')
@@ -223,7 +207,7 @@ async function latencyRun(name, browser, painter, display, samples) {
   try {
     await waitForPicture(page, webrtc)
     await sleep(500)
-    const cal = await calibrate(page)
+    const cal = await calibratePageClock(page)
     let waiter = null
     await page.exposeFunction('__markerSeen', (idx, t) => {
       if (waiter && waiter.colour === idx) waiter.resolve(t)
