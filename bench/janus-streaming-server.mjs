@@ -14,27 +14,17 @@
 // (POST /subscribe -> Janus's offer, POST /subscribe/<id> the answer, DELETE to leave).
 //
 //   const srv = await startStreamingServer({ display: ':1', port: 0, fps: 60, crf: 23 })
-import { createServer } from 'node:http'
 import { createSocket } from 'node:dgram'
-import { readFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
-import { randomUUID, randomInt } from 'node:crypto'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { randomInt } from 'node:crypto'
 import Janode from 'janode'
 import StreamingPlugin from 'janode/plugins/streaming'
 import { startJanus } from '../examples/sfu-janus/janus.mjs'
 import { captureSettings } from '../examples/screen-to-browser/viewers.mjs'
-import { LOOPBACK_NAMES, hostnameOf, listen } from '../examples/screen-to-browser/server.mjs'
+import { serveSubscriptions } from '../examples/sfu-janus/subscriptions.mjs'
 
 Janode.Logger.setLevel(process.env.JANODE_LOG ?? 'none')
 const require = createRequire(import.meta.url)
-const here = dirname(fileURLToPath(import.meta.url))
-const sfu = join(here, '..', 'examples', 'sfu-janus')
-const ROUTES = new Map([
-  ['/', [join(sfu, 'viewer.html'), 'text/html; charset=utf-8']],
-  ['/stripecast-webrtc.js', [join(here, '..', 'client', 'stripecast-webrtc.js'), 'text/javascript; charset=utf-8']],
-])
 const MOUNTPOINT = 1
 const PT = 96
 const CLOCK_RATE = 90000
@@ -262,69 +252,29 @@ stripecast: {
     cleanups.push(() => connection.close())
     const session = await connection.create()
 
-    const subscribers = new Map()
-    async function subscribe() {
-      const handle = await session.attach(StreamingPlugin)
-      const r = await handle.watch({ id: MOUNTPOINT })
-      if (o.lowLatencyPlayout) {
-        // playout delay 0/0 as the VideoRoom publisher's packets carry it (lib/webrtc.js
-        // lowLatencyPlayout): here Janus adds the extension, per subscriber, when asked
-        const mid = /^a=mid:(\S+)/m.exec(r.jsep.sdp)?.[1]
-        await handle.message({ request: 'configure', min_delay: 0, max_delay: 0, streams: mid ? [{ mid, min_delay: 0, max_delay: 0 }] : undefined })
-      }
-      const id = randomUUID()
-      subscribers.set(id, handle)
-      return { id, sdp: r.jsep.sdp }
-    }
-    async function unsubscribe(id) {
-      const h = subscribers.get(id)
-      if (!h) return false
-      subscribers.delete(id)
-      await h.detach().catch(() => {})
-      return true
-    }
-    cleanups.push(async () => {
-      for (const id of [...subscribers.keys()]) await unsubscribe(id)
-    })
-
-    const server = createServer(async (req, res) => {
-      const reply = (status, body, headers = {}) => {
-        res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store', 'Content-Length': Buffer.byteLength(body), ...headers })
-        res.end(body)
-      }
-      try {
-        if (!LOOPBACK_NAMES.has(hostnameOf(req.headers.host))) return reply(403, 'forbidden host\n')
-        const path = (req.url ?? '').split('?')[0]
-        if (path === '/subscribe' && req.method === 'POST') {
-          const s = await subscribe()
-          return reply(201, s.sdp, { 'Content-Type': 'application/sdp', Location: `/subscribe/${s.id}` })
+    const subs = await serveSubscriptions({
+      attach: async () => {
+        const handle = await session.attach(StreamingPlugin)
+        const r = await handle.watch({ id: MOUNTPOINT })
+        if (o.lowLatencyPlayout) {
+          // playout delay 0/0 as the VideoRoom publisher's packets carry it (lib/webrtc.js
+          // lowLatencyPlayout): here Janus adds the extension, per subscriber, when asked
+          const mid = /^a=mid:(\S+)/m.exec(r.jsep.sdp)?.[1]
+          await handle.message({ request: 'configure', min_delay: 0, max_delay: 0, streams: mid ? [{ mid, min_delay: 0, max_delay: 0 }] : undefined })
         }
-        if (path.startsWith('/subscribe/')) {
-          const id = path.slice('/subscribe/'.length)
-          const handle = subscribers.get(id)
-          if (!handle) return reply(404, `no subscription '${id}'\n`)
-          if (req.method === 'DELETE') return (await unsubscribe(id), reply(200, 'left\n'))
-          let body = ''
-          for await (const c of req) body += c
-          await handle.start({ jsep: { type: 'answer', sdp: body } })
-          return reply(204, '')
-        }
-        const route = ROUTES.get(path)
-        if (!route) return reply(404, 'not found\n')
-        reply(200, await readFile(route[0]), { 'Content-Type': route[1] })
-      } catch (e) {
-        log(`http error: ${e.message}`)
-        if (!res.headersSent) reply(500, `${e.message}\n`)
-      }
+        return { handle, sdp: r.jsep.sdp }
+      },
+      port: o.port ?? 0,
+      log,
     })
-    const { port, url } = await listen(server, o.port ?? 0, '127.0.0.1', null)
-    cleanups.push(() => new Promise((r) => (server.closeAllConnections(), server.close(r))))
+    cleanups.push(() => subs.close())
+    const { port, url } = subs
     return {
       url,
       port,
       janusPid: janus.pid,
       janusOutput: () => janus.output,
-      stats: () => ({ capture: capture.stats(), ...totals, subscribers: subscribers.size }),
+      stats: () => ({ capture: capture.stats(), ...totals, subscribers: subs.count() }),
       close,
     }
   } catch (e) {

@@ -12,13 +12,9 @@
 // POSTs its answer there; DELETE there leaves. Same Host and Origin rules as the ws example.
 //
 // In a program: `const sfu = await startSfuServer({ display: ':1', port: 0 })`.
-import { createServer } from 'node:http'
-import { readFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
-import { randomUUID } from 'node:crypto'
 import { parseArgs } from 'node:util'
-import { fileURLToPath, pathToFileURL } from 'node:url'
-import { dirname, join } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import Janode from 'janode'
 import VideoRoomPlugin from 'janode/plugins/videoroom'
 import { startJanus } from './janus.mjs'
@@ -26,14 +22,9 @@ import { startJanus } from './janus.mjs'
 // quiet unless asked (JANODE_LOG=info): it logs every request, and harmless warnings on teardown
 Janode.Logger.setLevel(process.env.JANODE_LOG ?? 'none')
 import { captureSettings } from '../screen-to-browser/viewers.mjs'
-import { LOOPBACK_NAMES, hostnameOf, listen } from '../screen-to-browser/server.mjs'
+import { serveSubscriptions } from './subscriptions.mjs'
 
 const require = createRequire(import.meta.url)
-const here = dirname(fileURLToPath(import.meta.url))
-const ROUTES = new Map([
-  ['/', [join(here, 'viewer.html'), 'text/html; charset=utf-8']],
-  ['/stripecast-webrtc.js', [join(here, '..', '..', 'client', 'stripecast-webrtc.js'), 'text/javascript; charset=utf-8']],
-])
 const ROOM = 1234
 
 /**
@@ -84,72 +75,18 @@ export async function startSfuServer(o = {}) {
     const feed = joined.feed
     log(`published into Janus room ${ROOM} as feed ${feed}`)
 
-    const subscribers = new Map() // id -> janode handle
-    async function subscribe() {
-      const handle = await session.attach(VideoRoomPlugin)
-      const r = await handle.joinSubscriber({ room: ROOM, feed })
-      const id = randomUUID()
-      subscribers.set(id, handle)
-      return { id, sdp: r.jsep.sdp }
-    }
-    async function unsubscribe(id) {
-      const h = subscribers.get(id)
-      if (!h) return false
-      subscribers.delete(id)
-      await h.detach().catch(() => {})
-      return true
-    }
-    cleanups.push(async () => {
-      for (const id of [...subscribers.keys()]) await unsubscribe(id)
+    const subs = await serveSubscriptions({
+      attach: async () => {
+        const handle = await session.attach(VideoRoomPlugin)
+        const r = await handle.joinSubscriber({ room: ROOM, feed })
+        return { handle, sdp: r.jsep.sdp }
+      },
+      port: o.port ?? 8090,
+      log,
     })
-
-    const server = createServer(async (req, res) => {
-      const reply = (status, body, headers = {}) => {
-        res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store', 'Content-Length': Buffer.byteLength(body), ...headers })
-        res.end(body)
-      }
-      try {
-        // loopback only: a foreign Host is DNS rebinding, a foreign Origin another site's page
-        if (!LOOPBACK_NAMES.has(hostnameOf(req.headers.host))) return reply(403, 'forbidden host\n')
-        if (req.headers.origin) {
-          let host = ''
-          try {
-            host = new URL(req.headers.origin).host
-          } catch {}
-          if (host !== req.headers.host) return reply(403, `forbidden origin ${req.headers.origin}\n`)
-        }
-        const path = (req.url ?? '').split('?')[0]
-        if (path === '/subscribe' && req.method === 'POST') {
-          const s = await subscribe()
-          return reply(201, s.sdp, { 'Content-Type': 'application/sdp', Location: `/subscribe/${s.id}` })
-        }
-        if (path.startsWith('/subscribe/')) {
-          const id = path.slice('/subscribe/'.length)
-          const handle = subscribers.get(id)
-          if (!handle) return reply(404, `no subscription '${id}'\n`)
-          if (req.method === 'DELETE') return (await unsubscribe(id), reply(200, 'left\n'))
-          if (req.method !== 'POST') return reply(405, 'POST the SDP answer, or DELETE to leave\n')
-          if (!/^application\/sdp/.test(req.headers['content-type'] ?? '')) return reply(415, 'Content-Type must be application/sdp\n')
-          let body = ''
-          for await (const c of req) {
-            body += c
-            if (body.length > 65536) return reply(413, 'the answer is larger than 65536 bytes\n')
-          }
-          await handle.start({ jsep: { type: 'answer', sdp: body } })
-          return reply(204, '')
-        }
-        if (req.method !== 'GET') return reply(405, 'method not allowed\n')
-        const route = ROUTES.get(path)
-        if (!route) return reply(404, 'not found\n')
-        reply(200, await readFile(route[0]), { 'Content-Type': route[1] })
-      } catch (e) {
-        log(`http error: ${e.message}`)
-        if (!res.headersSent) reply(500, `${e.message}\n`)
-      }
-    })
-    const { port, url } = await listen(server, o.port ?? 8090, '127.0.0.1', null)
-    cleanups.push(() => new Promise((r) => (server.closeAllConnections(), server.close(r))))
-    return { url, port, janusUrl, broadcaster, feed, room: ROOM, subscriberCount: () => subscribers.size, close }
+    cleanups.push(() => subs.close())
+    const { port, url } = subs
+    return { url, port, janusUrl, broadcaster, feed, room: ROOM, subscriberCount: () => subs.count(), close }
   } catch (e) {
     await close()
     throw e
