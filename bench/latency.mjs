@@ -19,6 +19,7 @@ import { openPainter } from '../tools/xpaint.mjs'
 import { launchChromium, waitForPicture } from '../__test__/helpers/browser.mjs'
 import { startServer } from '../examples/screen-to-browser/server.mjs'
 import { now, percentile, calibratePageClock } from '../__test__/helpers/page-clock.mjs'
+import { watchMarker } from '../__test__/helpers/marker.mjs'
 
 const { values: args } = parseArgs({
   options: {
@@ -60,31 +61,7 @@ async function runMode(name, browser, painter, display) {
     await waitForPicture(page, { width: W, height: H, quietMs: 300, timeoutMs: 20000 })
     const cal = await calibratePageClock(page)
     // The page watches the marker pixel on every animation frame and reports each turn.
-    let waiter = null // { colour, resolve }
-    await page.exposeFunction('__markerSeen', (idx, t) => {
-      if (waiter && waiter.colour === idx) waiter.resolve(t)
-    })
-    await page.evaluate(
-      ({ x, y, colours }) => {
-        const want = colours.map((c) => [parseInt(c.slice(0, 2), 16), parseInt(c.slice(2, 4), 16), parseInt(c.slice(4, 6), 16)])
-        const ctx = window.stripecast.client.canvas.getContext('2d')
-        let last = -1
-        const tick = () => {
-          const p = ctx.getImageData(x, y, 1, 1).data
-          let idx = -1
-          want.forEach((w, i) => {
-            if (Math.abs(p[0] - w[0]) + Math.abs(p[1] - w[1]) + Math.abs(p[2] - w[2]) < 60) idx = i
-          })
-          if (idx >= 0 && idx !== last) {
-            last = idx
-            window.__markerSeen(idx, performance.timeOrigin + performance.now())
-          }
-          requestAnimationFrame(tick)
-        }
-        requestAnimationFrame(tick)
-      },
-      { x: MARK.x + MARK.w / 2, y: MARK.y + MARK.h / 2, colours: COLOURS },
-    )
+    const marker = await watchMarker(page, { x: MARK.x + MARK.w / 2, y: MARK.y + MARK.h / 2, colours: COLOURS })
     await sleep(100)
     const glass = []
     const server = []
@@ -93,17 +70,11 @@ async function runMode(name, browser, painter, display) {
     for (let i = 0; i < SAMPLES; i++) {
       const colour = i % 2 // 0, 1, 0, ... (the scene starts with colour 1)
       serverSeen.length = 0
-      let timer
-      const seen = new Promise((resolve) => {
-        waiter = { colour, resolve }
-        timer = setTimeout(() => resolve(null), 2000)
-      })
+      const seen = marker.next(colour)
       const tPaint = now()
       await painter.fill(MARK.x, MARK.y, MARK.w, MARK.h, COLOURS[colour])
       acks.push(now() - tPaint)
       const tSeen = await seen
-      clearTimeout(timer)
-      waiter = null
       if (tSeen == null) {
         timeouts++
         continue

@@ -53,6 +53,7 @@ import { openPainter } from '../tools/xpaint.mjs'
 import { launchChromium, CHROMIUM_PATH } from '../__test__/helpers/browser.mjs'
 import { startPlayer, procCpuSeconds } from './lib/player.mjs'
 import { now, percentile, calibratePageClock } from '../__test__/helpers/page-clock.mjs'
+import { watchMarker } from '../__test__/helpers/marker.mjs'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const { values: args } = parseArgs({
@@ -208,56 +209,17 @@ async function latencyRun(name, browser, painter, display, samples) {
     await waitForPicture(page, webrtc)
     await sleep(500)
     const cal = await calibratePageClock(page)
-    let waiter = null
-    await page.exposeFunction('__markerSeen', (idx, t) => {
-      if (waiter && waiter.colour === idx) waiter.resolve(t)
-    })
-    await page.evaluate(
-      ({ x, y, colours, webrtc }) => {
-        const want = colours.map((c) => [parseInt(c.slice(0, 2), 16), parseInt(c.slice(2, 4), 16), parseInt(c.slice(4, 6), 16)])
-        // what the viewer sees: the ws page's canvas, or the <video> itself (one pixel of it)
-        const probe = document.createElement('canvas')
-        probe.width = probe.height = 1
-        const pctx = probe.getContext('2d', { willReadFrequently: true })
-        const read = webrtc
-          ? () => {
-              pctx.drawImage(window.stripecast.link.video, x, y, 1, 1, 0, 0, 1, 1)
-              return pctx.getImageData(0, 0, 1, 1).data
-            }
-          : () => window.stripecast.client.canvas.getContext('2d').getImageData(x, y, 1, 1).data
-        let last = -1
-        const tick = () => {
-          const p = read()
-          let idx = -1
-          want.forEach((w, i) => {
-            if (Math.abs(p[0] - w[0]) + Math.abs(p[1] - w[1]) + Math.abs(p[2] - w[2]) < 60) idx = i
-          })
-          if (idx >= 0 && idx !== last) {
-            last = idx
-            window.__markerSeen(idx, performance.timeOrigin + performance.now())
-          }
-          requestAnimationFrame(tick)
-        }
-        requestAnimationFrame(tick)
-      },
-      { x: MARK.x + MARK.w / 2, y: MARK.y + MARK.h / 2, colours: COLOURS, webrtc },
-    )
+    const marker = await watchMarker(page, { x: MARK.x + MARK.w / 2, y: MARK.y + MARK.h / 2, colours: COLOURS, video: webrtc })
     await sleep(200)
     const drops0 = udpRcvbufErrors()
     const glass = []
     let timeouts = 0
     for (let i = 0; i < samples; i++) {
       const colour = i % 2
-      let timer
-      const seen = new Promise((resolve) => {
-        waiter = { colour, resolve }
-        timer = setTimeout(() => resolve(null), 2000)
-      })
+      const seen = marker.next(colour)
       const tPaint = now()
       await painter.fill(MARK.x, MARK.y, MARK.w, MARK.h, COLOURS[colour])
       const tSeen = await seen
-      clearTimeout(timer)
-      waiter = null
       if (tSeen == null) timeouts++
       else glass.push(tSeen + cal.offset - tPaint)
       await sleep(10 + Math.random() * 40) // de-phase from the capture clock
