@@ -8,7 +8,6 @@
 // nft, Chromium, playwright-core and node-datachannel; without them it FAILS, saying which.
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { createRequire } from 'node:module'
 import { randomBytes } from 'node:crypto'
 
 import { startXvfb } from './helpers/xvfb.mjs'
@@ -19,8 +18,8 @@ import { makeLossyLink } from './helpers/lossy-net.mjs'
 import { drawCard } from '../bench/lib/cards.mjs'
 import { startServer } from '../examples/screen-to-browser/server.mjs'
 import { now, calibratePageClock } from './helpers/page-clock.mjs'
+import { requireNodeDatachannel } from './helpers/webrtc.mjs'
 
-const require = createRequire(import.meta.url)
 const W = 1280
 const H = 720
 const MIN_PSNR = 35
@@ -113,11 +112,7 @@ const ms = (v) => (v == null ? 'not seen' : `${v.toFixed(0)} ms`)
 describe(`WebRTC and WebSocket viewers under ${LOSS_PERCENT}% packet loss (network namespace)`, { timeout: 120000 }, () => {
   before(async () => {
     await requireChromium()
-    try {
-      require('node-datachannel')
-    } catch (e) {
-      throw new Error(`node-datachannel is not installed (npm install): ${e.message}`)
-    }
+    requireNodeDatachannel()
     net = await makeLossyLink({ lossPercent: LOSS_PERCENT })
     xvfb = await startXvfb({ width: W, height: H })
     painter = await openPainter(xvfb.display)

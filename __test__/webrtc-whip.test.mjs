@@ -17,6 +17,7 @@ import { decodeH264 } from './helpers/h264.mjs'
 import { waitFor, sleep } from './helpers/capture.mjs'
 import { drawCard } from '../bench/lib/cards.mjs'
 import { captureSettings } from '../examples/screen-to-browser/viewers.mjs'
+import { requireNodeDatachannel } from './helpers/webrtc.mjs'
 
 const require = createRequire(import.meta.url)
 const W = 640
@@ -168,11 +169,7 @@ describe('WHIP out to an endpoint of our own (node-datachannel)', { timeout: 120
   const delivered = [] // every access unit the capture delivered, in order
 
   before(async () => {
-    try {
-      require('node-datachannel')
-    } catch (e) {
-      throw new Error(`node-datachannel is not installed (npm install): ${e.message}`)
-    }
+    requireNodeDatachannel()
     xvfb = await startXvfb({ width: W, height: H })
     painter = await openPainter(xvfb.display)
     await drawCard(painter, 'photo', W, H)

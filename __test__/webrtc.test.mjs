@@ -14,6 +14,7 @@ import { bgrxImage, psnr } from './helpers/frames.mjs'
 import { requireChromium, launchChromium, readCanvas, waitForPixel } from './helpers/browser.mjs'
 import { drawCard } from '../bench/lib/cards.mjs'
 import { startServer } from '../examples/screen-to-browser/server.mjs'
+import { requireNodeDatachannel } from './helpers/webrtc.mjs'
 
 const require = createRequire(import.meta.url)
 const W = 1280
@@ -108,11 +109,7 @@ async function chromiumOffer(page, mimeTypes) {
 describe('WebRTC (WHEP) in headless Chromium', { timeout: 120000 }, () => {
   before(async () => {
     await requireChromium()
-    try {
-      require('node-datachannel')
-    } catch (e) {
-      throw new Error(`node-datachannel is not installed (npm install): ${e.message}`)
-    }
+    requireNodeDatachannel()
     xvfb = await startXvfb({ width: W, height: H })
     painter = await openPainter(xvfb.display)
     await drawCard(painter, 'photo', W, H)
