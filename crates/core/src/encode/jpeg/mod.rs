@@ -233,6 +233,13 @@ mod tests {
     use super::*;
     use turbojpeg::Decompressor;
 
+    /// BGRX bytes that compress badly: quality shows in the size.
+    fn noise(w: u32, h: u32) -> Vec<u8> {
+        (0..w * h * 4)
+            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+            .collect()
+    }
+
     fn gradient(w: u32, h: u32) -> Vec<u8> {
         let mut v = Vec::with_capacity((w * h * 4) as usize);
         for y in 0..h {
@@ -368,9 +375,7 @@ mod tests {
     #[test]
     fn paint_over_uses_the_higher_quality() {
         let (w, h) = (128u32, 64u32);
-        let px: Vec<u8> = (0..w * h * 4)
-            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
-            .collect();
+        let px = noise(w, h);
         let img = BgrxImage::packed(&px, w, h);
         let mut enc = encoder(30, 95, Subsampling::S420);
         let (mut lo, mut hi) = (Vec::new(), Vec::new());
@@ -410,9 +415,7 @@ mod tests {
         assert_eq!(request_quality(&c, &req(true, Motion::Changed)), 60);
         // Through the encoder: a scrolled-in picture is the paint-over's.
         let (w, h) = (128u32, 64u32);
-        let px: Vec<u8> = (0..w * h * 4)
-            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
-            .collect();
+        let px = noise(w, h);
         let img = BgrxImage::packed(&px, w, h);
         let mut enc = encoder(30, 95, Subsampling::S420);
         let (mut po, mut scrolled) = (Vec::new(), Vec::new());
