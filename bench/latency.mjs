@@ -19,7 +19,7 @@ import { openPainter } from '../tools/xpaint.mjs'
 import { launchChromium, waitForPicture } from '../__test__/helpers/browser.mjs'
 import { startServer } from '../examples/screen-to-browser/server.mjs'
 import { now, percentile, calibratePageClock } from '../__test__/helpers/page-clock.mjs'
-import { watchMarker } from '../__test__/helpers/marker.mjs'
+import { watchMarker, markerRect, MARKER_COLOURS, drawMarkerScene } from '../__test__/helpers/marker.mjs'
 
 const { values: args } = parseArgs({
   options: {
@@ -37,18 +37,9 @@ const MODES = {
   h264: { codec: 'h264', crf: 23, fullframe: true },
   'h264-striped': { codec: 'h264', crf: 23, fullframe: false },
 }
-const MARK = { x: Math.floor(W / 2) - 32, y: Math.floor(H / 2) - 32, w: 64, h: 64 }
-const COLOURS = ['e02020', '20c040'] // the marker alternates between these
+const MARK = markerRect(W, H)
+const COLOURS = MARKER_COLOURS // the marker alternates between these
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
-
-async function drawScene(p) {
-  await p.fill(0, 0, W, H, 'dcdce0')
-  await p.fill(0, 0, W, 28, '2c3e50')
-  await p.text(10, 8, 'ffffff', 'stripecast latency bench')
-  await p.fill(40, 60, W / 2 - 80, H - 120, 'ffffff')
-  for (let y = 70; y < H - 80; y += 16) await p.text(50, y, '202020', 'Lorem ipsum dolor sit amet, consectetur adipiscing elit 0123456789')
-  await p.fill(MARK.x, MARK.y, MARK.w, MARK.h, COLOURS[1])
-}
 
 async function runMode(name, browser, painter, display) {
   const srv = await startServer({ display, port: 0, fps: FPS, cursor: false, idleStopMs: 0, ...MODES[name] })
@@ -98,7 +89,7 @@ async function main() {
   const browser = await launchChromium()
   const rows = []
   try {
-    await drawScene(painter)
+    await drawMarkerScene(painter, W, H, 'stripecast latency bench')
     for (const name of args.modes.split(',')) {
       if (!MODES[name]) throw new Error(`unknown mode ${name} (${Object.keys(MODES)})`)
       process.stderr.write(`${name}: ${SAMPLES} samples... `)

@@ -53,7 +53,7 @@ import { openPainter } from '../tools/xpaint.mjs'
 import { launchChromium, CHROMIUM_PATH } from '../__test__/helpers/browser.mjs'
 import { startPlayer, procCpuSeconds } from './lib/player.mjs'
 import { now, percentile, calibratePageClock } from '../__test__/helpers/page-clock.mjs'
-import { watchMarker } from '../__test__/helpers/marker.mjs'
+import { watchMarker, markerRect, MARKER_COLOURS, drawMarkerScene } from '../__test__/helpers/marker.mjs'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const { values: args } = parseArgs({
@@ -84,8 +84,8 @@ const VIEWERS = args.viewers.split(',').map(Number)
 const CPU_SECONDS = Number(args['cpu-seconds'])
 const VIEWER_KIND = args['viewer-kind']
 if (VIEWER_KIND !== 'light' && VIEWER_KIND !== 'page') throw new Error(`--viewer-kind must be light or page, got ${VIEWER_KIND}`)
-const MARK = { x: Math.floor(W / 2) - 32, y: Math.floor(H / 2) - 32, w: 64, h: 64 }
-const COLOURS = ['e02020', '20c040']
+const MARK = markerRect(W, H)
+const COLOURS = MARKER_COLOURS // the marker alternates between these
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
 const PATHS = {
@@ -114,6 +114,15 @@ function machineBusySeconds() {
 }
 
 /** Starts a path's server in a child process (webrtc-server-child.mjs); resolves { url, pid, janusPid, captureStats(), stop() }. */
+/** Ends a child process: SIGTERM, then SIGKILL if it is still there after 5 s. */
+async function stopChild(child) {
+  if (child.exitCode != null) return
+  child.kill('SIGTERM')
+  const t = setTimeout(() => child.kill('SIGKILL'), 5000)
+  await new Promise((r) => child.once('exit', r))
+  clearTimeout(t)
+}
+
 async function startPathServer(name, display) {
   const child = spawn(process.execPath, [join(root, 'bench', 'webrtc-server-child.mjs'), name, display, String(FPS), String(CRF), args['max-bitrate'] ?? '', args['pacing-ms'] ?? ''], {
     cwd: root,
@@ -143,13 +152,7 @@ async function startPathServer(name, display) {
         child.once('message', (m) => resolve(m.peers))
         child.send('peers')
       }),
-    async stop() {
-      if (child.exitCode != null) return
-      child.kill('SIGTERM')
-      const t = setTimeout(() => child.kill('SIGKILL'), 5000)
-      await new Promise((r) => child.once('exit', r))
-      clearTimeout(t)
-    },
+    stop: () => stopChild(child),
   }
 }
 
@@ -190,15 +193,6 @@ async function waitForFrames(page, webrtc, timeoutMs) {
     await sleep(250)
   }
   throw new Error(`no picture decoded within ${timeoutMs} ms`)
-}
-
-async function drawScene(p) {
-  await p.fill(0, 0, W, H, 'dcdce0')
-  await p.fill(0, 0, W, 28, '2c3e50')
-  await p.text(10, 8, 'ffffff', 'stripecast webrtc latency bench')
-  await p.fill(40, 60, W / 2 - 80, H - 120, 'ffffff')
-  for (let y = 70; y < H - 80; y += 16) await p.text(50, y, '202020', 'Lorem ipsum dolor sit amet, consectetur adipiscing elit 0123456789')
-  await p.fill(MARK.x, MARK.y, MARK.w, MARK.h, COLOURS[1])
 }
 
 async function latencyRun(name, browser, painter, display, samples) {
@@ -265,13 +259,7 @@ async function startLightViewers(name, url) {
     pid: child.pid,
     add: (n) => ask({ add: n }, 'added'),
     counts: async () => (await ask('counts', 'counts')).counts,
-    async stop() {
-      if (child.exitCode != null) return
-      child.kill('SIGTERM')
-      const t = setTimeout(() => child.kill('SIGKILL'), 5000)
-      await new Promise((r) => child.once('exit', r))
-      clearTimeout(t)
-    },
+    stop: () => stopChild(child),
   }
 }
 
@@ -394,7 +382,7 @@ async function main() {
   const load0 = loadavg()
   try {
     if (!args['no-latency']) {
-      await drawScene(painter)
+      await drawMarkerScene(painter, W, H, 'stripecast webrtc latency bench')
       const names = args.paths.split(',')
       for (const name of names) if (!PATHS[name]) throw new Error(`unknown path ${name} (${Object.keys(PATHS)})`)
       const byPath = new Map(names.map((n) => [n, { name: n, glass: [], timeouts: 0, rtt: 0 }]))

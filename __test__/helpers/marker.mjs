@@ -61,3 +61,22 @@ export async function watchMarker(page, { x, y, colours, video = false }) {
     },
   }
 }
+
+/** The colours the marker alternates between (RRGGBB). */
+export const MARKER_COLOURS = ['e02020', '20c040']
+
+/** The 64x64 marker at the centre of a W x H screen. */
+export function markerRect(W, H) {
+  return { x: Math.floor(W / 2) - 32, y: Math.floor(H / 2) - 32, w: 64, h: 64 }
+}
+
+/** The benches' scene: a title bar, a page of text, and the marker in MARKER_COLOURS[1]. */
+export async function drawMarkerScene(p, W, H, title) {
+  const m = markerRect(W, H)
+  await p.fill(0, 0, W, H, 'dcdce0')
+  await p.fill(0, 0, W, 28, '2c3e50')
+  await p.text(10, 8, 'ffffff', title)
+  await p.fill(40, 60, W / 2 - 80, H - 120, 'ffffff')
+  for (let y = 70; y < H - 80; y += 16) await p.text(50, y, '202020', 'Lorem ipsum dolor sit amet, consectetur adipiscing elit 0123456789')
+  await p.fill(m.x, m.y, m.w, m.h, MARKER_COLOURS[1])
+}
